@@ -1,0 +1,219 @@
+"""The consumer runner every service uses: batches, one transaction, offsets in Postgres, DLQ.
+
+For each batch: decode (unreadable records go to ``<topic>.dlq``), hand the envelopes to the
+service's handler inside one transaction, publish what the handler returns, store the
+consumed offsets in the same transaction, commit. On assignment, each partition resumes
+from the offset Postgres holds, so a redelivered record changes nothing.
+
+A failing batch is retried with backoff; if it keeps failing it is replayed one record at
+a time so only the poison record is dead-lettered and the partition keeps moving. Errors
+that mean "the database or broker is away" are retried without limit instead: they are
+not the record's fault.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from . import metrics
+from .cloudevents import DecodeError, Envelope, decode
+from .db import load_offsets, save_offsets
+from .kafka import KafkaPublisher
+from .messages import Message
+from .topics import Topic
+
+log = logging.getLogger(__name__)
+
+Outgoing = list[tuple[Topic, Message]]
+BatchHandler = Callable[[AsyncConnection, Sequence[Envelope]], Awaitable[Outgoing]]
+
+
+@dataclass
+class RunnerConfig:
+    group_id: str
+    topic_names: list[str]
+    schema: str
+    max_batch: int = 500
+    poll_timeout_ms: int = 200
+    retries: int = 3
+    backoff_s: float = 0.2
+    max_backoff_s: float = 5.0
+
+
+@dataclass
+class RunnerState:
+    ready: bool = False
+    batches: int = 0
+    dead_lettered: int = 0
+    assigned: set[TopicPartition] = field(default_factory=set)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Infrastructure trouble (retry forever) as opposed to a bad record (dead-letter it)."""
+    if isinstance(exc, (OperationalError, InterfaceError, OSError, KafkaError, TimeoutError, ConnectionError)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # Batches are processed between polls, so nothing is in flight when this runs.
+        self._runner.state.assigned -= set(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self._runner.seek_to_stored(assigned)
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        consumer: AIOKafkaConsumer,
+        engine: AsyncEngine,
+        publisher: KafkaPublisher,
+        handler: BatchHandler,
+        config: RunnerConfig,
+    ) -> None:
+        self._consumer = consumer
+        self._engine = engine
+        self._publisher = publisher
+        self._handler = handler
+        self.config = config
+        self.state = RunnerState()
+
+    async def seek_to_stored(self, assigned: list[TopicPartition]) -> None:
+        async with self._engine.connect() as conn:
+            stored = await load_offsets(conn, self.config.schema, self.config.group_id, {tp.topic for tp in assigned})
+        for tp in assigned:
+            position = stored.get((tp.topic, tp.partition))
+            if position is not None:
+                self._consumer.seek(tp, position)
+            else:
+                await self._consumer.seek_to_beginning(tp)
+        self.state.assigned |= set(assigned)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._consumer.subscribe(self.config.topic_names, listener=_ResumeFromDatabase(self))
+        self.state.ready = True
+        while not stop.is_set():
+            batch = await self._consumer.getmany(
+                timeout_ms=self.config.poll_timeout_ms, max_records=self.config.max_batch
+            )
+            records = [r for part in batch.values() for r in part]
+            if records:
+                await self._process(records)
+
+    async def _process(self, records: list[ConsumerRecord]) -> None:
+        envelopes: list[Envelope] = []
+        unreadable: list[tuple[ConsumerRecord, str]] = []
+        for record in records:
+            try:
+                envelopes.append(_decode(record))
+            except DecodeError as exc:
+                unreadable.append((record, str(exc)))
+        for record, reason in unreadable:
+            await self._dead_letter(record, reason)
+        positions = {(r.topic, r.partition): r.offset + 1 for r in records}
+        try:
+            await self._with_retries(envelopes, positions, self.config.retries)
+        except Exception as exc:
+            log.warning("batch failed, replaying one record at a time", extra={"error": repr(exc)})
+            await self._one_by_one(envelopes, records)
+        self.state.batches += 1
+        await self._commit_to_kafka(positions)
+
+    async def _one_by_one(self, envelopes: list[Envelope], records: list[ConsumerRecord]) -> None:
+        by_position = {(r.topic, r.partition, r.offset): r for r in records}
+        for env in envelopes:
+            position = {(env.topic, env.partition): env.offset + 1}
+            try:
+                await self._with_retries([env], position, self.config.retries)
+            except Exception as exc:
+                await self._dead_letter(by_position[(env.topic, env.partition, env.offset)], f"handler failed: {exc!r}")
+                await self._with_retries([], position, self.config.retries)
+        # Offsets of records that were unreadable or filtered still advance.
+        positions = {(r.topic, r.partition): r.offset + 1 for r in records}
+        await self._with_retries([], positions, self.config.retries)
+
+    async def _with_retries(
+        self, envelopes: Sequence[Envelope], positions: dict[tuple[str, int], int], retries: int
+    ) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._apply(envelopes, positions)
+                return
+            except Exception as exc:
+                attempt += 1
+                transient = is_transient(exc)
+                if not transient and attempt > retries:
+                    raise
+                delay = min(self.config.backoff_s * 2 ** min(attempt, 8), self.config.max_backoff_s)
+                metrics.CONSUMER_RETRIES.labels(self.config.group_id, "transient" if transient else "handler").inc()
+                log.warning(
+                    "batch attempt failed",
+                    extra={"attempt": attempt, "transient": transient, "error": repr(exc), "retry_in_s": delay},
+                )
+                await asyncio.sleep(delay)
+
+    async def _apply(self, envelopes: Sequence[Envelope], positions: dict[tuple[str, int], int]) -> None:
+        async with self._engine.begin() as conn:
+            outgoing = await self._handler(conn, envelopes) if envelopes else []
+            await save_offsets(conn, self.config.schema, self.config.group_id, positions)
+            # Published before commit: a crash in between replays the batch, and the
+            # deterministic ids of what it republishes let consumers drop the copies.
+            for topic in {t for t, _ in outgoing}:
+                await self._publisher.publish(topic, [m for t, m in outgoing if t == topic])
+        metrics.CONSUMED.labels(self.config.group_id).inc(len(envelopes))
+
+    async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
+        log.error(
+            "dead-lettering record",
+            extra={"topic": record.topic, "partition": record.partition, "offset": record.offset, "reason": reason},
+        )
+        await self._publisher.dead_letter(
+            record.topic,
+            key=record.key,
+            value=record.value,
+            headers=list(record.headers),
+            reason=reason,
+            offset=record.offset,
+            partition=record.partition,
+        )
+        self.state.dead_lettered += 1
+        metrics.DEAD_LETTERED.labels(self.config.group_id, record.topic).inc()
+
+    async def _commit_to_kafka(self, positions: dict[tuple[str, int], int]) -> None:
+        # Postgres is the source of truth; committing to Kafka too only feeds lag monitoring.
+        offsets = {
+            TopicPartition(t, p): o for (t, p), o in positions.items() if TopicPartition(t, p) in self.state.assigned
+        }
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except KafkaError as exc:
+            log.info("kafka offset commit skipped", extra={"error": repr(exc)})
+
+
+def _decode(record: ConsumerRecord) -> Envelope:
+    return decode(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        headers=list(record.headers),
+    )

@@ -1,0 +1,74 @@
+"""Postgres: the async engine, consumed offsets and processed-message ids, kept per service schema.
+
+Repositories never commit. The consumer runner (or an API handler) opens one transaction,
+lets the handler write, stores the consumed offsets in the same transaction, then commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+
+def make_engine(database_url: str, *, pool_size: int = 5) -> AsyncEngine:
+    return create_async_engine(database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def offsets_ddl(schema: str) -> list[str]:
+    """DDL for the tables every consuming service keeps: offsets and processed message ids."""
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {schema}",
+        f"""CREATE TABLE IF NOT EXISTS {schema}.consumed_offsets (
+            group_id text NOT NULL, topic text NOT NULL, partition int NOT NULL,
+            next_offset bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (group_id, topic, partition))""",
+        f"""CREATE TABLE IF NOT EXISTS {schema}.processed_messages (
+            id text PRIMARY KEY, seen_at timestamptz NOT NULL)""",
+    ]
+
+
+async def save_offsets(
+    conn: AsyncConnection, schema: str, group_id: str, positions: Mapping[tuple[str, int], int]
+) -> None:
+    """Record the next offset to read per (topic, partition), inside the caller's transaction."""
+    if not positions:
+        return
+    await conn.execute(
+        text(
+            f"""INSERT INTO {schema}.consumed_offsets (group_id, topic, partition, next_offset)
+            VALUES (:g, :t, :p, :o)
+            ON CONFLICT (group_id, topic, partition)
+            DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()"""
+        ),
+        [{"g": group_id, "t": t, "p": p, "o": o} for (t, p), o in positions.items()],
+    )
+
+
+async def load_offsets(
+    conn: AsyncConnection, schema: str, group_id: str, topic_names: Iterable[str]
+) -> dict[tuple[str, int], int]:
+    rows = await conn.execute(
+        text(
+            f"SELECT topic, partition, next_offset FROM {schema}.consumed_offsets WHERE group_id = :g AND topic = ANY(:t)"
+        ),
+        {"g": group_id, "t": list(topic_names)},
+    )
+    return {(r.topic, r.partition): r.next_offset for r in rows}
+
+
+async def first_seen(conn: AsyncConnection, schema: str, ids: Iterable[str], *, now: datetime) -> set[str]:
+    """Mark ids as processed; return those never seen before (the rest are duplicates)."""
+    unique = list(dict.fromkeys(ids))
+    if not unique:
+        return set()
+    rows = await conn.execute(
+        text(
+            f"""INSERT INTO {schema}.processed_messages (id, seen_at)
+            SELECT unnest(CAST(:ids AS text[])), :now ON CONFLICT (id) DO NOTHING RETURNING id"""
+        ),
+        {"ids": unique, "now": now},
+    )
+    return {r.id for r in rows}

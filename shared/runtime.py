@@ -1,0 +1,192 @@
+"""What every service process shares: clock, engine, producer, consumers, ops routes, serving.
+
+Built in a service's ``main.py`` (inside the FastAPI lifespan), never at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import signal
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from . import topics
+from .clock import Clock, SimulatedClock, SystemClock
+from .consumer import BatchHandler, ConsumerRunner, RunnerConfig
+from .db import make_engine
+from .kafka import KafkaPublisher, feed_clock, make_producer
+from .settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    service: str
+    common: CommonSettings
+    clock: Clock
+    engine: AsyncEngine
+    producer: AIOKafkaProducer
+    publisher: KafkaPublisher
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    runners: list[ConsumerRunner] = field(default_factory=list)
+
+    def topic(self, topic: topics.Topic) -> str:
+        return topics.name(topic, self.common.topic_prefix)
+
+    def spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a background loop; if it dies, the process stops so its supervisor restarts it."""
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(_exit_on_crash)
+        self.tasks.append(task)
+
+
+def _exit_on_crash(task: asyncio.Task[None]) -> None:
+    if task.cancelled() or task.exception() is None:
+        return
+    log.critical(
+        "background task crashed; stopping the process", extra={"task": task.get_name()}, exc_info=task.exception()
+    )
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+async def start_runtime(service: str, common: CommonSettings, *, engine_pool: int = 5) -> Runtime:
+    clock: Clock = SystemClock() if common.clock == "system" else SimulatedClock()
+    producer = make_producer(common.kafka_bootstrap_servers)
+    await producer.start()
+    runtime = Runtime(
+        service=service,
+        common=common,
+        clock=clock,
+        engine=make_engine(common.database_url, pool_size=engine_pool),
+        producer=producer,
+        publisher=KafkaPublisher(producer, source=f"touchline/{service}", prefix=common.topic_prefix),
+    )
+    if isinstance(clock, SimulatedClock):
+        runtime.spawn(
+            "clock-feed",
+            feed_clock(common.kafka_bootstrap_servers, clock, prefix=common.topic_prefix, stop=runtime.stop),
+        )
+    return runtime
+
+
+def start_consumer(
+    runtime: Runtime,
+    *,
+    group_id: str,
+    subscribe: list[topics.Topic],
+    schema: str,
+    handler: BatchHandler,
+    max_batch: int = 500,
+) -> ConsumerRunner:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=runtime.common.kafka_bootstrap_servers,
+        group_id=f"{runtime.common.topic_prefix}{group_id}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=max_batch,
+    )
+    config = RunnerConfig(
+        group_id=group_id, topic_names=[runtime.topic(t) for t in subscribe], schema=schema, max_batch=max_batch
+    )
+    runner = ConsumerRunner(
+        consumer=consumer, engine=runtime.engine, publisher=runtime.publisher, handler=handler, config=config
+    )
+
+    async def _run() -> None:
+        await consumer.start()
+        try:
+            await runner.run(runtime.stop)
+        finally:
+            await consumer.stop()
+
+    runtime.runners.append(runner)
+    runtime.spawn(f"consumer-{group_id}", _run())
+    return runner
+
+
+async def stop_runtime(runtime: Runtime) -> None:
+    runtime.stop.set()
+    if runtime.tasks:
+        await asyncio.wait(runtime.tasks, timeout=15)
+    for task in runtime.tasks:
+        task.cancel()
+    await runtime.producer.stop()
+    await runtime.engine.dispose()
+
+
+def ops_router(get_runtime: Callable[[], Runtime | None]) -> APIRouter:
+    """/healthz (process alive), /readyz (dependencies answer), /metrics, /clock."""
+    router = APIRouter(tags=["ops"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> Response:
+        runtime = get_runtime()
+        problems = await _readiness_problems(runtime)
+        status = 200 if not problems else 503
+        return JSONResponse({"ready": not problems, "problems": problems}, status_code=status)
+
+    @router.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/clock")
+    async def clock() -> dict[str, object]:
+        runtime = get_runtime()
+        if runtime is None:
+            raise HTTPException(503, "starting")
+        simulated = isinstance(runtime.clock, SimulatedClock)
+        return {"now": runtime.clock.now().isoformat(), "mode": "simulated" if simulated else "system"}
+
+    return router
+
+
+async def _readiness_problems(runtime: Runtime | None) -> list[str]:
+    if runtime is None:
+        return ["starting"]
+    problems = []
+    try:
+        async with runtime.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        problems.append(f"database: {exc.__class__.__name__}")
+    problems += [f"consumer {r.config.group_id}: not started" for r in runtime.runners if not r.state.ready]
+    if any(t.done() for t in runtime.tasks) and not runtime.stop.is_set():
+        problems.append("a background task stopped")
+    return problems
+
+
+def require_token(common_getter: Callable[[], CommonSettings]) -> Any:
+    """FastAPI dependency: ``Authorization: Bearer <TOUCHLINE_API_TOKEN>``."""
+
+    async def check(request: Request) -> None:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        expected = common_getter().api_token.get_secret_value()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
+            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    return Depends(check)
+
+
+def serve(app: FastAPI, *, host: str, port: int) -> None:
+    """Run the app with uvicorn; SIGTERM triggers the lifespan shutdown (graceful stop)."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, loop="uvloop")

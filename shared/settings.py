@@ -1,0 +1,58 @@
+"""Settings shared by every service (env prefix ``TOUCHLINE_``).
+
+Each service adds its own class with prefix ``TOUCHLINE_<SERVICE>_`` built on
+:class:`ServiceSettings`. Secrets left at their dev default are refused outside dev.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_PREFIX = "dev-"
+
+
+class CommonSettings(BaseSettings):
+    """What every Touchline process needs: where Kafka and Postgres are, and what time it is."""
+
+    model_config = SettingsConfigDict(env_prefix="TOUCHLINE_", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = Field("dev", description="dev and test accept dev secrets; prod refuses them")
+    kafka_bootstrap_servers: str = Field("127.0.0.1:29092", description="Kafka bootstrap servers, comma separated")
+    database_url: str = Field(
+        "postgresql+asyncpg://postgres@/postgres?host=/tmp",
+        description="SQLAlchemy URL of the Postgres server (asyncpg driver)",
+    )
+    topic_prefix: str = Field("", description="prefix for every topic name (isolates test runs on a shared broker)")
+    clock: Literal["system", "simulated"] = Field(
+        "system", description="system: wall clock; simulated: time moves only via `touchline clock`"
+    )
+    log_level: str = Field("INFO", description="Python log level")
+    api_token: SecretStr = Field(
+        SecretStr("dev-api-token"), description="bearer token for the service APIs (CSM/admin side)"
+    )
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets(self) -> CommonSettings:
+        refuse_dev_secrets(self, env=self.env)
+        return self
+
+
+class ServiceSettings(BaseSettings):
+    """Base for a service's own settings: its HTTP port and host."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    host: str = Field("127.0.0.1", description="address the service's HTTP server binds")
+    port: int = Field(8000, description="port of the service's HTTP server (API, /healthz, /metrics)")
+
+
+def refuse_dev_secrets(settings: BaseSettings, *, env: str) -> None:
+    """Raise if any SecretStr field still holds a ``dev-`` default while env is prod."""
+    if env == "dev" or env == "test":
+        return
+    for name, value in settings:
+        if isinstance(value, SecretStr) and value.get_secret_value().startswith(DEV_SECRET_PREFIX):
+            raise ValueError(f"{name}: a dev default secret is not allowed when env={env}; set it explicitly")

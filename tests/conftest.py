@@ -1,0 +1,60 @@
+"""Session fixtures: the real Kafka and Postgres (reused if `make up` runs), isolated per session.
+
+Every test session gets its own database on the Postgres server and its own topic prefix on
+the broker, so sessions running side by side (or a running dev stack) never share state.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from touchline.shared.settings import CommonSettings
+
+HOME = Path(os.environ.get("TOUCHLINE_HOME", Path(__file__).resolve().parents[1] / ".touchline"))
+
+
+@pytest.fixture(scope="session")
+def infra():  # type: ignore[no-untyped-def]
+    from touchline.shared.stack.testing import ensure_infra
+
+    return ensure_infra(HOME)
+
+
+@pytest.fixture(scope="session")
+async def common(infra) -> AsyncIterator[CommonSettings]:  # type: ignore[no-untyped-def]
+    """CommonSettings for this session: fresh database (migrated), fresh topic prefix (created)."""
+    from touchline.shared.kafka import create_topics
+    from touchline.shared.migrate import upgrade_all
+    from touchline.shared.stack.testing import fresh_database
+
+    database_url = await fresh_database(infra.database_url)
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    settings = CommonSettings(
+        env="test",
+        kafka_bootstrap_servers=infra.bootstrap_servers,
+        database_url=database_url,
+        topic_prefix=prefix,
+        clock="simulated",
+    )
+    await upgrade_all(database_url)
+    await create_topics(infra.bootstrap_servers, prefix=prefix)
+    yield settings
+
+
+@pytest.fixture(scope="session")
+def env_for_subprocess(common: CommonSettings) -> dict[str, str]:
+    """Environment for running a service as a real process against this session's state."""
+    env = dict(os.environ)
+    env.update(
+        TOUCHLINE_ENV="test",
+        TOUCHLINE_KAFKA_BOOTSTRAP_SERVERS=common.kafka_bootstrap_servers,
+        TOUCHLINE_DATABASE_URL=common.database_url,
+        TOUCHLINE_TOPIC_PREFIX=common.topic_prefix,
+        TOUCHLINE_CLOCK=common.clock,
+    )
+    return env
