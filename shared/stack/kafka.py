@@ -53,10 +53,20 @@ def ensure_jars(version: str = DEFAULT_VERSION) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     print(f"kafka: resolving Kafka {version} jars with mvn into {libs} (once per machine)")
     subprocess.run(
-        ["mvn", "-B", "-q", "-f", str(POM), "dependency:copy-dependencies",
-         "-DincludeScope=runtime", f"-Dkafka.version={version}", f"-DoutputDirectory={staging}"],
+        [
+            "mvn",
+            "-B",
+            "-q",
+            "-Dstyle.color=never",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-Dkafka.version={version}",
+            f"-DoutputDirectory={staging}",
+        ],
         check=True,
-    )  # fmt: skip
+    )
     shutil.rmtree(libs, ignore_errors=True)
     staging.rename(libs)
     stamp.write_text(_pom_stamp(version))
@@ -111,23 +121,28 @@ def _java(libs: Path, layout: Layout, *jvm_opts: str) -> list[str]:
 
 
 def _format_storage(libs: Path, layout: Layout, properties: Path) -> None:
-    argv = [*_java(libs, layout), "kafka.tools.StorageTool", "format", "--standalone",
-            "--ignore-formatted", "-t", _cluster_id(layout), "-c", str(properties)]  # fmt: skip
+    argv = [
+        *_java(libs, layout),
+        "kafka.tools.StorageTool",
+        "format",
+        "--standalone",
+        "--ignore-formatted",
+        "-t",
+        _cluster_id(layout),
+        "-c",
+        str(properties),
+    ]
     with open(layout.log(NAME), "ab") as log:
         result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False)
     if result.returncode != 0:
-        raise KafkaStartError(
-            f"kafka storage format failed; see {layout.log(NAME)}:\n{tail(layout.log(NAME))}"
-        )
+        raise KafkaStartError(f"kafka storage format failed; see {layout.log(NAME)}:\n{tail(layout.log(NAME))}")
 
 
 async def metadata_round_trip(bootstrap_servers: str, *, timeout: float = 5.0) -> list[str]:
     """List topics: a TCP connect is no proof the broker serves requests, this is."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000)
-    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
     await admin.start()
     try:
         return sorted(await admin.list_topics())
@@ -138,7 +153,7 @@ async def metadata_round_trip(bootstrap_servers: str, *, timeout: float = 5.0) -
 def _answers(bootstrap_servers: str) -> bool:
     try:
         run_sync(metadata_round_trip(bootstrap_servers, timeout=2.0))
-    except Exception:  # noqa: BLE001 - any failure means "not ready yet"; the caller retries
+    except Exception:  # any failure means "not ready yet": the caller retries
         return False
     return True
 
@@ -148,15 +163,12 @@ def _wait_ready(layout: Layout, pid: int, bootstrap: str, timeout: float) -> Non
     port = int(bootstrap.rsplit(":", 1)[1])
     while time.monotonic() < deadline:
         if not services.alive(pid):
-            raise KafkaStartError(
-                f"kafka exited during start-up; see {layout.log(NAME)}:\n{tail(layout.log(NAME))}"
-            )
+            raise KafkaStartError(f"kafka exited during start-up; see {layout.log(NAME)}:\n{tail(layout.log(NAME))}")
         if port_open(port) and _answers(bootstrap):
             return
         time.sleep(0.25)
     raise KafkaStartError(
-        f"kafka did not answer a metadata request on {bootstrap} within {timeout:.0f}s; "
-        f"see {layout.log(NAME)}"
+        f"kafka did not answer a metadata request on {bootstrap} within {timeout:.0f}s; see {layout.log(NAME)}"
     )
 
 

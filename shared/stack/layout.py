@@ -15,6 +15,10 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+# Set either one and the stack uses that Kafka / Postgres instead of starting its own.
+KAFKA_ENV = "TOUCHLINE_KAFKA_BOOTSTRAP_SERVERS"
+DATABASE_ENV = "TOUCHLINE_DATABASE_URL"
+
 # The one place that knows the repository's shape: configs live beside the Kafka pom.
 DEPLOY_KAFKA_DIR = Path(__file__).resolve().parents[2] / "deploy" / "local" / "kafka"
 

@@ -1,0 +1,5 @@
+import sys
+
+from touchline.shared.stack.cli import main
+
+sys.exit(main())

@@ -1,0 +1,74 @@
+"""Pytest helpers: the real Kafka and Postgres, reused when running, started when not.
+
+``ensure_infra`` prefers, in order: the ``TOUCHLINE_KAFKA_BOOTSTRAP_SERVERS`` /
+``TOUCHLINE_DATABASE_URL`` environment variables, the stack already running in ``home``
+(``make up``), and else starts Kafka and Postgres in ``home`` itself, leaving them running
+for the next session (``python -m touchline.shared.stack down`` stops them).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from touchline.shared.stack import kafka, services
+from touchline.shared.stack.layout import DATABASE_ENV, KAFKA_ENV, Layout, free_port, port_open
+from touchline.shared.stack.postgres import start_postgres
+
+
+@dataclass(frozen=True)
+class Infra:
+    bootstrap_servers: str
+    database_url: str  # SQLAlchemy form: postgresql+asyncpg://...
+
+
+def _kafka_ports(layout: Layout) -> tuple[int, int]:
+    """The default ports, unless another checkout's stack (or anything else) holds them:
+    then free ones, so a CI clone and a developer's `make up` run side by side."""
+    if services.pid_of(layout, kafka.NAME) is not None:
+        return kafka.DEFAULT_PORT, kafka.DEFAULT_CONTROLLER_PORT  # ignored: it keeps its own
+    defaults = (kafka.DEFAULT_PORT, kafka.DEFAULT_CONTROLLER_PORT)
+    if not any(port_open(port) for port in defaults):
+        return defaults
+    return free_port(), free_port()
+
+
+def ensure_infra(home: Path | str | None = None) -> Infra:
+    """Kafka and Postgres to test against; see the module docstring for which ones."""
+    layout = Layout.at(home)
+    with layout.lock():
+        bootstrap = os.environ.get(KAFKA_ENV)
+        if not bootstrap:
+            port, controller_port = _kafka_ports(layout)
+            bootstrap = kafka.start_kafka(layout.home, port=port, controller_port=controller_port)
+        database_url = os.environ.get(DATABASE_ENV) or start_postgres(layout.home)
+    return Infra(bootstrap_servers=bootstrap, database_url=database_url)
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """The libpq-style DSN asyncpg takes, from a SQLAlchemy URL (``+asyncpg`` dropped)."""
+    scheme, rest = database_url.split("://", 1)
+    return f"{scheme.split('+', 1)[0]}://{rest}"
+
+
+def with_database(database_url: str, database: str) -> str:
+    """The same server and options, another database."""
+    parts = urlsplit(database_url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+async def fresh_database(database_url: str) -> str:
+    """Create ``tl_test_<hex>`` on the server behind ``database_url`` and return its URL,
+    so test sessions running side by side (or beside `make up`) never share state."""
+    import asyncpg
+
+    name = f"tl_test_{uuid.uuid4().hex[:12]}"
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return with_database(database_url, name)
