@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib
 from datetime import UTC, datetime
+from pathlib import Path
 
 from pydantic_settings import BaseSettings
 
@@ -117,6 +118,24 @@ def config_table() -> str:
     return "\n".join(lines)
 
 
+START, END = "<!-- config-table:start -->", "<!-- config-table:end -->"
+
+
+def with_config_table(readme: str) -> str:
+    """The README text with the block between the config-table markers regenerated."""
+    head, _, rest = readme.partition(START)
+    _, _, tail = rest.partition(END)
+    return f"{head}{START}\n{config_table()}\n{END}{tail}"
+
+
 def config_table_cli(argv: list[str]) -> int:
-    print(config_table())
+    parser = argparse.ArgumentParser(prog="touchline config-table")
+    parser.add_argument("--write", metavar="README", help="rewrite the table inside this file's markers")
+    args = parser.parse_args(argv)
+    if args.write:
+        path = Path(args.write)
+        path.write_text(with_config_table(path.read_text()))
+        print(f"configuration table written to {path}")
+    else:
+        print(config_table())
     return 0

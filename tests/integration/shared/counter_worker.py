@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
 from touchline.shared.cloudevents import Envelope
 from touchline.shared.consumer import ConsumerRunner, Outgoing, RunnerConfig
 from touchline.shared.db import make_engine, offsets_ddl

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
+
 from touchline.shared import topics
 from touchline.shared.db import make_engine
 from touchline.shared.kafka import KafkaPublisher, create_topics, make_producer

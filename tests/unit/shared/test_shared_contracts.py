@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from touchline.shared import topics
 from touchline.shared.clock import SimulatedClock, parse_duration, parse_instant
 from touchline.shared.cloudevents import DecodeError, decode, encode
