@@ -24,7 +24,7 @@ class Message(BaseModel):
 
     def key(self) -> str:
         """The partition key: always the account id."""
-        return str(self.account_id)
+        return str(self.account_id)  # type: ignore[attr-defined]  # every keyed subclass declares it
 
     def event_id(self) -> str:
         raise NotImplementedError
