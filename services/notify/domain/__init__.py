@@ -1,0 +1,1 @@
+"""Pure decisions of notify: tokens, recipients and locales, suppression, in-app caps, tasks."""

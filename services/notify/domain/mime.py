@@ -1,0 +1,43 @@
+"""The MIME message for a delivery: Message-ID, RFC 8058 one-click unsubscribe, HTML + text."""
+
+from __future__ import annotations
+
+import email.utils
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    message_id: str
+    mail_from: str
+    to: str
+    to_name: str | None
+    subject: str
+    html: str
+    text: str
+    unsubscribe_url: str | None
+    sent_at: datetime
+    delivery_id: str
+
+
+def message_id_for(delivery_id: str, *, domain: str) -> str:
+    """Fixed when the delivery is recorded, so a crash mid-send can be traced by it in MTA logs."""
+    return f"<{delivery_id}@{domain}>"
+
+
+def compose(mail: Outgoing) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Message-ID"] = mail.message_id
+    msg["Date"] = email.utils.format_datetime(mail.sent_at)
+    msg["From"] = mail.mail_from
+    msg["To"] = email.utils.formataddr((mail.to_name or "", mail.to)) if mail.to_name else mail.to
+    msg["Subject"] = mail.subject
+    msg["X-Touchline-Delivery"] = mail.delivery_id
+    if mail.unsubscribe_url:
+        msg["List-Unsubscribe"] = f"<{mail.unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg.set_content(mail.text)
+    msg.add_alternative(mail.html, subtype="html")
+    return msg

@@ -1,0 +1,93 @@
+"""CSM tasks: one open task per account + type + reason, snoozes that hold back repeats, owners, due dates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+# How long a CSM has, by priority, counted in business days (urgent: hours, same day).
+DUE_BUSINESS_DAYS = {"urgent": 0, "high": 1, "medium": 3, "low": 5}
+URGENT_HOURS = 4
+
+
+def add_business_days(start: datetime, days: int) -> datetime:
+    current = start
+    added = 0
+    while added < days:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            added += 1
+    return current
+
+
+def due_at(*, priority: str, created_at: datetime, explicit: datetime | None) -> datetime:
+    if explicit is not None:
+        return explicit
+    if priority == "urgent":
+        return created_at + timedelta(hours=URGENT_HOURS)
+    return add_business_days(created_at, DUE_BUSINESS_DAYS.get(priority, DUE_BUSINESS_DAYS["medium"]))
+
+
+@dataclass(frozen=True)
+class ExistingTask:
+    id: str
+    status: str  # open | snoozed
+    snoozed_until: datetime | None
+
+
+@dataclass(frozen=True)
+class Create:
+    pass
+
+
+@dataclass(frozen=True)
+class Recur:
+    """Same account+type+reason while open: update it and count the recurrence."""
+
+    task_id: str
+
+
+@dataclass(frozen=True)
+class Reopen:
+    """Snoozed and the snooze is over: the task comes back rather than a twin."""
+
+    task_id: str
+
+
+@dataclass(frozen=True)
+class HoldBack:
+    """Snoozed until later: no task now."""
+
+    task_id: str
+    until: datetime
+
+
+TaskDecision = Create | Recur | Reopen | HoldBack
+
+
+def decide(existing: ExistingTask | None, *, now: datetime) -> TaskDecision:
+    if existing is None:
+        return Create()
+    if existing.status == "snoozed":
+        if existing.snoozed_until is not None and existing.snoozed_until > now:
+            return HoldBack(existing.id, existing.snoozed_until)
+        return Reopen(existing.id)
+    return Recur(existing.id)
+
+
+def pick_owner(
+    *, csm_owner: str | None, tier: str | None, pools: Mapping[str, Sequence[str]], turn: int
+) -> tuple[str | None, str | None]:
+    """(owner, pool used). The account's CSM first; else the tier's pool (or "default") in turn."""
+    if csm_owner:
+        return csm_owner, None
+    key = tier if tier and pools.get(tier) else "default"
+    pool = pools.get(key) or []
+    if not pool:
+        return None, None
+    return pool[turn % len(pool)], key
+
+
+def is_overdue(*, due: datetime | None, status: str, now: datetime) -> bool:
+    return status in ("open", "snoozed") and due is not None and due < now

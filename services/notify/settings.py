@@ -1,0 +1,66 @@
+"""Settings of the notify service (env prefix ``TOUCHLINE_NOTIFY_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from touchline.shared.settings import ServiceSettings
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+
+
+class NotifySettings(ServiceSettings):
+    """Mail transport, tracking links, in-app identity, CSM task routing."""
+
+    model_config = SettingsConfigDict(env_prefix="TOUCHLINE_NOTIFY_", extra="ignore")
+
+    port: int = Field(8004, description="port of the notify HTTP server (tracking, in-app API, tasks)")
+    public_url: str = Field(
+        "http://127.0.0.1:8004", description="base URL mail recipients and the in-app widget reach notify on"
+    )
+    smtp_host: str = Field("127.0.0.1", description="SMTP server host")
+    smtp_port: int = Field(2525, description="SMTP server port")
+    smtp_starttls: bool = Field(False, description="upgrade the SMTP connection with STARTTLS")
+    smtp_tls: bool = Field(False, description="connect with implicit TLS (SMTPS, usually port 465)")
+    smtp_user: str = Field("", description="SMTP user name; empty = no authentication")
+    smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password")
+    smtp_timeout_seconds: float = Field(30.0, description="timeout of one SMTP conversation")
+    mail_from: str = Field("Touchline <cs@touchline.invalid>", description="From: of customer mails")
+    default_locale: Literal["ja", "en"] = Field("en", description="locale when neither contact nor account has one")
+    templates_dir: Path = Field(TEMPLATES_DIR, description="folder with email/ and inapp/ templates")
+    link_secret: SecretStr = Field(
+        SecretStr("dev-link-secret"), description="HMAC key of open pixels, click, answer and unsubscribe links"
+    )
+    inapp_secret: SecretStr = Field(
+        SecretStr("dev-inapp-secret"),
+        description="key the product signs its user ids with (user token = hex HMAC-SHA256(secret, user_id))",
+    )
+    machine_open_seconds: float = Field(
+        10.0, description="an open this soon after sending is recorded as automatic (prefetch, scanner)"
+    )
+    retry_base_seconds: float = Field(2.0, description="first retry delay after a transient SMTP/webhook failure")
+    retry_max_seconds: float = Field(300.0, description="longest delay between retries")
+    give_up_after_hours: float = Field(72.0, description="a mail/webhook still failing transiently after this fails")
+    sending_lease_seconds: float = Field(
+        300.0, description="a delivery still 'sending' after this was interrupted by a crash (never resent)"
+    )
+    poll_seconds: float = Field(0.5, description="how often the delivery and outcome loops look for work")
+    inapp_cap_count: int = Field(1, description="at most this many new popups/surveys shown to one user ...")
+    inapp_cap_hours: float = Field(24.0, description="... per this many hours (global frequency cap)")
+    inapp_expiry_days: float = Field(14.0, description="in-app messages expire after this unless the template says")
+    task_pools: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='round-robin CSM pools per tier when the account has no csm_owner, JSON: {"default": ["a@x"]}',
+    )
+    slack_webhook_url: str = Field("", description="Slack incoming webhook told about new CSM tasks; empty = off")
+    webhook_urls: list[str] = Field(
+        default_factory=list, description="endpoints receiving task events signed per Standard Webhooks (JSON list)"
+    )
+    webhook_secret: SecretStr = Field(
+        SecretStr("dev-whsec_dG91Y2hsaW5lLWRldi13ZWJob29rLXNlY3JldA=="),
+        description="Standard Webhooks secret (whsec_<base64>) of the endpoints in webhook_urls",
+    )
