@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+
 from touchline.shared.stack import services
 from touchline.shared.stack.kafka import metadata_round_trip
 from touchline.shared.stack.layout import Layout
