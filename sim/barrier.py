@@ -1,0 +1,172 @@
+"""Bounded waits that keep simulated days apart: the clock settled, the pipeline drained.
+
+Settled: the clock message is on the clock topic and every service's GET /clock shows it.
+Drained: every consumer group reading our topics has committed up to the end of every
+partition it reads, and stays so for a short quiet window (a timer that fires because the
+clock moved publishes shortly after the clock settles; the window gives it room to show up).
+Services commit their offsets to Kafka after each batch's transaction, which is what makes
+consumer lag a faithful "processed" signal without reading any service's tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
+
+from touchline.shared import topics
+from touchline.shared.admin import publish_clock
+from touchline.shared.settings import CommonSettings
+from touchline.sim.client import SimulationError, StackClient, same_instant
+
+WATCHED = (topics.EVENTS, topics.HEALTH, topics.COMMANDS, topics.OUTCOMES)
+
+
+def lag_of(
+    *, end: dict[TopicPartition, int], committed: dict[TopicPartition, int], subscribed: set[str]
+) -> dict[TopicPartition, int]:
+    """Records a group has not processed yet, per partition of the topics it reads (pure)."""
+    lag = {}
+    for tp, last in end.items():
+        if tp.topic not in subscribed:
+            continue
+        behind = last - max(committed.get(tp, 0), 0)
+        if behind > 0:
+            lag[tp] = behind
+    return lag
+
+
+@dataclass
+class DrainReport:
+    waited_s: float
+    checks: int
+
+
+class Barrier:
+    """Clock moves and drain checks against one broker and topic prefix."""
+
+    def __init__(self, common: CommonSettings, client: StackClient, *, quiet_s: float = 0.5) -> None:
+        self.common = common
+        self.client = client
+        self.quiet_s = quiet_s
+        self._admin: AIOKafkaAdminClient | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._names = {topics.name(t, common.topic_prefix) for t in WATCHED}
+        self._subscriptions: dict[str, set[str]] = {}
+
+    async def start(self) -> None:
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.common.kafka_bootstrap_servers)
+        await self._admin.start()
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.common.kafka_bootstrap_servers)
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._admin is not None:
+            await self._admin.close()
+
+    async def set_clock(self, when: datetime, *, timeout: float = 30.0) -> None:
+        """Publish ``when`` and return once every service's GET /clock reports it."""
+        await publish_clock(self.common, when)
+        seen: dict[str, str | None] = {}
+
+        async def settled() -> bool:
+            nonlocal seen
+            seen = await self.client.clocks()
+            return all(same_instant(v, when) for v in seen.values())
+
+        await wait_until(settled, timeout=timeout, what=lambda: f"clock {when.isoformat()} not seen by all: {seen}")
+
+    async def drain(self, *, timeout: float = 60.0) -> DrainReport:
+        """Wait until no group reading our topics is behind, for ``quiet_s`` in a row."""
+        began = time.monotonic()
+        checks = 0
+        quiet_since: float | None = None
+        last_lag: dict[str, dict[TopicPartition, int]] = {}
+        while True:
+            checks += 1
+            last_lag = await self.lag()
+            now = time.monotonic()
+            if last_lag:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= self.quiet_s:
+                return DrainReport(waited_s=now - began, checks=checks)
+            if now - began > timeout:
+                behind = {g: sum(v.values()) for g, v in last_lag.items()}
+                raise SimulationError(f"pipeline not drained after {timeout:.0f}s; records behind per group: {behind}")
+            await asyncio.sleep(0.1)
+
+    async def lag(self) -> dict[str, dict[TopicPartition, int]]:
+        """Per consumer group, the partitions it is behind on (empty = drained)."""
+        assert self._admin is not None and self._consumer is not None
+        end = await self._end_offsets()
+        groups = await self._groups()
+        behind: dict[str, dict[TopicPartition, int]] = {}
+        for group in groups:
+            offsets = await self._admin.list_consumer_group_offsets(group)
+            committed = {tp: meta.offset for tp, meta in offsets.items() if tp.topic in self._names}
+            subscribed = self._subscriptions.get(group, set()) | {tp.topic for tp in committed}
+            group_lag = lag_of(end=end, committed=committed, subscribed=subscribed)
+            if group_lag:
+                behind[group] = group_lag
+        return behind
+
+    async def _end_offsets(self) -> dict[TopicPartition, int]:
+        assert self._consumer is not None
+        partitions = [
+            TopicPartition(name, p)
+            for name in sorted(self._names)
+            for p in (self._consumer.partitions_for_topic(name) or await self._partitions(name))
+        ]
+        return dict(await self._consumer.end_offsets(partitions))
+
+    async def _partitions(self, name: str) -> Sequence[int]:
+        assert self._consumer is not None
+        await self._consumer._client.force_metadata_update()
+        return sorted(self._consumer.partitions_for_topic(name) or [])
+
+    async def _groups(self) -> list[str]:
+        """Groups of this prefix; their subscriptions are learnt once, from the live members."""
+        assert self._admin is not None
+        listed = [g[0] for g in await self._admin.list_consumer_groups()]
+        mine = [g for g in listed if g.startswith(self.common.topic_prefix)]
+        unknown = [g for g in mine if not self._subscriptions.get(g)]
+        if unknown:
+            for response in await self._admin.describe_consumer_groups(unknown):
+                for group in response.groups:
+                    self._subscriptions[group[1]] = _subscribed(group) & self._names
+        return mine
+
+
+def _subscribed(group: tuple) -> set[str]:  # type: ignore[type-arg]
+    """Topics the live members of a described group subscribe to (from their metadata)."""
+    members = group[5]
+    found: set[str] = set()
+    for member in members:
+        metadata = member[-2]
+        if not metadata:
+            continue
+        try:
+            found |= set(ConsumerProtocolMemberMetadata.decode(metadata).subscription)
+        except Exception:  # a member speaking another protocol tells us nothing
+            continue
+    return found
+
+
+async def wait_until(
+    predicate: Callable[[], Awaitable[bool]], *, timeout: float, what: Callable[[], str], every: float = 0.05
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise SimulationError(f"waited {timeout:.0f}s: {what()}")
+        await asyncio.sleep(every)

@@ -1,0 +1,202 @@
+"""The simulator's HTTP side: ingest's Segment API, notify's links and in-app API, the clock.
+
+Only public interfaces: what a product (ingest, in-app widget), a mail reader (tracking links)
+and an operator (clock topic, GET /clock, service APIs with the bearer token) can use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from touchline.shared.settings import CommonSettings
+
+SERVICES = ("ingest", "health", "touch", "notify")
+DEFAULT_URLS = {
+    "ingest": "http://127.0.0.1:8001",
+    "health": "http://127.0.0.1:8002",
+    "touch": "http://127.0.0.1:8003",
+    "notify": "http://127.0.0.1:8004",
+}
+
+
+class SimulationError(RuntimeError):
+    """The stack did not do what the simulator needs (a refusal, or a bounded wait ran out)."""
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    urls: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_URLS))
+    write_key: str = "dev-write-key"
+    api_token: str = "dev-api-token"
+    inapp_secret: str = "dev-inapp-secret"
+
+    def url(self, service: str) -> str:
+        return self.urls[service].rstrip("/")
+
+
+def user_token(secret: str, user_id: str) -> str:
+    """The in-app widget's user token: hex HMAC-SHA256(secret, user_id), as the product signs it."""
+    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass
+class SendStats:
+    events: int = 0
+    batches: int = 0
+    retries: int = 0
+
+
+class StackClient:
+    """One httpx client for every call the simulator makes; retries only what is safe to retry."""
+
+    def __init__(self, endpoints: Endpoints, *, timeout: float = 30.0, max_connections: int = 32) -> None:
+        self.endpoints = endpoints
+        self.http = httpx.AsyncClient(
+            timeout=timeout, limits=httpx.Limits(max_connections=max_connections), follow_redirects=False
+        )
+        self.stats = SendStats()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> StackClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _bearer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.endpoints.api_token}"}
+
+    async def send_batch(self, calls: Sequence[dict[str, Any]], *, attempts: int = 8) -> None:
+        """POST /v1/batch; 429/5xx and connection errors are retried with the same messageIds
+        (ingest drops the copies), a 4xx is a bug in what we send and stops the run."""
+        url = f"{self.endpoints.url('ingest')}/v1/batch"
+        body = {"batch": list(calls)}
+        delay = 0.2
+        for attempt in range(1, attempts + 1):
+            try:
+                response = await self.http.post(url, json=body, auth=(self.endpoints.write_key, ""))
+            except httpx.TransportError as exc:
+                if attempt == attempts:
+                    raise SimulationError(f"ingest unreachable at {url}: {exc!r}") from exc
+                await self._back_off(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            if response.status_code < 300:
+                self.stats.events += len(calls)
+                self.stats.batches += 1
+                return
+            if response.status_code == 429 or response.status_code >= 500:
+                if attempt == attempts:
+                    break
+                wait = _retry_after(response, default=delay)
+                await self._back_off(wait)
+                delay = min(delay * 2, 5.0)
+                continue
+            raise SimulationError(f"ingest refused a batch: {response.status_code} {response.text[:500]}")
+        raise SimulationError(f"ingest kept failing after {attempts} attempts: {response.status_code}")
+
+    async def _back_off(self, seconds: float) -> None:
+        self.stats.retries += 1
+        await asyncio.sleep(seconds)
+
+    async def hit(self, url: str) -> int:
+        """Follow a tracking link once, as a mail client would (GET, no redirect followed)."""
+        response = await self.http.get(url)
+        return response.status_code
+
+    async def inapp_messages(self, user_id: str) -> list[dict[str, Any]]:
+        response = await self.http.get(
+            f"{self.endpoints.url('notify')}/v1/inapp/messages",
+            params={"user_id": user_id},
+            headers={"X-User-Token": user_token(self.endpoints.inapp_secret, user_id)},
+        )
+        _expect(response, "notify in-app messages")
+        body = response.json()
+        return list(body.get("messages", body) if isinstance(body, dict) else body)
+
+    async def inapp_event(
+        self, user_id: str, message_id: str, event: str, answer: dict[str, Any] | None = None
+    ) -> None:
+        payload: dict[str, Any] = {"user_id": user_id, "event": event}
+        if answer is not None:
+            payload["answer"] = answer
+        response = await self.http.post(
+            f"{self.endpoints.url('notify')}/v1/inapp/messages/{message_id}/events",
+            json=payload,
+            headers={"X-User-Token": user_token(self.endpoints.inapp_secret, user_id)},
+        )
+        _expect(response, f"notify in-app {event}")
+
+    async def get_json(self, service: str, path: str, **params: Any) -> Any:
+        """GET a service API path with the bearer token."""
+        response = await self.http.get(f"{self.endpoints.url(service)}{path}", params=params, headers=self._bearer())
+        _expect(response, f"{service} {path}")
+        return response.json()
+
+    async def clocks(self) -> dict[str, str | None]:
+        """What GET /clock says on every service (None where it does not answer)."""
+
+        async def one(service: str) -> str | None:
+            try:
+                response = await self.http.get(f"{self.endpoints.url(service)}/clock", timeout=5.0)
+            except httpx.TransportError:
+                return None
+            return str(response.json()["now"]) if response.status_code == 200 else None
+
+        answers = await asyncio.gather(*(one(s) for s in SERVICES))
+        return dict(zip(SERVICES, answers, strict=True))
+
+    async def wait_ready(self, *, timeout: float = 60.0) -> None:
+        """Every service answers /readyz with 200, or SimulationError naming the ones that do not."""
+        deadline = time.monotonic() + timeout
+        problems: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            problems = {}
+            for service in SERVICES:
+                try:
+                    response = await self.http.get(f"{self.endpoints.url(service)}/readyz", timeout=5.0)
+                    if response.status_code != 200:
+                        problems[service] = response.text[:200]
+                except httpx.TransportError as exc:
+                    problems[service] = f"unreachable ({exc.__class__.__name__})"
+            if not problems:
+                return
+            await asyncio.sleep(0.3)
+        raise SimulationError(f"services not ready after {timeout:.0f}s: {problems}")
+
+
+def _retry_after(response: httpx.Response, *, default: float) -> float:
+    try:
+        return min(float(response.headers.get("retry-after", default)), 10.0)
+    except ValueError:
+        return default
+
+
+def _expect(response: httpx.Response, what: str) -> None:
+    if response.status_code >= 400:
+        raise SimulationError(f"{what}: {response.status_code} {response.text[:300]}")
+
+
+def same_instant(text: str | None, when: datetime) -> bool:
+    if text is None:
+        return False
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")) == when
+    except ValueError:
+        return False
+
+
+def common_for_stack(endpoints: Endpoints, common: CommonSettings | None = None) -> CommonSettings:
+    """The CommonSettings the simulator publishes the clock with (env of the stack)."""
+    return common or CommonSettings()
