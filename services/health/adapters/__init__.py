@@ -1,0 +1,1 @@
+"""Adapters of the health service: Postgres repository, scorecard files."""

@@ -1,0 +1,1 @@
+"""The health domain: pure scorecards, aggregates, scoring, overrides, explanations, trust."""

@@ -1,0 +1,221 @@
+"""Per-account rolling aggregates: what one event changes (O(1)) and what a measure reads.
+
+Days are UTC date ordinals (``date.toordinal()``). Event time picks the day bucket; the score's
+``as_of`` is the latest event time seen (so a replay of the same events gives the same state),
+moved forward by the decay sweep when the clock passes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .scorecard import Source
+
+CONTACT_OUTCOMES = frozenset({"task.completed", "email.answered", "inapp.answered"})
+USAGE_KINDS = frozenset({"track", "page", "screen"})
+LIFECYCLE_SEMANTICS = frozenset({"cancelled", "renewed"})
+TRAIT_KEYS = ("name", "plan", "tier", "seats", "business_shrinking", "roi", "lifecycle_stage", "arr")
+
+
+def day_of(t: datetime) -> int:
+    return t.astimezone(UTC).date().toordinal()
+
+
+@dataclass
+class Latest:
+    """A latest-wins answer, ordered by (time, id) so arrival order does not matter."""
+
+    value: float
+    at: datetime
+    id: str
+
+    def newer_than(self, other: Latest | None) -> bool:
+        return other is None or (self.at, self.id) > (other.at, other.id)
+
+
+@dataclass
+class AccountState:
+    account_id: str
+    as_of: datetime | None = None
+    first_day: int | None = None
+    traits: dict[str, Any] = field(default_factory=dict)
+    users: dict[str, int] = field(default_factory=dict)  # user -> last active day
+    features: dict[str, int] = field(default_factory=dict)  # feature -> last used day
+    login_days: set[int] = field(default_factory=set)
+    usage: dict[int, int] = field(default_factory=dict)  # day -> usage events
+    tickets: dict[int, int] = field(default_factory=dict)  # day -> support tickets opened
+    tickets_seen: bool = False
+    last_login: datetime | None = None
+    last_contact: datetime | None = None
+    nps: Latest | None = None
+    roi: Latest | None = None
+    band: str | None = None  # last computed band (before overrides), for hysteresis
+    daily_scores: dict[int, float] = field(default_factory=dict)  # day -> last score that day
+
+    def advance(self, t: datetime) -> None:
+        if self.as_of is None or t > self.as_of:
+            self.as_of = t
+        day = day_of(t)
+        if self.first_day is None or day < self.first_day:
+            self.first_day = day
+
+
+@dataclass(frozen=True)
+class LifecycleFact:
+    """A cancellation or renewal, kept for the trust report."""
+
+    event_id: str
+    account_id: str
+    kind: str
+    at: datetime
+
+
+def _later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b > a else a
+
+
+def apply_product_event(
+    state: AccountState,
+    *,
+    event_id: str,
+    kind: str,
+    semantic: str,
+    at: datetime,
+    user_id: str | None,
+    feature: str | None,
+    traits: dict[str, Any],
+) -> LifecycleFact | None:
+    """Fold one product event into the state; returns a lifecycle fact for cancel/renew."""
+    state.advance(at)
+    day = day_of(at)
+    if kind == "group":
+        for key in TRAIT_KEYS:
+            if key in traits:
+                state.traits[key] = traits[key]
+        return None
+    if kind not in USAGE_KINDS:
+        return None
+    state.usage[day] = state.usage.get(day, 0) + 1
+    if user_id:
+        state.users[user_id] = max(day, state.users.get(user_id, day))
+    if semantic == "login":
+        state.login_days.add(day)
+        state.last_login = _later(state.last_login, at)
+    elif semantic == "feature_used" and feature:
+        state.features[feature] = max(day, state.features.get(feature, day))
+    elif semantic == "support_ticket":
+        state.tickets[day] = state.tickets.get(day, 0) + 1
+        state.tickets_seen = True
+    elif semantic in LIFECYCLE_SEMANTICS:
+        return LifecycleFact(event_id=event_id, account_id=state.account_id, kind=semantic, at=at)
+    return None
+
+
+def apply_outcome(
+    state: AccountState, *, outcome_id: str, kind: str, at: datetime, answer: dict[str, Any] | None
+) -> None:
+    """CSM/customer contact and survey answers (NPS, ROI)."""
+    state.advance(at)
+    if kind not in CONTACT_OUTCOMES:
+        return
+    state.last_contact = _later(state.last_contact, at)
+    if not answer:
+        return
+    score = answer.get("score")
+    if not isinstance(score, int | float) or isinstance(score, bool):
+        return
+    latest = Latest(value=float(score), at=at, id=outcome_id)
+    if answer.get("survey") == "nps" and latest.newer_than(state.nps):
+        state.nps = latest
+    elif answer.get("survey") == "roi" and latest.newer_than(state.roi):
+        state.roi = latest
+
+
+def prune(state: AccountState, *, retention_days: int) -> None:
+    """Drop buckets that no window can reach any more (keeps the state bounded)."""
+    if state.as_of is None:
+        return
+    oldest = day_of(state.as_of) - retention_days
+    state.users = {u: d for u, d in state.users.items() if d > oldest}
+    state.features = {f: d for f, d in state.features.items() if d > oldest}
+    state.login_days = {d for d in state.login_days if d > oldest}
+    state.usage = {d: n for d, n in state.usage.items() if d > oldest}
+    state.tickets = {d: n for d, n in state.tickets.items() if d > oldest}
+    state.daily_scores = {d: s for d, s in state.daily_scores.items() if d > day_of(state.as_of) - 31}
+
+
+def _in_window(day: int, *, today: int, window: int) -> bool:
+    return today - window < day <= today
+
+
+def _days_since(t: datetime | None, *, fallback_day: int | None, today: int) -> float | None:
+    # Never seen: count from when the account was first seen, so silence still ages.
+    start = day_of(t) if t is not None else fallback_day
+    return None if start is None else float(max(today - start, 0))
+
+
+def usage_in(state: AccountState, *, today: int, window: int, offset: int = 0) -> int:
+    end = today - offset
+    return sum(n for d, n in state.usage.items() if _in_window(d, today=end, window=window))
+
+
+def usage_trend(state: AccountState, *, today: int, window: int = 30) -> float | None:
+    """Usage of the last window vs the one before, as a fraction (-0.6 = fell 60 %), in [-1, 1]."""
+    previous = usage_in(state, today=today, window=window, offset=window)
+    if previous == 0:
+        return None
+    current = usage_in(state, today=today, window=window)
+    return max(-1.0, min(1.0, (current - previous) / previous))
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def measure_value(state: AccountState, source: Source, *, today: int) -> float | None:
+    """The raw value a measure scores, or None when there is no data for it."""
+    w = source.window_days
+    match source.aggregate:
+        case "active_users_ratio":
+            seats = _number(state.traits.get("seats"))
+            if not seats or seats <= 0:
+                return None
+            active = sum(1 for d in state.users.values() if _in_window(d, today=today, window=w))
+            return active / seats
+        case "days_since_login":
+            return _days_since(state.last_login, fallback_day=state.first_day, today=today)
+        case "days_since_contact":
+            return _days_since(state.last_contact, fallback_day=state.first_day, today=today)
+        case "login_days":
+            return (
+                None
+                if state.first_day is None
+                else float(sum(1 for d in state.login_days if _in_window(d, today=today, window=w)))
+            )
+        case "key_features_share":
+            used = {f for f, d in state.features.items() if _in_window(d, today=today, window=w)}
+            if source.key_features:
+                return len(used & set(source.key_features)) / len(set(source.key_features))
+            return min(len(used) / source.expected_features, 1.0) if state.first_day is not None else None
+        case "usage_trend":
+            return usage_trend(state, today=today, window=w)
+        case "roi":
+            return state.roi.value if state.roi else _number(state.traits.get("roi"))
+        case "nps":
+            return state.nps.value if state.nps else None
+        case "risk_flags":
+            if "business_shrinking" not in state.traits:
+                return None
+            return 1.0 if state.traits.get("business_shrinking") in (True, "true", "yes", 1) else 0.0
+        case "support_tickets":
+            if not state.tickets_seen:
+                return None
+            return float(sum(n for d, n in state.tickets.items() if _in_window(d, today=today, window=w)))
+    return None

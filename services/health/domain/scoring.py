@@ -1,0 +1,157 @@
+"""Turning measure values into a 0–100 score and a band: scoring functions, missing-data
+renormalisation, band hysteresis, overrides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .overrides import BANDS, Band, Override
+from .scorecard import BandThresholds, Linear, Measure, Ranges, Scorecard
+
+
+@dataclass(frozen=True)
+class MeasureResult:
+    name: str
+    group: str
+    label: str
+    aggregate: str
+    value: float | None  # raw measured value; None = no data
+    score: float | None  # 0..100; None = left out
+    configured_weight: float
+    weight: float  # normalised weight applied (0 when left out)
+    contribution: float  # score * weight, in score points
+    missing: bool
+    band: Band | None
+    pinned: bool = False
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    scorecard: str
+    computed: float | None  # the weighted score before any score override
+    score: float | None
+    computed_band: Band | None  # with hysteresis, before any band override
+    band: Band | None
+    measures: tuple[MeasureResult, ...]
+    overrides: tuple[Override, ...] = ()
+
+    @property
+    def overridden(self) -> bool:
+        return bool(self.overrides)
+
+    def measure(self, name: str) -> MeasureResult | None:
+        return next((m for m in self.measures if m.name == name), None)
+
+
+def score_function(scoring: Linear | Ranges, value: float) -> float:
+    """Map a raw value to 0..100."""
+    if isinstance(scoring, Linear):
+        (x0, s0), (x1, s1) = scoring.from_, scoring.to
+        t = (value - x0) / (x1 - x0)
+        t = min(max(t, 0.0), 1.0)
+        return s0 + t * (s1 - s0)
+    for r in scoring.ranges:
+        if (r.min is None or value >= r.min) and (r.max is None or value < r.max):
+            return r.score
+    return scoring.default
+
+
+def band_of(score: float, thresholds: BandThresholds) -> Band:
+    if score >= thresholds.good:
+        return "good"
+    if score >= thresholds.healthy:
+        return "healthy"
+    if score >= thresholds.caution:
+        return "caution"
+    return "action_required"
+
+
+def _band_range(band: Band, t: BandThresholds) -> tuple[float, float]:
+    return {
+        "good": (t.good, float("inf")),
+        "healthy": (t.healthy, t.good),
+        "caution": (t.caution, t.healthy),
+        "action_required": (float("-inf"), t.caution),
+    }[band]
+
+
+def band_with_hysteresis(score: float, thresholds: BandThresholds, *, previous: Band | None, hysteresis: float) -> Band:
+    """Keep the previous band while the score stays within ``hysteresis`` points of it,
+    so a score hovering at a boundary does not flap."""
+    raw = band_of(score, thresholds)
+    if previous is None or previous == raw or previous not in BANDS:
+        return raw
+    low, high = _band_range(previous, thresholds)
+    if low - hysteresis <= score < high + hysteresis:
+        return previous
+    return raw
+
+
+def score_card(
+    card: Scorecard,
+    values: dict[str, float | None],
+    *,
+    previous_band: Band | None,
+    overrides: list[Override],
+) -> ScoreResult:
+    """Weighted score of the measures that have data; missing ones share out their weight."""
+    pins = {o.measure: o.score for o in overrides if o.kind == "measure" and o.score is not None}
+    scored: list[tuple[Measure, float | None, float | None, bool]] = []
+    for m in card.measures:
+        value = values.get(m.name)
+        pinned = m.name in pins
+        s = pins[m.name] if pinned else (score_function(m.scoring, value) if value is not None else None)
+        scored.append((m, value, s, pinned))
+    present = sum(m.weight for m, _, s, _ in scored if s is not None)
+    results = []
+    for m, value, s, pinned in scored:
+        weight = m.weight / present if s is not None and present > 0 else 0.0
+        results.append(
+            MeasureResult(
+                name=m.name,
+                group=m.group,
+                label=m.label or m.name.replace("_", " "),
+                aggregate=m.source.aggregate,
+                value=value,
+                score=None if s is None else round(s, 2),
+                configured_weight=m.weight,
+                weight=weight,
+                contribution=0.0 if s is None else s * weight,
+                missing=s is None,
+                band=None if s is None else band_of(s, m.bands or card.bands),
+                pinned=pinned,
+            )
+        )
+    computed = None if present == 0 else round(min(max(sum(r.contribution for r in results), 0.0), 100.0), 1)
+    return _apply_overrides(card, computed, tuple(results), previous_band=previous_band, overrides=overrides)
+
+
+def _apply_overrides(
+    card: Scorecard,
+    computed: float | None,
+    results: tuple[MeasureResult, ...],
+    *,
+    previous_band: Band | None,
+    overrides: list[Override],
+) -> ScoreResult:
+    computed_band = (
+        None
+        if computed is None
+        else band_with_hysteresis(computed, card.bands, previous=previous_band, hysteresis=card.hysteresis)
+    )
+    score, band = computed, computed_band
+    for o in overrides:
+        if o.kind == "score" and o.score is not None:
+            score, band = o.score, band_of(o.score, card.bands)
+    for o in overrides:
+        if o.kind == "band" and o.band is not None:
+            band = o.band
+    return ScoreResult(
+        scorecard=card.name,
+        computed=computed,
+        score=score,
+        computed_band=computed_band,
+        band=band,
+        measures=results,
+        overrides=tuple(overrides),
+    )
