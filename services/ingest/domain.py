@@ -1,0 +1,250 @@
+"""Segment calls: validation, batch expansion and clock-skew correction. Pure: time comes in as values."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import orjson
+
+Kind = Literal["track", "identify", "group", "page", "screen", "alias"]
+KINDS: tuple[Kind, ...] = ("track", "identify", "group", "page", "screen", "alias")
+MAX_MESSAGE_ID = 100
+MAX_ID = 512
+# Never carried further than the HTTP layer: a key in an event would leak into Kafka.
+_STRIPPED = ("writeKey", "write_key")
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str  # JSON path of the field, e.g. "batch[3].userId"
+    message: str
+    reason: str = "invalid"  # metric label: invalid | too_large | timestamp
+
+    def as_json(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_event_bytes: int = 32 * 1024
+    max_request_bytes: int = 500 * 1024
+    max_batch_events: int = 2500
+
+
+@dataclass(frozen=True)
+class TimePolicy:
+    """Corrected times after receivedAt + future_tolerance are clamped; older than max_age are rejected."""
+
+    future_tolerance: timedelta = timedelta(minutes=5)
+    max_age: timedelta = timedelta(days=3650)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One valid Segment call, its timestamp corrected, ready for identity resolution."""
+
+    index: int
+    kind: Kind
+    message_id: str
+    timestamp: datetime
+    received_at: datetime
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    event: str | None = None
+    group_id: str | None = None
+    previous_id: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    traits: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    index: int
+    problems: list[Problem]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"index": self.index, "errors": [p.as_json() for p in self.problems]}
+
+
+@dataclass(frozen=True)
+class Parsed:
+    calls: list[Call]
+    rejected: list[Rejected]
+
+
+class RequestInvalid(ValueError):
+    """The request as a whole is refused (nothing accepted): wrong shape or over a request limit."""
+
+    def __init__(self, problem: Problem, *, status: int = 400) -> None:
+        super().__init__(f"{problem.path}: {problem.message}")
+        self.problem = problem
+        self.status = status
+
+
+def parse_instant(value: Any, path: str) -> datetime | Problem:
+    """ISO-8601 with a zone (a naive time is taken as UTC), or epoch milliseconds as some SDKs send."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return Problem(path, "expected an ISO-8601 date-time string", "timestamp")
+    try:
+        if isinstance(value, str):
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        else:
+            parsed = datetime.fromtimestamp(value / 1000, UTC)
+    except (ValueError, OverflowError, OSError):
+        return Problem(path, f"not a valid ISO-8601 date-time: {str(value)[:40]!r}", "timestamp")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def correct_timestamp(
+    *, timestamp: datetime | None, sent_at: datetime | None, received_at: datetime, policy: TimePolicy, path: str
+) -> tuple[datetime, datetime | None] | Problem:
+    """Segment's skew correction: timestamp = receivedAt − (sentAt − originalTimestamp).
+
+    Returns (corrected, original-if-clamped). A time absurdly in the future is clamped to receivedAt
+    (the device clock is wrong, the event is still real); one older than max_age is rejected.
+    """
+    if timestamp is None:
+        corrected = received_at
+    elif sent_at is None:
+        corrected = timestamp
+    else:
+        corrected = received_at - (sent_at - timestamp)
+    if corrected > received_at + policy.future_tolerance:
+        return received_at, corrected
+    if corrected < received_at - policy.max_age:
+        days = policy.max_age.days
+        return Problem(path, f"{corrected.isoformat()} is more than {days} days before receivedAt", "timestamp")
+    return corrected, None
+
+
+def merge_context(outer: Mapping[str, Any], inner: Mapping[str, Any]) -> dict[str, Any]:
+    """Batch context merged into an event's: the event's own values win, nested objects merge."""
+    merged = dict(outer)
+    for key, value in inner.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_context(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def default_message_id(raw: Mapping[str, Any]) -> str:
+    """A messageId derived from the content, so a retried identical call without one still dedups."""
+    digest = hashlib.sha256(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+    return f"ingest-{digest[:32]}"
+
+
+def _ident(raw: Mapping[str, Any], key: str, path: str, problems: list[Problem]) -> str | None:
+    value = raw.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        problems.append(Problem(f"{path}.{key}", "expected a string"))
+        return None
+    text = str(value)
+    if len(text) > MAX_ID:
+        problems.append(Problem(f"{path}.{key}", f"longer than {MAX_ID} characters"))
+        return None
+    return text
+
+
+def _obj(raw: Mapping[str, Any], key: str, path: str, problems: list[Problem]) -> dict[str, Any]:
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(Problem(f"{path}.{key}", "expected an object"))
+        return {}
+    return value
+
+
+def _time(raw: Mapping[str, Any], key: str, path: str, problems: list[Problem]) -> datetime | None:
+    if raw.get(key) is None:
+        return None
+    parsed = parse_instant(raw[key], f"{path}.{key}")
+    if isinstance(parsed, Problem):
+        problems.append(parsed)
+        return None
+    return parsed
+
+
+def parse_call(
+    raw: Any,
+    *,
+    kind: str | None,
+    index: int,
+    path: str,
+    received_at: datetime,
+    policy: TimePolicy,
+    limits: Limits,
+    outer_context: Mapping[str, Any] | None = None,
+    outer_sent_at: datetime | None = None,
+) -> Call | list[Problem]:
+    """Validate one call; return it or every problem found, each naming its field path."""
+    if not isinstance(raw, dict):
+        return [Problem(path, "expected an object")]
+    size = len(orjson.dumps(raw, default=str))
+    if size > limits.max_event_bytes:
+        return [Problem(path, f"event is {size} bytes, limit {limits.max_event_bytes}", "too_large")]
+    raw = {k: v for k, v in raw.items() if k not in _STRIPPED}
+    problems: list[Problem] = []
+    kind = kind or raw.get("type")
+    if kind not in KINDS:
+        return [Problem(f"{path}.type", f"expected one of {', '.join(KINDS)}")]
+    user_id = _ident(raw, "userId", path, problems)
+    anonymous_id = _ident(raw, "anonymousId", path, problems)
+    if user_id is None and anonymous_id is None and not problems:
+        problems.append(Problem(f"{path}.userId", "userId or anonymousId is required"))
+    event = _ident(raw, "event", path, problems)
+    if kind == "track" and event is None:
+        problems.append(Problem(f"{path}.event", "required for track"))
+    group_id = _ident(raw, "groupId", path, problems)
+    if kind == "group" and group_id is None:
+        problems.append(Problem(f"{path}.groupId", "required for group"))
+    previous_id = _ident(raw, "previousId", path, problems)
+    if kind == "alias" and (previous_id is None or user_id is None):
+        problems.append(Problem(f"{path}.previousId", "alias needs previousId and userId"))
+    message_id = _ident(raw, "messageId", path, problems) or default_message_id(raw)
+    if len(message_id) > MAX_MESSAGE_ID:
+        problems.append(Problem(f"{path}.messageId", f"longer than {MAX_MESSAGE_ID} characters"))
+    properties = _obj(raw, "properties", path, problems)
+    traits = _obj(raw, "traits", path, problems)
+    context = merge_context(outer_context or {}, _obj(raw, "context", path, problems))
+    if kind == "page" and raw.get("name") is not None:
+        properties = {"name": raw["name"], **properties}
+    if kind == "screen" and raw.get("name") is not None:
+        properties = {"name": raw["name"], **properties}
+    original = _time(raw, "timestamp", path, problems) or _time(raw, "originalTimestamp", path, problems)
+    sent_at = _time(raw, "sentAt", path, problems) or outer_sent_at
+    if problems:
+        return problems
+    corrected = correct_timestamp(
+        timestamp=original, sent_at=sent_at, received_at=received_at, policy=policy, path=f"{path}.timestamp"
+    )
+    if isinstance(corrected, Problem):
+        return [corrected]
+    timestamp, clamped_from = corrected
+    if clamped_from is not None:
+        # Keep the evidence of a clamp: the device clock was wrong, and support will ask why.
+        mark = context.get("touchline") if isinstance(context.get("touchline"), dict) else {}
+        context = {**context, "touchline": {**mark, "clamped_from": clamped_from.isoformat()}}
+    return Call(
+        index=index,
+        kind=kind,
+        message_id=message_id,
+        timestamp=timestamp,
+        received_at=received_at,
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        event=event,
+        group_id=group_id,
+        previous_id=previous_id,
+        properties=properties,
+        traits=traits,
+        context=context,
+    )

@@ -1,0 +1,193 @@
+"""Composition root of ingest: settings -> adapters -> FastAPI app. Nothing happens at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from touchline.shared import topics
+from touchline.shared.clock import Clock, SimulatedClock, SystemClock
+from touchline.shared.db import make_engine
+from touchline.shared.kafka import KafkaPublisher, feed_clock, make_producer
+from touchline.shared.metrics import HTTP_LATENCY
+from touchline.shared.runtime import Runtime, ops_router, serve
+from touchline.shared.settings import CommonSettings
+
+from .adapters.kafka import KafkaEventPublisher
+from .adapters.postgres import PostgresIdentities
+from .api import IngestState, router
+from .auth import WriteKeys
+from .domain import Limits, TimePolicy
+from .handlers import Ports, release_stranded
+from .ratelimit import RateLimiter
+from .readiness import readiness_router
+from .settings import IngestSettings, refuse_dev_write_keys
+
+log = logging.getLogger(__name__)
+
+
+class Connection:
+    """The idempotent producer once connected. Ingest starts (and answers 503) while Kafka is away."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.producer: AIOKafkaProducer | None = None
+
+    async def keep_connecting(self, stop: asyncio.Event) -> None:
+        delay = 0.5
+        while not stop.is_set() and self.producer is None:
+            producer = make_producer(self.bootstrap_servers)
+            try:
+                await producer.start()
+            except Exception as exc:  # any failure to bootstrap: try again, the API says 503 meanwhile
+                log.warning("Kafka not reachable; retrying", extra={"error": exc.__class__.__name__, "in_s": delay})
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self.producer = producer
+
+
+async def _sweep(ports: Ports, *, every: float, stop: asyncio.Event) -> None:
+    """Release parked events left behind by a crash between linking a user and publishing them."""
+    while not stop.is_set():
+        try:
+            released = await release_stranded(ports=ports)
+            if released:
+                log.info("released stranded parked events", extra={"count": released})
+        except Exception as exc:  # retried next round; the events stay parked, nothing is lost
+            log.warning("stranded sweep failed", extra={"error": repr(exc)})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+
+
+def build_app(common: CommonSettings, settings: IngestSettings) -> FastAPI:
+    refuse_dev_write_keys(settings, env=common.env)
+    state = IngestState(
+        keys=WriteKeys.parse(settings.write_keys.get_secret_value()),
+        limiter=RateLimiter(rate=settings.rate_limit_events_per_second, burst=settings.rate_limit_burst),
+        limits=Limits(
+            max_event_bytes=settings.max_event_bytes,
+            max_request_bytes=settings.max_request_bytes,
+            max_batch_events=settings.max_batch_events,
+        ),
+        policy=TimePolicy(
+            future_tolerance=timedelta(seconds=settings.future_tolerance_seconds),
+            max_age=timedelta(days=settings.max_event_age_days),
+        ),
+        retry_after=settings.retry_after_seconds,
+        now=lambda: _now_unset(),
+    )
+    holder: dict[str, Any] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        clock: Clock = SystemClock() if common.clock == "system" else SimulatedClock()
+        connection = Connection(common.kafka_bootstrap_servers)
+        placeholder = make_producer(common.kafka_bootstrap_servers)
+        runtime = Runtime(
+            service="ingest",
+            common=common,
+            clock=clock,
+            engine=make_engine(common.database_url, pool_size=10),
+            producer=placeholder,
+            publisher=KafkaPublisher(placeholder, source="touchline/ingest", prefix=common.topic_prefix),
+        )
+        ports = Ports(
+            identities=PostgresIdentities(runtime.engine),
+            publisher=KafkaEventPublisher(
+                lambda: connection.producer,
+                topic_name=runtime.topic(topics.EVENTS),
+                timeout=settings.publish_timeout_seconds,
+            ),
+        )
+        if isinstance(clock, SimulatedClock):
+            runtime.spawn(
+                "clock-feed",
+                feed_clock(common.kafka_bootstrap_servers, clock, prefix=common.topic_prefix, stop=runtime.stop),
+            )
+        runtime.spawn("kafka-connect", connection.keep_connecting(runtime.stop))
+        runtime.spawn("stranded-sweep", _sweep(ports, every=settings.release_sweep_seconds, stop=runtime.stop))
+        state.now = clock.now
+        state.ports = ports
+        holder.update(runtime=runtime, connection=connection)
+        try:
+            yield
+        finally:
+            state.ports = None
+            runtime.stop.set()
+            await asyncio.wait(runtime.tasks, timeout=15)
+            for task in runtime.tasks:
+                task.cancel()
+            if connection.producer is not None:
+                await connection.producer.stop()
+            await runtime.engine.dispose()
+            holder.clear()
+
+    app = FastAPI(
+        title="Touchline ingest",
+        description="Segment-compatible event API: every 200 means every accepted event is durable.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.ingest = state
+    app.state.holder = holder
+    app.add_middleware(_Timing)
+    app.include_router(router(lambda: state))
+    app.include_router(readiness_router(lambda: holder.get("runtime"), lambda: holder.get("connection")))
+    app.include_router(ops_router(lambda: holder.get("runtime")))
+    return app
+
+
+def _now_unset() -> Any:
+    raise RuntimeError("ingest clock used before the app started")
+
+
+class _Timing:
+    """Request latency per route and status (pure ASGI: no body buffering, unlike BaseHTTPMiddleware)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def capture(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_LATENCY.labels("ingest", route, str(status)).observe(time.perf_counter() - started)
+
+
+def cli(argv: list[str]) -> int:
+    if argv:
+        print("usage: touchline ingest   (configured by TOUCHLINE_* and TOUCHLINE_INGEST_* variables)", file=sys.stderr)
+        return 2
+    from touchline.shared.logs import configure
+
+    common = CommonSettings()
+    settings = IngestSettings()
+    configure("ingest", common.log_level)
+    serve(build_app(common, settings), host=settings.host, port=settings.port)
+    return 0
