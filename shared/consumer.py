@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import metrics
 from .cloudevents import DecodeError, Envelope, decode
-from .db import load_offsets, save_offsets
+from .db import load_offsets, lock_offsets, save_offsets
 from .kafka import KafkaPublisher
 from .messages import Message
 from .topics import Topic
@@ -170,13 +170,17 @@ class ConsumerRunner:
 
     async def _apply(self, envelopes: Sequence[Envelope], positions: dict[tuple[str, int], int]) -> None:
         async with self._engine.begin() as conn:
-            outgoing = await self._handler(conn, envelopes) if envelopes else []
+            applied_up_to = await lock_offsets(conn, self.config.schema, self.config.group_id, positions)
+            fresh = [e for e in envelopes if e.offset >= applied_up_to.get((e.topic, e.partition), 0)]
+            if len(fresh) < len(envelopes):
+                metrics.SKIPPED_REPLAYS.labels(self.config.group_id).inc(len(envelopes) - len(fresh))
+            outgoing = await self._handler(conn, fresh) if fresh else []
             await save_offsets(conn, self.config.schema, self.config.group_id, positions)
             # Published before commit: a crash in between replays the batch, and the
             # deterministic ids of what it republishes let consumers drop the copies.
             for topic in {t for t, _ in outgoing}:
                 await self._publisher.publish(topic, [m for t, m in outgoing if t == topic])
-        metrics.CONSUMED.labels(self.config.group_id).inc(len(envelopes))
+        metrics.CONSUMED.labels(self.config.group_id).inc(len(fresh))
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
         log.error(

@@ -41,10 +41,43 @@ async def save_offsets(
             f"""INSERT INTO {schema}.consumed_offsets (group_id, topic, partition, next_offset)
             VALUES (:g, :t, :p, :o)
             ON CONFLICT (group_id, topic, partition)
-            DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()"""
+            DO UPDATE SET next_offset = GREATEST(consumed_offsets.next_offset, EXCLUDED.next_offset),
+                          updated_at = now()"""
         ),
         [{"g": group_id, "t": t, "p": p, "o": o} for (t, p), o in positions.items()],
     )
+
+
+async def lock_offsets(
+    conn: AsyncConnection, schema: str, group_id: str, keys: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """Lock the offset rows of these partitions for this transaction and return them.
+
+    Two consumers can briefly both hold a partition (a rebalance racing a batch in flight, a
+    zombie replica): the row lock serialises them and the returned positions tell the caller
+    which records were already applied.
+    """
+    pairs = sorted(set(keys))
+    if not pairs:
+        return {}
+    params = {"g": group_id, "t": [t for t, _ in pairs], "p": [p for _, p in pairs]}
+    await conn.execute(
+        text(
+            f"""INSERT INTO {schema}.consumed_offsets (group_id, topic, partition, next_offset)
+            SELECT :g, t, p, 0 FROM unnest(CAST(:t AS text[]), CAST(:p AS int[])) AS x(t, p)
+            ON CONFLICT DO NOTHING"""
+        ),
+        params,
+    )
+    rows = await conn.execute(
+        text(
+            f"""SELECT o.topic, o.partition, o.next_offset FROM {schema}.consumed_offsets o
+            JOIN unnest(CAST(:t AS text[]), CAST(:p AS int[])) AS x(t, p) ON o.topic = x.t AND o.partition = x.p
+            WHERE o.group_id = :g ORDER BY o.topic, o.partition FOR UPDATE OF o"""
+        ),
+        params,
+    )
+    return {(r.topic, r.partition): r.next_offset for r in rows}
 
 
 async def load_offsets(

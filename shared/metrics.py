@@ -8,3 +8,4 @@ CONSUMER_RETRIES = Counter(
     "touchline_consumer_retries_total", "Batch attempts that failed and were retried", ["group", "kind"]
 )
 HTTP_LATENCY = Histogram("touchline_http_request_seconds", "HTTP request latency", ["service", "route", "status"])
+SKIPPED_REPLAYS = Counter("touchline_skipped_replays_total", "Redelivered records skipped: already applied", ["group"])

@@ -173,3 +173,41 @@ async def test_a_consumer_killed_mid_batch_neither_loses_nor_double_applies_even
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=30)
     assert (applied, distinct) == (total, total)
+
+
+async def test_a_batch_delivered_again_after_it_was_applied_changes_nothing(common: CommonSettings) -> None:
+    """A rebalance can hand a consumer records whose offsets Postgres already holds."""
+    topic = await _new_topic(common, 1)
+    schema = f"rt_{uuid.uuid4().hex[:8]}"
+    await _publish(common, topic, [_event("acme", i) for i in range(20)])
+    engine = make_engine(common.database_url)
+    await prepare(engine, schema)
+    producer = make_producer(common.kafka_bootstrap_servers)
+    await producer.start()
+    reader = AIOKafkaConsumer(
+        topic, bootstrap_servers=common.kafka_bootstrap_servers, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await reader.start()
+    try:
+        records: list = []  # type: ignore[type-arg]
+        while len(records) < 20:
+            got = await reader.getmany(timeout_ms=5000)
+            assert got, "records did not arrive"
+            records += [r for part in got.values() for r in part]
+        _, runner = build_runner(
+            bootstrap=common.kafka_bootstrap_servers,
+            engine=engine,
+            publisher=KafkaPublisher(producer, source="test"),
+            topic=topic,
+            group=f"g-{schema}",
+            schema=schema,
+            delay_s=0,
+        )
+        await runner._process(records)
+        await runner._process(records)  # the same batch again
+        await runner._process(records[5:15])  # and an overlapping part of it
+    finally:
+        await reader.stop()
+        await producer.stop()
+        await engine.dispose()
+    assert await _applied(common, schema) == (20, 20)
