@@ -1,0 +1,345 @@
+"""An in-memory Backend: the unit tests' fake and the data the browser tests and demo mode show.
+
+It applies the same rules the services are expected to apply (override replaces score/band until it
+expires, a completed task leaves the open list, a cancelled enrolment stays cancelled) so a UI
+test sees the effect of its action. ``demo_backend`` fills it with deterministic sample accounts.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from .models import (
+    AccountQuery,
+    AccountRow,
+    Contribution,
+    Enrolment,
+    Override,
+    Page,
+    ScoreDetail,
+    ScorePoint,
+    StepRecord,
+    SurveyAnswer,
+    Task,
+    TaskQuery,
+    TierInfo,
+    TimelineItem,
+)
+from .ports import BackendRefused
+
+
+def band_of(score: float) -> str:
+    return "good" if score >= 75 else "healthy" if score >= 50 else "caution" if score >= 25 else "action_required"
+
+
+class InMemoryBackend:
+    def __init__(self, *, now: datetime) -> None:
+        self.clock = now
+        self.scores: dict[str, ScoreDetail] = {}
+        self.history_points: dict[str, list[ScorePoint]] = {}
+        self.tiers: dict[str, TierInfo] = {}
+        self.enrolment_list: dict[str, list[Enrolment]] = {}
+        self.task_list: dict[str, Task] = {}
+        self.timelines: dict[str, list[TimelineItem]] = {}
+        self.answers: list[SurveyAnswer] = []
+        self.calls: list[tuple[str, Any]] = []  # what the console asked to change, for tests
+
+    async def now(self) -> datetime:
+        return self.clock
+
+    async def list_accounts(self, query: AccountQuery) -> Page[AccountRow]:
+        rows = [self._row(account_id) for account_id in self.scores]
+        if query.owner:
+            rows = [r for r in rows if r.owner == query.owner]
+        if query.band:
+            rows = [r for r in rows if r.band == query.band]
+        if query.tier:
+            rows = [r for r in rows if r.tier == query.tier]
+        if query.phase:
+            rows = [r for r in rows if r.phase == query.phase]
+        if query.search:
+            needle = query.search.lower()
+            rows = [r for r in rows if needle in r.name.lower() or needle in r.account_id.lower()]
+        field, reverse = query.sort.lstrip("-"), query.sort.startswith("-")
+        keys = {
+            "score": lambda r: (r.score is None, r.score or 0.0),
+            "name": lambda r: r.name.lower(),
+            "renewal": lambda r: (r.renewal_date is None, r.renewal_date or date.max),
+            "owner": lambda r: r.owner or "",
+        }
+        rows.sort(key=keys.get(field, keys["score"]), reverse=reverse)
+        return Page(rows[query.offset : query.offset + query.limit], len(rows), query.limit, query.offset)
+
+    def _row(self, account_id: str) -> AccountRow:
+        detail, tier = self.scores[account_id], self.tiers.get(account_id)
+        since = self.clock - timedelta(days=30)
+        open_tasks = sum(1 for t in self.task_list.values() if t.account_id == account_id and t.status == "open")
+        return AccountRow(
+            account_id=account_id,
+            name=detail.name,
+            score=detail.score,
+            band=detail.band,
+            trend=[p.score for p in self.history_points.get(account_id, []) if p.at >= since],
+            tier=tier.tier if tier else None,
+            phase=tier.phase if tier else None,
+            owner=tier.owner if tier else None,
+            open_tasks=open_tasks,
+            renewal_date=tier.renewal_date if tier else None,
+            overridden=detail.override is not None,
+        )
+
+    async def score(self, account_id: str) -> ScoreDetail | None:
+        return self.scores.get(account_id)
+
+    async def history(self, account_id: str, *, since: datetime) -> list[ScorePoint]:
+        return [p for p in self.history_points.get(account_id, []) if p.at >= since]
+
+    async def set_override(
+        self,
+        account_id: str,
+        *,
+        score: float | None,
+        band: str | None,
+        reason: str,
+        expires_at: datetime | None,
+        by: str,
+    ) -> None:
+        detail = self._existing(account_id)
+        if score is None and band is None:
+            raise BackendRefused("health", 422, "score or band is required")
+        override = Override(score=score, band=band, reason=reason, expires_at=expires_at, by=by)
+        new_band = band or band_of(score if score is not None else detail.score or 0)
+        self.scores[account_id] = replace(
+            detail,
+            score=score if score is not None else detail.score,
+            band=new_band,
+            override=override,
+            computed_score=detail.computed_score if detail.override else detail.score,
+            computed_band=detail.computed_band if detail.override else detail.band,
+        )
+        self.calls.append(("override", (account_id, score, band, reason, expires_at, by)))
+
+    async def clear_override(self, account_id: str, *, by: str) -> None:
+        detail = self._existing(account_id)
+        if detail.override:
+            self.scores[account_id] = replace(
+                detail, score=detail.computed_score, band=detail.computed_band, override=None
+            )
+        self.calls.append(("clear_override", (account_id, by)))
+
+    def _existing(self, account_id: str) -> ScoreDetail:
+        if account_id not in self.scores:
+            raise BackendRefused("health", 404, f"account {account_id} not found")
+        return self.scores[account_id]
+
+    async def tier(self, account_id: str) -> TierInfo | None:
+        return self.tiers.get(account_id)
+
+    async def enrolments(self, account_id: str) -> list[Enrolment]:
+        return list(self.enrolment_list.get(account_id, []))
+
+    async def enrolment_action(self, enrolment_id: str, action: str, *, by: str) -> None:
+        allowed = {"pause": ("active",), "resume": ("paused",), "cancel": ("active", "paused")}
+        after = {"pause": "paused", "resume": "active", "cancel": "cancelled"}
+        for account_id, items in self.enrolment_list.items():
+            for i, e in enumerate(items):
+                if e.enrolment_id == enrolment_id:
+                    if e.status not in allowed[action]:
+                        raise BackendRefused("touch", 409, f"cannot {action} an enrolment that is {e.status}")
+                    step = StepRecord(step=action, status=after[action], at=self.clock, detail=by)
+                    items[i] = replace(e, status=after[action], steps=[*e.steps, step])
+                    self.calls.append(("enrolment", (account_id, enrolment_id, action, by)))
+                    return
+        raise BackendRefused("touch", 404, f"enrolment {enrolment_id} not found")
+
+    async def tasks(self, query: TaskQuery) -> Page[Task]:
+        items = list(self.task_list.values())
+        if query.owners:
+            items = [t for t in items if t.owner in query.owners]
+        if query.status:
+            items = [t for t in items if t.status == query.status]
+        if query.priority:
+            items = [t for t in items if t.priority == query.priority]
+        if query.account_id:
+            items = [t for t in items if t.account_id == query.account_id]
+        if query.overdue:
+            items = [t for t in items if t.due_at is not None and t.due_at < self.clock and t.status == "open"]
+        rank = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
+        items.sort(key=lambda t: (rank.get(t.priority, 9), t.due_at or datetime.max.replace(tzinfo=self.clock.tzinfo)))
+        return Page(items[query.offset : query.offset + query.limit], len(items), query.limit, query.offset)
+
+    async def task_action(self, task_id: str, action: str, payload: dict[str, Any], *, by: str) -> None:
+        task = self.task_list.get(task_id)
+        if task is None:
+            raise BackendRefused("notify", 404, f"task {task_id} not found")
+        if task.status != "open":
+            raise BackendRefused("notify", 409, f"task {task_id} is {task.status}")
+        if action == "complete":
+            task = replace(task, status="completed")
+        elif action == "snooze":
+            task = replace(task, snoozed_until=payload["until"], due_at=payload["until"])
+        elif action == "comment":
+            task = replace(task, comments=[*task.comments, (by, payload["text"], self.clock)])
+        elif action == "assign":
+            task = replace(task, owner=payload["owner"])
+        self.task_list[task_id] = task
+        self.calls.append(("task", (task_id, action, payload, by)))
+
+    async def timeline(self, account_id: str, *, limit: int) -> list[TimelineItem]:
+        return sorted(self.timelines.get(account_id, []), key=lambda i: i.at, reverse=True)[:limit]
+
+    async def nps_answers(self, *, since: datetime) -> list[SurveyAnswer]:
+        return [a for a in self.answers if a.at >= since]
+
+    async def aclose(self) -> None:
+        return None
+
+
+_NAMES = ["Aozora", "Hikari", "Sakura", "Kawa", "Yama", "Umi", "Mori", "Hoshi", "Tsuki", "Kaze", "Nami", "Sora"]
+_SUFFIX = ["Systems", "Foods", "Logistics", "Bank", "Labs", "Retail", "Studio", "Works"]
+_MEASURES = [
+    ("seats_active_ratio", "deployment"),
+    ("setup_complete", "deployment"),
+    ("login_recency_days", "engagement"),
+    ("last_csm_contact_days", "engagement"),
+    ("features_used", "adoption"),
+    ("roi_answer", "roi"),
+]
+_COMMENTS = [
+    (3, "画面が使いにくいです。レポートの出力が遅い。"),
+    (4, "サポートの対応が遅いし、設定が分かりにくい。"),
+    (6, "The dashboard is slow and reports are confusing."),
+    (7, "機能は十分だが価格が高い。"),
+    (8, "Good product, onboarding training helped a lot."),
+    (9, "サポートの対応が早くて助かりました。レポート機能が便利。"),
+    (10, "ダッシュボードが見やすく、チーム全員が毎日使っています。"),
+    (10, "Great support team and an intuitive dashboard."),
+    (2, "導入時の設定が難しく、マニュアルも分かりにくい。"),
+    (9, "Reports save us hours every week."),
+]
+
+
+def demo_backend(
+    *, now: datetime, accounts: int = 60, owners: tuple[str, ...] = ("csm@example.com",)
+) -> InMemoryBackend:
+    """Deterministic sample data: accounts in every band, tiers, enrolments, tasks, timeline, NPS."""
+    rng = random.Random(8)
+    backend = InMemoryBackend(now=now)
+    for i in range(accounts):
+        account_id = f"acc-{i:05d}"
+        name = f"{_NAMES[i % len(_NAMES)]} {_SUFFIX[(i // len(_NAMES)) % len(_SUFFIX)]} {i}"
+        score = round(rng.uniform(5, 98), 1) if i % 7 else round(rng.uniform(5, 22), 1)
+        contributions = _contributions(rng, score, missing_roi=i % 3 == 0)
+        reasons = [
+            f"{c.measure} {c.score:.0f}"
+            for c in sorted(contributions, key=lambda c: c.score or 0)[:2]
+            if c.score is not None
+        ]
+        backend.scores[account_id] = ScoreDetail(
+            account_id=account_id,
+            name=name,
+            score=score,
+            band=band_of(score),
+            computed_at=now - timedelta(hours=rng.randint(1, 48)),
+            contributions=contributions,
+            reasons=reasons,
+        )
+        walk, points = score + rng.uniform(-25, 25), []
+        for day in range(60, -1, -4):
+            walk = min(100.0, max(0.0, walk + (score - walk) * 0.3 + rng.uniform(-4, 4)))
+            points.append(ScorePoint(at=now - timedelta(days=day), score=round(walk, 1), band=band_of(walk)))
+        points[-1] = ScorePoint(at=now - timedelta(hours=2), score=score, band=band_of(score))
+        backend.history_points[account_id] = points
+        tier = "high" if i % 5 == 0 else "low" if i % 5 in (1, 2) else "tech"
+        phase = ("onboarding", "adoption", "retention", "retention")[i % 4]
+        backend.tiers[account_id] = TierInfo(
+            account_id=account_id,
+            tier=tier,
+            reason={
+                "high": "ARR ≥ 10,000,000 JPY",
+                "low": "ARR ≥ 1,000,000 JPY",
+                "tech": "long tail (ARR < 1,000,000 JPY)",
+            }[tier],
+            phase=phase,
+            owner=owners[i % len(owners)] if i % 4 != 3 else "other@example.com",
+            renewal_date=(now + timedelta(days=rng.randint(10, 360))).date(),
+            name=name,
+        )
+        _demo_activity(
+            backend,
+            rng,
+            account_id=account_id,
+            index=i,
+            now=now,
+            band=band_of(score),
+            owner=backend.tiers[account_id].owner,
+        )
+    return backend
+
+
+def _contributions(rng: random.Random, score: float, *, missing_roi: bool) -> list[Contribution]:
+    present = [m for m in _MEASURES if not (missing_roi and m[1] == "roi")]
+    weight = 1 / len(present)
+    result = []
+    for measure, group in _MEASURES:
+        if missing_roi and group == "roi":
+            result.append(Contribution(measure, group, None, None, 0.0, 0.0, missing=True))
+            continue
+        s = min(100.0, max(0.0, score + rng.uniform(-20, 20)))
+        result.append(
+            Contribution(
+                measure, group, round(rng.uniform(0, 30), 1), round(s, 1), round(weight, 3), round(s * weight, 1)
+            )
+        )
+    return result
+
+
+def _demo_activity(
+    backend: InMemoryBackend,
+    rng: random.Random,
+    *,
+    account_id: str,
+    index: int,
+    now: datetime,
+    band: str,
+    owner: str | None,
+) -> None:
+    playbook = {"action_required": "risk", "caution": "risk", "healthy": "advocacy", "good": "renewal"}[band]
+    steps = [
+        StepRecord(step="notice", status="sent", at=now - timedelta(days=9)),
+        StepRecord(step="use_cases", status="sent", at=now - timedelta(days=6)),
+        StepRecord(step="wait_recovery", status="waiting", at=now - timedelta(days=6)),
+    ]
+    backend.enrolment_list[account_id] = [
+        Enrolment(f"enr-{index:05d}", playbook, "active", "wait_recovery", now - timedelta(days=9), steps)
+    ]
+    if band in ("action_required", "caution") or index % 6 == 0:
+        priority = "urgent" if band == "action_required" else rng.choice(["high", "medium", "low"])
+        backend.task_list[f"task-{index:05d}"] = Task(
+            task_id=f"task-{index:05d}",
+            account_id=account_id,
+            subject=f"Call {backend.scores[account_id].name}: usage fell",
+            type="risk_high_touch" if band == "action_required" else "risk_no_recovery",
+            reason="usage_drop",
+            priority=priority,
+            status="open",
+            owner=owner,
+            due_at=now + timedelta(days=rng.randint(-5, 7)),
+            created_at=now - timedelta(days=3),
+            account_name=backend.scores[account_id].name,
+        )
+    backend.timelines[account_id] = [
+        TimelineItem(now - timedelta(days=1), "event.login", "Signed In", "user u-1"),
+        TimelineItem(now - timedelta(days=2), "event.feature_used", "Feature Used: reports"),
+        TimelineItem(now - timedelta(days=6), "email.opened", "risk.use_cases"),
+        TimelineItem(now - timedelta(days=5), "email.clicked", "risk.use_cases", "https://example.com/cases"),
+        TimelineItem(now - timedelta(days=3), "task.opened", "risk_high_touch"),
+    ]
+    if index % 2 == 0:
+        score, comment = _COMMENTS[(index // 2) % len(_COMMENTS)]
+        at = now - timedelta(days=rng.randint(0, 170))
+        backend.answers.append(SurveyAnswer(account_id=account_id, at=at, score=score, comment=comment, user_id="u-1"))
+        backend.timelines[account_id].append(TimelineItem(at, "inapp.answered", f"NPS {score}", comment))

@@ -1,0 +1,222 @@
+"""Composition root of the CSM console: ``build_app`` and the ``touchline console`` command.
+
+touchline console                 run the console (reads health, touch, notify over HTTP)
+touchline console adduser EMAIL   add or update a CSM (asks for the password; --name, --locale, --team)
+touchline console demo            run it on built-in sample data, no other service needed
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from touchline.shared.settings import CommonSettings, refuse_dev_secrets
+
+from .auth import LOCALES, SessionSigner, User, UserStore, hash_password
+from .feedback import JanomeTokenizer, Tokenizer
+from .i18n import load_catalogues, translator
+from .ports import Backend, BackendUnavailable
+from .settings import ConsoleSettings
+from .views import accounts, auth, feedback, tasks
+from .views.accounts import BadInput
+from .views.common import CsrfRefused, NotSignedIn, locale_for, login_redirect, render
+from .views.formatting import install_filters
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+DEMO_EMAIL, DEMO_PASSWORD = "demo@touchline.local", "demo-password"
+
+
+@dataclass
+class ConsoleState:
+    settings: ConsoleSettings
+    backend: Backend
+    users: UserStore
+    signer: SessionSigner
+    secret: bytes
+    secure_cookies: bool
+    templates: Jinja2Templates
+    catalogues: dict[str, dict[str, str]]
+    themes: dict[str, list[str]]
+    tokenizer: Callable[[], Tokenizer] = field(default=lambda: JanomeTokenizer())
+
+
+def load_users(common: CommonSettings, settings: ConsoleSettings) -> UserStore:
+    store = UserStore.load(Path(settings.users_file))
+    if not store.all() and common.env == "dev":
+        store.put(User(email=DEMO_EMAIL, name="Demo CSM", password_hash=hash_password(DEMO_PASSWORD), locale="ja"))
+        log.warning(
+            "no console users file; env=dev, so a demo user exists for this process only",
+            extra={"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "users_file": settings.users_file},
+        )
+    return store
+
+
+def build_app(
+    common: CommonSettings,
+    settings: ConsoleSettings,
+    *,
+    backend: Backend | None = None,
+    users: UserStore | None = None,
+    tokenizer: Callable[[], Tokenizer] | None = None,
+) -> FastAPI:
+    refuse_dev_secrets(settings, env=common.env)
+    secret = settings.session_secret.get_secret_value().encode()
+    owned_backend = backend is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if owned_backend:
+            from .clients import HttpBackend
+
+            app.state.console.backend = HttpBackend.from_settings(common, settings)
+        yield
+        if owned_backend:
+            await app.state.console.backend.aclose()
+
+    app = FastAPI(title="Touchline console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    install_filters(templates.env)
+    app.state.console = ConsoleState(
+        settings=settings,
+        backend=backend,  # type: ignore[arg-type]  # set in the lifespan when None
+        users=users if users is not None else load_users(common, settings),
+        signer=SessionSigner(secret, max_age_seconds=settings.session_hours * 3600),
+        secret=secret,
+        secure_cookies=common.env != "dev",
+        templates=templates,
+        catalogues=load_catalogues(),
+        themes=_load_themes(HERE / "config" / "themes.yaml"),
+        tokenizer=tokenizer or cache(JanomeTokenizer),
+    )
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    for module in (auth, accounts, tasks, feedback):
+        app.include_router(module.router)
+    _install_handlers(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _load_themes(path: Path) -> dict[str, list[str]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        raise ValueError(f"{path}: must map each theme name to a list of words")
+    return {str(k): [str(w) for w in v] for k, v in data.items()}
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault(
+            "content-security-policy",
+            "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        )
+        response.headers.setdefault("x-content-type-options", "nosniff")
+        response.headers.setdefault("referrer-policy", "same-origin")
+        if "text/html" in response.headers.get("content-type", ""):
+            response.headers.setdefault("cache-control", "no-store")
+        return response
+
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
+        if request.method in ("GET", "HEAD"):
+            return login_redirect(request)
+        return PlainTextResponse("sign in first", status_code=401)
+
+    @app.exception_handler(CsrfRefused)
+    async def csrf_refused(request: Request, exc: CsrfRefused) -> Response:
+        log.warning("console form refused: CSRF token missing or not this session's", extra={"path": request.url.path})
+        return PlainTextResponse("csrf: the form's token is missing or belongs to another session", status_code=403)
+
+    @app.exception_handler(BadInput)
+    async def bad_input(request: Request, exc: BadInput) -> Response:
+        return _error_page(request, str(exc), status=422)
+
+    @app.exception_handler(BackendUnavailable)
+    async def unavailable(request: Request, exc: BackendUnavailable) -> Response:
+        log.error("service unavailable", extra={"service": exc.service, "detail": exc.detail})
+        return _error_page(request, f"{exc.service}: {exc.detail}", status=502, unavailable=exc.service)
+
+
+def _error_page(request: Request, message: str, *, status: int, unavailable: str | None = None) -> Response:
+    locale = locale_for(request, None)
+    t = translator(request.app.state.console.catalogues, locale)
+    if unavailable:
+        message = t("error.unavailable", service=unavailable) + f" ({message})"
+    return render(request, "error.html", status=status, t=t, locale=locale, user=None, csrf="", message=message)
+
+
+def cli(argv: list[str]) -> int:
+    if argv and argv[0] == "adduser":
+        return _adduser(argv[1:])
+    from touchline.shared.logs import configure
+    from touchline.shared.runtime import serve
+
+    common, settings = CommonSettings(), ConsoleSettings()
+    configure("console", common.log_level)
+    if argv and argv[0] == "demo":
+        from .fake import demo_backend
+
+        users = load_users(common, settings)
+        owners = tuple(u.email for u in users.all()) or (DEMO_EMAIL,)
+        backend = demo_backend(now=datetime.now(UTC), accounts=500, owners=owners)
+        serve(build_app(common, settings, backend=backend, users=users), host=settings.host, port=settings.port)
+        return 0
+    if argv:
+        print(f"touchline console: unknown subcommand {argv[0]!r}\n{__doc__}", file=sys.stderr)
+        return 2
+    serve(build_app(common, settings), host=settings.host, port=settings.port)
+    return 0
+
+
+def _adduser(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="touchline console adduser")
+    parser.add_argument("email")
+    parser.add_argument("--name", default=None)
+    parser.add_argument("--locale", choices=LOCALES, default="ja")
+    parser.add_argument("--team", default="default")
+    parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    args = parser.parse_args(argv)
+    email = args.email.strip().lower()
+    if "@" not in email:
+        print("email: must be an email address", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
+    if len(password) < 10:
+        print("password: must be at least 10 characters", file=sys.stderr)
+        return 2
+    path = Path(ConsoleSettings().users_file)
+    store = UserStore.load(path)
+    store.put(
+        User(
+            email=email,
+            name=args.name or email.split("@")[0],
+            password_hash=hash_password(password),
+            locale=args.locale,
+            team=args.team,
+        )
+    )
+    store.save(path)
+    print(f"{email} saved in {path}")
+    return 0

@@ -1,0 +1,171 @@
+"""What the console shows, as plain values: the read models the Backend port returns.
+
+They are the console's own shapes, not the services' JSON: clients.py maps each service's answer
+onto them, so a field renamed in a service API changes one mapping, not every template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+BANDS = ("good", "healthy", "caution", "action_required")
+PRIORITIES = ("urgent", "high", "medium", "low")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AccountQuery:
+    owner: str | None = None
+    band: str | None = None
+    tier: str | None = None
+    phase: str | None = None
+    search: str | None = None
+    sort: str = "score"  # score | -score | name | renewal | owner
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    account_id: str
+    name: str
+    score: float | None
+    band: str | None
+    trend: list[float] = field(default_factory=list)  # last 30 days, oldest first
+    tier: str | None = None
+    phase: str | None = None
+    owner: str | None = None
+    open_tasks: int = 0
+    renewal_date: date | None = None
+    overridden: bool = False
+
+
+@dataclass(frozen=True)
+class Contribution:
+    measure: str
+    group: str
+    value: float | None
+    score: float | None
+    weight: float
+    contribution: float
+    missing: bool = False
+
+
+@dataclass(frozen=True)
+class Override:
+    score: float | None
+    band: str | None
+    reason: str
+    expires_at: datetime | None
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class ScoreDetail:
+    account_id: str
+    name: str
+    score: float | None
+    band: str | None
+    computed_at: datetime | None
+    contributions: list[Contribution] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    override: Override | None = None
+    computed_score: float | None = None  # what the scorecard says when an override is active
+    computed_band: str | None = None
+    traits: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScorePoint:
+    at: datetime
+    score: float
+    band: str | None = None
+
+
+@dataclass(frozen=True)
+class TierInfo:
+    account_id: str
+    tier: str | None
+    reason: str
+    phase: str | None = None
+    owner: str | None = None
+    renewal_date: date | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    step: str
+    status: str
+    at: datetime | None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    enrolment_id: str
+    playbook: str
+    status: str  # active | paused | cancelled | completed ...
+    current_step: str | None
+    started_at: datetime | None
+    steps: list[StepRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Task:
+    task_id: str
+    account_id: str
+    subject: str
+    type: str
+    reason: str
+    priority: str
+    status: str
+    owner: str | None
+    due_at: datetime | None
+    created_at: datetime | None = None
+    snoozed_until: datetime | None = None
+    body: str = ""
+    account_name: str | None = None
+    comments: list[tuple[str, str, datetime | None]] = field(default_factory=list)  # (author, text, at)
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    owners: tuple[str, ...] = ()  # empty = anyone
+    status: str | None = "open"
+    priority: str | None = None
+    overdue: bool = False
+    account_id: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    kind: str  # e.g. "event.login", "email.opened", "inapp.answered", "task.completed"
+    summary: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class SurveyAnswer:
+    account_id: str
+    at: datetime
+    score: int
+    comment: str = ""
+    user_id: str | None = None
+
+
+TaskAction = Literal["complete", "snooze", "comment", "assign"]
+EnrolmentAction = Literal["pause", "resume", "cancel"]

@@ -1,0 +1,81 @@
+"""The console's one port: everything it reads or changes goes through the owning services' APIs.
+
+clients.HttpBackend speaks HTTP to health, touch and notify; fake.InMemoryBackend serves unit and
+browser tests. A service that refuses a change raises BackendRefused with its message, which the
+console shows to the CSM; a service that cannot be reached raises BackendUnavailable.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from .models import (
+    AccountQuery,
+    AccountRow,
+    Enrolment,
+    EnrolmentAction,
+    Page,
+    ScoreDetail,
+    ScorePoint,
+    SurveyAnswer,
+    Task,
+    TaskQuery,
+    TierInfo,
+    TimelineItem,
+)
+
+
+class BackendRefused(Exception):
+    """A service answered 4xx: the message is the service's own and is shown to the CSM."""
+
+    def __init__(self, service: str, status: int, message: str) -> None:
+        super().__init__(f"{service}: {message}")
+        self.service, self.status, self.message = service, status, message
+
+
+class BackendUnavailable(Exception):
+    """A service did not answer (down, timeout, 5xx)."""
+
+    def __init__(self, service: str, detail: str) -> None:
+        super().__init__(f"{service} unavailable: {detail}")
+        self.service, self.detail = service, detail
+
+
+class Backend(Protocol):
+    async def now(self) -> datetime: ...
+
+    async def list_accounts(self, query: AccountQuery) -> Page[AccountRow]: ...
+
+    async def score(self, account_id: str) -> ScoreDetail | None: ...
+
+    async def history(self, account_id: str, *, since: datetime) -> list[ScorePoint]: ...
+
+    async def set_override(
+        self,
+        account_id: str,
+        *,
+        score: float | None,
+        band: str | None,
+        reason: str,
+        expires_at: datetime | None,
+        by: str,
+    ) -> None: ...
+
+    async def clear_override(self, account_id: str, *, by: str) -> None: ...
+
+    async def tier(self, account_id: str) -> TierInfo | None: ...
+
+    async def enrolments(self, account_id: str) -> list[Enrolment]: ...
+
+    async def enrolment_action(self, enrolment_id: str, action: EnrolmentAction, *, by: str) -> None: ...
+
+    async def tasks(self, query: TaskQuery) -> Page[Task]: ...
+
+    async def task_action(self, task_id: str, action: str, payload: dict[str, Any], *, by: str) -> None: ...
+
+    async def timeline(self, account_id: str, *, limit: int) -> list[TimelineItem]: ...
+
+    async def nps_answers(self, *, since: datetime) -> list[SurveyAnswer]: ...
+
+    async def aclose(self) -> None: ...

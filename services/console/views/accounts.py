@@ -1,0 +1,173 @@
+"""The account list and the account page, and the changes made from them (override, enrolments)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from .. import charts
+from ..models import BANDS, AccountQuery, TaskQuery
+from ..ports import BackendRefused
+from .common import Acting, SignedIn, back_to, parse_day
+
+router = APIRouter()
+SORTS = ("score", "-score", "name", "-name", "renewal", "-renewal", "owner")
+TIERS = ("high", "low", "tech")
+PHASES = ("onboarding", "adoption", "retention", "churned")
+
+
+class BadInput(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.query_params.get(name) or None
+    if value is not None and value not in allowed:
+        raise BadInput(name, f"must be one of {', '.join(allowed)}")
+    return value
+
+
+def _page_number(request: Request) -> int:
+    raw = request.query_params.get("page", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        raise BadInput("page", "must be a whole number ≥ 1")
+    return int(raw)
+
+
+@router.get("/")
+async def home(ctx: SignedIn) -> Response:
+    return back_to("/accounts")
+
+
+@router.get("/accounts")
+async def account_list(request: Request, ctx: SignedIn) -> Response:
+    size = request.app.state.console.settings.page_size
+    scope = _choice(request, "scope", ("mine", "all")) or "mine"
+    page = _page_number(request)
+    query = AccountQuery(
+        owner=ctx.user.email if scope == "mine" else None,
+        band=_choice(request, "band", BANDS),
+        tier=_choice(request, "tier", TIERS),
+        phase=_choice(request, "phase", PHASES),
+        search=(request.query_params.get("q") or "").strip()[:100] or None,
+        sort=_choice(request, "sort", SORTS) or "score",
+        limit=size,
+        offset=(page - 1) * size,
+    )
+    result = await ctx.backend.list_accounts(query)
+    sparks = {
+        row.account_id: charts.sparkline(row.trend, label=ctx.t("accounts.trend_label", name=row.name))
+        for row in result.items
+    }
+    pages = max(1, -(-result.total // size))
+    return ctx.render(
+        "accounts.html",
+        result=result,
+        sparks=sparks,
+        scope=scope,
+        query=query,
+        page=page,
+        pages=pages,
+        bands=BANDS,
+        tiers=TIERS,
+        phases=PHASES,
+        sorts=SORTS,
+        params={k: v for k, v in request.query_params.items() if k != "page"},
+    )
+
+
+@router.get("/accounts/{account_id}")
+async def account_page(account_id: str, ctx: SignedIn) -> Response:
+    backend = ctx.backend
+    now = await backend.now()
+    since = now - timedelta(days=90)
+    detail, history, tier, enrolments, tasks, timeline = await asyncio.gather(
+        backend.score(account_id),
+        backend.history(account_id, since=since),
+        backend.tier(account_id),
+        backend.enrolments(account_id),
+        backend.tasks(TaskQuery(account_id=account_id, status=None, limit=50)),
+        backend.timeline(account_id, limit=50),
+    )
+    if detail is None and tier is None:
+        return ctx.render("error.html", status=404, message=ctx.t("account.not_found", account_id=account_id))
+    chart = charts.history_chart(
+        [charts.Point(p.at, p.score, p.band) for p in history],
+        start=since,
+        end=now,
+        label=ctx.t("account.history_label"),
+        empty_text=ctx.t("account.no_history"),
+    )
+    return ctx.render(
+        "account.html",
+        account_id=account_id,
+        detail=detail,
+        chart=chart,
+        tier=tier,
+        enrolments=enrolments,
+        tasks=tasks.items,
+        timeline=timeline,
+        bands=BANDS,
+        now=now,
+        default_expiry=(now + timedelta(days=30)).date().isoformat(),
+    )
+
+
+@router.post("/accounts/{account_id}/override")
+async def override(request: Request, account_id: str, ctx: Acting) -> Response:
+    form = await request.form()
+    here = f"/accounts/{account_id}"
+    raw_score, band = str(form.get("score", "")).strip(), str(form.get("band", "")).strip() or None
+    reason = str(form.get("reason", "")).strip()
+    try:
+        score = float(raw_score) if raw_score else None
+        if score is not None and not 0 <= score <= 100:
+            raise BadInput("score", ctx.t("override.score_range"))
+        if band is not None and band not in BANDS:
+            raise BadInput("band", ctx.t("override.band_invalid"))
+        if score is None and band is None:
+            raise BadInput("score", ctx.t("override.need_one"))
+        if not reason:
+            raise BadInput("reason", ctx.t("override.need_reason"))
+        expires_at = parse_day(str(form.get("expires", "")))
+    except BadInput as exc:
+        return back_to(here, err=str(exc))
+    except ValueError:
+        return back_to(here, err=f"score/expires: {ctx.t('override.bad_value')}")
+    if expires_at is not None and expires_at <= await ctx.backend.now():
+        return back_to(here, err=f"expires: {ctx.t('override.expiry_past')}")
+    try:
+        await ctx.backend.set_override(
+            account_id, score=score, band=band, reason=reason[:500], expires_at=expires_at, by=ctx.user.email
+        )
+    except BackendRefused as exc:
+        return back_to(here, err=exc.message)
+    return back_to(here, msg="override_saved")
+
+
+@router.post("/accounts/{account_id}/override/delete")
+async def clear_override(account_id: str, ctx: Acting) -> Response:
+    try:
+        await ctx.backend.clear_override(account_id, by=ctx.user.email)
+    except BackendRefused as exc:
+        return back_to(f"/accounts/{account_id}", err=exc.message)
+    return back_to(f"/accounts/{account_id}", msg="override_cleared")
+
+
+@router.post("/enrolments/{enrolment_id}/{action}")
+async def enrolment_action(request: Request, enrolment_id: str, action: str, ctx: Acting) -> Response:
+    form = await request.form()
+    account_id = str(form.get("account_id", ""))
+    here = f"/accounts/{account_id}" if account_id else "/accounts"
+    if action not in ("pause", "resume", "cancel"):
+        return Response(f"action: must be pause, resume or cancel, not {action[:20]!r}", status_code=404)
+    try:
+        await ctx.backend.enrolment_action(enrolment_id, action, by=ctx.user.email)  # type: ignore[arg-type]
+    except BackendRefused as exc:
+        return back_to(here, err=exc.message)
+    return back_to(here, msg=f"enrolment_{action}")

@@ -1,0 +1,105 @@
+"""Login, logout and the language switch.
+
+The login form has its own CSRF defence (no session exists yet): a random cookie and a form
+token derived from it, so another site cannot sign a CSM into an account of its choosing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from .common import (
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    Acting,
+    locale_for,
+    render,
+    safe_next,
+    signer_of,
+    translate_for,
+)
+
+log = logging.getLogger(__name__)
+LOGIN_COOKIE = "tl_login"
+router = APIRouter()
+
+
+def _cookie_args(request: Request) -> dict[str, object]:
+    secure = request.app.state.console.secure_cookies
+    return {"httponly": True, "samesite": "lax", "secure": secure, "path": "/"}
+
+
+def _login_token(request: Request, nonce: str) -> str:
+    return hmac.new(request.app.state.console.secret, f"login:{nonce}".encode(), "sha256").hexdigest()
+
+
+def _login_page(request: Request, *, next_: str, error: str | None = None, status: int = 200) -> Response:
+    nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16)
+    locale = locale_for(request, None)
+    response = render(
+        request,
+        "login.html",
+        status=status,
+        t=translate_for(request, locale),
+        locale=locale,
+        user=None,
+        next=next_,
+        error=error,
+        login_token=_login_token(request, nonce),
+    )
+    response.set_cookie(LOGIN_COOKIE, nonce, max_age=3600, **_cookie_args(request))  # type: ignore[arg-type]
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request, next: str = "/accounts") -> Response:
+    return _login_page(request, next_=safe_next(next))
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    email: str = Form(""),
+    password: str = Form(""),
+    login_token: str = Form(""),
+    next: str = Form("/accounts"),
+) -> Response:
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    t = translate_for(request, locale_for(request, None))
+    if not nonce or not hmac.compare_digest(login_token, _login_token(request, nonce)):
+        return _login_page(request, next_=safe_next(next), error=t("login.expired"), status=403)
+    user = request.app.state.console.users.authenticate(email, password)
+    if user is None:
+        log.info("console login refused", extra={"email": email[:200]})
+        return _login_page(request, next_=safe_next(next), error=t("login.wrong"), status=401)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    cookie = signer_of(request).issue(user.email, now=time.time())
+    max_age = int(request.app.state.console.settings.session_hours * 3600)
+    response.set_cookie(SESSION_COOKIE, cookie, max_age=max_age, **_cookie_args(request))  # type: ignore[arg-type]
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    log.info("console login", extra={"email": user.email})
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, ctx: Acting) -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/lang")
+async def switch_language(request: Request, ctx: Acting) -> Response:
+    form = await request.form()
+    locale = str(form.get("locale", ""))
+    if locale not in ("ja", "en"):
+        return Response(f"locale: must be ja or en, not {locale[:20]!r}", status_code=422)
+    response = RedirectResponse(safe_next(str(form.get("next", ""))), status_code=303)
+    response.set_cookie(LANG_COOKIE, locale, max_age=365 * 86400, **_cookie_args(request))  # type: ignore[arg-type]
+    return response
