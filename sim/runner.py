@@ -1,0 +1,243 @@
+"""Drives a simulation day by day: clock, events, drain, reactions, drain, progress.
+
+Each simulated day has two instants: the morning (09:00), when the day's usage is sent, and
+the afternoon (14:00), when users read what arrived since the last afternoon and answer
+in-app messages. Reading hours after delivery keeps opens from looking automatic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from touchline.sim.barrier import Barrier
+from touchline.sim.client import StackClient
+from touchline.sim.mailbox import Mail, Mailbox, address_of
+from touchline.sim.personas import Account, PlannedEvent, User
+from touchline.sim.plan import Config, batches, events_of_day, to_segment
+from touchline.sim.reactions import NO_REACTION, Reaction, react, survey_of
+
+MORNING = timedelta(hours=9)
+AFTERNOON = timedelta(hours=14)
+SEND_CONCURRENCY = 4
+
+
+@dataclass
+class Tally:
+    """What the simulator did and saw; one per week and one for the whole run."""
+
+    events: int = 0
+    mails: int = 0
+    mails_by_template: Counter[str] = field(default_factory=Counter)
+    opens: int = 0
+    clicks: int = 0
+    answers: Counter[str] = field(default_factory=Counter)  # per survey, mail and in-app together
+    inapp_seen: int = 0
+
+    def add(self, other: Tally) -> None:
+        self.events += other.events
+        self.mails += other.mails
+        self.mails_by_template.update(other.mails_by_template)
+        self.opens += other.opens
+        self.clicks += other.clicks
+        self.answers.update(other.answers)
+        self.inapp_seen += other.inapp_seen
+
+
+@dataclass
+class MailRecord:
+    """One mail to a simulated user, kept for the end-to-end checks."""
+
+    day: int
+    account_id: str
+    to: str
+    template: str | None
+    subject: str
+    reaction: Reaction
+
+
+@dataclass
+class Timings:
+    settle_s: float = 0.0
+    drain_s: float = 0.0
+    send_s: float = 0.0
+
+
+class Runner:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        accounts: Sequence[Account],
+        client: StackClient,
+        barrier: Barrier,
+        mailbox: Mailbox,
+        react_to_mail: bool = True,
+        on_day: Callable[[int, Tally], Awaitable[None]] | None = None,
+    ) -> None:
+        self.config = config
+        self.accounts = list(accounts)
+        self.client = client
+        self.barrier = barrier
+        self.mailbox = mailbox
+        self.react_to_mail = react_to_mail
+        self.on_day = on_day
+        self.total = Tally()
+        self.today = Tally()
+        self.mails: list[MailRecord] = []
+        self.timings = Timings()
+        self._people = {u.email.lower(): (a, u) for a in self.accounts for u in a.users}
+        self._active_today: set[str] = set()
+
+    def day_at(self, day: int, offset: timedelta) -> datetime:
+        return self.config.day_start(day) + offset
+
+    async def run(self) -> Tally:
+        for day in range(self.config.days):
+            await self.run_day(day)
+        return self.total
+
+    async def run_day(self, day: int) -> None:
+        self.today = Tally()
+        await self._move_clock(self.day_at(day, MORNING))
+        events = events_of_day(
+            self.accounts,
+            seed=self.config.seed,
+            day=day,
+            start=self.config.start,
+            history_days=self.config.history_days,
+        )
+        await self.send(events, sent_at=self.day_at(day, MORNING))
+        self._active_today = {
+            e.user_id for e in events if e.event == "Signed In" and e.at >= self.day_at(day, timedelta())
+        }
+        await self._drain()
+        await self._move_clock(self.day_at(day, AFTERNOON))
+        await self.read_mail(day)
+        await self.use_inapp(day)
+        await self._drain()
+        self.total.add(self.today)
+        if self.on_day is not None:
+            await self.on_day(day, self.today)
+
+    async def _move_clock(self, when: datetime) -> None:
+        began = time.monotonic()
+        await self.barrier.set_clock(when)
+        self.timings.settle_s += time.monotonic() - began
+
+    async def _drain(self) -> None:
+        began = time.monotonic()
+        await self.barrier.drain()
+        self.timings.drain_s += time.monotonic() - began
+
+    async def send(self, events: Sequence[PlannedEvent], *, sent_at: datetime) -> None:
+        """Introductions first and alone (users must be grouped before their usage counts), then
+        the rest a few batches at a time."""
+        began = time.monotonic()
+        calls = [to_segment(e, sent_at=sent_at) for e in events]
+        intro = [c for c in calls if c["type"] != "track"]
+        usage = [c for c in calls if c["type"] == "track"]
+        for batch in batches(intro):
+            await self.client.send_batch(batch)
+        gate = asyncio.Semaphore(SEND_CONCURRENCY)
+
+        async def one(batch: list[dict[str, object]]) -> None:
+            async with gate:
+                await self.client.send_batch(batch)
+
+        await asyncio.gather(*(one(b) for b in batches(usage)))
+        self.today.events += len(calls)
+        self.timings.send_s += time.monotonic() - began
+
+    async def read_mail(self, day: int) -> None:
+        for mail in self.mailbox.new_mails():
+            recipient = address_of(mail.to[0]) if mail.to else ""
+            person = self._people.get(recipient)
+            if person is None:
+                continue  # mail to a CSM, or to an earlier run's customer
+            account, user = person
+            template = mail.template or _survey_template(mail)
+            self.today.mails += 1
+            self.today.mails_by_template[mail.template or f"subject: {mail.subject}"] += 1
+            reaction = (
+                react(
+                    account,
+                    user_id=user.user_id,
+                    message_key=mail.message_id,
+                    template=template,
+                    day=day,
+                    seed=self.config.seed,
+                )
+                if self.react_to_mail
+                else NO_REACTION
+            )
+            await self._act_on_mail(mail, reaction)
+            self.mails.append(MailRecord(day, account.account_id, recipient, mail.template, mail.subject, reaction))
+
+    async def _act_on_mail(self, mail: Mail, reaction: Reaction) -> None:
+        if not reaction.open:
+            return
+        for link in mail.of_kind("open")[:1]:
+            await self.client.hit(link.url)
+        self.today.opens += 1
+        answered = reaction.answer is not None and mail.answer_link(reaction.answer) is not None
+        if answered and reaction.answer is not None:
+            link = mail.answer_link(reaction.answer)
+            assert link is not None
+            await self.client.hit(link.url)
+            self.today.answers[reaction.answer["survey"]] += 1
+            self.today.clicks += 1
+        elif reaction.click and mail.of_kind("click"):
+            await self.client.hit(mail.of_kind("click")[0].url)
+            self.today.clicks += 1
+
+    async def use_inapp(self, day: int) -> None:
+        """Users who were in the product today see their in-app messages and react to them."""
+        for account in self.accounts:
+            for user in account.users:
+                if user.user_id in self._active_today:
+                    await self._inapp_for(account, user, day)
+
+    async def _inapp_for(self, account: Account, user: User, day: int) -> None:
+        for message in await self.client.inapp_messages(user.user_id):
+            message_id = str(message["id"])
+            self.today.inapp_seen += 1
+            await self.client.inapp_event(user.user_id, message_id, "seen")
+            template = message.get("template")
+            reaction = react(
+                account, user_id=user.user_id, message_key=message_id, template=template, day=day, seed=self.config.seed
+            )
+            survey = message.get("survey") or survey_of(template)
+            answer = reaction.answer if reaction.answer and reaction.answer.get("survey") == survey else None
+            if answer is not None:
+                await self.client.inapp_event(user.user_id, message_id, "answered", answer)
+                self.today.answers[answer["survey"]] += 1
+            elif reaction.click:
+                await self.client.inapp_event(user.user_id, message_id, "clicked")
+            else:
+                await self.client.inapp_event(user.user_id, message_id, "dismissed")
+
+
+def _survey_template(mail: Mail) -> str | None:
+    """Without a template header, the survey its answer links carry is what a reader needs."""
+    for link in mail.of_kind("answer"):
+        survey = (link.answer or {}).get("survey")
+        for template, carried in _TEMPLATE_OF_SURVEY.items():
+            if carried == survey:
+                return template
+    return None
+
+
+# One template per survey is enough to pick the persona's answer (exit and onboarding
+# satisfaction share the answer shape).
+_TEMPLATE_OF_SURVEY = {
+    "advocacy.nps_survey": "nps",
+    "renewal.reminder_survey": "renewal",
+    "onboarding.satisfaction_survey": "satisfaction",
+    "risk.feature_survey": "feature_usefulness",
+    "advocacy.promoter_referral_ask": "referral",
+}
