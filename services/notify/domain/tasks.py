@@ -76,18 +76,21 @@ def decide(existing: ExistingTask | None, *, now: datetime) -> TaskDecision:
     return Recur(existing.id)
 
 
-def pick_owner(
-    *, csm_owner: str | None, tier: str | None, pools: Mapping[str, Sequence[str]], turn: int
-) -> tuple[str | None, str | None]:
-    """(owner, pool used). The account's CSM first; else the tier's pool (or "default") in turn."""
+def pick_owner(*, csm_owner: str | None, pool: Sequence[str] | None, turn: int) -> str | None:
+    """The account's CSM first; else the pool's member whose turn it is; else nobody (unassigned)."""
     if csm_owner:
-        return csm_owner, None
-    key = tier if tier and pools.get(tier) else "default"
-    pool = pools.get(key) or []
+        return csm_owner
     if not pool:
-        return None, None
-    return pool[turn % len(pool)], key
+        return None
+    return pool[turn % len(pool)]
 
 
 def is_overdue(*, due: datetime | None, status: str, now: datetime) -> bool:
     return status in ("open", "snoozed") and due is not None and due < now
+
+
+def pool_for(tier: str | None, pools: Mapping[str, Sequence[str]]) -> str | None:
+    """The round-robin pool an ownerless account's tasks go to: its tier's, else "default", else none."""
+    if tier and pools.get(tier):
+        return tier
+    return "default" if pools.get("default") else None

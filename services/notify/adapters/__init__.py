@@ -1,0 +1,1 @@
+"""Thin I/O for notify: Postgres, SMTP, webhooks. No decisions here."""

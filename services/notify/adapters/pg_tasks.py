@@ -1,0 +1,166 @@
+"""Postgres: CSM tasks, their comments, round-robin turns, webhook endpoints and webhook deliveries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+S = "notify"
+Row = Mapping[str, Any]
+
+
+async def open_task_for(conn: AsyncConnection, *, account_id: str, type_: str, reason: str) -> Row | None:
+    rows = await conn.execute(
+        text(f"""SELECT * FROM {S}.tasks WHERE account_id = :a AND type = :t AND reason = :r
+              AND status IN ('open', 'snoozed') FOR UPDATE"""),
+        {"a": account_id, "t": type_, "r": reason},
+    )
+    return rows.mappings().first()
+
+
+async def insert_task(conn: AsyncConnection, row: Mapping[str, Any]) -> Row:
+    cols = ", ".join(row)
+    params = ", ".join(f":{k}" for k in row)
+    result = await conn.execute(text(f"INSERT INTO {S}.tasks ({cols}) VALUES ({params}) RETURNING *"), dict(row))
+    return result.mappings().one()
+
+
+async def update_task(conn: AsyncConnection, task_id: str, changes: Mapping[str, Any]) -> Row | None:
+    sets = ", ".join(f"{k} = :{k}" for k in changes)
+    result = await conn.execute(
+        text(f"UPDATE {S}.tasks SET {sets} WHERE id = :_id RETURNING *"), {**changes, "_id": task_id}
+    )
+    return result.mappings().first()
+
+
+async def bump(conn: AsyncConnection, task_id: str, *, column: str, now: datetime, reopen: bool) -> Row:
+    """Count a repeat (recurrences) or a held-back repeat (held_back); reopening ends the snooze."""
+    status = ", status = 'open', snoozed_until = NULL" if reopen else ""
+    stamp = ", last_recurred_at = :now" if column == "recurrences" else ""
+    result = await conn.execute(
+        text(f"""UPDATE {S}.tasks SET {column} = {column} + 1, updated_at = :now{stamp}{status}
+            WHERE id = :id RETURNING *"""),
+        {"id": task_id, "now": now},
+    )
+    return result.mappings().one()
+
+
+async def get_task(conn: AsyncConnection, task_id: str, *, lock: bool = False) -> Row | None:
+    suffix = " FOR UPDATE" if lock else ""
+    result = await conn.execute(text(f"SELECT * FROM {S}.tasks WHERE id = :id{suffix}"), {"id": task_id})
+    return result.mappings().first()
+
+
+async def list_tasks(
+    conn: AsyncConnection,
+    *,
+    owner: str | None,
+    status: str | None,
+    priority: str | None,
+    account_id: str | None,
+    overdue_at: datetime | None,
+    limit: int,
+) -> list[Row]:
+    where = ["TRUE"]
+    params: dict[str, Any] = {"n": limit}
+    for column, value in (("owner", owner), ("status", status), ("priority", priority), ("account_id", account_id)):
+        if value is not None:
+            where.append(f"{column} = :{column}")
+            params[column] = value
+    if overdue_at is not None:
+        where.append("status IN ('open', 'snoozed') AND due_at < :overdue")
+        params["overdue"] = overdue_at
+    rows = await conn.execute(
+        text(f"SELECT * FROM {S}.tasks WHERE {' AND '.join(where)} ORDER BY due_at NULLS LAST, id LIMIT :n"), params
+    )
+    return list(rows.mappings())
+
+
+async def add_comment(conn: AsyncConnection, *, task_id: str, author: str | None, body: str, now: datetime) -> None:
+    await conn.execute(
+        text(f"INSERT INTO {S}.task_comments (task_id, author, body, created_at) VALUES (:t, :a, :b, :now)"),
+        {"t": task_id, "a": author, "b": body, "now": now},
+    )
+
+
+async def comments(conn: AsyncConnection, task_id: str) -> list[Row]:
+    rows = await conn.execute(
+        text(f"SELECT author, body, created_at FROM {S}.task_comments WHERE task_id = :t ORDER BY id"), {"t": task_id}
+    )
+    return list(rows.mappings())
+
+
+async def next_turn(conn: AsyncConnection, pool: str) -> int:
+    result = await conn.execute(
+        text(f"""INSERT INTO {S}.round_robin (pool, turn) VALUES (:p, 0)
+            ON CONFLICT (pool) DO UPDATE SET turn = round_robin.turn + 1 RETURNING turn"""),
+        {"p": pool},
+    )
+    return int(result.scalar_one())
+
+
+async def account_tasks(conn: AsyncConnection, account_id: str, *, limit: int) -> list[Row]:
+    rows = await conn.execute(
+        text(f"SELECT * FROM {S}.tasks WHERE account_id = :a ORDER BY created_at DESC LIMIT :n"),
+        {"a": account_id, "n": limit},
+    )
+    return list(rows.mappings())
+
+
+async def ensure_endpoint(conn: AsyncConnection, *, endpoint_id: str, url: str, kind: str, secret: str | None) -> None:
+    await conn.execute(
+        text(f"""INSERT INTO {S}.webhook_endpoints (id, url, kind, secret) VALUES (:id, :u, :k, :s)
+            ON CONFLICT (url) DO UPDATE SET secret = EXCLUDED.secret, kind = EXCLUDED.kind"""),
+        {"id": endpoint_id, "u": url, "k": kind, "s": secret},
+    )
+
+
+async def live_endpoints(conn: AsyncConnection) -> list[Row]:
+    rows = await conn.execute(text(f"SELECT * FROM {S}.webhook_endpoints WHERE disabled_at IS NULL ORDER BY id"))
+    return list(rows.mappings())
+
+
+async def disable_endpoint(conn: AsyncConnection, endpoint_id: str, *, reason: str, now: datetime) -> None:
+    await conn.execute(
+        text(f"UPDATE {S}.webhook_endpoints SET disabled_at = :now, disabled_reason = :r WHERE id = :id"),
+        {"id": endpoint_id, "r": reason, "now": now},
+    )
+
+
+async def insert_webhook(
+    conn: AsyncConnection, *, delivery_id: str, endpoint_id: str, event_type: str, payload: Any, now: datetime
+) -> None:
+    await conn.execute(
+        text(f"""INSERT INTO {S}.webhook_deliveries (id, endpoint_id, event_type, payload, created_at)
+            VALUES (:id, :e, :t, CAST(:p AS jsonb), :now) ON CONFLICT (id) DO NOTHING"""),
+        {"id": delivery_id, "e": endpoint_id, "t": event_type, "p": json.dumps(payload, default=str), "now": now},
+    )
+
+
+async def claim_webhooks(conn: AsyncConnection, *, wall_now: datetime, limit: int) -> list[Row]:
+    rows = await conn.execute(
+        text(f"""UPDATE {S}.webhook_deliveries w SET state = 'sending', claimed_at = :now, attempts = w.attempts + 1,
+              first_attempt_at = COALESCE(w.first_attempt_at, :now)
+            FROM {S}.webhook_endpoints e
+            WHERE e.id = w.endpoint_id AND w.id IN (
+              SELECT id FROM {S}.webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= :now
+              ORDER BY next_attempt_at LIMIT :n FOR UPDATE SKIP LOCKED)
+            RETURNING w.*, e.url, e.kind, e.secret, e.disabled_at"""),
+        {"now": wall_now, "n": limit},
+    )
+    return list(rows.mappings())
+
+
+async def set_webhook_state(
+    conn: AsyncConnection, delivery_id: str, *, state: str, error: str | None, next_attempt_at: datetime | None
+) -> None:
+    await conn.execute(
+        text(f"""UPDATE {S}.webhook_deliveries SET state = :s, last_error = :e,
+              next_attempt_at = COALESCE(:next, next_attempt_at) WHERE id = :id"""),
+        {"id": delivery_id, "s": state, "e": error, "next": next_attempt_at},
+    )

@@ -1,0 +1,231 @@
+"""Postgres: contacts directory, preferences, deliveries, link events and the outcome outbox.
+
+Functions take the caller's connection and never commit: the consumer runner, the delivery
+loop or an API route owns the transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from touchline.shared.messages import Outcome
+
+from ..domain.email import Account, Contact
+
+S = "notify"
+Row = Mapping[str, Any]
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+async def upsert_account(conn: AsyncConnection, *, account_id: str, traits: Mapping[str, Any], now: datetime) -> None:
+    """Merge the traits we use; a trait absent from this event keeps its known value."""
+    await conn.execute(
+        text(f"""INSERT INTO {S}.accounts (account_id, name, csm_owner, locale, tier, updated_at)
+            VALUES (:a, :name, :owner, :locale, :tier, :now)
+            ON CONFLICT (account_id) DO UPDATE SET
+              name = COALESCE(EXCLUDED.name, accounts.name),
+              csm_owner = COALESCE(EXCLUDED.csm_owner, accounts.csm_owner),
+              locale = COALESCE(EXCLUDED.locale, accounts.locale),
+              tier = COALESCE(EXCLUDED.tier, accounts.tier), updated_at = EXCLUDED.updated_at"""),
+        {
+            "a": account_id,
+            "name": _str(traits.get("name")),
+            "owner": _str(traits.get("csm_owner")),
+            "locale": _str(traits.get("locale")),
+            "tier": _str(traits.get("tier")),
+            "now": now,
+        },
+    )
+
+
+async def upsert_contact(
+    conn: AsyncConnection, *, account_id: str, user_id: str, traits: Mapping[str, Any], now: datetime
+) -> None:
+    await conn.execute(
+        text(f"""INSERT INTO {S}.contacts (account_id, user_id, email, name, locale, role, updated_at)
+            VALUES (:a, :u, :email, :name, :locale, :role, :now)
+            ON CONFLICT (account_id, user_id) DO UPDATE SET
+              email = COALESCE(EXCLUDED.email, contacts.email), name = COALESCE(EXCLUDED.name, contacts.name),
+              locale = COALESCE(EXCLUDED.locale, contacts.locale), role = COALESCE(EXCLUDED.role, contacts.role),
+              updated_at = EXCLUDED.updated_at"""),
+        {
+            "a": account_id,
+            "u": user_id,
+            "email": _str(traits.get("email")),
+            "name": _str(traits.get("name")),
+            "locale": _str(traits.get("locale")),
+            "role": _str(traits.get("role")),
+            "now": now,
+        },
+    )
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+async def get_account(conn: AsyncConnection, account_id: str) -> Account | None:
+    row = (
+        (await conn.execute(text(f"SELECT * FROM {S}.accounts WHERE account_id = :a"), {"a": account_id}))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    return Account(row["account_id"], row["name"], row["csm_owner"], row["locale"], row["tier"])
+
+
+async def list_contacts(conn: AsyncConnection, account_id: str) -> list[Contact]:
+    rows = await conn.execute(text(f"SELECT * FROM {S}.contacts WHERE account_id = :a"), {"a": account_id})
+    return [Contact(r.user_id, r.email, r.name, r.locale, r.role) for r in rows]
+
+
+async def unsubscribed(conn: AsyncConnection, emails: Iterable[str]) -> set[str]:
+    rows = await conn.execute(
+        text(f"SELECT email FROM {S}.preferences WHERE email = ANY(:e) AND unsubscribed_at IS NOT NULL"),
+        {"e": [e.lower() for e in emails]},
+    )
+    return {r.email for r in rows}
+
+
+async def unsubscribe(conn: AsyncConnection, *, email: str, account_id: str, via: str, now: datetime) -> bool:
+    """True when this address was subscribed until now."""
+    row = await conn.execute(
+        text(f"""INSERT INTO {S}.preferences (email, unsubscribed_at, account_id, via) VALUES (:e, :now, :a, :via)
+            ON CONFLICT (email) DO UPDATE SET unsubscribed_at = EXCLUDED.unsubscribed_at, via = EXCLUDED.via
+            WHERE preferences.unsubscribed_at IS NULL RETURNING email"""),
+        {"e": email.lower(), "now": now, "a": account_id, "via": via},
+    )
+    return row.first() is not None
+
+
+async def insert_delivery(conn: AsyncConnection, row: Mapping[str, Any]) -> bool:
+    """False when this command (or dedup key) already reached this address: redelivery is a no-op."""
+    cols = ", ".join(row)
+    params = ", ".join(f":{k}" for k in row)
+    result = await conn.execute(
+        text(f"INSERT INTO {S}.deliveries ({cols}) VALUES ({params}) ON CONFLICT DO NOTHING RETURNING id"), dict(row)
+    )
+    return result.first() is not None
+
+
+async def claim_due(conn: AsyncConnection, *, wall_now: datetime, limit: int) -> list[Row]:
+    """Take pending deliveries that are due; another replica skips the rows we lock."""
+    rows = await conn.execute(
+        text(f"""UPDATE {S}.deliveries d SET state = 'sending', claimed_at = :now, attempts = d.attempts + 1,
+              first_attempt_at = COALESCE(d.first_attempt_at, :now)
+            WHERE d.id IN (SELECT id FROM {S}.deliveries WHERE state = 'pending' AND next_attempt_at <= :now
+                           ORDER BY next_attempt_at LIMIT :n FOR UPDATE SKIP LOCKED)
+            RETURNING d.*"""),
+        {"now": wall_now, "n": limit},
+    )
+    return list(rows.mappings())
+
+
+async def interrupted(conn: AsyncConnection, *, claimed_before: datetime) -> list[Row]:
+    """Deliveries a crashed process left in 'sending': mark them, never resend (at most once)."""
+    rows = await conn.execute(
+        text(f"""UPDATE {S}.deliveries SET state = 'interrupted',
+              last_error = 'process stopped while sending; check the MTA log for this Message-ID'
+            WHERE id IN (SELECT id FROM {S}.deliveries WHERE state = 'sending' AND claimed_at < :t
+                         FOR UPDATE SKIP LOCKED) RETURNING *"""),
+        {"t": claimed_before},
+    )
+    return list(rows.mappings())
+
+
+async def set_state(
+    conn: AsyncConnection,
+    delivery_id: str,
+    *,
+    state: str,
+    error: str | None = None,
+    sent_at: datetime | None = None,
+    next_attempt_at: datetime | None = None,
+) -> None:
+    await conn.execute(
+        text(f"""UPDATE {S}.deliveries SET state = :s, last_error = COALESCE(:e, last_error),
+              sent_at = COALESCE(:sent, sent_at), next_attempt_at = COALESCE(:next, next_attempt_at)
+            WHERE id = :id"""),
+        {"id": delivery_id, "s": state, "e": error, "sent": sent_at, "next": next_attempt_at},
+    )
+
+
+async def get_delivery(conn: AsyncConnection, delivery_id: str) -> Row | None:
+    result = await conn.execute(text(f"SELECT * FROM {S}.deliveries WHERE id = :id"), {"id": delivery_id})
+    return result.mappings().first()
+
+
+async def record_link_event(
+    conn: AsyncConnection,
+    *,
+    delivery_id: str,
+    kind: str,
+    now: datetime,
+    machine: bool = False,
+    index: int | None = None,
+    url: str | None = None,
+    answer: Mapping[str, Any] | None = None,
+) -> bool:
+    """Log the event and stamp the delivery; True when it is the first of its kind (worth an outcome)."""
+    await conn.execute(
+        text(f"""INSERT INTO {S}.link_events (delivery_id, kind, link_index, url, machine, answer, occurred_at)
+            VALUES (:d, :k, :i, :u, :m, CAST(:a AS jsonb), :now)"""),
+        {"d": delivery_id, "k": kind, "i": index, "u": url, "m": machine, "a": _json(answer), "now": now},
+    )
+    column = {"open": "opened_at", "click": "clicked_at", "answer": "answered_at"}[kind]
+    if kind == "open" and machine:
+        column = "machine_opened_at"
+    extra = ", answer = CAST(:a AS jsonb)" if kind == "answer" else ""
+    first = await conn.execute(
+        text(f"""UPDATE {S}.deliveries SET {column} = COALESCE({column}, :now){extra}
+            WHERE id = :d AND ({column} IS NULL {"OR answer IS DISTINCT FROM CAST(:a AS jsonb)" if extra else ""})
+            RETURNING id"""),
+        {"d": delivery_id, "now": now, "a": _json(answer)},
+    )
+    return first.first() is not None
+
+
+async def add_outcomes(conn: AsyncConnection, outcomes: Sequence[Outcome]) -> None:
+    """Stage outcomes in the caller's transaction; the relay publishes them after commit."""
+    if not outcomes:
+        return
+    await conn.execute(
+        text(f"""INSERT INTO {S}.outbox (outcome_id, payload) VALUES (:id, CAST(:p AS jsonb))
+            ON CONFLICT (outcome_id) DO NOTHING"""),
+        [{"id": o.outcome_id, "p": o.model_dump_json()} for o in outcomes],
+    )
+
+
+async def take_unpublished(conn: AsyncConnection, *, limit: int) -> list[tuple[int, Outcome]]:
+    rows = await conn.execute(
+        text(f"""SELECT id, payload FROM {S}.outbox WHERE published_at IS NULL ORDER BY id LIMIT :n
+            FOR UPDATE SKIP LOCKED"""),
+        {"n": limit},
+    )
+    return [(r.id, Outcome.model_validate(r.payload)) for r in rows]
+
+
+async def mark_published(conn: AsyncConnection, ids: Sequence[int], *, now: datetime) -> None:
+    await conn.execute(
+        text(f"UPDATE {S}.outbox SET published_at = :now WHERE id = ANY(:ids)"), {"ids": list(ids), "now": now}
+    )
+
+
+async def account_deliveries(conn: AsyncConnection, account_id: str, *, limit: int) -> list[Row]:
+    rows = await conn.execute(
+        text(f"""SELECT id, template, email, state, created_at, sent_at, opened_at, machine_opened_at, clicked_at,
+              answered_at, answer, subject, playbook, step, last_error
+            FROM {S}.deliveries WHERE account_id = :a ORDER BY created_at DESC LIMIT :n"""),
+        {"a": account_id, "n": limit},
+    )
+    return list(rows.mappings())

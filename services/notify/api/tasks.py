@@ -1,0 +1,132 @@
+"""CSM task API and the account timeline (bearer token = TOUCHLINE_API_TOKEN)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .. import task_handlers as th
+from ..adapters import pg_inapp, pg_tasks
+from ..adapters import postgres as pg
+from ..state import NotifyState, StateDep
+
+router = APIRouter(tags=["tasks"])
+
+
+class Assign(BaseModel):
+    owner: str = Field(min_length=3, max_length=320)
+
+
+class Snooze(BaseModel):
+    until: datetime
+
+
+class Comment(BaseModel):
+    body: str = Field(min_length=1, max_length=10_000)
+    author: str | None = None
+
+
+class Close(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+    status: Literal["completed", "closed"] = "completed"
+
+
+async def _task_or_404(conn: AsyncConnection, state: NotifyState, task_id: str) -> dict[str, Any]:
+    row = await pg_tasks.get_task(conn, task_id)
+    if row is None:
+        raise HTTPException(404, f"no task {task_id}")
+    view = th.task_view(row, now=state.now())
+    view["comments"] = [
+        {**c, "created_at": c["created_at"].isoformat()} for c in await pg_tasks.comments(conn, task_id)
+    ]
+    return view
+
+
+@router.get("/v1/tasks")
+async def list_tasks(
+    state: StateDep,
+    owner: str | None = None,
+    status: Literal["open", "snoozed", "completed", "closed"] | None = None,
+    priority: Literal["low", "medium", "high", "urgent"] | None = None,
+    overdue: bool = False,
+    account_id: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    now = state.now()
+    async with state.engine.connect() as conn:
+        rows = await pg_tasks.list_tasks(
+            conn, owner=owner, status=status, priority=priority, account_id=account_id,
+            overdue_at=now if overdue else None, limit=limit,
+        )  # fmt: skip
+    return {"tasks": [th.task_view(r, now=now) for r in rows]}
+
+
+@router.get("/v1/tasks/{task_id}")
+async def get_task(task_id: str, state: StateDep) -> dict[str, Any]:
+    async with state.engine.connect() as conn:
+        return await _task_or_404(conn, state, task_id)
+
+
+async def _act(state: NotifyState, task_id: str, action: Any) -> dict[str, Any]:
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        try:
+            await action(conn)
+        except th.TaskNotFound:
+            raise HTTPException(404, f"no task {task_id}") from None
+        except th.TaskClosed as exc:
+            raise HTTPException(409, str(exc)) from None
+        return await _task_or_404(conn, state, task_id)
+
+    result: dict[str, Any] = await state.write(work, wake=("outcomes", "mail", "webhooks"))
+    return result
+
+
+@router.post("/v1/tasks/{task_id}/assign")
+async def assign(task_id: str, body: Assign, state: StateDep) -> dict[str, Any]:
+    return await _act(state, task_id, lambda c: th.assign(c, state.tasks, task_id, owner=body.owner))
+
+
+@router.post("/v1/tasks/{task_id}/snooze")
+async def snooze(task_id: str, body: Snooze, state: StateDep) -> dict[str, Any]:
+    if body.until.tzinfo is None:
+        raise HTTPException(422, "until: give a time zone (e.g. 2027-01-10T09:00Z)")
+    if body.until <= state.now():
+        raise HTTPException(422, "until: must be in the future")
+    return await _act(state, task_id, lambda c: th.snooze(c, state.tasks, task_id, until=body.until))
+
+
+@router.post("/v1/tasks/{task_id}/comment")
+async def comment(task_id: str, body: Comment, state: StateDep) -> dict[str, Any]:
+    return await _act(state, task_id, lambda c: th.comment(c, state.tasks, task_id, author=body.author, body=body.body))
+
+
+@router.post("/v1/tasks/{task_id}/complete")
+async def complete(task_id: str, body: Close, state: StateDep) -> dict[str, Any]:
+    return await _act(
+        state, task_id, lambda c: th.complete(c, state.tasks, task_id, status=body.status, reason=body.reason)
+    )
+
+
+def _iso(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+@router.get("/v1/accounts/{account_id}/timeline")
+async def timeline(account_id: str, state: StateDep, limit: int = Query(200, ge=1, le=2000)) -> dict[str, Any]:
+    """Mails (with opened/clicked/answered), in-app messages (with answers) and tasks, newest first."""
+    async with state.engine.connect() as conn:
+        mails = await pg.account_deliveries(conn, account_id, limit=limit)
+        inapp = await pg_inapp.account_messages(conn, account_id, limit=limit)
+        tasks = await pg_tasks.account_tasks(conn, account_id, limit=limit)
+    items = (
+        [{"type": "email", "at": m["created_at"], **_iso(m)} for m in mails]
+        + [{"type": "in_app", "at": m["created_at"], **_iso(m)} for m in inapp]
+        + [{"type": "task", "at": t["created_at"], **_iso(t)} for t in tasks]
+    )
+    items.sort(key=lambda i: i["at"], reverse=True)
+    return {"account_id": account_id, "items": [{**i, "at": i["at"].isoformat()} for i in items[:limit]]}

@@ -1,0 +1,114 @@
+"""Open pixel, click redirect and one-click survey answers: signed per delivery, forged ones get 404."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..adapters import postgres as pg
+from ..domain.email import is_machine_open
+from ..domain.outcomes import answer_digest, outcome_for
+from ..domain.tokens import BadToken, LinkClaim, LinkKind, verify_link
+from ..state import NotifyState, StateDep
+
+router = APIRouter(tags=["tracking"])
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+NO_STORE = {"Cache-Control": "no-store, max-age=0"}
+THANKS = {
+    "en": ("Thank you", "Your answer has been recorded."),
+    "ja": ("ありがとうございました", "ご回答を受け付けました。"),
+}
+
+
+def claim_of(state: NotifyState, token: str, kind: LinkKind) -> LinkClaim:
+    try:
+        return verify_link(state.settings.link_secret.get_secret_value(), token, kind=kind)
+    except BadToken:
+        raise HTTPException(404, "no such link") from None
+
+
+async def delivery_of(conn: AsyncConnection, claim: LinkClaim) -> Mapping[str, Any]:
+    row = await pg.get_delivery(conn, claim.delivery_id)
+    if row is None:
+        raise HTTPException(404, "no such link")
+    return row
+
+
+async def record_open(conn: AsyncConnection, state: NotifyState, row: Mapping[str, Any], *, human: bool) -> None:
+    now = state.now()
+    machine = not human and is_machine_open(
+        sent_at=row["sent_at"], opened_at=now, within_seconds=state.settings.machine_open_seconds
+    )
+    if await pg.record_link_event(conn, delivery_id=row["id"], kind="open", now=now, machine=machine):
+        occurrence = "opened-machine" if machine else "opened"
+        await pg.add_outcomes(
+            conn, [outcome_for(row, kind="email.opened", occurrence=occurrence, now=now, machine=machine)]
+        )
+
+
+@router.get("/t/o/{token}.gif")
+async def open_pixel(token: str, state: StateDep) -> Response:
+    claim = claim_of(state, token, "open")
+
+    async def work(conn: AsyncConnection) -> None:
+        await record_open(conn, state, await delivery_of(conn, claim), human=False)
+
+    await state.write(work)
+    return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
+
+
+@router.get("/t/c/{token}")
+async def click(token: str, state: StateDep) -> Response:
+    claim = claim_of(state, token, "click")
+    if not claim.url or not claim.url.startswith(("http://", "https://")):
+        raise HTTPException(404, "no such link")
+
+    async def work(conn: AsyncConnection) -> None:
+        row = await delivery_of(conn, claim)
+        now = state.now()
+        # A click proves a person read the mail, whatever the pixel said.
+        await record_open(conn, state, row, human=True)
+        if await pg.record_link_event(
+            conn, delivery_id=row["id"], kind="click", now=now, index=claim.index, url=claim.url
+        ):
+            await pg.add_outcomes(
+                conn, [outcome_for(row, kind="email.clicked", occurrence="clicked", now=now, detail=claim.url or "")]
+            )
+
+    await state.write(work)
+    return RedirectResponse(claim.url, status_code=302, headers=NO_STORE)
+
+
+@router.get("/t/a/{token}")
+async def answer(token: str, state: StateDep) -> HTMLResponse:
+    claim = claim_of(state, token, "answer")
+    given = claim.answer or {}
+
+    async def work(conn: AsyncConnection) -> str:
+        row = await delivery_of(conn, claim)
+        now = state.now()
+        await record_open(conn, state, row, human=True)
+        if await pg.record_link_event(conn, delivery_id=row["id"], kind="answer", now=now, answer=given):
+            occurrence = f"answered-{answer_digest(given)}"
+            await pg.add_outcomes(
+                conn, [outcome_for(row, kind="email.answered", occurrence=occurrence, now=now, answer=given)]
+            )
+        return str(row["locale"])
+
+    locale = await state.write(work)
+    title, text = THANKS.get(locale, THANKS["en"])
+    return HTMLResponse(page(title, f"<p>{html.escape(text)}</p>", locale=locale), headers=NO_STORE)
+
+
+def page(title: str, body: str, *, locale: str) -> str:
+    return (
+        f'<!doctype html><html lang="{locale}"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        '<meta name="viewport" content="width=device-width"></head>'
+        f'<body style="font-family:sans-serif;max-width:560px;margin:3em auto"><h1>{html.escape(title)}</h1>{body}</body></html>'
+    )

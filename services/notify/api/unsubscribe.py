@@ -1,0 +1,62 @@
+"""RFC 8058 one-click unsubscribe (POST) and the page a person sees when they follow the link (GET)."""
+
+from __future__ import annotations
+
+import html
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..adapters import postgres as pg
+from ..domain.outcomes import outcome_for
+from ..state import StateDep
+from .tracking import NO_STORE, claim_of, delivery_of, page
+
+router = APIRouter(tags=["unsubscribe"])
+TEXT = {
+    "en": (
+        "Unsubscribe",
+        "Stop receiving these emails at {email}?",
+        "Unsubscribe",
+        "You are unsubscribed. {email} will receive no more of these emails.",
+    ),
+    "ja": (
+        "配信停止",
+        "{email} へのメール配信を停止しますか？",
+        "配信を停止する",
+        "配信を停止しました。{email} には今後このようなメールは届きません。",
+    ),
+}
+
+
+@router.get("/u/{token}")
+async def unsubscribe_page(token: str, state: StateDep) -> HTMLResponse:
+    claim = claim_of(state, token, "unsubscribe")
+    async with state.engine.connect() as conn:
+        row = await delivery_of(conn, claim)
+    locale = row["locale"] if row["locale"] in TEXT else "en"
+    title, question, button, _ = TEXT[locale]
+    email = html.escape(row["email"])
+    form = f'<p>{question.format(email=email)}</p><form method="post"><button type="submit">{button}</button></form>'
+    return HTMLResponse(page(title, form, locale=locale), headers=NO_STORE)
+
+
+@router.post("/u/{token}")
+async def unsubscribe(token: str, state: StateDep) -> HTMLResponse:
+    """Mail clients POST ``List-Unsubscribe=One-Click``; the page's button posts an empty form. Both count."""
+    claim = claim_of(state, token, "unsubscribe")
+
+    async def work(conn: AsyncConnection) -> tuple[str, str]:
+        row = await delivery_of(conn, claim)
+        now = state.now()
+        if await pg.unsubscribe(conn, email=row["email"], account_id=row["account_id"], via="link", now=now):
+            await pg.add_outcomes(
+                conn,
+                [outcome_for(row, kind="email.unsubscribed", occurrence="unsubscribed", now=now, detail=row["email"])],
+            )
+        return str(row["locale"]), str(row["email"])
+
+    locale, email = await state.write(work)
+    title, _, _, done = TEXT.get(locale, TEXT["en"])
+    return HTMLResponse(page(title, f"<p>{done.format(email=html.escape(email))}</p>", locale=locale), headers=NO_STORE)

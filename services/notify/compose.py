@@ -1,0 +1,108 @@
+"""Turning a command + recipient into a stored delivery: rendered mail with every link signed for it."""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .domain.email import Account, Contact, Recipient
+from .domain.mime import message_id_for
+from .domain.surveys import normalise_answer
+from .domain.tokens import LinkClaim, sign_link
+from .templates import Catalog, Links
+
+
+@dataclass(frozen=True)
+class Composer:
+    catalog: Catalog
+    public_url: str
+    link_secret: str
+    mail_from: str
+    default_locale: str
+
+    @property
+    def mail_domain(self) -> str:
+        return email.utils.parseaddr(self.mail_from)[1].rpartition("@")[2] or "touchline.invalid"
+
+    def _url(self, path: str, claim: LinkClaim) -> str:
+        return f"{self.public_url.rstrip('/')}/{path}/{sign_link(self.link_secret, claim)}"
+
+    def links(self, delivery_id: str, *, internal: bool) -> Links:
+        indices: dict[str, int] = {}
+
+        def link(url: str) -> str:
+            index = indices.setdefault(url, len(indices))
+            return self._url("t/c", LinkClaim("click", delivery_id, index=index, url=url))
+
+        def answer(**values: Any) -> str:
+            # Checked at render time, so a template can never ship an answer the contract rejects.
+            return self._url("t/a", LinkClaim("answer", delivery_id, answer=normalise_answer(values)))
+
+        unsubscribe = None if internal else self._url("u", LinkClaim("unsubscribe", delivery_id))
+        return Links(link=link, answer=answer, unsubscribe_url=unsubscribe)
+
+    def pixel(self, delivery_id: str) -> str:
+        return self._url("t/o", LinkClaim("open", delivery_id)) + ".gif"
+
+    def delivery_row(
+        self,
+        *,
+        delivery_id: str,
+        template: str,
+        recipient: Recipient,
+        context: Mapping[str, Any],
+        now: datetime,
+        source: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """The deliveries row (state pending). KeyError when the template does not exist."""
+        links = self.links(delivery_id, internal=recipient.internal)
+        rendered = self.catalog.render_email(template, locale=recipient.locale, context=context, links=links)
+        pixel = f'<img src="{self.pixel(delivery_id)}" width="1" height="1" alt="" style="display:none">'
+        html = (
+            rendered.html.replace("</body>", f"{pixel}</body>") if "</body>" in rendered.html else rendered.html + pixel
+        )
+        return {
+            "id": delivery_id,
+            "command_id": source["command_id"],
+            "dedup_key": source["dedup_key"],
+            "account_id": source["account_id"],
+            "user_id": recipient.user_id,
+            "email": recipient.email,
+            "to_name": recipient.name,
+            "locale": recipient.locale,
+            "template": template,
+            "internal": recipient.internal,
+            "playbook": source.get("playbook"),
+            "step": source.get("step"),
+            "enrolment_id": source.get("enrolment_id"),
+            "message_id": message_id_for(delivery_id, domain=self.mail_domain),
+            "subject": rendered.subject,
+            "html": html,
+            "body_text": rendered.text,
+            "unsubscribe_url": links.unsubscribe_url,
+            "created_at": now,
+        }
+
+
+def template_context(
+    *, account: Account | None, account_id: str, contact: Contact | None, variables: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What templates see: account, contact, product, vars (the command's variables) and those at top level."""
+    given_account = variables.get("account") if isinstance(variables.get("account"), dict) else {}
+    account_view = {
+        "id": account_id,
+        "name": (account.name if account else None) or account_id,
+        "renewal_date": variables.get("renewal_date"),
+        **given_account,
+    }
+    contact_view = {"name": contact.name if contact else None, "email": contact.email if contact else None}
+    return {
+        **variables,
+        "vars": dict(variables),
+        "account": account_view,
+        "contact": contact_view,
+        "product": variables.get("product", "Touchline"),
+    }

@@ -1,0 +1,24 @@
+"""notify's Kafka consumer: commands and product events, one transaction per batch (shared runner)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from touchline.shared import topics
+from touchline.shared.consumer import ConsumerRunner
+from touchline.shared.runtime import Runtime, start_consumer
+
+from .handlers import Deps, handle_batch
+
+GROUP = "notify"
+SCHEMA = "notify"
+
+
+def start(runtime: Runtime, deps: Deps) -> ConsumerRunner:
+    return start_consumer(
+        runtime,
+        group_id=GROUP,
+        subscribe=[topics.COMMANDS, topics.EVENTS],
+        schema=SCHEMA,
+        handler=partial(handle_batch, deps=deps),
+    )

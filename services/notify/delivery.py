@@ -1,0 +1,222 @@
+"""The loops that act after the consumer committed: send mail, post webhooks, publish outcomes.
+
+Mail: claim due "pending" rows (FOR UPDATE SKIP LOCKED) and mark them "sending" in a committed
+transaction *before* talking SMTP, so a second replica or a redelivered command can never send the
+same row again. Then send with the Message-ID fixed at recording time and mark "sent" / "pending"
+(retry later) / "failed". A row left "sending" by a crash is never resent: after the lease it
+becomes "interrupted" and is reported as failed (at-most-once; the Message-ID finds it in MTA logs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from touchline.shared import topics
+from touchline.shared.clock import Clock
+from touchline.shared.kafka import KafkaPublisher
+
+from .adapters import pg_tasks
+from .adapters import postgres as pg
+from .adapters.webhooks import signature_headers
+from .domain.email import backoff, classify_smtp, gives_up
+from .domain.mime import Outgoing, compose
+from .domain.outcomes import outcome_for
+from .ports import Mailer, SendFailed, WebhookPoster
+from .settings import NotifySettings
+
+log = logging.getLogger(__name__)
+
+
+def wall_now() -> datetime:
+    # Retries and leases pace real I/O, so they follow the wall clock even when business time is simulated.
+    return datetime.now(UTC)
+
+
+@dataclass
+class Loops:
+    engine: AsyncEngine
+    mailer: Mailer
+    poster: WebhookPoster
+    publisher: KafkaPublisher
+    clock: Clock
+    settings: NotifySettings
+    wakes: dict[str, asyncio.Event] = field(
+        default_factory=lambda: {name: asyncio.Event() for name in ("mail", "webhooks", "outcomes")}
+    )
+    batch: int = 20
+
+    async def _write(self, work: Callable[[AsyncConnection], Awaitable[None]], stop: asyncio.Event) -> None:
+        """Record a fact that already happened (a mail went out): keep trying while the database is away."""
+        attempt = 0
+        while True:
+            try:
+                async with self.engine.begin() as conn:
+                    await work(conn)
+                self.poke("outcomes")
+                return
+            except Exception as exc:
+                attempt += 1
+                if stop.is_set() and attempt > 3:
+                    raise
+                log.warning("recording a delivery result failed; retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(backoff(attempt, base=0.2, cap=5.0))
+
+    async def mail_once(self, stop: asyncio.Event) -> int:
+        now = wall_now()
+        lease = timedelta(seconds=self.settings.sending_lease_seconds)
+        async with self.engine.begin() as conn:
+            for row in await pg.interrupted(conn, claimed_before=now - lease):
+                detail = f"interrupted: delivery unknown, Message-ID {row['message_id']}"
+                outcome = outcome_for(
+                    row, kind="email.failed", occurrence="interrupted", now=self.clock.now(), detail=detail
+                )
+                await pg.add_outcomes(conn, [outcome])
+            rows = await pg.claim_due(conn, wall_now=now, limit=self.batch)
+        for row in rows:
+            await self._send(row, stop)
+        return len(rows)
+
+    async def _send(self, row: Mapping[str, Any], stop: asyncio.Event) -> None:
+        async with self.engine.connect() as conn:
+            silenced = not row["internal"] and bool(await pg.unsubscribed(conn, [row["email"]]))
+        now = self.clock.now()
+        if silenced:
+            await self._finish(row, stop, state="suppressed", kind="email.failed", detail="suppressed: unsubscribed")
+            return
+        message = compose(
+            Outgoing(
+                message_id=row["message_id"],
+                mail_from=self.settings.mail_from,
+                to=row["email"],
+                to_name=row["to_name"],
+                subject=row["subject"],
+                html=row["html"],
+                text=row["body_text"],
+                unsubscribe_url=row["unsubscribe_url"],
+                sent_at=now,
+                delivery_id=row["id"],
+            )
+        )
+        try:
+            await self.mailer.send(message)
+        except SendFailed as exc:
+            await self._failed(row, exc, stop)
+            return
+        await self._finish(row, stop, state="sent", kind="email.sent", detail=row["message_id"], sent_at=now)
+
+    async def _failed(self, row: Mapping[str, Any], exc: SendFailed, stop: asyncio.Event) -> None:
+        verdict = classify_smtp(exc.code)
+        after = timedelta(hours=self.settings.give_up_after_hours)
+        if verdict == "permanent" or gives_up(first_attempt_at=row["first_attempt_at"], now=wall_now(), after=after):
+            await self._finish(row, stop, state="failed", kind="email.failed", detail=f"{verdict}: {exc}")
+            return
+        delay = backoff(row["attempts"], base=self.settings.retry_base_seconds, cap=self.settings.retry_max_seconds)
+        log.info(
+            "smtp transient failure; will retry", extra={"delivery": row["id"], "error": str(exc), "retry_in_s": delay}
+        )
+
+        async def retry_later(conn: AsyncConnection) -> None:
+            next_at = wall_now() + timedelta(seconds=delay)
+            await pg.set_state(conn, row["id"], state="pending", error=str(exc), next_attempt_at=next_at)
+
+        await self._write(retry_later, stop)
+
+    async def _finish(
+        self,
+        row: Mapping[str, Any],
+        stop: asyncio.Event,
+        *,
+        state: str,
+        kind: str,
+        detail: str,
+        sent_at: datetime | None = None,
+    ) -> None:
+        async def record(conn: AsyncConnection) -> None:
+            error = None if state == "sent" else detail
+            await pg.set_state(conn, row["id"], state=state, error=error, sent_at=sent_at)
+            occurrence = "sent" if state == "sent" else state
+            await pg.add_outcomes(
+                conn, [outcome_for(row, kind=kind, occurrence=occurrence, now=self.clock.now(), detail=detail)]
+            )
+
+        await self._write(record, stop)
+
+    async def webhooks_once(self, stop: asyncio.Event) -> int:
+        now = wall_now()
+        async with self.engine.begin() as conn:
+            rows = await pg_tasks.claim_webhooks(conn, wall_now=now, limit=self.batch)
+        for row in rows:
+            await self._post(row, stop)
+        return len(rows)
+
+    async def _post(self, row: Mapping[str, Any], stop: asyncio.Event) -> None:
+        body = json.dumps(row["payload"], ensure_ascii=False).encode()
+        headers = {"content-type": "application/json"}
+        if row["kind"] != "slack" and row["secret"]:
+            headers = signature_headers(secret=row["secret"], msg_id=row["id"], timestamp=wall_now(), body=body)
+        try:
+            status: int | None = await self.poster.post(row["url"], body=body, headers=headers)
+            error = None if status is not None and status < 300 else f"HTTP {status}"
+        except Exception as exc:
+            status, error = None, f"{exc.__class__.__name__}: {exc}"
+
+        async def record(conn: AsyncConnection) -> None:
+            after = timedelta(hours=self.settings.give_up_after_hours)
+            if error is None:
+                await pg_tasks.set_webhook_state(conn, row["id"], state="delivered", error=None, next_attempt_at=None)
+            elif status == 410:
+                await pg_tasks.disable_endpoint(conn, row["endpoint_id"], reason="410 Gone", now=wall_now())
+                await pg_tasks.set_webhook_state(conn, row["id"], state="failed", error=error, next_attempt_at=None)
+            elif (status is not None and 400 <= status < 500 and status not in (408, 429)) or gives_up(
+                first_attempt_at=row["first_attempt_at"], now=wall_now(), after=after
+            ):
+                await pg_tasks.set_webhook_state(conn, row["id"], state="failed", error=error, next_attempt_at=None)
+            else:
+                delay = backoff(
+                    row["attempts"], base=self.settings.retry_base_seconds, cap=self.settings.retry_max_seconds
+                )
+                next_at = wall_now() + timedelta(seconds=delay)
+                await pg_tasks.set_webhook_state(conn, row["id"], state="pending", error=error, next_attempt_at=next_at)
+
+        await self._write(record, stop)
+
+    async def relay_once(self) -> int:
+        """Publish staged outcomes (at least once; ids are deterministic so consumers drop copies)."""
+        async with self.engine.begin() as conn:
+            items = await pg.take_unpublished(conn, limit=500)
+            if items:
+                await self.publisher.publish(topics.OUTCOMES, [o for _, o in items])
+                await pg.mark_published(conn, [i for i, _ in items], now=wall_now())
+        return len(items)
+
+    def poke(self, *names: str) -> None:
+        """Wake loops now instead of at their next poll (new work was just committed)."""
+        for name in names:
+            self.wakes[name].set()
+
+    async def run(self, name: str, step: Callable[[], Awaitable[int]], stop: asyncio.Event) -> None:
+        """Repeat ``step``; sleep when idle; survive infrastructure trouble (log, back off, go on)."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                done = await step()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                log.warning("%s loop failed; retrying", name, extra={"error": repr(exc)})
+                await asyncio.sleep(backoff(failures, base=0.5, cap=10.0))
+                continue
+            if done == 0:
+                try:
+                    await asyncio.wait_for(self.wakes[name].wait(), self.settings.poll_seconds)
+                except TimeoutError:
+                    pass
+                self.wakes[name].clear()

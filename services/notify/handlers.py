@@ -1,0 +1,188 @@
+"""Consumer-side handlers: one per message type, listed in HANDLERS; commands dispatch by channel.
+
+Nothing here talks to SMTP or webhooks: a command becomes durable rows (deliveries "pending",
+inbox messages, tasks) and staged outcomes in the consumer's transaction; loops send later.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from touchline.shared.cloudevents import Envelope
+from touchline.shared.consumer import Outgoing
+from touchline.shared.db import first_seen
+from touchline.shared.messages import Command, Message, ProductEvent
+
+from .adapters import pg_inapp
+from .adapters import postgres as pg
+from .compose import Composer, template_context
+from .domain.email import Contact, delivery_id, pick_locale, resolve_recipients, suppressed
+from .domain.outcomes import outcome_for
+from .task_handlers import TaskDeps, on_task_command
+
+log = logging.getLogger(__name__)
+_INAPP_NS = uuid.UUID("0c5b8e39-3f0e-4d0b-a9f1-5a8f7e2b6c11")
+
+
+@dataclass(frozen=True)
+class Deps:
+    composer: Composer
+    tasks: TaskDeps
+    inapp_expiry: timedelta
+    now: Callable[[], datetime]
+
+
+async def on_event(conn: AsyncConnection, deps: Deps, event: ProductEvent) -> None:
+    """identify/group build the contacts directory; everything else is for other services."""
+    now = deps.now()
+    if event.kind == "identify" and event.user_id:
+        await pg.upsert_contact(conn, account_id=event.account_id, user_id=event.user_id, traits=event.traits, now=now)
+    elif event.kind == "group":
+        await pg.upsert_account(conn, account_id=event.account_id, traits=event.traits, now=now)
+        if event.user_id:
+            await pg.upsert_contact(conn, account_id=event.account_id, user_id=event.user_id, traits={}, now=now)
+
+
+async def on_email(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
+    now = deps.now()
+    source = cmd.model_dump()
+    source["id"] = cmd.command_id
+    template = cmd.template or ""
+    if not deps.composer.catalog.has_email(template):
+        await pg.add_outcomes(
+            conn,
+            [
+                outcome_for(
+                    source,
+                    kind="email.failed",
+                    occurrence="template",
+                    now=now,
+                    detail=f"no email template {template!r}",
+                )
+            ],
+        )
+        return
+    account = await pg.get_account(conn, cmd.account_id)
+    contacts = await pg.list_contacts(conn, cmd.account_id)
+    recipients = resolve_recipients(
+        role=cmd.recipients.role,
+        user_ids=cmd.recipients.user_ids,
+        contacts=contacts,
+        account=account,
+        default_locale=deps.composer.default_locale,
+    )
+    if not recipients:
+        detail = f"no recipient with an email address for role {cmd.recipients.role}"
+        await pg.add_outcomes(
+            conn, [outcome_for(source, kind="email.failed", occurrence="norecipient", now=now, detail=detail)]
+        )
+        return
+    silenced = await pg.unsubscribed(conn, [r.email for r in recipients])
+    by_user = {c.user_id: c for c in contacts}
+    for recipient in recipients:
+        did = delivery_id(cmd.command_id, recipient.email)
+        contact = by_user.get(recipient.user_id or "") or Contact("", recipient.email, recipient.name)
+        context = template_context(account=account, account_id=cmd.account_id, contact=contact, variables=cmd.variables)
+        row = deps.composer.delivery_row(
+            delivery_id=did, template=template, recipient=recipient, context=context, now=now, source=source
+        )
+        if suppressed(recipient, unsubscribed=recipient.email.lower() in silenced):
+            row["state"] = "suppressed"
+        if await pg.insert_delivery(conn, row) and row.get("state") == "suppressed":
+            await pg.add_outcomes(
+                conn,
+                [
+                    outcome_for(
+                        row, kind="email.failed", occurrence="suppressed", now=now, detail="suppressed: unsubscribed"
+                    )
+                ],
+            )
+
+
+async def on_in_app(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
+    now = deps.now()
+    catalog = deps.composer.catalog
+    if (cmd.template or "") not in catalog.inapp:
+        raise ValueError(f"template: no in-app template {cmd.template!r}")
+    account = await pg.get_account(conn, cmd.account_id)
+    contacts = {c.user_id: c for c in await pg.list_contacts(conn, cmd.account_id)}
+    if cmd.recipients.role == "user":
+        user_ids = list(dict.fromkeys(cmd.recipients.user_ids))
+    elif cmd.recipients.role == "admins":
+        admins = [u for u, c in contacts.items() if c.role in ("admin", "decision_maker")]
+        user_ids = sorted(admins or contacts)
+    else:
+        user_ids = sorted(contacts)
+    for user_id in user_ids:
+        contact = contacts.get(user_id)
+        locale = pick_locale(
+            contact.locale if contact else None,
+            account.locale if account else None,
+            default=deps.composer.default_locale,
+        )
+        context = template_context(account=account, account_id=cmd.account_id, contact=contact, variables=cmd.variables)
+        rendered = catalog.render_inapp(cmd.template or "", locale=locale, context=context)
+        days = rendered.expires_days
+        expiry = timedelta(days=days) if days is not None else deps.inapp_expiry
+        await pg_inapp.insert_message(
+            conn,
+            {
+                "id": str(uuid.uuid5(_INAPP_NS, f"{cmd.command_id}\n{user_id}")),
+                "command_id": cmd.command_id,
+                "account_id": cmd.account_id,
+                "user_id": user_id,
+                "template": cmd.template,
+                "kind": rendered.kind,
+                "survey": rendered.survey,
+                "locale": locale,
+                "title": rendered.title,
+                "body": rendered.body,
+                "question": rendered.question,
+                "choices": rendered.choices,
+                "cta_label": rendered.cta_label,
+                "cta_url": rendered.cta_url,
+                "playbook": cmd.playbook,
+                "step": cmd.step,
+                "enrolment_id": cmd.enrolment_id,
+                "created_at": now,
+                "expires_at": now + expiry,
+            },
+        )
+
+
+async def on_task(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
+    await on_task_command(conn, deps.tasks, cmd)
+
+
+CHANNELS: dict[str, Callable[[AsyncConnection, Deps, Command], Awaitable[None]]] = {
+    "email": on_email,
+    "in_app": on_in_app,
+    "task": on_task,
+}
+
+
+async def on_command(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
+    await CHANNELS[cmd.channel](conn, deps, cmd)
+
+
+HANDLERS: dict[type[Message], Callable[[AsyncConnection, Deps, Message], Awaitable[None]]] = {
+    ProductEvent: on_event,  # type: ignore[dict-item]
+    Command: on_command,  # type: ignore[dict-item]
+}
+
+
+async def handle_batch(conn: AsyncConnection, envelopes: Sequence[Envelope], *, deps: Deps) -> Outgoing:
+    """The ConsumerRunner handler. Outcomes go through the outbox, so nothing is returned to publish."""
+    wanted = [e for e in envelopes if type(e.message) in HANDLERS]
+    fresh = await first_seen(conn, "notify", [f"{e.type}:{e.id}" for e in wanted], now=deps.now())
+    for env in wanted:
+        if f"{env.type}:{env.id}" not in fresh:
+            continue
+        await HANDLERS[type(env.message)](conn, deps, env.message)
+    return []

@@ -1,0 +1,208 @@
+"""Composition root of notify: settings -> adapters -> consumer, loops and HTTP app. Nothing at import time."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import html
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, HTMLResponse
+
+from touchline.shared.logs import configure as configure_logging
+from touchline.shared.runtime import Runtime, ops_router, require_token, serve, start_runtime, stop_runtime
+from touchline.shared.settings import CommonSettings, refuse_dev_secrets
+
+from . import consumer
+from .adapters import pg_tasks
+from .adapters.smtp import SmtpMailer
+from .adapters.webhooks import HttpxPoster
+from .api import inapp, tasks, tracking, unsubscribe
+from .compose import Composer
+from .delivery import Loops
+from .domain.tokens import user_token
+from .handlers import Deps
+from .ports import Mailer, WebhookPoster
+from .settings import NotifySettings
+from .state import NotifyState
+from .task_handlers import TaskDeps
+from .templates import SAMPLE_CONTEXT, Catalog, sample_links
+
+STATIC = Path(__file__).with_name("static")
+
+
+def _mailer(settings: NotifySettings) -> Mailer:
+    return SmtpMailer(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        starttls=settings.smtp_starttls,
+        tls=settings.smtp_tls,
+        user=settings.smtp_user,
+        password=settings.smtp_password.get_secret_value(),
+        timeout=settings.smtp_timeout_seconds,
+    )
+
+
+def _endpoint_id(url: str) -> str:
+    return "ep-" + hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+async def _register_endpoints(runtime: Runtime, settings: NotifySettings) -> None:
+    # A dev- prefix only marks the default secret as not-for-production; the key itself follows it.
+    secret = settings.webhook_secret.get_secret_value().removeprefix("dev-")
+    async with runtime.engine.begin() as conn:
+        for url in settings.webhook_urls:
+            await pg_tasks.ensure_endpoint(conn, endpoint_id=_endpoint_id(url), url=url, kind="standard", secret=secret)
+        if settings.slack_webhook_url:
+            url = settings.slack_webhook_url
+            await pg_tasks.ensure_endpoint(conn, endpoint_id=_endpoint_id(url), url=url, kind="slack", secret=None)
+
+
+def build_app(
+    common: CommonSettings,
+    settings: NotifySettings,
+    *,
+    mailer: Mailer | None = None,
+    poster: WebhookPoster | None = None,
+) -> FastAPI:
+    refuse_dev_secrets(settings, env=common.env)
+    catalog = Catalog.load(settings.templates_dir)  # fail at start-up, naming the file, not at the first send
+    holder: dict[str, Runtime] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await start_runtime("notify", common)
+        holder["runtime"] = runtime
+        http_poster = poster or HttpxPoster()
+        composer = Composer(
+            catalog=catalog,
+            public_url=settings.public_url,
+            link_secret=settings.link_secret.get_secret_value(),
+            mail_from=settings.mail_from,
+            default_locale=settings.default_locale,
+        )
+        task_deps = TaskDeps(composer=composer, pools=settings.task_pools, now=runtime.clock.now)
+        deps = Deps(
+            composer=composer,
+            tasks=task_deps,
+            inapp_expiry=timedelta(days=settings.inapp_expiry_days),
+            now=runtime.clock.now,
+        )
+        loops = Loops(
+            engine=runtime.engine,
+            mailer=mailer or _mailer(settings),
+            poster=http_poster,
+            publisher=runtime.publisher,
+            clock=runtime.clock,
+            settings=settings,
+        )
+        await _register_endpoints(runtime, settings)
+        app.state.notify = NotifyState(
+            common=common,
+            settings=settings,
+            engine=runtime.engine,
+            clock=runtime.clock,
+            composer=composer,
+            tasks=task_deps,
+            loops=loops,
+            stopping=runtime.stop.is_set,
+        )
+        consumer.start(runtime, deps)
+        runtime.spawn("mail", loops.run("mail", lambda: loops.mail_once(runtime.stop), runtime.stop))
+        runtime.spawn("webhooks", loops.run("webhooks", lambda: loops.webhooks_once(runtime.stop), runtime.stop))
+        runtime.spawn("outcomes", loops.run("outcomes", loops.relay_once, runtime.stop))
+        try:
+            yield
+        finally:
+            await stop_runtime(runtime)
+            if poster is None and isinstance(http_poster, HttpxPoster):
+                await http_poster.aclose()
+
+    app = FastAPI(title="Touchline notify", lifespan=lifespan)
+    app.state.catalog = catalog
+    # The widget runs on the product's origin; it sends no cookies, only the signed user headers.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST"],
+        allow_headers=["content-type", "x-touchline-user", "x-touchline-user-token"],
+    )
+    app.include_router(ops_router(lambda: holder.get("runtime")))
+    app.include_router(tracking.router)
+    app.include_router(unsubscribe.router)
+    app.include_router(inapp.router)
+    app.include_router(tasks.router, dependencies=[require_token(lambda: common)])
+
+    @app.get("/widget.js", include_in_schema=False)
+    async def widget() -> FileResponse:
+        return FileResponse(STATIC / "widget.js", media_type="application/javascript")
+
+    @app.get("/demo", include_in_schema=False)
+    async def demo(request: Request, user: str = "demo-user") -> HTMLResponse:
+        """The widget on a sample page. Dev/test only: it signs the user token itself, which a product never should."""
+        if common.env == "prod":
+            raise HTTPException(404, "not found")
+        token = user_token(settings.inapp_secret.get_secret_value(), user)
+        page = (STATIC / "demo.html").read_text(encoding="utf-8")
+        values: dict[str, Any] = {"{{USER}}": user, "{{TOKEN}}": token, "{{BASE}}": str(request.base_url).rstrip("/")}
+        for key, value in values.items():
+            page = page.replace(key, html.escape(str(value)))
+        return HTMLResponse(page)
+
+    return app
+
+
+def preview(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="touchline notify preview", description="render a template with sample data")
+    parser.add_argument("template")
+    parser.add_argument("--locale", choices=["ja", "en"], default="en")
+    parser.add_argument("--html", action="store_true", help="print the HTML part instead of the text part")
+    parser.add_argument("--inapp", action="store_true", help="render the in-app definition instead of the mail")
+    args = parser.parse_args(argv)
+    settings = NotifySettings()
+    catalog = Catalog.load(settings.templates_dir)
+    if args.inapp:
+        print(catalog.render_inapp(args.template, locale=args.locale, context=SAMPLE_CONTEXT))
+        return 0
+    try:
+        mail = catalog.render_email(
+            args.template, locale=args.locale, context=SAMPLE_CONTEXT, links=sample_links(settings.public_url)
+        )
+    except KeyError as exc:
+        print(f"touchline notify preview: {exc.args[0]}; known: {', '.join(catalog.email_names())}", file=sys.stderr)
+        return 2
+    print(f"Subject: {mail.subject}\n")
+    print(mail.html if args.html else mail.text)
+    return 0
+
+
+def token(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="touchline notify token", description="the in-app user token for a user id")
+    parser.add_argument("user_id")
+    print(user_token(NotifySettings().inapp_secret.get_secret_value(), parser.parse_args(argv).user_id))
+    return 0
+
+
+def cli(argv: list[str]) -> int:
+    if argv and argv[0] == "preview":
+        return preview(argv[1:])
+    if argv and argv[0] == "token":
+        return token(argv[1:])
+    if argv:
+        print(
+            "usage: touchline notify [preview TEMPLATE [--locale ja] [--html] [--inapp] | token USER_ID]",
+            file=sys.stderr,
+        )
+        return 2
+    common = CommonSettings()
+    settings = NotifySettings()
+    configure_logging("notify", common.log_level)
+    serve(build_app(common, settings), host=settings.host, port=settings.port)
+    return 0
