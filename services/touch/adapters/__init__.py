@@ -1,0 +1,1 @@
+"""Touch's adapters: Postgres repository, config files."""

@@ -1,0 +1,327 @@
+"""The touch repository on Postgres: profiles, tiers, enrolments, history, timers. Never commits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.engine import Enrolment, HistoryEntry
+from ..domain.tiers import Profile, TierAssignment
+from ..ports import DueTimer, StoredTier
+
+
+def _dates(raw: dict[str, str] | None) -> dict[str, datetime]:
+    return {k: datetime.fromisoformat(v) for k, v in (raw or {}).items()}
+
+
+def _iso(values: Any) -> str:
+    return json.dumps({k: v.isoformat() for k, v in values.items()})
+
+
+class PgRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def lock_account(self, account_id: str) -> None:
+        """Serialise everything about one account (consumer, timer loop, API) for this transaction."""
+        await self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:a, 7))"), {"a": account_id})
+
+    async def try_lock_account(self, account_id: str) -> bool:
+        row = await self.conn.execute(
+            text("SELECT pg_try_advisory_xact_lock(hashtextextended(:a, 7)) AS ok"), {"a": account_id}
+        )
+        return bool(row.scalar_one())
+
+    # --- profiles and tiers -------------------------------------------------------------------
+
+    async def get_profile(self, account_id: str) -> Profile | None:
+        row = (
+            await self.conn.execute(text("SELECT * FROM touch.accounts WHERE account_id = :a"), {"a": account_id})
+        ).first()
+        if row is None:
+            return None
+        return Profile(
+            account_id=row.account_id,
+            traits=dict(row.traits),
+            first_seen_at=row.first_seen_at,
+            churned=row.churned,
+            last_csm_contact_at=row.last_csm_contact_at,
+        )
+
+    async def save_profile(self, profile: Profile, *, at: datetime) -> None:
+        await self.conn.execute(
+            text(
+                """INSERT INTO touch.accounts (account_id, traits, first_seen_at, churned, last_csm_contact_at, updated_at)
+                VALUES (:a, CAST(:t AS jsonb), :f, :c, :l, :u)
+                ON CONFLICT (account_id) DO UPDATE SET traits = EXCLUDED.traits, churned = EXCLUDED.churned,
+                    last_csm_contact_at = EXCLUDED.last_csm_contact_at, updated_at = EXCLUDED.updated_at"""
+            ),
+            {
+                "a": profile.account_id,
+                "t": json.dumps(profile.traits, default=str),
+                "f": profile.first_seen_at,
+                "c": profile.churned,
+                "l": profile.last_csm_contact_at,
+                "u": at,
+            },
+        )
+
+    async def get_tier(self, account_id: str) -> StoredTier | None:
+        row = (
+            await self.conn.execute(
+                text(
+                    "SELECT tier, tier_rule, tier_phase, tier_value, tier_reason, tier_at FROM touch.accounts WHERE account_id = :a"
+                ),
+                {"a": account_id},
+            )
+        ).first()
+        if row is None or row.tier is None:
+            return None
+        return StoredTier(row.tier, row.tier_rule, row.tier_phase, row.tier_value, row.tier_reason, row.tier_at)
+
+    async def save_tier(self, account_id: str, assignment: TierAssignment, *, at: datetime) -> None:
+        values = {
+            "a": account_id,
+            "tier": assignment.tier,
+            "rule": assignment.rule,
+            "phase": assignment.phase,
+            "value": assignment.value,
+            "reason": assignment.reason,
+            "at": at,
+        }
+        await self.conn.execute(
+            text(
+                """UPDATE touch.accounts SET tier = :tier, tier_rule = :rule, tier_phase = :phase, tier_value = :value,
+                tier_reason = :reason, tier_at = :at WHERE account_id = :a"""
+            ),
+            values,
+        )
+        await self.conn.execute(
+            text(
+                """INSERT INTO touch.tier_history (account_id, tier, rule, phase, value, reason, at)
+                VALUES (:a, :tier, :rule, :phase, :value, :reason, :at)"""
+            ),
+            values,
+        )
+
+    async def tier_history(self, account_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        rows = await self.conn.execute(
+            text(
+                "SELECT tier, rule, phase, value, reason, at FROM touch.tier_history WHERE account_id = :a ORDER BY id DESC LIMIT :n"
+            ),
+            {"a": account_id, "n": limit},
+        )
+        return [dict(r._mapping) for r in rows]
+
+    # --- enrolments ---------------------------------------------------------------------------
+
+    async def open_enrolments(self, account_id: str) -> list[Enrolment]:
+        rows = await self.conn.execute(
+            text(
+                "SELECT * FROM touch.enrolments WHERE account_id = :a AND status IN ('active', 'paused') ORDER BY enrolled_at, id"
+            ),
+            {"a": account_id},
+        )
+        return [_enrolment(r) for r in rows]
+
+    async def enrolments(self, account_id: str) -> list[Enrolment]:
+        rows = await self.conn.execute(
+            text("SELECT * FROM touch.enrolments WHERE account_id = :a ORDER BY enrolled_at DESC, id"),
+            {"a": account_id},
+        )
+        return [_enrolment(r) for r in rows]
+
+    async def get_enrolment(self, enrolment_id: str) -> Enrolment | None:
+        row = (
+            await self.conn.execute(text("SELECT * FROM touch.enrolments WHERE id = :i"), {"i": enrolment_id})
+        ).first()
+        return _enrolment(row) if row is not None else None
+
+    async def last_enrolled_at(self, account_id: str, playbook: str) -> datetime | None:
+        row = await self.conn.execute(
+            text("SELECT max(enrolled_at) FROM touch.enrolments WHERE account_id = :a AND playbook = :p"),
+            {"a": account_id, "p": playbook},
+        )
+        value = row.scalar_one()
+        return value if isinstance(value, datetime) else None
+
+    async def save_enrolment(self, e: Enrolment, *, at: datetime) -> None:
+        await self.conn.execute(
+            text(
+                """INSERT INTO touch.enrolments (id, account_id, playbook, variant, tier, status, step, step_started_at,
+                    wake_at, visits, seen, anchors, exiting, manual, enrolled_at, ended_at, end_reason, updated_at)
+                VALUES (:id, :account, :playbook, :variant, :tier, :status, :step, :started, :wake,
+                    CAST(:visits AS jsonb), CAST(:seen AS jsonb), CAST(:anchors AS jsonb), :exiting, :manual,
+                    :enrolled, :ended, :reason, :at)
+                ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, step = EXCLUDED.step,
+                    step_started_at = EXCLUDED.step_started_at, wake_at = EXCLUDED.wake_at, visits = EXCLUDED.visits,
+                    seen = EXCLUDED.seen, exiting = EXCLUDED.exiting, ended_at = EXCLUDED.ended_at,
+                    end_reason = EXCLUDED.end_reason, updated_at = EXCLUDED.updated_at"""
+            ),
+            {
+                "id": e.id,
+                "account": e.account_id,
+                "playbook": e.playbook,
+                "variant": e.variant,
+                "tier": e.tier,
+                "status": e.status,
+                "step": e.step,
+                "started": e.step_started_at,
+                "wake": e.wake_at,
+                "visits": json.dumps(dict(e.visits)),
+                "seen": _iso(e.seen),
+                "anchors": _iso(e.anchors),
+                "exiting": e.exiting,
+                "manual": e.manual,
+                "enrolled": e.enrolled_at,
+                "ended": e.ended_at,
+                "reason": e.end_reason,
+                "at": at,
+            },
+        )
+
+    async def add_history(self, enrolment_id: str, entries: Sequence[HistoryEntry]) -> None:
+        if not entries:
+            return
+        await self.conn.execute(
+            text(
+                """INSERT INTO touch.step_history (enrolment_id, step, visit, event, detail, command_id, at)
+                VALUES (:e, :s, :v, :ev, :d, :c, :at)"""
+            ),
+            [
+                {
+                    "e": enrolment_id,
+                    "s": h.step,
+                    "v": h.visit,
+                    "ev": h.event,
+                    "d": h.detail,
+                    "c": h.command_id,
+                    "at": h.at,
+                }
+                for h in entries
+            ],
+        )
+
+    async def history(self, enrolment_id: str) -> list[dict[str, Any]]:
+        rows = await self.conn.execute(
+            text(
+                "SELECT step, visit, event, detail, command_id, at FROM touch.step_history WHERE enrolment_id = :e ORDER BY id"
+            ),
+            {"e": enrolment_id},
+        )
+        return [dict(r._mapping) for r in rows]
+
+    # --- the message cap ----------------------------------------------------------------------
+
+    async def recent_sends(self, account_id: str, *, since: datetime) -> tuple[datetime, ...]:
+        rows = await self.conn.execute(
+            text("SELECT at FROM touch.customer_messages WHERE account_id = :a AND at > :s ORDER BY at"),
+            {"a": account_id, "s": since},
+        )
+        return tuple(r.at for r in rows)
+
+    async def record_sends(self, account_id: str, sends: Sequence[tuple[str, datetime]]) -> None:
+        if sends:
+            await self.conn.execute(
+                text(
+                    "INSERT INTO touch.customer_messages (command_id, account_id, at) VALUES (:c, :a, :at) ON CONFLICT DO NOTHING"
+                ),
+                [{"c": c, "a": account_id, "at": at} for c, at in sends],
+            )
+
+    # --- timers -------------------------------------------------------------------------------
+
+    async def set_timer(
+        self,
+        account_id: str,
+        key: str,
+        due_at: datetime,
+        *,
+        enrolment_id: str | None = None,
+        playbook: str | None = None,
+    ) -> None:
+        """Schedule (or move) a timer; one that already fired for the same instant stays fired."""
+        await self.conn.execute(
+            text(
+                """INSERT INTO touch.timers (account_id, key, due_at, enrolment_id, playbook)
+                VALUES (:a, :k, :d, :e, :p)
+                ON CONFLICT (account_id, key) DO UPDATE SET due_at = EXCLUDED.due_at,
+                    enrolment_id = EXCLUDED.enrolment_id, playbook = EXCLUDED.playbook,
+                    fired_at = CASE WHEN touch.timers.due_at = EXCLUDED.due_at THEN touch.timers.fired_at END"""
+            ),
+            {"a": account_id, "k": key, "d": due_at, "e": enrolment_id, "p": playbook},
+        )
+
+    async def clear_timer(self, account_id: str, key: str) -> None:
+        await self.conn.execute(
+            text("DELETE FROM touch.timers WHERE account_id = :a AND key = :k"), {"a": account_id, "k": key}
+        )
+
+    async def mark_fired(self, account_id: str, key: str, *, at: datetime) -> None:
+        await self.conn.execute(
+            text("UPDATE touch.timers SET fired_at = :at WHERE account_id = :a AND key = :k"),
+            {"a": account_id, "k": key, "at": at},
+        )
+
+    async def next_due(self, account_id: str, *, until: datetime) -> DueTimer | None:
+        row = (
+            await self.conn.execute(
+                text(
+                    """SELECT account_id, key, due_at, enrolment_id, playbook FROM touch.timers
+                    WHERE account_id = :a AND fired_at IS NULL AND due_at <= :u ORDER BY due_at, key LIMIT 1"""
+                ),
+                {"a": account_id, "u": until},
+            )
+        ).first()
+        return DueTimer(row.account_id, row.key, row.due_at, row.enrolment_id, row.playbook) if row else None
+
+    async def due_accounts(self, *, until: datetime, limit: int) -> list[str]:
+        """Accounts with a due timer, earliest first, skipping timers another replica holds."""
+        rows = await self.conn.execute(
+            text(
+                """SELECT account_id, min(due_at) AS due FROM (
+                    SELECT account_id, due_at FROM touch.timers WHERE fired_at IS NULL AND due_at <= :u
+                    ORDER BY due_at LIMIT :n FOR UPDATE SKIP LOCKED) t
+                GROUP BY account_id ORDER BY due"""
+            ),
+            {"u": until, "n": limit},
+        )
+        return [r.account_id for r in rows]
+
+    async def get_timer(self, account_id: str, key: str) -> DueTimer | None:
+        row = (
+            await self.conn.execute(
+                text(
+                    "SELECT account_id, key, due_at, enrolment_id, playbook FROM touch.timers WHERE account_id = :a AND key = :k AND fired_at IS NULL"
+                ),
+                {"a": account_id, "k": key},
+            )
+        ).first()
+        return DueTimer(row.account_id, row.key, row.due_at, row.enrolment_id, row.playbook) if row else None
+
+
+def _enrolment(row: Any) -> Enrolment:
+    return Enrolment(
+        id=row.id,
+        account_id=row.account_id,
+        playbook=row.playbook,
+        variant=row.variant,
+        tier=row.tier,
+        enrolled_at=row.enrolled_at,
+        anchors=_dates(row.anchors),
+        status=row.status,
+        step=row.step,
+        step_started_at=row.step_started_at,
+        wake_at=row.wake_at,
+        visits=dict(row.visits),
+        seen=_dates(row.seen),
+        exiting=row.exiting,
+        ended_at=row.ended_at,
+        end_reason=row.end_reason,
+        manual=row.manual,
+    )

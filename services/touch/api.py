@@ -1,0 +1,148 @@
+"""Touch's HTTP API (bearer token): playbooks, tiers, enrolments and their history, CSM actions."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, Body, HTTPException
+from pydantic import BaseModel, Field
+
+from touchline.shared import topics
+from touchline.shared.runtime import Runtime, require_token
+from touchline.shared.settings import CommonSettings
+
+from .adapters.config import ConfigError, load_playbook
+from .adapters.postgres import PgRepository
+from .domain.engine import Enrolment
+from .domain.playbook import Playbook
+from .domain.triggers import enrolment_id
+from .flows import Flows
+
+
+class EnrolRequest(BaseModel):
+    playbook: str = Field(description="name of the playbook to start")
+    by: str = Field("csm", description="who enrols the account (kept in the step history)")
+
+
+class ActionRequest(BaseModel):
+    by: str = Field("csm", description="who acts (kept in the step history)")
+
+
+def playbook_summary(p: Playbook) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "description": p.description,
+        "trigger": p.trigger.model_dump(mode="json", exclude_none=True),
+        "cooldown_seconds": p.cooldown.total_seconds(),
+        "exits": [e.model_dump(exclude_none=True) for e in p.exits],
+        "variants": {
+            name: [{"id": s.id, "kind": s.kind, "template": s.template, "task_type": s.task_type} for s in steps]
+            for name, steps in p.variants.items()
+        },
+    }
+
+
+def enrolment_view(e: Enrolment, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    view = asdict(e)
+    view["anchors"] = {k: v.isoformat() for k, v in e.anchors.items()}
+    view["seen"] = {k: v.isoformat() for k, v in e.seen.items()}
+    if history is not None:
+        view["history"] = history
+    return view
+
+
+def router(
+    *, get_runtime: Callable[[], Runtime], get_flows: Callable[[], Flows], get_common: Callable[[], CommonSettings]
+) -> APIRouter:
+    api = APIRouter(prefix="/v1", dependencies=[require_token(get_common)], tags=["touch"])
+
+    @api.get("/playbooks")
+    async def list_playbooks() -> list[dict[str, Any]]:
+        return [playbook_summary(p) for p in get_flows().config.playbooks.values()]
+
+    @api.post("/playbooks/validate")
+    async def validate(body: str = Body(..., media_type="application/yaml")) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "playbook.yaml"
+            path.write_text(body, encoding="utf-8")
+            try:
+                playbook = load_playbook(path)
+            except ConfigError as exc:
+                return {"valid": False, "problems": [p.replace(str(path), "body") for p in exc.problems]}
+        return {"valid": True, "problems": [], "playbook": playbook_summary(playbook)}
+
+    @api.get("/accounts/{account_id}/tier")
+    async def tier(account_id: str) -> dict[str, Any]:
+        async with get_runtime().engine.connect() as conn:
+            repo = PgRepository(conn)
+            stored = await repo.get_tier(account_id)
+            if stored is None:
+                raise HTTPException(404, f"account {account_id!r}: no tier yet (no event seen for it)")
+            return {"account_id": account_id, **asdict(stored), "history": await repo.tier_history(account_id)}
+
+    @api.get("/accounts/{account_id}/enrolments")
+    async def enrolments(account_id: str) -> list[dict[str, Any]]:
+        async with get_runtime().engine.connect() as conn:
+            repo = PgRepository(conn)
+            return [enrolment_view(e, await repo.history(e.id)) for e in await repo.enrolments(account_id)]
+
+    @api.get("/enrolments/{enrolment_id}")
+    async def enrolment(enrolment_id: str) -> dict[str, Any]:
+        async with get_runtime().engine.connect() as conn:
+            repo = PgRepository(conn)
+            e = await repo.get_enrolment(enrolment_id)
+            if e is None:
+                raise HTTPException(404, f"enrolment {enrolment_id!r} not found")
+            return enrolment_view(e, await repo.history(e.id))
+
+    @api.post("/enrolments/{enrolment_id}/{action}")
+    async def act(
+        enrolment_id: str, action: Literal["pause", "resume", "cancel"], request: ActionRequest | None = None
+    ) -> dict[str, Any]:
+        runtime = get_runtime()
+        by = request.by if request else "csm"
+        async with runtime.engine.begin() as conn:
+            repo = PgRepository(conn)
+            found = await repo.get_enrolment(enrolment_id)
+            if found is None:
+                raise HTTPException(404, f"enrolment {enrolment_id!r} not found")
+            await repo.lock_account(found.account_id)
+            current = await repo.get_enrolment(enrolment_id)
+            assert current is not None
+            try:
+                updated = await get_flows().set_status(repo, current, action, now=runtime.clock.now(), by=by)
+            except ValueError as exc:
+                raise HTTPException(409, str(exc)) from exc
+            return enrolment_view(updated, await repo.history(enrolment_id))
+
+    @api.post("/accounts/{account_id}/enrolments", status_code=201)
+    async def enrol(account_id: str, request: EnrolRequest) -> dict[str, Any]:
+        runtime, flows = get_runtime(), get_flows()
+        playbook = flows.config.playbooks.get(request.playbook)
+        if playbook is None:
+            known = ", ".join(flows.config.playbooks)
+            raise HTTPException(422, f"playbook: unknown playbook {request.playbook!r} (known: {known})")
+        now = runtime.clock.now()
+        async with runtime.engine.begin() as conn:
+            repo = PgRepository(conn)
+            await repo.lock_account(account_id)
+            profile = await repo.get_profile(account_id)
+            if profile is None:
+                raise HTTPException(404, f"account {account_id!r}: unknown to touch (no event seen for it)")
+            assignment = await flows.retier(repo, profile, at=now)
+            cause = f"manual:{request.by}:{uuid.uuid4().hex}"
+            verdict, commands = await flows.enrol(repo, profile, assignment, playbook, at=now, cause=cause, manual=True)
+            if not verdict.ok:
+                raise HTTPException(409, f"not enrolled: {verdict.reason}")
+            # Published before commit, like the consumer: a failed commit leaves copies notify drops.
+            await runtime.publisher.publish(topics.COMMANDS, commands)
+            created = await repo.get_enrolment(enrolment_id(account_id, playbook.name, cause))
+            assert created is not None
+            return enrolment_view(created, await repo.history(created.id))
+
+    return api

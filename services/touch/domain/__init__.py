@@ -1,0 +1,1 @@
+"""Touch's pure domain: tiers, the playbook model, the engine that advances enrolments."""

@@ -1,0 +1,270 @@
+"""The playbook model: what a playbook file says, validated.
+
+A playbook is a trigger, per-tier variants (lists of steps), exits and caps. Steps are:
+``send`` (email / in-app), ``task`` (CSM task), ``wait`` (a duration or until a date),
+``wait_for`` (``when`` these signals arrive go there; else ``timeout``), ``check`` (was a signal seen in this run?)
+and ``end``. A step goes to the next one in its list unless it says ``next``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from touchline.shared.clock import parse_duration
+
+Tier = Literal["high", "low", "tech"]
+TIERS: tuple[Tier, ...] = ("high", "low", "tech")
+END = "end"
+
+# Short names a playbook may use for families of outcome kinds.
+SIGNAL_ALIASES: dict[str, tuple[str, ...]] = {
+    "opened": ("email.opened", "email.clicked", "inapp.seen", "inapp.clicked", "email.answered", "inapp.answered"),
+    "clicked": ("email.clicked", "inapp.clicked"),
+    "answered": ("email.answered", "inapp.answered"),
+}
+ACCOUNT_SIGNALS = (
+    "signed",
+    "renewed",
+    "cancelled",
+    "login",
+    "feature_used",
+    "support_ticket",
+    "band_dropped",
+    "band_recovered",
+    "usage_declined",
+    "usage_improved",
+)
+OUTCOME_SIGNALS = (
+    "email.sent",
+    "email.failed",
+    "email.opened",
+    "email.clicked",
+    "email.unsubscribed",
+    "email.answered",
+    "inapp.shown",
+    "inapp.seen",
+    "inapp.dismissed",
+    "inapp.clicked",
+    "inapp.answered",
+    "task.opened",
+    "task.updated",
+    "task.completed",
+)
+KNOWN_SIGNALS = frozenset(ACCOUNT_SIGNALS + OUTCOME_SIGNALS)
+DATE_ATTRIBUTES = ("renewal_date", "signed_at", "last_csm_contact_at", "first_seen_at", "enrolled_at")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    return parse_duration(str(value))
+
+
+def expand_signals(names: list[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for name in names:
+        if name in SIGNAL_ALIASES:
+            out += SIGNAL_ALIASES[name]
+        elif name in KNOWN_SIGNALS:
+            out.append(name)
+        else:
+            known = ", ".join(sorted(KNOWN_SIGNALS | set(SIGNAL_ALIASES)))
+            raise ValueError(f"unknown signal {name!r} (known: {known})")
+    return tuple(dict.fromkeys(out))
+
+
+class Anchor(_Strict):
+    """A date relative to an account attribute (or the enrolment's start): attribute + offset."""
+
+    attribute: str
+    offset: timedelta = timedelta(0)
+
+    _offset = field_validator("offset", mode="before")(_duration)
+
+    @field_validator("attribute")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in DATE_ATTRIBUTES:
+            raise ValueError(f"unknown date attribute {value!r} (known: {', '.join(DATE_ATTRIBUTES)})")
+        return value
+
+
+class Match(_Strict):
+    """One branch of a wait_for: these signals (and, for answers, these answer values) go to ``goto``."""
+
+    signals: tuple[str, ...]
+    answer: dict[str, Any] = Field(default_factory=dict)  # key -> value | [values] | {min,max} | null (absent)
+    goto: str
+
+    @field_validator("signals", mode="before")
+    @classmethod
+    def _expand(cls, value: Any) -> tuple[str, ...]:
+        return expand_signals([value] if isinstance(value, str) else list(value))
+
+
+class Step(_Strict):
+    id: str
+    kind: Literal["send", "task", "wait", "wait_for", "check", "end"]
+    next: str | None = None
+    # send
+    channel: Literal["email", "in_app"] | None = None
+    template: str | None = None
+    to: Literal["contacts", "admins", "csm_owner", "user"] = "admins"
+    # task
+    task_type: str | None = None
+    reason: str | None = None
+    subject: str | None = None
+    priority: Literal["low", "medium", "high", "urgent"] = "medium"
+    due: timedelta | None = None
+    # wait / wait_for: a duration from the step's start, or until an anchored date
+    duration: timedelta | None = None
+    until: Anchor | None = None
+    when: tuple[Match, ...] = ()
+    timeout: str | None = None  # wait_for: where to go when time runs out (default: next)
+    # check
+    seen: tuple[str, ...] = ()
+    then: str | None = None
+    otherwise: str | None = Field(None, alias="else")
+
+    _durations = field_validator("due", "duration", mode="before")(lambda v: None if v is None else _duration(v))
+
+    @field_validator("seen", mode="before")
+    @classmethod
+    def _expand_seen(cls, value: Any) -> tuple[str, ...]:
+        return expand_signals([value] if isinstance(value, str) else list(value or []))
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> Step:
+        need: dict[str, tuple[str, ...]] = {
+            "send": ("channel", "template"),
+            "task": ("task_type", "reason", "subject"),
+            "check": ("then", "otherwise"),
+        }
+        for field in need.get(self.kind, ()):
+            if getattr(self, field) is None:
+                raise ValueError(f"step {self.id!r} ({self.kind}) needs {field if field != 'otherwise' else 'else'}")
+        if self.kind in ("wait", "wait_for") and (self.duration is None) == (self.until is None):
+            raise ValueError(f"step {self.id!r} ({self.kind}) needs exactly one of duration, until")
+        if self.kind == "wait_for" and not self.when:
+            raise ValueError(f"step {self.id!r} (wait_for) needs at least one branch in when")
+        if self.kind == "check" and not self.seen:
+            raise ValueError(f"step {self.id!r} (check) needs seen")
+        return self
+
+    def targets(self) -> list[str]:
+        found = [self.next, self.timeout, self.then, self.otherwise, *(m.goto for m in self.when)]
+        return [t for t in found if t is not None]
+
+
+class Trigger(_Strict):
+    """What starts a run: a signal, or a date relative to an account attribute (optionally recurring)."""
+
+    signal: str | None = None
+    date: Anchor | None = None
+    every: timedelta | None = None  # recurring date trigger (e.g. NPS twice a year)
+    phases: tuple[str, ...] = ()  # only accounts in these phases; empty = any phase but churned
+
+    _every = field_validator("every", mode="before")(lambda v: None if v is None else _duration(v))
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Trigger:
+        if (self.signal is None) == (self.date is None):
+            raise ValueError("trigger needs exactly one of signal, date")
+        if self.signal is not None:
+            expand_signals([self.signal])
+        if self.every is not None and self.date is None:
+            raise ValueError("trigger.every only applies to a date trigger")
+        return self
+
+
+class Exit(_Strict):
+    """Leave the run when this signal arrives, optionally through a last step (e.g. renewed -> thanks)."""
+
+    signal: str
+    goto: str | None = None
+
+    @field_validator("signal")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        expand_signals([value])
+        return value
+
+
+class Playbook(_Strict):
+    name: str
+    description: str = ""
+    trigger: Trigger
+    variants: dict[Literal["high", "low", "tech", "default"], tuple[Step, ...]]
+    exits: tuple[Exit, ...] = ()
+    cooldown: timedelta = timedelta(0)  # not re-enrolled within this time of the last run's start
+    counts_towards_cap: bool = True
+
+    _cooldown = field_validator("cooldown", mode="before")(_duration)
+
+    @model_validator(mode="after")
+    def _graph(self) -> Playbook:
+        if not self.variants:
+            raise ValueError("variants: at least one variant (high, low, tech or default)")
+        for variant, steps in self.variants.items():
+            if not steps:
+                raise ValueError(f"variants.{variant}: no steps")
+            ids = [s.id for s in steps]
+            dupes = {i for i in ids if ids.count(i) > 1}
+            if dupes:
+                raise ValueError(f"variants.{variant}: duplicate step ids {sorted(dupes)}")
+            known = set(ids) | {END}
+            for step in steps:
+                for target in step.targets():
+                    if target not in known:
+                        raise ValueError(f"variants.{variant}: step {step.id!r} goes to unknown step {target!r}")
+            for ex in self.exits:
+                if ex.goto is not None and ex.goto not in known:
+                    raise ValueError(f"exits: {ex.signal} goes to {ex.goto!r}, not a step of variant {variant}")
+        return self
+
+    def variant_for(self, tier: str) -> tuple[str, tuple[Step, ...]] | None:
+        if tier in self.variants:
+            return tier, self.variants[tier]  # type: ignore[index]
+        if "default" in self.variants:
+            return "default", self.variants["default"]
+        return None
+
+    def steps_of(self, variant: str) -> tuple[Step, ...]:
+        return self.variants[variant]  # type: ignore[index]
+
+
+def parse_playbook(data: Any) -> Playbook:
+    """Validate a playbook document (already parsed from YAML); raises pydantic.ValidationError."""
+    if isinstance(data, dict) and isinstance(data.get("variants"), dict):
+        data = {**data, "variants": {k: [_step_doc(s) for s in (v or [])] for k, v in data["variants"].items()}}
+    return Playbook.model_validate(data)
+
+
+def _step_doc(doc: Any) -> Any:
+    """Steps are written ``{id: x, send: {...}}``: the one kind key becomes ``kind`` plus its fields."""
+    if not isinstance(doc, dict):
+        return doc
+    kinds = [k for k in ("send", "task", "wait", "wait_for", "check", "end") if k in doc]
+    if len(kinds) != 1:
+        return {**doc, "kind": None}
+    kind = kinds[0]
+    body = doc[kind]
+    rest = {k: v for k, v in doc.items() if k != kind}
+    if kind == "end" or body is None:
+        return {**rest, "kind": kind}
+    if kind == "wait" and not isinstance(body, dict):
+        body = {"duration": body}
+    if not isinstance(body, dict):
+        return {**rest, "kind": kind, "_": body}
+    if True in body:  # YAML 1.1 reads a bare `on:` key as true
+        body = {("when" if k is True else k): v for k, v in body.items()}
+    if kind == "task" and "type" in body:
+        body = {("task_type" if k == "type" else k): v for k, v in body.items()}
+    return {**rest, **body, "kind": kind}

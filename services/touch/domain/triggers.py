@@ -1,0 +1,86 @@
+"""When a playbook starts: date triggers' next instants, and whether an account may be enrolled."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .playbook import DATE_ATTRIBUTES, Playbook
+from .tiers import Profile
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    ok: bool
+    reason: str
+
+
+def next_date_trigger(playbook: Playbook, profile: Profile, *, now: datetime) -> datetime | None:
+    """The instant a date-triggered playbook should next start for this account, or None.
+
+    A trigger before its date (renewal - 120d) learned late still fires at once while the date
+    itself is ahead; one after its date (last contact + 120d) fires at once when overdue.
+    A recurring trigger gives its first occurrence at or after ``now``.
+    """
+    trigger = playbook.trigger
+    if trigger.date is None:
+        return None
+    anchor = profile.date(trigger.date.attribute)
+    if anchor is None:
+        return None
+    due = anchor + trigger.date.offset
+    if trigger.every is not None:
+        if due >= now:
+            return due
+        periods = math.ceil((now - due) / trigger.every)
+        return due + periods * trigger.every
+    if due >= now:
+        return due
+    if trigger.date.offset < timedelta(0) and anchor <= now:
+        return None  # the date it prepares for has passed
+    return now
+
+
+def following_occurrence(playbook: Playbook, fired_at: datetime) -> datetime | None:
+    """For a recurring trigger that just fired at ``fired_at``: the next instant."""
+    every = playbook.trigger.every
+    return fired_at + every if every is not None else None
+
+
+def eligibility(
+    playbook: Playbook,
+    *,
+    tier: str,
+    phase: str,
+    has_open_run: bool,
+    last_enrolled_at: datetime | None,
+    now: datetime,
+    manual: bool = False,
+) -> Eligibility:
+    """The caps and filters of enrolment. A CSM enrolling by hand skips phase and cooldown, not the one-run cap."""
+    if has_open_run:
+        return Eligibility(False, "already running for this account")
+    if playbook.variant_for(tier) is None:
+        return Eligibility(False, f"no variant for tier {tier}")
+    if manual:
+        return Eligibility(True, "enrolled by hand")
+    phases = playbook.trigger.phases
+    if phases and phase not in phases:
+        return Eligibility(False, f"phase {phase} not in {'/'.join(phases)}")
+    if not phases and phase == "churned":
+        return Eligibility(False, "account churned")
+    if last_enrolled_at is not None and now - last_enrolled_at < playbook.cooldown:
+        return Eligibility(False, f"cooldown: last run started {last_enrolled_at.isoformat()}")
+    return Eligibility(True, "eligible")
+
+
+def enrolment_id(account_id: str, playbook: str, cause: str) -> str:
+    """Deterministic, so a replayed trigger recreates the same enrolment and the same command ids."""
+    return "enr_" + hashlib.sha256(f"{account_id}|{playbook}|{cause}".encode()).hexdigest()[:24]
+
+
+def anchors_of(profile: Profile, *, enrolled_at: datetime) -> dict[str, datetime]:
+    found = {a: profile.date(a) for a in DATE_ATTRIBUTES if a != "enrolled_at"}
+    return {"enrolled_at": enrolled_at, **{k: v for k, v in found.items() if v is not None}}

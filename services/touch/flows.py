@@ -1,0 +1,277 @@
+"""The service layer: apply inputs to one account, fire its due timers, enrol, persist, make commands.
+
+Every function here runs inside the caller's transaction with the account locked, so the
+consumer, the timer loop and the API never advance the same account at the same time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from touchline.shared.messages import Command, Recipients, TaskSpec
+
+from .domain.engine import Advance, Enrolment, HistoryEntry, MessageCap, OpenTask, Send, on_signal, on_wake, start
+from .domain.playbook import Playbook, expand_signals
+from .domain.signals import Input, SignalThresholds, apply_input
+from .domain.tiers import Profile, TierAssignment, TierRules, assign_tier
+from .domain.triggers import (
+    Eligibility,
+    anchors_of,
+    eligibility,
+    enrolment_id,
+    following_occurrence,
+    next_date_trigger,
+)
+from .ports import Repository
+
+log = logging.getLogger(__name__)
+MAX_TIMERS_PER_CALL = 10_000
+
+
+@dataclass(frozen=True)
+class TouchConfig:
+    rules: TierRules
+    playbooks: Mapping[str, Playbook]
+    cap: MessageCap | None = field(default_factory=lambda: MessageCap(limit=5, per=timedelta(days=7)))
+    thresholds: SignalThresholds = field(default_factory=SignalThresholds)
+
+
+def timer_key(enrolment: Enrolment) -> str:
+    return f"enrolment:{enrolment.id}"
+
+
+class Flows:
+    def __init__(self, config: TouchConfig) -> None:
+        self.config = config
+
+    # --- inputs from the topics ---------------------------------------------------------------
+
+    async def apply(
+        self, repo: Repository, account_id: str, inputs: Sequence[Input], *, now: datetime
+    ) -> list[Command]:
+        """Apply inputs in time order; timers due before each input fire first, as of their own time."""
+        await repo.lock_account(account_id)
+        out: list[Command] = []
+        for item in sorted(inputs, key=lambda i: i.at):
+            at = min(item.at, now)
+            out += await self.fire_due(repo, account_id, until=at)
+            out += await self._apply_one(repo, account_id, item, at=at)
+        return out
+
+    async def _apply_one(self, repo: Repository, account_id: str, item: Input, *, at: datetime) -> list[Command]:
+        before = await repo.get_profile(account_id)
+        profile = apply_input(before, item, account_id=account_id, at=at)
+        if profile != before:
+            await repo.save_profile(profile, at=at)
+            await self._schedule_date_triggers(repo, profile, at=at)
+        assignment = await self.retier(repo, profile, at=at)
+        if item.signal is None:
+            return []
+        out: list[Command] = []
+        for e in await repo.open_enrolments(account_id):
+            playbook = self.config.playbooks.get(e.playbook)
+            if playbook is None or (item.enrolment_id is not None and e.id != item.enrolment_id):
+                continue
+            signal = replace(item.signal, at=max(at, e.step_started_at or e.enrolled_at))
+            sends = await self._recent(repo, account_id, signal.at)
+            adv = on_signal(playbook, e, signal, recent_sends=sends, cap=self.config.cap)
+            if adv.state != e:
+                out += await self._persist(repo, playbook, adv, profile=profile, at=signal.at)
+        for playbook in self.config.playbooks.values():
+            trigger = playbook.trigger.signal
+            if trigger is not None and item.signal.name in expand_signals([trigger]):
+                _, commands = await self.enrol(repo, profile, assignment, playbook, at=at, cause=item.source_id)
+                out += commands
+        return out
+
+    async def retier(self, repo: Repository, profile: Profile, *, at: datetime) -> TierAssignment:
+        assignment = assign_tier(profile, rules=self.config.rules, now=at)
+        stored = await repo.get_tier(profile.account_id)
+        current = (assignment.tier, assignment.rule, assignment.phase, assignment.value)
+        if stored is None or (stored.tier, stored.rule, stored.phase, stored.value) != current:
+            await repo.save_tier(profile.account_id, assignment, at=at)
+        return assignment
+
+    async def _schedule_date_triggers(self, repo: Repository, profile: Profile, *, at: datetime) -> None:
+        for playbook in self.config.playbooks.values():
+            if playbook.trigger.date is None:
+                continue
+            key = f"trigger:{playbook.name}"
+            due = next_date_trigger(playbook, profile, now=at)
+            if due is None:
+                await repo.clear_timer(profile.account_id, key)
+            else:
+                await repo.set_timer(profile.account_id, key, due, playbook=playbook.name)
+
+    # --- timers -------------------------------------------------------------------------------
+
+    async def fire_due(self, repo: Repository, account_id: str, *, until: datetime) -> list[Command]:
+        """Fire this account's timers due by ``until``, earliest first, each as of its own due time."""
+        out: list[Command] = []
+        for _ in range(MAX_TIMERS_PER_CALL):
+            timer = await repo.next_due(account_id, until=until)
+            if timer is None:
+                break
+            if timer.enrolment_id is not None:
+                await repo.clear_timer(account_id, timer.key)
+                out += await self._wake(repo, timer.enrolment_id, at=timer.due_at)
+            elif timer.playbook is not None:
+                await repo.mark_fired(account_id, timer.key, at=timer.due_at)
+                out += await self._date_trigger(repo, account_id, timer.playbook, at=timer.due_at)
+        return out
+
+    async def _wake(self, repo: Repository, enrolment_id_: str, *, at: datetime) -> list[Command]:
+        e = await repo.get_enrolment(enrolment_id_)
+        playbook = self.config.playbooks.get(e.playbook) if e is not None else None
+        if e is None or playbook is None or e.status != "active":
+            return []
+        profile = await repo.get_profile(e.account_id)
+        sends = await self._recent(repo, e.account_id, at)
+        adv = on_wake(playbook, e, now=at, recent_sends=sends, cap=self.config.cap)
+        return await self._persist(repo, playbook, adv, profile=profile, at=at)
+
+    async def _date_trigger(self, repo: Repository, account_id: str, name: str, *, at: datetime) -> list[Command]:
+        playbook = self.config.playbooks.get(name)
+        profile = await repo.get_profile(account_id)
+        if playbook is None or profile is None:
+            return []
+        nxt = following_occurrence(playbook, at)
+        if nxt is not None:
+            await repo.set_timer(account_id, f"trigger:{name}", nxt, playbook=name)
+        assignment = await self.retier(repo, profile, at=at)
+        _, commands = await self.enrol(repo, profile, assignment, playbook, at=at, cause=f"date:{at.isoformat()}")
+        return commands
+
+    # --- enrolments ---------------------------------------------------------------------------
+
+    async def enrol(
+        self,
+        repo: Repository,
+        profile: Profile,
+        assignment: TierAssignment,
+        playbook: Playbook,
+        *,
+        at: datetime,
+        cause: str,
+        manual: bool = False,
+    ) -> tuple[Eligibility, list[Command]]:
+        opened = [e for e in await repo.open_enrolments(profile.account_id) if e.playbook == playbook.name]
+        verdict = eligibility(
+            playbook,
+            tier=assignment.tier,
+            phase=assignment.phase,
+            has_open_run=bool(opened),
+            last_enrolled_at=await repo.last_enrolled_at(profile.account_id, playbook.name),
+            now=at,
+            manual=manual,
+        )
+        if not verdict.ok:
+            log.debug(
+                "not enrolled", extra={"account": profile.account_id, "playbook": playbook.name, "why": verdict.reason}
+            )
+            return verdict, []
+        eid = enrolment_id(profile.account_id, playbook.name, cause)
+        if await repo.get_enrolment(eid) is not None:
+            return Eligibility(False, "this trigger already enrolled the account"), []
+        variant = playbook.variant_for(assignment.tier)
+        assert variant is not None
+        fresh = Enrolment(
+            id=eid,
+            account_id=profile.account_id,
+            playbook=playbook.name,
+            variant=variant[0],
+            tier=assignment.tier,
+            enrolled_at=at,
+            anchors=anchors_of(profile, enrolled_at=at),
+            manual=manual,
+        )
+        sends = await self._recent(repo, profile.account_id, at)
+        adv = start(playbook, fresh, now=at, recent_sends=sends, cap=self.config.cap)
+        why = f"{verdict.reason}; {assignment.reason}; cause {cause}"
+        adv = replace(adv, history=(HistoryEntry("enrolled", 0, at, "enrolled", why), *adv.history))
+        return verdict, await self._persist(repo, playbook, adv, profile=profile, at=at)
+
+    async def set_status(self, repo: Repository, e: Enrolment, action: str, *, now: datetime, by: str) -> Enrolment:
+        """pause / resume / cancel by a CSM; raises ValueError when the enrolment's status forbids it."""
+        allowed = {"pause": ("active",), "resume": ("paused",), "cancel": ("active", "paused")}[action]
+        if e.status not in allowed:
+            raise ValueError(f"cannot {action} an enrolment that is {e.status}")
+        if action == "pause":
+            new = replace(e, status="paused")
+            await repo.clear_timer(e.account_id, timer_key(e))
+        elif action == "resume":
+            wake = max(e.wake_at, now) if e.wake_at is not None else None
+            new = replace(e, status="active", wake_at=wake)
+            if wake is not None:
+                await repo.set_timer(e.account_id, timer_key(e), wake, enrolment_id=e.id)
+        else:
+            new = replace(e, status="cancelled", ended_at=now, end_reason=f"cancelled by {by}", wake_at=None)
+            await repo.clear_timer(e.account_id, timer_key(e))
+        await repo.save_enrolment(new, at=now)
+        event = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[action]
+        await repo.add_history(
+            e.id, [HistoryEntry(e.step or "-", e.visits.get(e.step or "", 0), now, event, f"by {by}")]
+        )
+        return new
+
+    async def _recent(self, repo: Repository, account_id: str, at: datetime) -> tuple[datetime, ...]:
+        if self.config.cap is None:
+            return ()
+        return await repo.recent_sends(account_id, since=at - self.config.cap.per)
+
+    async def _persist(
+        self, repo: Repository, playbook: Playbook, adv: Advance, *, profile: Profile | None, at: datetime
+    ) -> list[Command]:
+        e = adv.state
+        await repo.save_enrolment(e, at=at)
+        await repo.add_history(e.id, adv.history)
+        if adv.wake_at is not None:
+            await repo.set_timer(e.account_id, timer_key(e), adv.wake_at, enrolment_id=e.id)
+        else:
+            await repo.clear_timer(e.account_id, timer_key(e))
+        if playbook.counts_towards_cap:
+            await repo.record_sends(e.account_id, [(d.command_id, at) for d in adv.decisions if isinstance(d, Send)])
+        traits = profile.traits if profile is not None else {}
+        return [command_for(playbook, e, d, traits=traits, at=at) for d in adv.decisions]
+
+
+def command_for(
+    playbook: Playbook, e: Enrolment, d: Send | OpenTask, *, traits: Mapping[str, object], at: datetime
+) -> Command:
+    variables = {k: traits[k] for k in ("name", "plan", "renewal_date", "csm_owner", "locale") if k in traits}
+    variables |= {"tier": e.tier, "playbook": playbook.name}
+    common = {
+        "command_id": d.command_id,
+        "account_id": e.account_id,
+        "variables": variables,
+        "enrolment_id": e.id,
+        "playbook": playbook.name,
+        "step": d.step,
+        "issued_at": at,
+    }
+    if isinstance(d, Send):
+        return Command(
+            channel=d.channel,  # type: ignore[arg-type]
+            template=d.template,
+            recipients=Recipients(role=d.to),  # type: ignore[arg-type]
+            dedup_key=d.command_id,
+            **common,  # type: ignore[arg-type]
+        )
+    task = TaskSpec(
+        type=d.task_type,
+        reason=d.reason,
+        subject=d.subject,
+        priority=d.priority,  # type: ignore[arg-type]
+        due_at=d.due_at,
+        body=f"Playbook {playbook.name} ({e.tier} touch), step {d.step}.",
+    )
+    return Command(
+        channel="task",
+        task=task,
+        recipients=Recipients(role="csm_owner"),
+        dedup_key=f"{e.account_id}:{d.task_type}:{d.reason}",
+        **common,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,53 @@
+"""Consumed messages -> inputs per account -> flows; one table maps message types to their reader."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from touchline.shared import topics
+from touchline.shared.clock import Clock
+from touchline.shared.cloudevents import Envelope
+from touchline.shared.consumer import Outgoing
+from touchline.shared.messages import HealthScored, Message, Outcome, ProductEvent
+
+from .adapters.postgres import PgRepository
+from .domain.signals import Input, SignalThresholds, from_event, from_health, from_outcome
+from .flows import Flows
+
+Reader = Callable[[Message], list[Input]]
+
+
+def readers(thresholds: SignalThresholds) -> dict[type[Message], Reader]:
+    """The handler table: which function reads which message type."""
+    return {
+        ProductEvent: from_event,  # type: ignore[dict-item]
+        HealthScored: partial(from_health, thresholds=thresholds),  # type: ignore[dict-item]
+        Outcome: from_outcome,  # type: ignore[dict-item]
+    }
+
+
+def inputs_by_account(envelopes: Sequence[Envelope], table: dict[type[Message], Reader]) -> dict[str, list[Input]]:
+    grouped: dict[str, list[Input]] = {}
+    for env in envelopes:
+        reader = table.get(type(env.message))
+        if reader is None:
+            continue  # another type on a shared topic (e.g. a newer version): not ours to read
+        items = reader(env.message)
+        if items:
+            grouped.setdefault(env.message.key(), []).extend(items)
+    return grouped
+
+
+async def handle_batch(conn: AsyncConnection, envelopes: Sequence[Envelope], *, flows: Flows, clock: Clock) -> Outgoing:
+    """One consumer batch, in the runner's transaction: accounts in a fixed order (no lock cycles)."""
+    table = readers(flows.config.thresholds)
+    repo = PgRepository(conn)
+    now = clock.now()
+    out: Outgoing = []
+    for account_id, items in sorted(inputs_by_account(envelopes, table).items()):
+        for command in await flows.apply(repo, account_id, items, now=now):
+            out.append((topics.COMMANDS, command))
+    return out

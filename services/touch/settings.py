@@ -1,0 +1,40 @@
+"""Settings of the touch service (env prefix ``TOUCHLINE_TOUCH_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from touchline.shared.settings import ServiceSettings
+
+CONFIG_DIR = Path(__file__).with_name("config")
+
+
+class TouchSettings(ServiceSettings):
+    """Tiers, playbooks, caps and the signal thresholds the playbooks' triggers read."""
+
+    model_config = SettingsConfigDict(env_prefix="TOUCHLINE_TOUCH_", extra="ignore")
+
+    port: int = Field(8003, description="port of the touch HTTP server (API, /healthz, /metrics)")
+    tiers_file: Path = Field(CONFIG_DIR / "tiers.yaml", description="tier rules (YAML), validated at start-up")
+    playbooks_dir: Path = Field(
+        CONFIG_DIR / "playbooks", description="directory of playbook files (*.yaml), validated at start-up"
+    )
+    message_cap: int = Field(
+        5,
+        ge=0,
+        description="most customer messages (email + in-app) per account per cap window, across playbooks; 0 = no cap",
+    )
+    message_cap_days: float = Field(7.0, gt=0, description="the cap window in days")
+    usage_decline_threshold: float = Field(
+        0.3, gt=0, description="usage 30d vs previous 30d falling by at least this share is a usage decline"
+    )
+    usage_recovered_threshold: float = Field(
+        -0.1, description="a usage trend at or above this (after a decline) counts as usage improved"
+    )
+    inactive_days: float = Field(14.0, gt=0, description="days without login that count as a usage decline")
+    timer_poll_seconds: float = Field(
+        1.0, gt=0, description="longest sleep of the timer loop when the clock does not move"
+    )
