@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import Response
 
 from .auth import WriteKeys, basic_user
 from .domain import KINDS, Limits, Parsed, Problem, RequestInvalid, TimePolicy
@@ -44,11 +45,11 @@ class Refused(Exception):
         super().__init__(message)
         self.status, self.reason, self.message, self.extra = status, reason, message, extra
 
-    def response(self) -> ORJSONResponse:
+    def response(self) -> Response:
         REJECTED.labels(self.reason).inc()
         headers = {k: str(v) for k, v in self.extra.pop("headers", {}).items()}
         body = {"success": False, "error": self.reason, "message": self.message, **self.extra}
-        return ORJSONResponse(body, status_code=self.status, headers=headers)
+        return _json(body, status=self.status, headers=headers)
 
 
 def _invalid(exc: RequestInvalid) -> Refused:
@@ -95,7 +96,7 @@ def _source(state: IngestState, request: Request, document: dict[str, Any] | Non
     return source
 
 
-async def _handle(state: IngestState, request: Request, kind: str) -> ORJSONResponse:
+async def _handle(state: IngestState, request: Request, kind: str) -> Response:
     try:
         if request.headers.get("authorization"):
             _source(state, request, None)  # refuse a wrong Basic key before reading any body
@@ -129,14 +130,14 @@ async def _handle(state: IngestState, request: Request, kind: str) -> ORJSONResp
     return _answer(parsed, source)
 
 
-def _answer(parsed: Parsed, source: str) -> ORJSONResponse:
+def _answer(parsed: Parsed, source: str) -> Response:
     for kind, count in collections.Counter(c.kind for c in parsed.calls).items():
         ACCEPTED.labels(source, kind).inc(count)
     if not parsed.rejected:
-        return ORJSONResponse({"success": True, "accepted": len(parsed.calls)})
+        return _json({"success": True, "accepted": len(parsed.calls)})
     for rejected in parsed.rejected:
         REJECTED.labels(rejected.problems[0].reason).inc()
-    return ORJSONResponse(
+    return _json(
         {
             "success": False,
             "error": "invalid",
@@ -144,15 +145,19 @@ def _answer(parsed: Parsed, source: str) -> ORJSONResponse:
             "accepted": len(parsed.calls),
             "rejected": [r.as_json() for r in parsed.rejected],
         },
-        status_code=400,
+        status=400,
     )
+
+
+def _json(body: dict[str, Any], *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, headers=headers, media_type="application/json")
 
 
 def router(get_state: Callable[[], IngestState]) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["segment"])
 
     def add(path: str, kind: str, body: dict[str, Any], summary: str) -> None:
-        async def endpoint(request: Request) -> ORJSONResponse:
+        async def endpoint(request: Request) -> Response:
             return await _handle(get_state(), request, kind)
 
         api.add_api_route(

@@ -132,6 +132,7 @@ def build_app(common: CommonSettings, settings: IngestSettings) -> FastAPI:
                 task.cancel()
             if connection.producer is not None:
                 await connection.producer.stop()
+            await placeholder.stop()  # never started; stopping it closes its client cleanly
             await runtime.engine.dispose()
             holder.clear()
 
