@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from .aggregates import AccountState, day_of, measure_value, prune, usage_trend
-from .explain import contributions, top_reasons
+from .explain import contributions, explain
 from .overrides import Band, Override, active, unexpired
 from .scorecard import ScorecardSet
 from .scoring import ScoreResult, score_card
@@ -65,8 +65,13 @@ class Rescored:
     days_since_login: float | None
     next_aging_at: datetime | None
     publish: bool
-    reasons: list[str]
+    explanation: list[str]
     previous: Published | None
+
+    @property
+    def reasons(self) -> list[str]:
+        """The top reasons a score event carries."""
+        return self.explanation[:3]
 
     def published(self) -> Published | None:
         """The new 'last published' memory after this rescore."""
@@ -165,7 +170,7 @@ def rescore(
         days_since_login=None if state.last_login is None else float(today - day_of(state.last_login)),
         next_aging_at=next_aging_at(state, as_of=as_of, overrides=kept, horizon_days=policy.aging_horizon_days),
         publish=publish and result.score is not None,
-        reasons=top_reasons(result, previous=previous_contribs),
+        explanation=explain(result, previous=previous_contribs),
         previous=published,
     )
 

@@ -1,0 +1,196 @@
+"""The health repository on one SQLAlchemy connection (asyncpg): bulk reads and writes with unnest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from touchline.shared.db import first_seen
+
+from ..domain.account import Published
+from ..domain.aggregates import LifecycleFact
+from ..domain.codec import state_from_dict, state_to_dict
+from ..domain.overrides import Override
+from ..ports import AccountRecord, Scored
+
+SCHEMA = "health"
+
+_SELECT = "SELECT account_id, state::text AS state, overrides::text AS overrides, published::text AS published"
+
+_UPSERT = text(
+    """INSERT INTO health.accounts (account_id, state, overrides, published, scorecard, score, computed_score,
+        band, overridden, measures, reasons, plan, tier, trend_7d, trend_30d, usage_trend, days_since_login,
+        as_of, next_aging_at, updated_at)
+    SELECT a, s::jsonb, o::jsonb, p::jsonb, sc, score, cs, b, ov, m::jsonb, r::jsonb, pl, ti, t7, t30, ut, dsl,
+        ao, na, :now
+    FROM unnest(CAST(:a AS text[]), CAST(:s AS text[]), CAST(:o AS text[]), CAST(:p AS text[]),
+        CAST(:sc AS text[]), CAST(:score AS float8[]), CAST(:cs AS float8[]), CAST(:b AS text[]),
+        CAST(:ov AS bool[]), CAST(:m AS text[]), CAST(:r AS text[]), CAST(:pl AS text[]), CAST(:ti AS text[]),
+        CAST(:t7 AS float8[]), CAST(:t30 AS float8[]), CAST(:ut AS float8[]), CAST(:dsl AS float8[]),
+        CAST(:ao AS timestamptz[]), CAST(:na AS timestamptz[]))
+        AS t(a, s, o, p, sc, score, cs, b, ov, m, r, pl, ti, t7, t30, ut, dsl, ao, na)
+    ON CONFLICT (account_id) DO UPDATE SET state = EXCLUDED.state, overrides = EXCLUDED.overrides,
+        published = EXCLUDED.published, scorecard = EXCLUDED.scorecard, score = EXCLUDED.score,
+        computed_score = EXCLUDED.computed_score, band = EXCLUDED.band, overridden = EXCLUDED.overridden,
+        measures = EXCLUDED.measures, reasons = EXCLUDED.reasons, plan = EXCLUDED.plan, tier = EXCLUDED.tier,
+        trend_7d = EXCLUDED.trend_7d, trend_30d = EXCLUDED.trend_30d, usage_trend = EXCLUDED.usage_trend,
+        days_since_login = EXCLUDED.days_since_login, as_of = EXCLUDED.as_of,
+        next_aging_at = EXCLUDED.next_aging_at, updated_at = EXCLUDED.updated_at"""
+)
+
+_HISTORY = text(
+    """INSERT INTO health.score_history (account_id, computed_at, score, computed_score, band, scorecard,
+        overridden, measures, cause, score_id, recorded_at)
+    SELECT a, at, score, cs, b, sc, ov, m::jsonb, cause, sid, :now
+    FROM unnest(CAST(:a AS text[]), CAST(:at AS timestamptz[]), CAST(:score AS float8[]), CAST(:cs AS float8[]),
+        CAST(:b AS text[]), CAST(:sc AS text[]), CAST(:ov AS bool[]), CAST(:m AS text[]), CAST(:cause AS text[]),
+        CAST(:sid AS text[])) AS t(a, at, score, cs, b, sc, ov, m, cause, sid)"""
+)
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def measures_json(scored: Scored) -> list[dict[str, Any]]:
+    return [
+        {
+            "measure": m.name,
+            "group": m.group,
+            "label": m.label,
+            "value": m.value,
+            "score": m.score,
+            "weight": round(m.weight, 4),
+            "configured_weight": m.configured_weight,
+            "contribution": round(m.contribution, 2),
+            "missing": m.missing,
+            "band": m.band,
+            "pinned": m.pinned,
+        }
+        for m in scored.rescored.result.measures
+    ]
+
+
+def _record(row: Any) -> AccountRecord:
+    published = orjson.loads(row.published) if row.published else None
+    return AccountRecord(
+        state=state_from_dict(row.account_id, orjson.loads(row.state)),
+        overrides=[Override.from_dict(o) for o in orjson.loads(row.overrides)],
+        published=Published.from_dict(published),
+    )
+
+
+class PostgresHealthRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def first_seen(self, ids: Iterable[str], *, now: datetime) -> set[str]:
+        return await first_seen(self._conn, SCHEMA, ids, now=now)
+
+    async def load(self, account_ids: list[str]) -> dict[str, AccountRecord]:
+        if not account_ids:
+            return {}
+        rows = await self._conn.execute(
+            # Locked in key order: the decay sweep takes the same rows (it skips locked ones).
+            text(
+                f"{_SELECT} FROM health.accounts WHERE account_id = ANY(CAST(:ids AS text[])) ORDER BY account_id FOR UPDATE"
+            ),
+            {"ids": account_ids},
+        )
+        return {row.account_id: _record(row) for row in rows}
+
+    async def load_due(self, *, now: datetime, limit: int) -> dict[str, AccountRecord]:
+        rows = await self._conn.execute(
+            text(
+                f"""{_SELECT} FROM health.accounts WHERE next_aging_at <= :now
+                ORDER BY next_aging_at LIMIT :n FOR UPDATE SKIP LOCKED"""
+            ),
+            {"now": now, "n": limit},
+        )
+        return {row.account_id: _record(row) for row in rows}
+
+    async def save(self, scored: list[Scored], *, now: datetime) -> None:
+        if not scored:
+            return
+        cols: dict[str, list[Any]] = {k: [] for k in ("a s o p sc score cs b ov m r pl ti t7 t30 ut dsl ao na".split())}
+        hist: dict[str, list[Any]] = {k: [] for k in ("a at score cs b sc ov m cause sid".split())}
+        for item in scored:
+            r, st = item.rescored, item.record.state
+            res = r.result
+            measures = _dumps(measures_json(item))
+            published = r.published()
+            for key, value in (
+                ("a", st.account_id),
+                ("s", _dumps(state_to_dict(st))),
+                ("o", _dumps([o.to_dict() for o in r.overrides])),
+                ("p", _dumps(published.to_dict()) if published else None),
+                ("sc", res.scorecard),
+                ("score", res.score),
+                ("cs", res.computed),
+                ("b", res.band),
+                ("ov", res.overridden),
+                ("m", measures),
+                ("r", _dumps(r.explanation)),
+                ("pl", _text(st.traits.get("plan"))),
+                ("ti", _text(st.traits.get("tier"))),
+                ("t7", r.trend_7d),
+                ("t30", r.trend_30d),
+                ("ut", r.usage_trend),
+                ("dsl", r.days_since_login),
+                ("ao", r.as_of),
+                ("na", r.next_aging_at),
+            ):
+                cols[key].append(value)
+            if res.score is None or res.band is None:
+                continue
+            for key, value in (
+                ("a", st.account_id),
+                ("at", r.as_of),
+                ("score", res.score),
+                ("cs", res.computed),
+                ("b", res.band),
+                ("sc", res.scorecard),
+                ("ov", res.overridden),
+                ("m", measures),
+                ("cause", item.cause),
+                ("sid", item.score_id),
+            ):
+                hist[key].append(value)
+        await self._conn.execute(_UPSERT, {**cols, "now": now})
+        if hist["a"]:
+            await self._conn.execute(_HISTORY, {**hist, "now": now})
+
+    async def record_lifecycle(self, facts: list[LifecycleFact]) -> None:
+        if not facts:
+            return
+        await self._conn.execute(
+            text(
+                """INSERT INTO health.lifecycle (event_id, account_id, kind, at)
+                SELECT * FROM unnest(CAST(:e AS text[]), CAST(:a AS text[]), CAST(:k AS text[]),
+                    CAST(:t AS timestamptz[])) ON CONFLICT (event_id) DO NOTHING"""
+            ),
+            {
+                "e": [f.event_id for f in facts],
+                "a": [f.account_id for f in facts],
+                "k": [f.kind for f in facts],
+                "t": [f.at for f in facts],
+            },
+        )
+
+    async def log_override(self, account_id: str, *, action: str, override: dict[str, object], now: datetime) -> None:
+        await self._conn.execute(
+            text(
+                """INSERT INTO health.override_log (account_id, action, override, at)
+                VALUES (:a, :action, CAST(:o AS jsonb), :now)"""
+            ),
+            {"a": account_id, "action": action, "o": _dumps(override), "now": now},
+        )
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)

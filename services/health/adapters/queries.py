@@ -1,0 +1,109 @@
+"""Read side for the API and the trust report (plain SELECTs, no locks)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ..domain.trust import LifecycleOutcome
+
+SORTS = {
+    "score": "score ASC",
+    "-score": "score DESC",
+    "trend_7d": "trend_7d ASC NULLS LAST",
+    "-trend_7d": "trend_7d DESC NULLS LAST",
+    "trend_30d": "trend_30d ASC NULLS LAST",
+    "-trend_30d": "trend_30d DESC NULLS LAST",
+    # worst band first
+    "band": "array_position(ARRAY['action_required','caution','healthy','good'], band), score",
+    "-band": "array_position(ARRAY['action_required','caution','healthy','good'], band) DESC, score DESC",
+    "account_id": "account_id",
+}
+_SUMMARY = """account_id, score, computed_score, band, scorecard, overridden, plan, tier, trend_7d, trend_30d,
+    usage_trend, days_since_login, as_of, updated_at"""
+
+
+async def list_accounts(
+    engine: AsyncEngine,
+    *,
+    bands: list[str] | None,
+    tier: str | None,
+    plan: str | None,
+    min_score: float | None,
+    max_score: float | None,
+    sort: str,
+    limit: int,
+    offset: int,
+) -> list[dict[str, Any]]:
+    where = ["score IS NOT NULL"]
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    for clause, key, value in (
+        ("band = ANY(CAST(:bands AS text[]))", "bands", bands or None),
+        ("tier = :tier", "tier", tier),
+        ("plan = :plan", "plan", plan),
+        ("score >= :min_score", "min_score", min_score),
+        ("score <= :max_score", "max_score", max_score),
+    ):
+        if value is not None:
+            where.append(clause)
+            params[key] = value
+    sql = (
+        f"SELECT {_SUMMARY} FROM health.accounts WHERE {' AND '.join(where)} "
+        f"ORDER BY {SORTS[sort]}, account_id LIMIT :limit OFFSET :offset"
+    )
+    async with engine.connect() as conn:
+        rows = await conn.execute(text(sql), params)
+        return [dict(r._mapping) for r in rows]
+
+
+async def get_account(engine: AsyncEngine, account_id: str) -> dict[str, Any] | None:
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    f"""SELECT {_SUMMARY}, measures, reasons AS explanation, overrides, next_aging_at
+                    FROM health.accounts WHERE account_id = :a"""
+                ),
+                {"a": account_id},
+            )
+        ).first()
+    return dict(row._mapping) if row else None
+
+
+async def history(engine: AsyncEngine, account_id: str, *, since: datetime | None, limit: int) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                """SELECT computed_at, score, computed_score, band, scorecard, overridden, cause, score_id, measures
+                FROM health.score_history WHERE account_id = :a AND (CAST(:since AS timestamptz) IS NULL
+                    OR computed_at >= :since)
+                ORDER BY computed_at DESC, id DESC LIMIT :limit"""
+            ),
+            {"a": account_id, "since": since, "limit": limit},
+        )
+        return [dict(r._mapping) for r in rows]
+
+
+async def trust_inputs(
+    engine: AsyncEngine,
+) -> tuple[list[LifecycleOutcome], dict[str, list[tuple[datetime, float]]]]:
+    """Lifecycle outcomes and the computed-score history of those accounts (overrides excluded:
+    the report measures the scorecard, not the CSMs)."""
+    async with engine.connect() as conn:
+        facts = await conn.execute(text("SELECT account_id, kind, at FROM health.lifecycle ORDER BY at"))
+        outcomes = [LifecycleOutcome(r.account_id, r.kind == "cancelled", r.at) for r in facts]
+        rows = await conn.execute(
+            text(
+                """SELECT account_id, computed_at, computed_score FROM health.score_history
+                WHERE computed_score IS NOT NULL
+                  AND account_id IN (SELECT DISTINCT account_id FROM health.lifecycle)
+                ORDER BY account_id, computed_at, id"""
+            )
+        )
+        hist: dict[str, list[tuple[datetime, float]]] = {}
+        for r in rows:
+            hist.setdefault(r.account_id, []).append((r.computed_at, r.computed_score))
+    return outcomes, hist

@@ -1,0 +1,160 @@
+"""The health read/override API (FastAPI, bearer token): accounts, one account, history, overrides, trust."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from touchline.shared import topics
+from touchline.shared.kafka import KafkaPublisher
+from touchline.shared.runtime import require_token
+from touchline.shared.settings import CommonSettings
+
+from .adapters import queries
+from .adapters.postgres import PostgresHealthRepository
+from .domain.overrides import OverrideError
+from .domain.trust import trust_report
+from .handlers import AccountNotFound, HealthContext, change_override
+
+
+@dataclass
+class ApiDeps:
+    engine: AsyncEngine
+    ctx: HealthContext
+    publisher: KafkaPublisher
+
+
+class OverrideIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["score", "band", "measure"]
+    reason: str = Field(min_length=1)
+    score: float | None = None
+    band: str | None = None
+    measure: str | None = None
+    expires_at: datetime | None = None
+    expires_in_days: float | None = Field(None, gt=0)
+    set_by: str = "api"
+
+    @model_validator(mode="after")
+    def _has_expiry(self) -> OverrideIn:
+        if (self.expires_at is None) == (self.expires_in_days is None):
+            raise ValueError("give exactly one of expires_at or expires_in_days")
+        return self
+
+
+def _field_error(field: str, message: str) -> JSONResponse:
+    detail = [{"loc": ["body", field], "msg": message, "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def health_router(get_deps: Callable[[], ApiDeps], get_common: Callable[[], CommonSettings]) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["health"], dependencies=[require_token(get_common)])
+
+    @router.get("/accounts")
+    async def list_accounts(
+        band: list[Literal["good", "healthy", "caution", "action_required"]] | None = Query(None),  # noqa: B008
+        tier: str | None = None,
+        plan: str | None = None,
+        min_score: float | None = Query(None, ge=0, le=100),
+        max_score: float | None = Query(None, ge=0, le=100),
+        sort: Literal[tuple(queries.SORTS)] = "band",  # type: ignore[valid-type]
+        limit: int = Query(100, ge=1, le=1000),
+        offset: int = Query(0, ge=0),
+    ) -> dict[str, Any]:
+        rows = await queries.list_accounts(
+            get_deps().engine,
+            bands=list(band) if band else None,
+            tier=tier,
+            plan=plan,
+            min_score=min_score,
+            max_score=max_score,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+        return {"accounts": rows, "limit": limit, "offset": offset}
+
+    @router.get("/accounts/{account_id}")
+    async def get_account(account_id: str) -> dict[str, Any]:
+        row = await queries.get_account(get_deps().engine, account_id)
+        if row is None:
+            raise HTTPException(404, f"account {account_id!r} has no health score")
+        now = get_deps().ctx.clock.now()
+        row["overrides"] = [o for o in row["overrides"] if datetime.fromisoformat(o["expires_at"]) > now]
+        return row
+
+    @router.get("/accounts/{account_id}/history")
+    async def get_history(
+        account_id: str, since: datetime | None = None, limit: int = Query(500, ge=1, le=5000)
+    ) -> dict[str, Any]:
+        rows = await queries.history(get_deps().engine, account_id, since=since, limit=limit)
+        return {"account_id": account_id, "history": rows}
+
+    @router.put("/accounts/{account_id}/overrides")
+    async def set_override(account_id: str, body: OverrideIn) -> Any:
+        deps = get_deps()
+        expires_at = body.expires_at or deps.ctx.clock.now() + timedelta(days=body.expires_in_days or 0)
+        request = body.model_dump(exclude={"expires_in_days", "set_by"}) | {"expires_at": expires_at}
+        return await _override(deps, account_id, set_by=body.set_by, request=request)
+
+    @router.delete("/accounts/{account_id}/overrides/{kind}")
+    async def clear_override(
+        account_id: str, kind: Literal["score", "band", "measure"], measure: str | None = None
+    ) -> Any:
+        if kind == "measure" and not measure:
+            raise HTTPException(422, "measure: required to clear a pinned measure")
+        return await _override(get_deps(), account_id, set_by="api", request=None, clear=(kind, measure))
+
+    @router.get("/trust")
+    async def trust(horizons: str = "30,60,90") -> dict[str, Any]:
+        try:
+            days = tuple(int(h) for h in horizons.split(","))
+        except ValueError:
+            raise HTTPException(422, "horizons: comma-separated whole days, e.g. 30,60,90") from None
+        outcomes, hist = await queries.trust_inputs(get_deps().engine)
+        return {"outcomes": len(outcomes), "horizons": [vars(r) for r in trust_report(outcomes, hist, horizons=days)]}
+
+    return router
+
+
+async def _override(
+    deps: ApiDeps,
+    account_id: str,
+    *,
+    set_by: str,
+    request: dict[str, Any] | None,
+    clear: tuple[str, str | None] | None = None,
+) -> Any:
+    try:
+        async with deps.engine.begin() as conn:
+            scored, outgoing = await change_override(
+                account_id,
+                repo=PostgresHealthRepository(conn),
+                ctx=deps.ctx,
+                set_by=set_by,
+                request=request,
+                clear=clear,
+            )
+            await deps.publisher.publish(topics.HEALTH, [m for _, m in outgoing])
+    except AccountNotFound:
+        raise HTTPException(404, f"account {account_id!r} has no health score") from None
+    except OverrideError as exc:
+        return _field_error(exc.field, str(exc))
+    res = scored.rescored.result
+    return {
+        "account_id": account_id,
+        "score": res.score,
+        "computed_score": res.computed,
+        "band": res.band,
+        "overridden": res.overridden,
+        "overrides": [o.to_dict() for o in scored.rescored.overrides],
+        "explanation": scored.rescored.explanation,
+    }

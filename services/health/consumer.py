@@ -1,0 +1,73 @@
+"""The health consumer (events + outcomes, one transaction per batch) and the decay sweep loop."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from touchline.shared import topics
+from touchline.shared.cloudevents import Envelope
+from touchline.shared.consumer import ConsumerRunner, Outgoing
+from touchline.shared.runtime import Runtime, start_consumer
+
+from .adapters.postgres import PostgresHealthRepository
+from .handlers import HealthContext, handle_batch, sweep_decay
+
+log = logging.getLogger(__name__)
+
+GROUP = "health"
+SCHEMA = "health"
+
+
+def start_health_consumer(runtime: Runtime, *, ctx: HealthContext, max_batch: int) -> ConsumerRunner:
+    async def handler(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> Outgoing:
+        return await handle_batch(envelopes, repo=PostgresHealthRepository(conn), ctx=ctx)
+
+    return start_consumer(
+        runtime,
+        group_id=GROUP,
+        subscribe=[topics.EVENTS, topics.OUTCOMES],
+        schema=SCHEMA,
+        handler=handler,
+        max_batch=max_batch,
+    )
+
+
+@dataclass
+class DecayStatus:
+    last_swept_at: datetime | None = None  # the clock time the last completed sweep scored as of
+    rescored: int = 0
+
+
+async def sweep_until_done(runtime: Runtime, *, ctx: HealthContext, now: datetime, batch: int) -> int:
+    """Re-score every account due by ``now``, ``batch`` accounts per transaction."""
+    total = 0
+    while True:
+        async with runtime.engine.begin() as conn:
+            count, outgoing = await sweep_decay(repo=PostgresHealthRepository(conn), ctx=ctx, now=now, limit=batch)
+            # Published before commit, as the consumer runner does: a crash in between
+            # re-sweeps the same accounts with the same deterministic score ids.
+            if outgoing:
+                await runtime.publisher.publish(topics.HEALTH, [m for _, m in outgoing])
+        total += count
+        if count < batch:
+            return total
+
+
+async def run_decay_loop(
+    runtime: Runtime, *, ctx: HealthContext, batch: int, interval_s: float, status: DecayStatus
+) -> None:
+    """Wake when the clock moves (or every ``interval_s``) and age the accounts that are due."""
+    while not runtime.stop.is_set():
+        now = runtime.clock.now()
+        try:
+            status.rescored += await sweep_until_done(runtime, ctx=ctx, now=now, batch=batch)
+            status.last_swept_at = now
+        except Exception:
+            # The sweep is idempotent (state-driven); the next wake-up retries it.
+            log.exception("decay sweep failed; retrying on the next wake-up")
+        await runtime.clock.changed(timeout=interval_s)

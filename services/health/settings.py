@@ -1,0 +1,31 @@
+"""Settings of the health service (env prefix ``TOUCHLINE_HEALTH_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from touchline.shared.settings import ServiceSettings
+
+
+class HealthSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TOUCHLINE_HEALTH_", extra="ignore")
+
+    port: int = Field(8002, description="port of the health HTTP API")
+    scorecards_path: Path | None = Field(
+        None, description="YAML scorecards file; empty = the shipped services/health/scorecards/default.yaml"
+    )
+    material_change: float = Field(5.0, description="score points of change that publish a new score event")
+    decline_threshold: float = Field(
+        -0.3, description="usage trend (30 days vs the 30 before) at or below which usage counts as declining"
+    )
+    aging_horizon_days: int = Field(
+        120, description="days without any activity after which an account's score stops ageing (decay sweep skips it)"
+    )
+    decay_interval_s: float = Field(
+        60.0, description="longest wait between decay sweeps (a simulated clock change wakes the sweep at once)"
+    )
+    decay_batch: int = Field(500, description="accounts re-scored per decay transaction")
+    max_batch: int = Field(2000, description="records per consumer batch (one transaction per batch)")

@@ -1,0 +1,167 @@
+"""Handlers against an in-memory fake of the repository port."""
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from touchline.health.adapters.scorecard_file import load_scorecards
+from touchline.health.domain.account import Policy
+from touchline.health.domain.aggregates import LifecycleFact
+from touchline.health.domain.overrides import OverrideError
+from touchline.health.handlers import AccountNotFound, HealthContext, change_override, handle_batch, sweep_decay
+from touchline.health.ports import AccountRecord, Scored
+from touchline.shared.clock import SimulatedClock
+from touchline.shared.cloudevents import Envelope
+from touchline.shared.messages import HealthScored, Message, Outcome, ProductEvent
+
+T0 = datetime(2027, 3, 1, 10, tzinfo=UTC)
+
+
+class FakeRepo:
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.rows: dict[str, AccountRecord] = {}
+        self.history: list[Scored] = []
+        self.facts: list[LifecycleFact] = []
+        self.log: list[str] = []
+        self.aging: dict[str, datetime | None] = {}
+
+    async def first_seen(self, ids: Iterable[str], *, now: datetime) -> set[str]:
+        new = set(ids) - self.seen
+        self.seen |= new
+        return new
+
+    async def load(self, account_ids: list[str]) -> dict[str, AccountRecord]:
+        return {a: self.rows[a] for a in account_ids if a in self.rows}
+
+    async def load_due(self, *, now: datetime, limit: int) -> dict[str, AccountRecord]:
+        due = [a for a, at in self.aging.items() if at is not None and at <= now]
+        return {a: self.rows[a] for a in due[:limit]}
+
+    async def save(self, scored: list[Scored], *, now: datetime) -> None:
+        for s in scored:
+            s.record.overrides = s.rescored.overrides
+            s.record.published = s.rescored.published()
+            self.rows[s.record.state.account_id] = s.record
+            self.aging[s.record.state.account_id] = s.rescored.next_aging_at
+            self.history.append(s)
+
+    async def record_lifecycle(self, facts: list[LifecycleFact]) -> None:
+        self.facts += facts
+
+    async def log_override(self, account_id: str, *, action: str, override: dict, now: datetime) -> None:  # type: ignore[type-arg]
+        self.log.append(action)
+
+
+def env(message: Message, i: int = 0) -> Envelope:
+    return Envelope(
+        id=message.event_id(),
+        source="t",
+        type=message.ce_type,
+        message=message,
+        topic="t",
+        partition=0,
+        offset=i,
+        key=None,
+    )
+
+
+def event(
+    account: str, mid: str, *, at: datetime = T0, semantic: str = "login", kind: str = "track", **kw
+) -> ProductEvent:  # type: ignore[no-untyped-def]
+    return ProductEvent(
+        message_id=mid,
+        account_id=account,
+        kind=kind,
+        semantic=semantic,
+        user_id="u1",
+        timestamp=at,
+        received_at=at,
+        **kw,
+    )
+
+
+@pytest.fixture
+def ctx() -> HealthContext:
+    return HealthContext(scorecards=load_scorecards(), policy=Policy(), clock=SimulatedClock(T0))
+
+
+async def test_a_batch_is_scored_once_per_account_and_the_first_score_published(ctx: HealthContext) -> None:
+    repo = FakeRepo()
+    batch = [env(event("a", "e1")), env(event("b", "e2")), env(event("a", "e3"))]
+    out = await handle_batch(batch, repo=repo, ctx=ctx)
+    assert sorted(m.account_id for _, m in out) == ["a", "b"]  # type: ignore[attr-defined]
+    assert len(repo.history) == 2
+    first = out[0][1]
+    assert isinstance(first, HealthScored) and first.days_since_login == 0 and first.previous_score is None
+
+
+async def test_the_same_batch_delivered_twice_changes_nothing(ctx: HealthContext) -> None:
+    repo = FakeRepo()
+    batch = [env(event("a", "e1")), env(event("a", "e1"))]
+    assert len(await handle_batch(batch, repo=repo, ctx=ctx)) == 1
+    assert await handle_batch(batch, repo=repo, ctx=ctx) == []
+    assert len(repo.history) == 1 and sum(repo.rows["a"].state.usage.values()) == 1
+
+
+async def test_score_ids_are_the_same_on_replay(ctx: HealthContext) -> None:
+    batch = [env(event("a", "e1")), env(event("a", "e2"))]
+    one = await handle_batch(batch, repo=FakeRepo(), ctx=ctx)
+    two = await handle_batch(batch, repo=FakeRepo(), ctx=ctx)
+    assert one == two
+
+
+async def test_outcomes_count_as_contact_and_cancellations_are_kept_for_trust(ctx: HealthContext) -> None:
+    repo = FakeRepo()
+    o = Outcome(
+        outcome_id="o1", account_id="a", kind="inapp.answered", answer={"survey": "nps", "score": 10}, occurred_at=T0
+    )
+    await handle_batch([env(event("a", "e1", semantic="cancelled")), env(o)], repo=repo, ctx=ctx)
+    assert repo.rows["a"].state.nps is not None and repo.rows["a"].state.last_contact == T0
+    assert [f.kind for f in repo.facts] == ["cancelled"]
+
+
+async def test_decay_sweep_rescores_due_accounts_as_of_now(ctx: HealthContext) -> None:
+    repo = FakeRepo()
+    await handle_batch([env(event("a", "e1"))], repo=repo, ctx=ctx)
+    now = T0 + timedelta(days=20)
+    count, out = await sweep_decay(repo=repo, ctx=ctx, now=now, limit=10)
+    assert count == 1
+    ((_, msg),) = out
+    assert isinstance(msg, HealthScored) and msg.cause == "decay" and msg.days_since_login == 20
+    assert msg.previous_score is not None and msg.score < msg.previous_score
+    assert (await sweep_decay(repo=repo, ctx=ctx, now=now, limit=10))[0] == 0
+
+
+async def test_an_override_is_applied_at_once_and_kept_by_later_events(ctx: HealthContext) -> None:
+    repo = FakeRepo()
+    await handle_batch([env(event("a", "e1"))], repo=repo, ctx=ctx)
+    request = {"kind": "band", "band": "caution", "reason": "champion left", "expires_at": T0 + timedelta(days=5)}
+    scored, out = await change_override("a", repo=repo, ctx=ctx, set_by="csm@x", request=request)
+    assert scored.rescored.result.band == "caution" and out[0][1].cause == "override"  # type: ignore[attr-defined]
+    await handle_batch([env(event("a", "e2", at=T0 + timedelta(hours=1)))], repo=repo, ctx=ctx)
+    assert repo.history[-1].rescored.result.band == "caution"
+    _, out = await change_override("a", repo=repo, ctx=ctx, set_by="csm@x", request=None, clear=("band", None))
+    assert not out[0][1].overridden and repo.log == ["set", "clear"]  # type: ignore[attr-defined]
+
+
+async def test_overrides_on_unknown_accounts_or_with_bad_fields_are_refused(ctx: HealthContext) -> None:
+    repo = FakeRepo()
+    with pytest.raises(AccountNotFound):
+        await change_override("nope", repo=repo, ctx=ctx, set_by="x", request={"kind": "band"})
+    await handle_batch([env(event("a", "e1"))], repo=repo, ctx=ctx)
+    with pytest.raises(OverrideError):
+        await change_override(
+            "a",
+            repo=repo,
+            ctx=ctx,
+            set_by="x",
+            request={
+                "kind": "measure",
+                "measure": "x",
+                "score": 1,
+                "reason": "r",
+                "expires_at": T0 + timedelta(days=1),
+            },
+        )
