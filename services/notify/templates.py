@@ -8,6 +8,7 @@ HTML. Links are made by functions the renderer passes in (``link(url)``, ``answe
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,10 +149,11 @@ class Catalog:
             raise KeyError(f"no email template {name!r} for locale {locale!r}")
         values = {**context, "link": links.link, "answer": links.answer, "unsubscribe_url": links.unsubscribe_url}
         html_t = self._html.get_template(f"{name}.{locale}.html")
-        subject = "".join(html_t.blocks["subject"](html_t.new_context(values))).strip()
-        html = html_t.render(values)
+        # The subject block is rendered by the HTML environment (escaped); a header is plain text.
+        subject = html.unescape("".join(html_t.blocks["subject"](html_t.new_context(values))))
+        body = html_t.render(values)
         text = self._text.get_template(f"{name}.{locale}.txt").render(values)
-        return RenderedEmail(subject=" ".join(subject.split()), html=html, text=text)
+        return RenderedEmail(subject=" ".join(subject.split()), html=body, text=text)
 
     def render_inapp(self, name: str, *, locale: str, context: Mapping[str, Any]) -> RenderedInApp:
         definition = self.inapp.get(name)
