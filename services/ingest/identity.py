@@ -72,6 +72,10 @@ def plan_routes(calls: Iterable[Call], *, known: Mapping[str, str]) -> Plan:
             pending.append(Parked(call=call, keys=tuple(keys)))
             continue
         plan.publish.append(Routed(call=call, account_id=account))
+        if call.kind == "group":
+            # Even an unchanged link releases: a retried group call must finish a release that
+            # failed after the link was stored (Kafka down at the time).
+            plan.release.update(keys)
         learns = keys if call.kind == "group" else [k for k in keys if k not in accounts]
         if call.kind == "group" or context_account(call) is None:
             for key in learns:

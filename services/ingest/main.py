@@ -38,14 +38,15 @@ log = logging.getLogger(__name__)
 class Connection:
     """The idempotent producer once connected. Ingest starts (and answers 503) while Kafka is away."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
+    def __init__(self, bootstrap_servers: str, *, request_timeout_ms: int) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.request_timeout_ms = request_timeout_ms
         self.producer: AIOKafkaProducer | None = None
 
     async def keep_connecting(self, stop: asyncio.Event) -> None:
         delay = 0.5
         while not stop.is_set() and self.producer is None:
-            producer = make_producer(self.bootstrap_servers)
+            producer = make_producer(self.bootstrap_servers, request_timeout_ms=self.request_timeout_ms)
             try:
                 await producer.start()
             except Exception as exc:  # any failure to bootstrap: try again, the API says 503 meanwhile
@@ -94,7 +95,9 @@ def build_app(common: CommonSettings, settings: IngestSettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         clock: Clock = SystemClock() if common.clock == "system" else SimulatedClock()
-        connection = Connection(common.kafka_bootstrap_servers)
+        # Records the client was answered 503 for should not linger for long in the producer.
+        timeout_ms = max(1000, int(settings.publish_timeout_seconds * 1000))
+        connection = Connection(common.kafka_bootstrap_servers, request_timeout_ms=timeout_ms)
         placeholder = make_producer(common.kafka_bootstrap_servers)
         runtime = Runtime(
             service="ingest",
