@@ -29,10 +29,19 @@ class AccountQuery:
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
+    """One page; ``total`` is None when the service cannot count cheaply (then ``more`` says if a next exists)."""
+
     items: list[T]
-    total: int
+    total: int | None
     limit: int
     offset: int
+    more: bool | None = None
+
+    @property
+    def has_next(self) -> bool:
+        if self.more is not None:
+            return self.more
+        return self.total is not None and self.offset + len(self.items) < self.total
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,8 @@ class AccountRow:
     open_tasks: int = 0
     renewal_date: date | None = None
     overridden: bool = False
+    usage_trend: float | None = None  # usage of the last 30 days vs the 30 before (-0.6 = fell 60 %)
+    days_since_login: float | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,8 @@ class ScoreDetail:
     override: Override | None = None
     computed_score: float | None = None  # what the scorecard says when an override is active
     computed_band: str | None = None
+    usage_trend: float | None = None
+    days_since_login: float | None = None
     traits: dict[str, Any] = field(default_factory=dict)
 
 

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from .. import charts
-from ..models import BANDS, AccountQuery, TaskQuery
+from ..models import BANDS, AccountQuery, Page, TaskQuery
 from ..ports import BackendRefused
 from .common import Acting, SignedIn, back_to, parse_day
 
 router = APIRouter()
 SORTS = ("score", "-score", "name", "-name", "renewal", "-renewal", "owner")
 TIERS = ("high", "low", "tech")
-PHASES = ("onboarding", "adoption", "retention", "churned")
+PHASES = ("onboarding", "adoption", "retention", "renewal", "churned")
 
 
 class BadInput(ValueError):
@@ -59,20 +59,24 @@ async def account_list(request: Request, ctx: SignedIn) -> Response:
         limit=size,
         offset=(page - 1) * size,
     )
-    result = await ctx.backend.list_accounts(query)
+    notice = None
+    try:
+        result = await ctx.backend.list_accounts(query)
+    except BackendRefused as exc:
+        # e.g. "my accounts" while no service can list accounts by owner: say so, show nothing wrong.
+        notice, result = exc.message, Page([], 0, query.limit, query.offset)
     sparks = {
         row.account_id: charts.sparkline(row.trend, label=ctx.t("accounts.trend_label", name=row.name))
         for row in result.items
     }
-    pages = max(1, -(-result.total // size))
     return ctx.render(
         "accounts.html",
         result=result,
+        notice=notice,
         sparks=sparks,
         scope=scope,
         query=query,
         page=page,
-        pages=pages,
         bands=BANDS,
         tiers=TIERS,
         phases=PHASES,
@@ -134,12 +138,12 @@ async def override(request: Request, account_id: str, ctx: Acting) -> Response:
             raise BadInput("score", ctx.t("override.need_one"))
         if not reason:
             raise BadInput("reason", ctx.t("override.need_reason"))
-        expires_at = parse_day(str(form.get("expires", "")))
+        expires_at = parse_day(str(form.get("expires", ""))) or (await ctx.backend.now()) + timedelta(days=30)
     except BadInput as exc:
         return back_to(here, err=str(exc))
     except ValueError:
         return back_to(here, err=f"score/expires: {ctx.t('override.bad_value')}")
-    if expires_at is not None and expires_at <= await ctx.backend.now():
+    if expires_at <= await ctx.backend.now():
         return back_to(here, err=f"expires: {ctx.t('override.expiry_past')}")
     try:
         await ctx.backend.set_override(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from .. import charts, feedback
+from ..ports import BackendRefused
 from .accounts import BadInput
 from .common import SignedIn
 
@@ -25,7 +26,11 @@ async def feedback_page(request: Request, ctx: SignedIn) -> Response:
     word = (request.query_params.get("word") or "").strip()[:50] or None
     state = request.app.state.console
     now = await ctx.backend.now()
-    answers = await ctx.backend.nps_answers(since=now - timedelta(days=31 * months))
+    notice = None
+    try:
+        answers = await ctx.backend.nps_answers(since=now - timedelta(days=31 * months))
+    except BackendRefused as exc:
+        notice, answers = exc.message, []
     tokenizer = state.tokenizer()
     # Tokenizing is CPU work; a thread keeps other CSMs' pages answering meanwhile.
     keywords, themes, matches = await asyncio.to_thread(
@@ -44,6 +49,7 @@ async def feedback_page(request: Request, ctx: SignedIn) -> Response:
     comments = sorted(comments, key=lambda a: a.at, reverse=True)[:30]
     return ctx.render(
         "feedback.html",
+        notice=notice,
         summary=feedback.summarise(answers),
         chart=chart,
         keywords=keywords,

@@ -42,7 +42,6 @@ async def inbox(request: Request, ctx: SignedIn) -> Response:
         colleagues=ctx.users.all(),
         now=now,
         page=page,
-        pages=max(1, -(-result.total // PAGE)),
     )
 
 

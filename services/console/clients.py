@@ -1,0 +1,241 @@
+"""HttpBackend: the Backend port over the health, touch and notify HTTP APIs (bearer token).
+
+One httpx client per service. A 404 on a read means "nothing there"; any other 4xx on a change
+becomes BackendRefused carrying the service's own message; a timeout, refused connection or 5xx
+becomes BackendUnavailable. The account list joins three services per page, so per-row calls run
+concurrently under a small limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from touchline.shared.settings import CommonSettings
+
+from . import mapping
+from .models import (
+    AccountQuery,
+    AccountRow,
+    Enrolment,
+    Page,
+    ScoreDetail,
+    ScorePoint,
+    SurveyAnswer,
+    Task,
+    TaskQuery,
+    TierInfo,
+    TimelineItem,
+)
+from .ports import BackendRefused, BackendUnavailable
+from .settings import ConsoleSettings
+
+T = TypeVar("T")
+# Sorts health can do; the others need a service that knows names and renewal dates (touch).
+HEALTH_SORTS = {"score": "score", "-score": "-score"}
+
+
+class ServiceClient:
+    def __init__(self, name: str, client: httpx.AsyncClient) -> None:
+        self.name, self.client = name, client
+
+    async def call(self, method: str, path: str, *, params: Any = None, json: Any = None) -> httpx.Response:
+        try:
+            response = await self.client.request(method, path, params=params, json=json)
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(self.name, exc.__class__.__name__) from exc
+        if response.status_code >= 500:
+            raise BackendUnavailable(self.name, f"HTTP {response.status_code}")
+        return response
+
+    async def read(self, path: str, *, params: Any = None) -> Any | None:
+        """GET; None on 404."""
+        response = await self.call("GET", path, params=params)
+        if response.status_code == 404:
+            return None
+        self._raise_for(response)
+        return response.json()
+
+    async def change(self, method: str, path: str, *, json: Any = None) -> Any:
+        response = await self.call(method, path, json=json)
+        self._raise_for(response)
+        return response.json() if response.content else None
+
+    def _raise_for(self, response: httpx.Response) -> None:
+        if response.status_code >= 400:
+            raise BackendRefused(self.name, response.status_code, _message(response))
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail", response.text)
+    except ValueError:
+        return response.text[:300]
+    if isinstance(detail, list):  # FastAPI validation errors: name the field
+        return "; ".join(f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg')}" for d in detail)
+    return str(detail)[:300]
+
+
+class HttpBackend:
+    def __init__(self, *, health: ServiceClient, touch: ServiceClient, notify: ServiceClient, fanout: int = 16) -> None:
+        self.health, self.touch, self.notify = health, touch, notify
+        self._limit = asyncio.Semaphore(fanout)
+
+    @classmethod
+    def from_settings(cls, common: CommonSettings, settings: ConsoleSettings) -> HttpBackend:
+        headers = {"authorization": f"Bearer {common.api_token.get_secret_value()}"}
+
+        def client(name: str, url: str) -> ServiceClient:
+            return ServiceClient(name, httpx.AsyncClient(base_url=url, headers=headers, timeout=settings.api_timeout))
+
+        return cls(
+            health=client("health", settings.health_url),
+            touch=client("touch", settings.touch_url),
+            notify=client("notify", settings.notify_url),
+        )
+
+    async def aclose(self) -> None:
+        for service in (self.health, self.touch, self.notify):
+            await service.client.aclose()
+
+    async def _limited(self, work: Awaitable[T]) -> T:
+        async with self._limit:
+            return await work
+
+    async def now(self) -> datetime:
+        """The platform's time (simulated in tests and demos), as health's clock tells it."""
+        data = await self.health.read("/clock")
+        return mapping.when(data["now"]) if data else datetime.now(UTC)  # type: ignore[return-value]
+
+    async def list_accounts(self, query: AccountQuery) -> Page[AccountRow]:
+        if query.owner or query.tier or query.phase or query.search or query.sort not in HEALTH_SORTS:
+            raise BackendRefused(
+                "touch",
+                501,
+                "filtering by owner, tier, phase or name needs touch's account listing (not available yet)",
+            )
+        params: dict[str, Any] = {"sort": HEALTH_SORTS[query.sort], "limit": query.limit + 1, "offset": query.offset}
+        if query.band:
+            params["band"] = query.band
+        data = await self.health.read("/v1/accounts", params=params) or {"accounts": []}
+        rows = [mapping.health_row(a) for a in data["accounts"]]
+        more, rows = len(rows) > query.limit, rows[: query.limit]
+        since = (await self.now()) - timedelta(days=30)
+        rows = await asyncio.gather(*(self._enrich(row, since=since) for row in rows))
+        return Page(list(rows), None, query.limit, query.offset, more=more)
+
+    async def _enrich(self, row: AccountRow, *, since: datetime) -> AccountRow:
+        tier, trend, tasks = await asyncio.gather(
+            self._limited(self.tier(row.account_id)),
+            self._limited(self.history(row.account_id, since=since)),
+            self._limited(self.notify.read("/v1/tasks", params={"account_id": row.account_id, "status": "open"})),
+        )
+        return AccountRow(
+            **{
+                **row.__dict__,
+                "name": (tier.name if tier and tier.name else row.name),
+                "tier": tier.tier if tier else None,
+                "phase": tier.phase if tier else None,
+                "owner": tier.owner if tier else None,
+                "renewal_date": tier.renewal_date if tier else None,
+                "trend": [p.score for p in trend],
+                "open_tasks": len((tasks or {}).get("tasks", [])),
+            }
+        )
+
+    async def score(self, account_id: str) -> ScoreDetail | None:
+        data = await self.health.read(f"/v1/accounts/{_seg(account_id)}")
+        return mapping.health_detail(data) if data else None
+
+    async def history(self, account_id: str, *, since: datetime) -> list[ScorePoint]:
+        data = await self.health.read(f"/v1/accounts/{_seg(account_id)}/history", params={"since": since.isoformat()})
+        return mapping.history(data) if data else []
+
+    async def set_override(
+        self,
+        account_id: str,
+        *,
+        score: float | None,
+        band: str | None,
+        reason: str,
+        expires_at: datetime | None,
+        by: str,
+    ) -> None:
+        expiry = {"expires_at": expires_at.isoformat()} if expires_at else {"expires_in_days": 30}
+        for kind, value in (("band", band), ("score", score)):
+            if value is not None:
+                body = {"kind": kind, kind: value, "reason": reason, "set_by": by, **expiry}
+                await self.health.change("PUT", f"/v1/accounts/{_seg(account_id)}/overrides", json=body)
+
+    async def clear_override(self, account_id: str, *, by: str) -> None:
+        detail = await self.score(account_id)
+        if detail is None or detail.override is None:
+            return
+        for kind, value in (("score", detail.override.score), ("band", detail.override.band)):
+            if value is not None:
+                await self.health.change("DELETE", f"/v1/accounts/{_seg(account_id)}/overrides/{kind}")
+
+    async def tier(self, account_id: str) -> TierInfo | None:
+        data = await self.touch.read(f"/v1/accounts/{_seg(account_id)}/tier")
+        return mapping.tier(account_id, data) if data else None
+
+    async def enrolments(self, account_id: str) -> list[Enrolment]:
+        data = await self.touch.read(f"/v1/accounts/{_seg(account_id)}/enrolments")
+        return [mapping.enrolment(e) for e in data or []]
+
+    async def enrolment_action(self, enrolment_id: str, action: str, *, by: str) -> None:
+        await self.touch.change("POST", f"/v1/enrolments/{_seg(enrolment_id)}/{action}", json={"by": by})
+
+    async def tasks(self, query: TaskQuery) -> Page[Task]:
+        # notify filters one owner at a time and has no offset: ask for enough of each and merge.
+        wanted = query.offset + query.limit + 1
+        base: dict[str, Any] = {"limit": min(wanted, 1000)}
+        for key, value in (("status", query.status), ("priority", query.priority), ("account_id", query.account_id)):
+            if value:
+                base[key] = value
+        if query.overdue:
+            base["overdue"] = "true"
+        owners: list[str | None] = list(query.owners) or [None]
+        answers = await asyncio.gather(
+            *(self.notify.read("/v1/tasks", params={**base, **({"owner": o} if o else {})}) for o in owners)
+        )
+        tasks = [mapping.task(t) for a in answers for t in (a or {}).get("tasks", [])]
+        rank = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
+        far = datetime.max.replace(tzinfo=UTC)
+        tasks.sort(key=lambda t: (rank.get(t.priority, 9), t.due_at or far, t.task_id))
+        page = tasks[query.offset : query.offset + query.limit]
+        return Page(page, None, query.limit, query.offset, more=len(tasks) > query.offset + query.limit)
+
+    async def task_action(self, task_id: str, action: str, payload: dict[str, Any], *, by: str) -> None:
+        path = f"/v1/tasks/{_seg(task_id)}/{action}"
+        if action == "complete":
+            reason = payload["close_reason"] + (f": {payload['note']}" if payload.get("note") else "")
+            body: dict[str, Any] = {"reason": reason, "status": "completed"}
+        elif action == "snooze":
+            body = {"until": payload["until"].isoformat()}
+        elif action == "comment":
+            body = {"body": payload["text"], "author": by}
+        else:
+            body = {"owner": payload["owner"]}
+        await self.notify.change("POST", path, json=body)
+
+    async def timeline(self, account_id: str, *, limit: int) -> list[TimelineItem]:
+        data = await self.notify.read(f"/v1/accounts/{_seg(account_id)}/timeline", params={"limit": limit})
+        return [mapping.timeline_item(i) for i in (data or {}).get("items", [])]
+
+    async def nps_answers(self, *, since: datetime) -> list[SurveyAnswer]:
+        data = await self.notify.read("/v1/answers", params={"survey": "nps", "since": since.isoformat()})
+        if data is None:
+            raise BackendRefused("notify", 501, "the feedback page needs notify's answer listing (GET /v1/answers)")
+        answers = (mapping.nps_answer(a) for a in data.get("answers", []))
+        return [a for a in answers if a is not None]
+
+
+def _seg(value: str) -> str:
+    """A path segment: an id with '/' or '?' must not reach another route."""
+    return quote(value, safe="")

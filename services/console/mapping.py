@@ -1,0 +1,232 @@
+"""The services' JSON answers mapped onto the console's read models (pure functions).
+
+Each function reads the field names the owning service's API uses today (health/api.py,
+touch/api.py, notify/api/tasks.py) and tolerates absent optional fields, so a service adding
+fields breaks nothing here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from .models import (
+    AccountRow,
+    Contribution,
+    Enrolment,
+    Override,
+    ScoreDetail,
+    ScorePoint,
+    StepRecord,
+    SurveyAnswer,
+    Task,
+    TierInfo,
+    TimelineItem,
+)
+
+
+def when(raw: Any) -> datetime | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, datetime):
+        return raw
+    return datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+
+
+def day(raw: Any) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(str(raw)[:10])
+    except ValueError:
+        return None
+
+
+def _json_list(raw: Any) -> list[Any]:
+    """jsonb columns arrive decoded or as text depending on the driver's codecs."""
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+    return list(raw or [])
+
+
+def health_row(data: dict[str, Any]) -> AccountRow:
+    return AccountRow(
+        account_id=str(data["account_id"]),
+        name=str(data.get("name") or data["account_id"]),
+        score=data.get("score"),
+        band=data.get("band"),
+        overridden=bool(data.get("overridden")),
+        usage_trend=data.get("usage_trend"),
+        days_since_login=data.get("days_since_login"),
+    )
+
+
+def overrides(raw: Any) -> Override | None:
+    """Health keeps one override per kind (score, band, measure); the console shows score and band as one."""
+    items = [o for o in _json_list(raw) if o.get("kind") in ("score", "band")]
+    if not items:
+        return None
+    expiries = [e for e in (when(o.get("expires_at")) for o in items) if e is not None]
+    return Override(
+        score=next((o.get("score") for o in items if o["kind"] == "score"), None),
+        band=next((o.get("band") for o in items if o["kind"] == "band"), None),
+        reason=" / ".join(str(o.get("reason", "")) for o in items),
+        expires_at=min(expiries) if expiries else None,
+        by=", ".join(sorted({str(o.get("set_by")) for o in items if o.get("set_by")})) or None,
+    )
+
+
+def health_detail(data: dict[str, Any]) -> ScoreDetail:
+    override = overrides(data.get("overrides"))
+    return ScoreDetail(
+        account_id=str(data["account_id"]),
+        name=str(data.get("name") or data["account_id"]),
+        score=data.get("score"),
+        band=data.get("band"),
+        computed_at=when(data.get("as_of") or data.get("updated_at")),
+        contributions=[
+            Contribution(
+                measure=str(m.get("label") or m["measure"]),
+                group=str(m.get("group", "other")),
+                value=m.get("value"),
+                score=m.get("score"),
+                weight=float(m.get("weight") or 0.0),
+                contribution=float(m.get("contribution") or 0.0),
+                missing=bool(m.get("missing")),
+            )
+            for m in _json_list(data.get("measures"))
+        ],
+        reasons=[str(r) for r in _json_list(data.get("explanation") or data.get("reasons"))],
+        override=override,
+        computed_score=data.get("computed_score") if override else None,
+        usage_trend=data.get("usage_trend"),
+        days_since_login=data.get("days_since_login"),
+    )
+
+
+def history(data: dict[str, Any]) -> list[ScorePoint]:
+    points = [
+        ScorePoint(at=at, score=float(h["score"]), band=h.get("band"))
+        for h in data.get("history", [])
+        if h.get("score") is not None and (at := when(h.get("computed_at"))) is not None
+    ]
+    return sorted(points, key=lambda p: p.at)
+
+
+def tier(account_id: str, data: dict[str, Any]) -> TierInfo:
+    traits = data.get("traits") or {}
+    return TierInfo(
+        account_id=account_id,
+        tier=data.get("tier"),
+        reason=str(data.get("reason") or ""),
+        phase=data.get("phase"),
+        owner=data.get("owner") or traits.get("csm_owner"),
+        renewal_date=day(data.get("renewal_date") or traits.get("renewal_date")),
+        name=data.get("name") or traits.get("name"),
+    )
+
+
+def enrolment(data: dict[str, Any]) -> Enrolment:
+    return Enrolment(
+        enrolment_id=str(data["id"]),
+        playbook=str(data.get("playbook", "")),
+        status=str(data.get("status", "")),
+        current_step=data.get("step"),
+        started_at=when(data.get("enrolled_at")),
+        steps=[
+            StepRecord(
+                step=str(h.get("step") or ""),
+                status=str(h.get("event") or ""),
+                at=when(h.get("at")),
+                detail=str(h.get("detail") or ""),
+            )
+            for h in data.get("history") or []
+        ],
+    )
+
+
+def task(data: dict[str, Any]) -> Task:
+    return Task(
+        task_id=str(data["id"]),
+        account_id=str(data["account_id"]),
+        subject=str(data.get("subject", "")),
+        type=str(data.get("type", "")),
+        reason=str(data.get("reason", "")),
+        priority=str(data.get("priority", "medium")),
+        status=str(data.get("status", "")),
+        owner=data.get("owner"),
+        due_at=when(data.get("due_at")),
+        created_at=when(data.get("created_at")),
+        snoozed_until=when(data.get("snoozed_until")),
+        body=str(data.get("body") or ""),
+        comments=[
+            (str(c.get("author") or ""), str(c.get("body", "")), when(c.get("created_at")))
+            for c in data.get("comments") or []
+        ],
+    )
+
+
+def _answer_text(raw: Any) -> str:
+    if not raw:
+        return ""
+    answer = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(answer, dict):
+        return str(answer)
+    parts = [f"{k}: {v}" for k, v in answer.items() if k != "survey" and v not in (None, "", [])]
+    return f"{answer.get('survey', '')} — " + ", ".join(parts) if parts else str(answer.get("survey", ""))
+
+
+def timeline_item(data: dict[str, Any]) -> TimelineItem:
+    kind, at = data.get("type"), when(data.get("at"))
+    assert at is not None
+    if kind == "email":
+        state = (
+            "answered"
+            if data.get("answered_at")
+            else "clicked"
+            if data.get("clicked_at")
+            else "opened"
+            if data.get("opened_at")
+            else ("failed" if data.get("state") == "failed" else "sent")
+        )
+        return TimelineItem(
+            at,
+            f"email.{state}",
+            str(data.get("subject") or data.get("template") or ""),
+            _answer_text(data.get("answer")),
+        )
+    if kind == "in_app":
+        state = (
+            "answered"
+            if data.get("answered_at")
+            else "dismissed"
+            if data.get("dismissed_at")
+            else "seen"
+            if data.get("seen_at")
+            else "shown"
+        )
+        return TimelineItem(
+            at, f"inapp.{state}", str(data.get("title") or data.get("template") or ""), _answer_text(data.get("answer"))
+        )
+    if kind == "task":
+        state = "completed" if data.get("status") in ("completed", "closed") else "opened"
+        detail = str(data.get("close_reason") or "")
+        return TimelineItem(at, f"task.{state}", str(data.get("subject") or data.get("type") or ""), detail)
+    return TimelineItem(at, f"event.{data.get('semantic') or 'other'}", str(data.get("event") or kind or ""), "")
+
+
+def nps_answer(data: dict[str, Any]) -> SurveyAnswer | None:
+    answer = data.get("answer") or {}
+    if isinstance(answer, str):
+        answer = json.loads(answer)
+    score, at = answer.get("score"), when(data.get("at") or data.get("answered_at") or data.get("occurred_at"))
+    if answer.get("survey") != "nps" or not isinstance(score, int) or at is None:
+        return None
+    return SurveyAnswer(
+        account_id=str(data["account_id"]),
+        at=at,
+        score=score,
+        comment=str(answer.get("comment") or ""),
+        user_id=data.get("user_id"),
+    )
