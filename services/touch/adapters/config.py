@@ -40,11 +40,12 @@ def _line(node: yaml.Node | None, loc: Sequence[Any]) -> int | None:
     """Best effort: the line of the deepest YAML node the error location reaches."""
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:
+        names = (part, "on") if part == "when" else (part,)  # `on:` is how authors usually spell `when:`
         if isinstance(node, yaml.MappingNode):
-            found = next((v for k, v in node.value if k.value == part), None)
+            found = next((v for k, v in node.value if k.value in names), None)
             if found is None:  # step fields live under their kind key (send: {template: ...})
                 kinds = [v for k, v in node.value if k.value in STEP_KINDS and isinstance(v, yaml.MappingNode)]
-                found = next((v for kv in kinds for k, v in kv.value if k.value == part), None)
+                found = next((v for kv in kinds for k, v in kv.value if k.value in names), None)
             node = found
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]

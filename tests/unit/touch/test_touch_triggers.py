@@ -1,0 +1,126 @@
+"""When playbooks start: date triggers, caps and filters, and what consumed messages mean."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from touchline.shared.messages import HealthScored, Outcome, ProductEvent
+from touchline.touch.adapters.config import load_playbooks
+from touchline.touch.domain.signals import SignalThresholds, apply_input, from_event, from_health, from_outcome
+from touchline.touch.domain.tiers import Profile
+from touchline.touch.domain.triggers import eligibility, enrolment_id, following_occurrence, next_date_trigger
+from touchline.touch.settings import CONFIG_DIR
+
+NOW = datetime(2030, 6, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def seeds():  # type: ignore[no-untyped-def]
+    return load_playbooks(Path(CONFIG_DIR) / "playbooks")
+
+
+def profile(**traits: object) -> Profile:
+    return Profile(account_id="a", traits=traits, first_seen_at=NOW - 10 * DAY)
+
+
+def test_renewal_starts_120_days_before_the_renewal_date(seeds) -> None:
+    assert (
+        next_date_trigger(seeds["renewal"], profile(renewal_date="2031-01-01"), now=NOW)
+        == datetime(2031, 1, 1, tzinfo=UTC) - 120 * DAY
+    )
+
+
+def test_a_renewal_date_learned_late_starts_at_once_and_a_past_one_never(seeds) -> None:
+    assert next_date_trigger(seeds["renewal"], profile(renewal_date="2030-08-01"), now=NOW) == NOW
+    assert next_date_trigger(seeds["renewal"], profile(renewal_date="2030-05-01"), now=NOW) is None
+    assert next_date_trigger(seeds["renewal"], profile(), now=NOW) is None
+
+
+def test_nps_recurs_twice_a_year(seeds) -> None:
+    first = next_date_trigger(seeds["advocacy"], profile(), now=NOW)
+    assert first == NOW + 20 * DAY
+    assert following_occurrence(seeds["advocacy"], first) == first + 182 * DAY
+    much_later = next_date_trigger(seeds["advocacy"], profile(), now=NOW + 400 * DAY)
+    assert (
+        much_later is not None and much_later >= NOW + 400 * DAY and (much_later - first) % (182 * DAY) == timedelta(0)
+    )
+
+
+def test_reengagement_is_due_120_days_after_the_last_csm_contact_even_when_learned_late(seeds) -> None:
+    contacted = Profile(account_id="a", traits={}, first_seen_at=NOW - 300 * DAY, last_csm_contact_at=NOW - 50 * DAY)
+    assert next_date_trigger(seeds["reengagement"], contacted, now=NOW) == NOW + 70 * DAY
+    silent = Profile(account_id="a", traits={}, first_seen_at=NOW - 300 * DAY)
+    assert next_date_trigger(seeds["reengagement"], silent, now=NOW) == NOW
+
+
+def test_caps_one_run_at_a_time_and_cooldown(seeds) -> None:
+    risk = seeds["risk"]
+    ok = eligibility(risk, tier="tech", phase="adoption", has_open_run=False, last_enrolled_at=None, now=NOW)
+    assert ok.ok
+    running = eligibility(risk, tier="tech", phase="adoption", has_open_run=True, last_enrolled_at=None, now=NOW)
+    assert not running.ok and "already running" in running.reason
+    cooling = eligibility(
+        risk, tier="tech", phase="adoption", has_open_run=False, last_enrolled_at=NOW - 10 * DAY, now=NOW
+    )
+    assert not cooling.ok and "cooldown" in cooling.reason
+    by_hand = eligibility(
+        risk, tier="tech", phase="adoption", has_open_run=False, last_enrolled_at=NOW - DAY, now=NOW, manual=True
+    )
+    assert by_hand.ok
+
+
+def test_churned_accounts_only_get_the_churn_playbook(seeds) -> None:
+    assert not eligibility(
+        seeds["risk"], tier="tech", phase="churned", has_open_run=False, last_enrolled_at=None, now=NOW
+    ).ok
+    assert eligibility(
+        seeds["churn"], tier="tech", phase="churned", has_open_run=False, last_enrolled_at=None, now=NOW
+    ).ok
+    assert not eligibility(
+        seeds["churn"], tier="tech", phase="adoption", has_open_run=False, last_enrolled_at=None, now=NOW
+    ).ok
+
+
+def test_enrolment_ids_are_deterministic_per_cause() -> None:
+    assert enrolment_id("a", "risk", "m1") == enrolment_id("a", "risk", "m1") != enrolment_id("a", "risk", "m2")
+
+
+def scored(**kw: object) -> HealthScored:
+    base = {"score_id": "s1", "account_id": "a", "score": 40.0, "band": "caution", "computed_at": NOW}
+    return HealthScored.model_validate({**base, **kw})
+
+
+def test_health_scores_become_band_and_usage_signals() -> None:
+    t = SignalThresholds()
+    names = lambda msg: [i.signal.name for i in from_health(msg, thresholds=t)]  # noqa: E731
+    assert names(scored(previous_band="healthy", usage_trend=-0.6)) == ["band_dropped", "usage_declined"]
+    assert names(scored(band="good", previous_band="caution", usage_trend=0.2)) == ["band_recovered", "usage_improved"]
+    assert names(scored(band="healthy", previous_band="healthy", days_since_login=30)) == ["usage_declined"]
+    assert names(scored(band="healthy", previous_band="healthy", usage_trend=-0.2)) == []
+
+
+def test_group_traits_and_lifecycle_events_shape_the_profile() -> None:
+    group = ProductEvent(
+        message_id="m1", account_id="a", kind="group", timestamp=NOW, received_at=NOW,
+        traits={"arr": 20000, "renewal_date": "2031-01-01", "favourite_colour": "red"},
+    )  # fmt: skip
+    [item] = from_event(group)
+    prof = apply_input(None, item, account_id="a", at=NOW)
+    assert prof.traits == {"arr": 20000, "renewal_date": "2031-01-01"} and prof.first_seen_at == NOW
+    cancelled = ProductEvent(
+        message_id="m2", account_id="a", kind="track", semantic="cancelled", timestamp=NOW, received_at=NOW
+    )
+    assert apply_input(prof, from_event(cancelled)[0], account_id="a", at=NOW).churned
+    page = ProductEvent(message_id="m3", account_id="a", kind="page", timestamp=NOW, received_at=NOW)
+    assert from_event(page) == []
+
+
+def test_a_completed_task_counts_as_csm_contact() -> None:
+    done = Outcome(outcome_id="o1", account_id="a", kind="task.completed", occurred_at=NOW, enrolment_id="e1")
+    [item] = from_outcome(done)
+    assert item.enrolment_id == "e1" and item.signal.name == "task.completed"
+    assert apply_input(profile(), item, account_id="a", at=NOW).last_csm_contact_at == NOW
