@@ -214,6 +214,9 @@ def parse_call(
         problems.append(Problem(f"{path}.messageId", f"longer than {MAX_MESSAGE_ID} characters"))
     properties = _obj(raw, "properties", path, problems)
     traits = _obj(raw, "traits", path, problems)
+    if kind == "identify" and not traits and isinstance(raw.get("context"), dict):
+        # RudderStack's SDKs send identify traits only as context.traits.
+        traits = _obj(raw["context"], "traits", f"{path}.context", problems)
     context = merge_context(outer_context or {}, _obj(raw, "context", path, problems))
     if kind == "page" and raw.get("name") is not None:
         properties = {"name": raw["name"], **properties}

@@ -173,3 +173,8 @@ def test_a_body_that_claims_gzip_but_is_not_is_a_400() -> None:
 def test_a_body_that_is_not_a_json_object_is_refused(body: bytes, message: str) -> None:
     with pytest.raises(RequestInvalid, match=message):
         load_document(body, limit=1000)
+
+
+def test_identify_traits_sent_only_in_context_are_read_as_rudderstack_does() -> None:
+    parsed = single({"userId": "u", "context": {"traits": {"email": "a@b.co"}}}, "identify")
+    assert parsed.calls[0].traits == {"email": "a@b.co"}
