@@ -1,0 +1,59 @@
+"""Touch integration fixtures: the service in-process against the session's Kafka and Postgres."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from touch_support import Commands, Feed, SimTime  # type: ignore[import-not-found]
+
+from touchline.shared.runtime import Runtime
+from touchline.shared.settings import CommonSettings
+from touchline.touch.main import build_app
+from touchline.touch.settings import TouchSettings
+
+# Far from the other services' test times, so the shared clock only moves forward for touch.
+FLOOR = datetime(2036, 1, 1, 9, tzinfo=UTC)
+
+
+@dataclass
+class Touch:
+    app: FastAPI
+    client: httpx.AsyncClient
+    feed: Feed
+    commands: Commands
+    sim: SimTime
+    accounts: list[str] = field(default_factory=list)
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.app.state.touch["runtime"]  # type: ignore[no-any-return]
+
+    def account(self, account_id: str) -> str:
+        self.accounts.append(account_id)
+        return account_id
+
+
+@pytest.fixture(scope="module")
+async def touch(common: CommonSettings) -> AsyncIterator[Touch]:
+    app = build_app(common, TouchSettings(timer_poll_seconds=0.2))
+    feed, commands = Feed(common), Commands(common)
+    await feed.start()
+    await commands.start()
+    async with app.router.lifespan_context(app):
+        runtime: Runtime = app.state.touch["runtime"]
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": "Bearer dev-api-token"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as client:
+            t = Touch(app, client, feed, commands, SimTime(common, runtime.clock, FLOOR))
+            yield t
+            # Leave no timers of these stories behind for later tests that move the clock further.
+            async with runtime.engine.begin() as conn:
+                await conn.execute(text("DELETE FROM touch.timers WHERE account_id = ANY(:a)"), {"a": t.accounts})
+    await commands.stop()
+    await feed.stop()

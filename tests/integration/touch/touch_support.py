@@ -1,0 +1,176 @@
+"""Helpers for touch's scenario tests: feed messages, move the shared clock, read published commands."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from touchline.shared import topics
+from touchline.shared.admin import publish_clock
+from touchline.shared.clock import Clock
+from touchline.shared.cloudevents import decode
+from touchline.shared.kafka import KafkaPublisher, make_producer, read_clock
+from touchline.shared.messages import Command, HealthScored, Message, Outcome, ProductEvent
+from touchline.shared.settings import CommonSettings
+
+T = TypeVar("T")
+DAY = timedelta(days=1)
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float = 30, what: str = "") -> T:
+    """Poll until ``probe`` returns something truthy (waiting, never asserting a duration)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"gave up waiting for {what or probe}")
+        await asyncio.sleep(0.05)
+
+
+def new_account() -> str:
+    return f"acct-{uuid.uuid4().hex[:12]}"
+
+
+class Feed:
+    """Publishes test messages on the session's topics."""
+
+    def __init__(self, common: CommonSettings) -> None:
+        self.common = common
+        self.producer = make_producer(common.kafka_bootstrap_servers)
+        self.publisher = KafkaPublisher(self.producer, source="touchline/test", prefix=common.topic_prefix)
+
+    async def start(self) -> None:
+        await self.producer.start()
+
+    async def stop(self) -> None:
+        await self.producer.stop()
+
+    async def send(self, topic: topics.Topic, *messages: Message) -> None:
+        await self.publisher.publish(topic, list(messages))
+
+    async def group(self, account: str, at: datetime, **traits: Any) -> None:
+        await self.send(topics.EVENTS, group_event(account, at, **traits))
+
+    async def track(self, account: str, at: datetime, semantic: str) -> None:
+        event = ProductEvent(
+            message_id=uuid.uuid4().hex,
+            account_id=account,
+            kind="track",
+            event=semantic,
+            semantic=semantic,  # type: ignore[arg-type]
+            user_id="u1",
+            timestamp=at,
+            received_at=at,
+        )
+        await self.send(topics.EVENTS, event)
+
+    async def health(self, account: str, at: datetime, **kw: Any) -> None:
+        base: dict[str, Any] = {"score_id": uuid.uuid4().hex, "account_id": account, "score": 40.0, "band": "caution"}
+        await self.send(topics.HEALTH, HealthScored.model_validate({**base, "computed_at": at, **kw}))
+
+    async def outcome(self, command: Command, kind: str, at: datetime, answer: dict[str, Any] | None = None) -> None:
+        outcome = Outcome(
+            outcome_id=uuid.uuid4().hex,
+            account_id=command.account_id,
+            kind=kind,  # type: ignore[arg-type]
+            command_id=command.command_id,
+            enrolment_id=command.enrolment_id,
+            playbook=command.playbook,
+            step=command.step,
+            template=command.template,
+            answer=answer,
+            occurred_at=at,
+        )
+        await self.send(topics.OUTCOMES, outcome)
+
+
+def group_event(account: str, at: datetime, **traits: Any) -> ProductEvent:
+    return ProductEvent(
+        message_id=uuid.uuid4().hex, account_id=account, kind="group", traits=traits, timestamp=at, received_at=at
+    )
+
+
+class Commands:
+    """Collects every Command touch publishes, by account, from the start of the topic."""
+
+    def __init__(self, common: CommonSettings) -> None:
+        self.common = common
+        self.by_account: dict[str, list[Command]] = {}
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=common.kafka_bootstrap_servers, enable_auto_commit=False)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        name = topics.name(topics.COMMANDS, self.common.topic_prefix)
+        parts = [TopicPartition(name, p) for p in range(topics.COMMANDS.partitions)]
+        self._consumer.assign(parts)
+        await self._consumer.seek_to_beginning(*parts)
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        await self._consumer.stop()
+
+    async def _run(self) -> None:
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for r in records:
+                    env = decode(
+                        topic=r.topic,
+                        partition=r.partition,
+                        offset=r.offset,
+                        key=r.key,
+                        value=r.value,
+                        headers=list(r.headers),
+                    )
+                    if isinstance(env.message, Command):
+                        self.by_account.setdefault(env.message.account_id, []).append(env.message)
+
+    def of(self, account: str, playbook: str | None = None) -> list[Command]:
+        found = self.by_account.get(account, [])
+        return [c for c in found if playbook is None or c.playbook == playbook]
+
+    async def wait(self, account: str, count: int, *, playbook: str | None = None) -> list[Command]:
+        """The account's first ``count`` distinct commands (by id), once that many arrived."""
+
+        async def probe() -> list[Command] | None:
+            unique = list({c.command_id: c for c in self.of(account, playbook)}.values())
+            return unique[:count] if len(unique) >= count else None
+
+        return await eventually(probe, what=f"{count} commands for {account} ({playbook or 'any playbook'})")
+
+
+def what(c: Command) -> str:
+    return f"{c.channel}:{c.template}" if c.channel != "task" else f"task:{c.task.type}:{c.task.priority}"  # type: ignore[union-attr]
+
+
+class SimTime:
+    """The shared simulated clock, only ever moved forward by these tests."""
+
+    def __init__(self, common: CommonSettings, clock: Clock, floor: datetime) -> None:
+        self.common, self.clock, self.floor = common, clock, floor
+
+    async def fresh_start(self) -> datetime:
+        """A new test's T0: a day after whatever time the clock shows (or the floor), on the hour."""
+        current = await read_clock(self.common.kafka_bootstrap_servers, prefix=self.common.topic_prefix)
+        base = max(current.now if current else self.floor, self.floor) + DAY
+        start = base.replace(minute=0, second=0, microsecond=0)
+        await self.set(start)
+        return start
+
+    async def set(self, when: datetime) -> None:
+        await publish_clock(self.common, when)
+
+        async def probe() -> bool:
+            return self.clock.now() == when
+
+        await eventually(probe, what=f"clock at {when}")
