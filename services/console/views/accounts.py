@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from .. import charts
 from ..models import BANDS, AccountQuery, Page, TaskQuery
 from ..ports import BackendRefused
-from .common import Acting, SignedIn, back_to, parse_day
+from .common import Acting, Ctx, SignedIn, back_to, parse_day
 
 router = APIRouter()
 SORTS = ("score", "-score", "name", "-name", "renewal", "-renewal", "owner")
@@ -129,22 +129,19 @@ async def override(request: Request, account_id: str, ctx: Acting) -> Response:
     raw_score, band = str(form.get("score", "")).strip(), str(form.get("band", "")).strip() or None
     reason = str(form.get("reason", "")).strip()
     try:
-        score = float(raw_score) if raw_score else None
-        if score is not None and not 0 <= score <= 100:
-            raise BadInput("score", ctx.t("override.score_range"))
+        score = _score(raw_score, ctx)
         if band is not None and band not in BANDS:
             raise BadInput("band", ctx.t("override.band_invalid"))
         if score is None and band is None:
             raise BadInput("score", ctx.t("override.need_one"))
         if not reason:
             raise BadInput("reason", ctx.t("override.need_reason"))
-        expires_at = parse_day(str(form.get("expires", ""))) or (await ctx.backend.now()) + timedelta(days=30)
+        now = await ctx.backend.now()
+        expires_at = _expiry(str(form.get("expires", "")), ctx) or now + timedelta(days=30)
+        if expires_at <= now:
+            raise BadInput("expires", ctx.t("override.expiry_past"))
     except BadInput as exc:
         return back_to(here, err=str(exc))
-    except ValueError:
-        return back_to(here, err=f"score/expires: {ctx.t('override.bad_value')}")
-    if expires_at <= await ctx.backend.now():
-        return back_to(here, err=f"expires: {ctx.t('override.expiry_past')}")
     try:
         await ctx.backend.set_override(
             account_id, score=score, band=band, reason=reason[:500], expires_at=expires_at, by=ctx.user.email
@@ -152,6 +149,25 @@ async def override(request: Request, account_id: str, ctx: Acting) -> Response:
     except BackendRefused as exc:
         return back_to(here, err=exc.message)
     return back_to(here, msg="override_saved")
+
+
+def _score(raw: str, ctx: Ctx) -> float | None:
+    if not raw:
+        return None
+    try:
+        score = float(raw)
+    except ValueError:
+        raise BadInput("score", ctx.t("override.bad_value")) from None
+    if not 0 <= score <= 100:
+        raise BadInput("score", ctx.t("override.score_range"))
+    return score
+
+
+def _expiry(raw: str, ctx: Ctx) -> datetime | None:
+    try:
+        return parse_day(raw)
+    except ValueError:
+        raise BadInput("expires", ctx.t("override.bad_value")) from None
 
 
 @router.post("/accounts/{account_id}/override/delete")
