@@ -1,0 +1,187 @@
+"""HttpBackend against stand-in HTTP services answering in the shapes health, touch and notify use."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from touchline.console.clients import HttpBackend, ServiceClient
+from touchline.console.models import AccountQuery, TaskQuery
+from touchline.console.ports import BackendRefused, BackendUnavailable
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+Handler = Callable[[httpx.Request], httpx.Response]
+HEALTH_ACCOUNT = {
+    "account_id": "a1",
+    "score": 31.5,
+    "computed_score": 55.0,
+    "band": "caution",
+    "overridden": True,
+    "as_of": "2026-11-24T08:00:00+00:00",
+    "usage_trend": -0.6,
+    "days_since_login": 12,
+    "measures": [
+        {"measure": "days_since_login", "group": "engagement", "label": "Login recency", "value": 12, "score": 20,
+         "weight": 0.5, "contribution": 10.0, "missing": False},
+        {"measure": "roi", "group": "roi", "label": "ROI", "value": None, "score": None, "weight": 0,
+         "contribution": 0, "missing": True},
+    ],
+    "explanation": ["Engagement · Login recency = 12 days: scored 20, costs 40.0 pts"],
+    "overrides": [
+        {"kind": "band", "band": "caution", "reason": "called", "set_by": "aiko@example.com",
+         "expires_at": "2026-12-24T00:00:00+00:00", "score": None, "measure": None}
+    ],
+}  # fmt: skip
+
+
+def backend(routes: dict[str, Handler], seen: list[httpx.Request] | None = None) -> HttpBackend:
+    def service(name: str) -> ServiceClient:
+        def handle(request: httpx.Request) -> httpx.Response:
+            if seen is not None:
+                seen.append(request)
+            key = f"{name} {request.method} {request.url.path}"
+            if key not in routes:
+                return httpx.Response(404, json={"detail": "not found"})
+            return routes[key](request)
+
+        return ServiceClient(name, httpx.AsyncClient(transport=httpx.MockTransport(handle), base_url=f"http://{name}"))
+
+    return HttpBackend(health=service("health"), touch=service("touch"), notify=service("notify"))
+
+
+def ok(body: object) -> Handler:
+    return lambda request: httpx.Response(200, json=body)
+
+
+async def test_the_score_explanation_maps_measures_missing_data_and_the_override() -> None:
+    detail = await backend({"health GET /v1/accounts/a1": ok(HEALTH_ACCOUNT)}).score("a1")
+    assert detail is not None
+    assert [c.measure for c in detail.contributions] == ["Login recency", "ROI"]
+    assert detail.contributions[1].missing and detail.contributions[1].value is None
+    assert detail.override and detail.override.band == "caution" and detail.override.by == "aiko@example.com"
+    assert detail.computed_score == 55.0 and detail.reasons[0].startswith("Engagement")
+
+
+async def test_an_account_health_does_not_know_is_none_not_an_error() -> None:
+    assert await backend({}).score("ghost") is None
+    assert await backend({}).tier("ghost") is None
+    assert await backend({}).enrolments("ghost") == []
+
+
+async def test_an_override_becomes_one_put_per_kind_with_who_and_until() -> None:
+    seen: list[httpx.Request] = []
+    api = backend({"health PUT /v1/accounts/a1/overrides": ok({})}, seen)
+    until = datetime(2026, 12, 24, tzinfo=UTC)
+    await api.set_override("a1", score=40, band="caution", reason="r", expires_at=until, by="aiko@example.com")
+    bodies = [json.loads(r.content) for r in seen]
+    assert [b["kind"] for b in bodies] == ["band", "score"]
+    assert bodies[0] == {"kind": "band", "band": "caution", "reason": "r", "set_by": "aiko@example.com",
+                         "expires_at": until.isoformat()}  # fmt: skip
+
+
+async def test_a_refusal_from_a_service_carries_its_message_naming_the_field() -> None:
+    detail = [{"loc": ["body", "expires_at"], "msg": "must be in the future", "type": "value_error"}]
+    api = backend({"health PUT /v1/accounts/a1/overrides": lambda r: httpx.Response(422, json={"detail": detail})})
+    with pytest.raises(BackendRefused) as info:
+        await api.set_override("a1", score=None, band="good", reason="r", expires_at=NOW, by="x")
+    assert info.value.message == "expires_at: must be in the future" and info.value.status == 422
+
+
+async def test_a_conflict_from_touch_is_a_refusal() -> None:
+    api = backend({"touch POST /v1/enrolments/e1/pause": lambda r: httpx.Response(409, json={"detail": "is paused"})})
+    with pytest.raises(BackendRefused, match="is paused"):
+        await api.enrolment_action("e1", "pause", by="x")
+
+
+async def test_a_service_error_or_a_dead_service_is_unavailable() -> None:
+    api = backend({"health GET /v1/accounts/a1": lambda r: httpx.Response(503, text="starting")})
+    with pytest.raises(BackendUnavailable, match="health"):
+        await api.score("a1")
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    with pytest.raises(BackendUnavailable, match="ConnectError"):
+        await backend({"notify GET /v1/tasks": refuse}).tasks(TaskQuery())
+
+
+async def test_ids_cannot_escape_their_path_segment() -> None:
+    seen: list[httpx.Request] = []
+    await backend({}, seen).score("../v1/trust?x=1")
+    assert seen[0].url.raw_path == b"/v1/accounts/..%2Fv1%2Ftrust%3Fx%3D1"
+
+
+async def test_the_account_list_joins_health_touch_and_notify_per_row() -> None:
+    routes = {
+        "health GET /clock": ok({"now": NOW.isoformat()}),
+        "health GET /v1/accounts": ok({"accounts": [HEALTH_ACCOUNT, {**HEALTH_ACCOUNT, "account_id": "a2"}]}),
+        "health GET /v1/accounts/a1/history": ok(
+            {
+                "history": [
+                    {"computed_at": "2026-11-20T00:00:00+00:00", "score": 50, "band": "healthy"},
+                    {"computed_at": "2026-11-10T00:00:00+00:00", "score": 70, "band": "good"},
+                ]
+            }
+        ),
+        "touch GET /v1/accounts/a1/tier": ok({"tier": "high", "phase": "retention", "reason": "ARR ≥ 10M"}),
+        "notify GET /v1/tasks": ok({"tasks": [{"id": "t1", "account_id": "a1"}]}),
+    }
+    page = await backend(routes).list_accounts(AccountQuery(band="caution", limit=1))
+    row = page.items[0]
+    assert page.has_next and len(page.items) == 1
+    assert (row.tier, row.phase, row.open_tasks, row.trend) == ("high", "retention", 1, [70.0, 50.0])
+
+
+async def test_filters_no_service_can_answer_are_refused_plainly() -> None:
+    with pytest.raises(BackendRefused, match="owner"):
+        await backend({}).list_accounts(AccountQuery(owner="aiko@example.com"))
+
+
+async def test_the_team_inbox_asks_notify_once_per_owner_and_orders_by_priority() -> None:
+    def tasks(request: httpx.Request) -> httpx.Response:
+        owner = request.url.params["owner"]
+        priority = "low" if owner == "a@x.io" else "urgent"
+        return httpx.Response(
+            200, json={"tasks": [{"id": owner, "account_id": "a1", "priority": priority, "owner": owner}]}
+        )
+
+    page = await backend({"notify GET /v1/tasks": tasks}).tasks(TaskQuery(owners=("a@x.io", "b@x.io")))
+    assert [t.owner for t in page.items] == ["b@x.io", "a@x.io"]
+
+
+async def test_task_actions_use_notifys_body_shapes() -> None:
+    seen: list[httpx.Request] = []
+    routes = {f"notify POST /v1/tasks/t1/{a}": ok({}) for a in ("complete", "snooze", "comment", "assign")}
+    api = backend(routes, seen)
+    await api.task_action("t1", "complete", {"close_reason": "resolved", "note": "done"}, by="x")
+    await api.task_action("t1", "snooze", {"until": NOW}, by="x")
+    await api.task_action("t1", "comment", {"text": "hi"}, by="x")
+    await api.task_action("t1", "assign", {"owner": "b@x.io"}, by="x")
+    assert [json.loads(r.content) for r in seen] == [
+        {"reason": "resolved: done", "status": "completed"},
+        {"until": NOW.isoformat()},
+        {"body": "hi", "author": "x"},
+        {"owner": "b@x.io"},
+    ]
+
+
+async def test_the_timeline_names_what_happened_to_mails_in_app_messages_and_tasks() -> None:
+    items = [
+        {"type": "email", "at": "2026-11-23T00:00:00+00:00", "subject": "Welcome", "opened_at": "x", "clicked_at": "y"},
+        {"type": "in_app", "at": "2026-11-22T00:00:00+00:00", "title": "NPS", "answered_at": "z",
+         "answer": {"survey": "nps", "score": 9, "comment": "良い"}},
+        {"type": "task", "at": "2026-11-21T00:00:00+00:00", "subject": "Call", "status": "completed",
+         "close_reason": "resolved"},
+    ]  # fmt: skip
+    timeline = await backend({"notify GET /v1/accounts/a1/timeline": ok({"items": items})}).timeline("a1", limit=10)
+    assert [i.kind for i in timeline] == ["email.clicked", "inapp.answered", "task.completed"]
+    assert "score: 9" in timeline[1].detail and "良い" in timeline[1].detail
+
+
+async def test_feedback_without_notifys_answer_listing_is_refused_plainly() -> None:
+    with pytest.raises(BackendRefused, match="answer listing"):
+        await backend({}).nps_answers(since=NOW)
