@@ -76,6 +76,16 @@ def router(
                 return {"valid": False, "problems": [p.replace(str(path), "body") for p in exc.problems]}
         return {"valid": True, "problems": [], "playbook": playbook_summary(playbook)}
 
+    @api.get("/accounts/{account_id}")
+    async def account(account_id: str) -> dict[str, Any]:
+        async with get_runtime().engine.connect() as conn:
+            repo = PgRepository(conn)
+            profile = await repo.get_profile(account_id)
+            if profile is None:
+                raise HTTPException(404, f"account {account_id!r}: unknown to touch (no event seen for it)")
+            stored = await repo.get_tier(account_id)
+            return {**asdict(profile), "tier": asdict(stored) if stored else None}
+
     @api.get("/accounts/{account_id}/tier")
     async def tier(account_id: str) -> dict[str, Any]:
         async with get_runtime().engine.connect() as conn:

@@ -50,7 +50,9 @@ async def touch(common: CommonSettings) -> AsyncIterator[Touch]:
         transport = httpx.ASGITransport(app=app)
         headers = {"Authorization": "Bearer dev-api-token"}
         async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as client:
-            t = Touch(app, client, feed, commands, SimTime(common, runtime.clock, FLOOR))
+            t = Touch(
+                app, client, feed, commands, SimTime(common, runtime.clock, FLOOR, feed=feed, engine=runtime.engine)
+            )
             yield t
             # Leave no timers of these stories behind for later tests that move the clock further.
             async with runtime.engine.begin() as conn:

@@ -9,12 +9,14 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from touchline.shared import topics
 from touchline.shared.admin import publish_clock
 from touchline.shared.clock import Clock
-from touchline.shared.cloudevents import decode
-from touchline.shared.kafka import KafkaPublisher, make_producer, read_clock
+from touchline.shared.cloudevents import decode, encode
+from touchline.shared.kafka import make_producer, read_clock
 from touchline.shared.messages import Command, HealthScored, Message, Outcome, ProductEvent
 from touchline.shared.settings import CommonSettings
 
@@ -44,7 +46,7 @@ class Feed:
     def __init__(self, common: CommonSettings) -> None:
         self.common = common
         self.producer = make_producer(common.kafka_bootstrap_servers)
-        self.publisher = KafkaPublisher(self.producer, source="touchline/test", prefix=common.topic_prefix)
+        self.sent: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset after what was sent
 
     async def start(self) -> None:
         await self.producer.start()
@@ -53,7 +55,24 @@ class Feed:
         await self.producer.stop()
 
     async def send(self, topic: topics.Topic, *messages: Message) -> None:
-        await self.publisher.publish(topic, list(messages))
+        for message in messages:
+            key, value, headers = encode(message, source="touchline/test")
+            name = topics.name(topic, self.common.topic_prefix)
+            md = await self.producer.send_and_wait(name, value=value, key=key, headers=headers)
+            self.sent[(md.topic, md.partition)] = max(self.sent.get((md.topic, md.partition), 0), md.offset + 1)
+
+    async def consumed(self, engine: AsyncEngine) -> None:
+        """Wait until touch's consumer stored offsets past everything this feed sent."""
+
+        async def probe() -> bool:
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    text("SELECT topic, partition, next_offset FROM touch.consumed_offsets WHERE group_id = 'touch'")
+                )
+                stored = {(r.topic, r.partition): r.next_offset for r in rows}
+            return all(stored.get(k, 0) >= v for k, v in self.sent.items())
+
+        await eventually(probe, what="touch consumed what the test sent")
 
     async def group(self, account: str, at: datetime, **traits: Any) -> None:
         await self.send(topics.EVENTS, group_event(account, at, **traits))
@@ -154,10 +173,16 @@ def what(c: Command) -> str:
 
 
 class SimTime:
-    """The shared simulated clock, only ever moved forward by these tests."""
+    """The shared simulated clock, only ever moved forward by these tests.
 
-    def __init__(self, common: CommonSettings, clock: Clock, floor: datetime) -> None:
-        self.common, self.clock, self.floor = common, clock, floor
+    Before each move it waits until touch consumed what the feed sent: what a test sent
+    happened before the clock moved on, as in real life.
+    """
+
+    def __init__(
+        self, common: CommonSettings, clock: Clock, floor: datetime, *, feed: Feed, engine: AsyncEngine
+    ) -> None:
+        self.common, self.clock, self.floor, self.feed, self.engine = common, clock, floor, feed, engine
 
     async def fresh_start(self) -> datetime:
         """A new test's T0: a day after whatever time the clock shows (or the floor), on the hour."""
@@ -168,6 +193,7 @@ class SimTime:
         return start
 
     async def set(self, when: datetime) -> None:
+        await self.feed.consumed(self.engine)
         await publish_clock(self.common, when)
 
         async def probe() -> bool:
