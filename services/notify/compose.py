@@ -91,7 +91,8 @@ def template_context(
     *, account: Account | None, account_id: str, contact: Contact | None, variables: Mapping[str, Any]
 ) -> dict[str, Any]:
     """What templates see: account, contact, product, vars (the command's variables) and those at top level."""
-    given_account = variables.get("account") if isinstance(variables.get("account"), dict) else {}
+    given = variables.get("account")
+    given_account: dict[str, Any] = given if isinstance(given, dict) else {}
     account_view = {
         "id": account_id,
         "name": (account.name if account else None) or account_id,

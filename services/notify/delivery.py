@@ -162,9 +162,12 @@ class Loops:
         headers = {"content-type": "application/json"}
         if row["kind"] != "slack" and row["secret"]:
             headers = signature_headers(secret=row["secret"], msg_id=row["id"], timestamp=wall_now(), body=body)
+        permanent = False
         try:
             status: int | None = await self.poster.post(row["url"], body=body, headers=headers)
             error = None if status is not None and status < 300 else f"HTTP {status}"
+        except ValueError as exc:  # the endpoint itself is wrong: retrying cannot help
+            status, error, permanent = None, str(exc), True
         except Exception as exc:
             status, error = None, f"{exc.__class__.__name__}: {exc}"
 
@@ -175,8 +178,10 @@ class Loops:
             elif status == 410:
                 await pg_tasks.disable_endpoint(conn, row["endpoint_id"], reason="410 Gone", now=wall_now())
                 await pg_tasks.set_webhook_state(conn, row["id"], state="failed", error=error, next_attempt_at=None)
-            elif (status is not None and 400 <= status < 500 and status not in (408, 429)) or gives_up(
-                first_attempt_at=row["first_attempt_at"], now=wall_now(), after=after
+            elif (
+                permanent
+                or (status is not None and 400 <= status < 500 and status not in (408, 429))
+                or gives_up(first_attempt_at=row["first_attempt_at"], now=wall_now(), after=after)
             ):
                 await pg_tasks.set_webhook_state(conn, row["id"], state="failed", error=error, next_attempt_at=None)
             else:

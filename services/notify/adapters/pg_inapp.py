@@ -34,7 +34,7 @@ async def user_messages(conn: AsyncConnection, user_id: str, *, since: datetime)
             ORDER BY created_at, id"""),
         {"u": user_id, "since": since},
     )
-    return list(rows.mappings())
+    return [dict(r) for r in rows.mappings()]
 
 
 async def mark_shown(conn: AsyncConnection, ids: Sequence[str], *, now: datetime) -> list[Row]:
@@ -45,7 +45,7 @@ async def mark_shown(conn: AsyncConnection, ids: Sequence[str], *, now: datetime
             RETURNING *"""),
         {"ids": list(ids), "now": now},
     )
-    return list(rows.mappings())
+    return [dict(r) for r in rows.mappings()]
 
 
 async def get_message(conn: AsyncConnection, message_id: str, *, user_id: str) -> Row | None:
@@ -54,7 +54,8 @@ async def get_message(conn: AsyncConnection, message_id: str, *, user_id: str) -
         text(f"SELECT * FROM {S}.inapp_messages WHERE id = :id AND user_id = :u FOR UPDATE"),
         {"id": message_id, "u": user_id},
     )
-    return rows.mappings().first()
+    found = rows.mappings().first()
+    return dict(found) if found is not None else None
 
 
 async def record_event(
@@ -83,4 +84,4 @@ async def account_messages(conn: AsyncConnection, account_id: str, *, limit: int
             ORDER BY created_at DESC LIMIT :n"""),
         {"a": account_id, "n": limit},
     )
-    return list(rows.mappings())
+    return [dict(r) for r in rows.mappings()]

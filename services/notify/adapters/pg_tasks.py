@@ -20,14 +20,15 @@ async def open_task_for(conn: AsyncConnection, *, account_id: str, type_: str, r
               AND status IN ('open', 'snoozed') FOR UPDATE"""),
         {"a": account_id, "t": type_, "r": reason},
     )
-    return rows.mappings().first()
+    found = rows.mappings().first()
+    return dict(found) if found is not None else None
 
 
 async def insert_task(conn: AsyncConnection, row: Mapping[str, Any]) -> Row:
     cols = ", ".join(row)
     params = ", ".join(f":{k}" for k in row)
     result = await conn.execute(text(f"INSERT INTO {S}.tasks ({cols}) VALUES ({params}) RETURNING *"), dict(row))
-    return result.mappings().one()
+    return dict(result.mappings().one())
 
 
 async def update_task(conn: AsyncConnection, task_id: str, changes: Mapping[str, Any]) -> Row | None:
@@ -35,7 +36,8 @@ async def update_task(conn: AsyncConnection, task_id: str, changes: Mapping[str,
     result = await conn.execute(
         text(f"UPDATE {S}.tasks SET {sets} WHERE id = :_id RETURNING *"), {**changes, "_id": task_id}
     )
-    return result.mappings().first()
+    found = result.mappings().first()
+    return dict(found) if found is not None else None
 
 
 async def bump(conn: AsyncConnection, task_id: str, *, column: str, now: datetime, reopen: bool) -> Row:
@@ -47,13 +49,14 @@ async def bump(conn: AsyncConnection, task_id: str, *, column: str, now: datetim
             WHERE id = :id RETURNING *"""),
         {"id": task_id, "now": now},
     )
-    return result.mappings().one()
+    return dict(result.mappings().one())
 
 
 async def get_task(conn: AsyncConnection, task_id: str, *, lock: bool = False) -> Row | None:
     suffix = " FOR UPDATE" if lock else ""
     result = await conn.execute(text(f"SELECT * FROM {S}.tasks WHERE id = :id{suffix}"), {"id": task_id})
-    return result.mappings().first()
+    found = result.mappings().first()
+    return dict(found) if found is not None else None
 
 
 async def list_tasks(
@@ -78,7 +81,7 @@ async def list_tasks(
     rows = await conn.execute(
         text(f"SELECT * FROM {S}.tasks WHERE {' AND '.join(where)} ORDER BY due_at NULLS LAST, id LIMIT :n"), params
     )
-    return list(rows.mappings())
+    return [dict(r) for r in rows.mappings()]
 
 
 async def add_comment(conn: AsyncConnection, *, task_id: str, author: str | None, body: str, now: datetime) -> None:
@@ -92,7 +95,7 @@ async def comments(conn: AsyncConnection, task_id: str) -> list[Row]:
     rows = await conn.execute(
         text(f"SELECT author, body, created_at FROM {S}.task_comments WHERE task_id = :t ORDER BY id"), {"t": task_id}
     )
-    return list(rows.mappings())
+    return [dict(r) for r in rows.mappings()]
 
 
 async def next_turn(conn: AsyncConnection, pool: str) -> int:
@@ -109,7 +112,7 @@ async def account_tasks(conn: AsyncConnection, account_id: str, *, limit: int) -
         text(f"SELECT * FROM {S}.tasks WHERE account_id = :a ORDER BY created_at DESC LIMIT :n"),
         {"a": account_id, "n": limit},
     )
-    return list(rows.mappings())
+    return [dict(r) for r in rows.mappings()]
 
 
 async def ensure_endpoint(conn: AsyncConnection, *, endpoint_id: str, url: str, kind: str, secret: str | None) -> None:
@@ -122,7 +125,7 @@ async def ensure_endpoint(conn: AsyncConnection, *, endpoint_id: str, url: str, 
 
 async def live_endpoints(conn: AsyncConnection) -> list[Row]:
     rows = await conn.execute(text(f"SELECT * FROM {S}.webhook_endpoints WHERE disabled_at IS NULL ORDER BY id"))
-    return list(rows.mappings())
+    return [dict(r) for r in rows.mappings()]
 
 
 async def disable_endpoint(conn: AsyncConnection, endpoint_id: str, *, reason: str, now: datetime) -> None:
@@ -153,7 +156,7 @@ async def claim_webhooks(conn: AsyncConnection, *, wall_now: datetime, limit: in
             RETURNING w.*, e.url, e.kind, e.secret, e.disabled_at"""),
         {"now": wall_now, "n": limit},
     )
-    return list(rows.mappings())
+    return [dict(r) for r in rows.mappings()]
 
 
 async def set_webhook_state(

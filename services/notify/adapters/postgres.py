@@ -128,7 +128,7 @@ async def claim_due(conn: AsyncConnection, *, wall_now: datetime, limit: int) ->
             RETURNING d.*"""),
         {"now": wall_now, "n": limit},
     )
-    return list(rows.mappings())
+    return [dict(r) for r in rows.mappings()]
 
 
 async def interrupted(conn: AsyncConnection, *, claimed_before: datetime) -> list[Row]:
@@ -140,7 +140,7 @@ async def interrupted(conn: AsyncConnection, *, claimed_before: datetime) -> lis
                          FOR UPDATE SKIP LOCKED) RETURNING *"""),
         {"t": claimed_before},
     )
-    return list(rows.mappings())
+    return [dict(r) for r in rows.mappings()]
 
 
 async def set_state(
@@ -162,7 +162,8 @@ async def set_state(
 
 async def get_delivery(conn: AsyncConnection, delivery_id: str) -> Row | None:
     result = await conn.execute(text(f"SELECT * FROM {S}.deliveries WHERE id = :id"), {"id": delivery_id})
-    return result.mappings().first()
+    found = result.mappings().first()
+    return dict(found) if found is not None else None
 
 
 async def record_link_event(
@@ -228,4 +229,4 @@ async def account_deliveries(conn: AsyncConnection, account_id: str, *, limit: i
             FROM {S}.deliveries WHERE account_id = :a ORDER BY created_at DESC LIMIT :n"""),
         {"a": account_id, "n": limit},
     )
-    return list(rows.mappings())
+    return [dict(r) for r in rows.mappings()]

@@ -29,7 +29,10 @@ class HttpxPoster:
         self._client = httpx.AsyncClient(timeout=timeout)
 
     async def post(self, url: str, *, body: bytes, headers: Mapping[str, str]) -> int:
-        response = await self._client.post(url, content=body, headers=dict(headers))
+        try:
+            response = await self._client.post(url, content=body, headers=dict(headers))
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise ValueError(f"bad endpoint URL {url!r}: {exc}") from exc
         return response.status_code
 
     async def aclose(self) -> None:

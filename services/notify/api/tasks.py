@@ -124,9 +124,9 @@ async def timeline(account_id: str, state: StateDep, limit: int = Query(200, ge=
         inapp = await pg_inapp.account_messages(conn, account_id, limit=limit)
         tasks = await pg_tasks.account_tasks(conn, account_id, limit=limit)
     items = (
-        [{"type": "email", "at": m["created_at"], **_iso(m)} for m in mails]
-        + [{"type": "in_app", "at": m["created_at"], **_iso(m)} for m in inapp]
-        + [{"type": "task", "at": t["created_at"], **_iso(t)} for t in tasks]
+        [{"channel": "email", "at": m["created_at"], **_iso(m)} for m in mails]
+        + [{"channel": "in_app", "at": m["created_at"], **_iso(m)} for m in inapp]
+        + [{"channel": "task", "at": t["created_at"], **_iso(t)} for t in tasks]
     )
     items.sort(key=lambda i: i["at"], reverse=True)
     return {"account_id": account_id, "items": [{**i, "at": i["at"].isoformat()} for i in items[:limit]]}

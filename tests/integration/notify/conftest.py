@@ -91,7 +91,16 @@ class Notify:
         """group + identify events for an account; contacts as user_id=(email, locale)."""
         now = datetime.now(UTC)
         traits = {"name": f"Account {account_id[:6]}", "locale": "en", **({"csm_owner": owner} if owner else {})}
-        events = [ProductEvent(message_id=str(uuid.uuid4()), account_id=account_id, kind="group", traits=traits, timestamp=now, received_at=now)]
+        events = [
+            ProductEvent(
+                message_id=str(uuid.uuid4()),
+                account_id=account_id,
+                kind="group",
+                traits=traits,
+                timestamp=now,
+                received_at=now,
+            )
+        ]
         for user_id, (address, locale) in contacts.items():
             events.append(
                 ProductEvent(
@@ -104,8 +113,12 @@ class Notify:
 
         async def known() -> bool:
             async with self.state.engine.connect() as conn:
-                n = await conn.scalar(text("SELECT count(*) FROM notify.contacts WHERE account_id = :a"), {"a": account_id})
-                a = await conn.scalar(text("SELECT count(*) FROM notify.accounts WHERE account_id = :a"), {"a": account_id})
+                n = await conn.scalar(
+                    text("SELECT count(*) FROM notify.contacts WHERE account_id = :a"), {"a": account_id}
+                )
+                a = await conn.scalar(
+                    text("SELECT count(*) FROM notify.accounts WHERE account_id = :a"), {"a": account_id}
+                )
             return n == len(contacts) and a == 1
 
         await eventually(known, what=f"directory of {account_id}")
@@ -130,7 +143,9 @@ def email_command(account_id: str, template: str = "onboarding.welcome", **kw: A
     )  # fmt: skip
 
 
-def task_command(account_id: str, *, type_: str = "renewal_churn_risk", reason: str = "survey unlikely", priority: str = "high") -> Command:
+def task_command(
+    account_id: str, *, type_: str = "renewal_churn_risk", reason: str = "survey unlikely", priority: str = "high"
+) -> Command:
     command_id = str(uuid.uuid4())
     return Command(
         command_id=command_id, account_id=account_id, channel="task", dedup_key=command_id,
@@ -160,7 +175,14 @@ async def _collect(common: CommonSettings, into: list[Outcome], stop: asyncio.Ev
             batch = await consumer.getmany(timeout_ms=100)
             for records in batch.values():
                 for r in records:
-                    env = decode(topic=r.topic, partition=r.partition, offset=r.offset, key=r.key, value=r.value, headers=list(r.headers))
+                    env = decode(
+                        topic=r.topic,
+                        partition=r.partition,
+                        offset=r.offset,
+                        key=r.key,
+                        value=r.value,
+                        headers=list(r.headers),
+                    )
                     if isinstance(env.message, Outcome):
                         into.append(env.message)
     finally:
@@ -182,9 +204,9 @@ async def notify(common: CommonSettings) -> AsyncIterator[Notify]:
         poll_seconds=0.05,
         inapp_secret=SecretStr(INAPP_SECRET),
         inapp_cap_count=1,
-        webhook_urls=[receiver.url("hook"), receiver.url("gone")],
+        webhook_urls=[receiver.url("/hook"), receiver.url("/gone")],
         webhook_secret=SecretStr(WEBHOOK_SECRET),
-        slack_webhook_url=receiver.url("slack"),
+        slack_webhook_url=receiver.url("/slack"),
         task_pools={"tech": ["pool-a@us.test", "pool-b@us.test"]},
     )
     outcomes: list[Outcome] = []

@@ -27,7 +27,7 @@ async def _mail_for(notify: Notify, *, locale: str = "en", template: str = "onbo
 
 
 async def test_a_command_becomes_one_mail_with_message_id_and_one_click_unsubscribe_headers(notify: Notify):
-    account, address, command, mail = await _mail_for(notify, locale="ja")
+    account, _, command, mail = await _mail_for(notify, locale="ja")
     assert re.fullmatch(r"<[0-9a-f-]{36}@touchline\.invalid>", mail["Message-ID"])
     assert re.fullmatch(r"<http://notify\.test/u/[^>]+>", mail["List-Unsubscribe"])
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -53,7 +53,9 @@ async def test_a_tampered_link_gets_404_and_records_nothing(notify: Notify):
     tampered = f"/t/c/{body[:-3]}AAA.{mac}"
     assert (await notify.client.get(tampered)).status_code == 404
     assert (await notify.client.get(f"/t/c/{body}.{mac[:-3]}AAA")).status_code == 404
-    assert (await notify.client.get(_links(mail, "t/o")[0].replace("/t/o/", "/t/c/").removesuffix(".gif"))).status_code == 404
+    assert (
+        await notify.client.get(_links(mail, "t/o")[0].replace("/t/o/", "/t/c/").removesuffix(".gif"))
+    ).status_code == 404
     rows = await notify.sql(
         "SELECT count(*) AS n FROM notify.link_events e JOIN notify.deliveries d ON d.id = e.delivery_id WHERE d.account_id = :a",
         a=account,
@@ -74,7 +76,9 @@ async def test_the_open_pixel_answers_a_gif_and_publishes_opened(notify: Notify)
 
 
 async def test_a_one_click_survey_answer_in_a_mail_publishes_email_answered(notify: Notify):
-    account, _, _, mail = await _mail_for(notify, template="renewal.reminder_survey", variables={"renewal_date": "2027-04-01"})
+    account, _, _, mail = await _mail_for(
+        notify, template="renewal.reminder_survey", variables={"renewal_date": "2027-04-01"}
+    )
     answers = _links(mail, "t/a")
     assert len(answers) == 3
     response = await notify.client.get(answers[2])
@@ -159,7 +163,9 @@ async def test_a_send_interrupted_by_a_crash_is_reported_and_never_resent(notify
         # What a replica that crashed after claiming leaves behind: 'sending', claimed long ago.
         async with notify.state.engine.begin() as conn:
             await conn.execute(
-                text("UPDATE notify.deliveries SET state = 'sending', claimed_at = now() - interval '1 hour' WHERE account_id = :a"),
+                text(
+                    "UPDATE notify.deliveries SET state = 'sending', claimed_at = now() - interval '1 hour' WHERE account_id = :a"
+                ),
                 {"a": account},
             )
     finally:
