@@ -179,6 +179,8 @@ def _answer_text(raw: Any) -> str:
 
 def timeline_item(data: dict[str, Any]) -> TimelineItem:
     kind, at = data.get("type"), when(data.get("at"))
+    if "priority" in data and "due_at" in data:
+        kind = "task"  # notify's task rows carry their own "type" column (the task type), which hides "task"
     assert at is not None
     if kind == "email":
         state = (

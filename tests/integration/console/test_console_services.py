@@ -1,0 +1,174 @@
+"""The console over the real health, touch and notify APIs (in-process apps on the session's Kafka and
+Postgres): a CSM reads an account built from real events, overrides its band and completes its task,
+and the owning services hold the result."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from touchline.console.auth import User, UserStore, hash_password
+from touchline.console.clients import HttpBackend, ServiceClient
+from touchline.console.main import build_app
+from touchline.console.settings import ConsoleSettings
+from touchline.health.main import build_app as health_app
+from touchline.health.settings import HealthSettings
+from touchline.notify.main import build_app as notify_app
+from touchline.notify.settings import NotifySettings
+from touchline.shared import topics
+from touchline.shared.cloudevents import encode
+from touchline.shared.messages import Command, Message, ProductEvent, TaskSpec
+from touchline.shared.settings import CommonSettings
+from touchline.shared.stack.smtp_sink import MailSink
+from touchline.touch.main import build_app as touch_app
+from touchline.touch.settings import TouchSettings
+
+T = TypeVar("T")
+CSM, PASSWORD = "csm-console@us.test", "correct horse battery"
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], *, what: str, timeout: float = 60) -> T:
+    """Wait for the consumers (a bound against hangs; no duration is asserted)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+async def services(common: CommonSettings) -> AsyncIterator[HttpBackend]:
+    sink = MailSink().start()
+    apps = {
+        "health": health_app(common, HealthSettings()),
+        "touch": touch_app(common, TouchSettings()),
+        "notify": notify_app(common, NotifySettings(smtp_port=sink.port, public_url="http://notify.test")),
+    }
+    headers = {"authorization": f"Bearer {common.api_token.get_secret_value()}"}
+    async with AsyncExitStack() as stack:
+        clients = {}
+        for name, app in apps.items():
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            client = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", headers=headers
+            )
+            clients[name] = ServiceClient(name, await stack.enter_async_context(client))
+        yield HttpBackend(health=clients["health"], touch=clients["touch"], notify=clients["notify"])
+    sink.stop()
+
+
+async def publish(common: CommonSettings, topic: topics.Topic, *messages: Message) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=common.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for m in messages:
+            key, value, headers = encode(m, source="touchline/test")
+            await producer.send_and_wait(topics.name(topic, common.topic_prefix), value=value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def seeded_account(common: CommonSettings, backend: HttpBackend) -> str:
+    account = f"console-{uuid.uuid4().hex[:10]}"
+    now = await backend.now()
+    traits = {
+        "name": "Hikari Foods",
+        "arr": 2_400_000,
+        "seats": 40,
+        "csm_owner": CSM,
+        "lifecycle_stage": "adoption",
+        "renewal_date": (now + timedelta(days=200)).date().isoformat(),
+        "signed_at": (now - timedelta(days=300)).isoformat(),
+    }
+    event = ProductEvent(
+        message_id=str(uuid.uuid4()), account_id=account, kind="group", traits=traits, timestamp=now, received_at=now
+    )
+    login = ProductEvent(
+        message_id=str(uuid.uuid4()), account_id=account, kind="track", event="Signed In", semantic="login",
+        user_id="u1", timestamp=now, received_at=now,
+    )  # fmt: skip
+    await publish(common, topics.EVENTS, event, login)
+    task = Command(
+        command_id=str(uuid.uuid4()), account_id=account, channel="task", dedup_key=str(uuid.uuid4()), issued_at=now,
+        task=TaskSpec(type="risk_high_touch", reason="usage fell", subject="Call Hikari Foods", priority="high"),
+    )  # fmt: skip
+    await publish(common, topics.COMMANDS, task)
+    await eventually(lambda: backend.score(account), what="health scored the account")
+    await eventually(lambda: backend.tier(account), what="touch tiered the account")
+    return account
+
+
+async def signed_in_console(common: CommonSettings, backend: HttpBackend) -> AsyncIterator[httpx.AsyncClient]:
+    users = UserStore({})
+    users.put(User(email=CSM, name="Console CSM", password_hash=hash_password(PASSWORD), locale="en"))
+    app = build_app(common, ConsoleSettings(), backend=backend, users=users)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://console.test") as client:
+        form = await client.get("/login")
+        token = re.search(r'name="login_token" value="([^"]+)"', form.text)
+        assert token
+        data = {"email": CSM, "password": PASSWORD, "login_token": token.group(1)}
+        assert (await client.post("/login", data=data)).status_code == 303
+        yield client
+
+
+def csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+async def test_a_csm_reads_overrides_and_completes_through_the_services_apis(
+    common: CommonSettings, services: HttpBackend
+) -> None:
+    account = await seeded_account(common, services)
+    tasks = await eventually(lambda: _open_tasks(services, account), what="notify opened the task for the account")
+    async for console in signed_in_console(common, services):
+        page = await console.get(f"/accounts/{account}")
+        assert page.status_code == 200
+        detail = await services.score(account)
+        assert detail is not None and detail.contributions
+        assert all(c.measure in page.text for c in detail.contributions)
+        tier = await services.tier(account)
+        assert tier is not None and html.escape(tier.reason) in page.text
+        assert "Task opened</span> Call Hikari Foods" in page.text
+
+        until = (await services.now() + timedelta(days=10)).date()
+        saved = await console.post(
+            f"/accounts/{account}/override",
+            data={
+                "csrf": csrf(page.text),
+                "band": "action_required",
+                "reason": "renewal at risk",
+                "expires": until.isoformat(),
+            },
+        )
+        assert "msg=override_saved" in saved.headers["location"], saved.headers["location"]
+        after = await services.score(account)
+        assert after is not None and after.band == "action_required" and after.override is not None
+        assert after.override.by == CSM and after.override.reason == "renewal at risk"
+
+        done = await console.post(
+            f"/tasks/{tasks[0].task_id}/complete",
+            data={"csrf": csrf(page.text), "close_reason": "resolved", "next": f"/accounts/{account}"},
+        )
+        assert "msg=task_complete" in done.headers["location"], done.headers["location"]
+        assert await _open_tasks(services, account) == []
+
+
+async def _open_tasks(backend: HttpBackend, account: str) -> list[Any]:
+    from touchline.console.models import TaskQuery
+
+    return (await backend.tasks(TaskQuery(account_id=account, status="open"))).items
