@@ -1,0 +1,114 @@
+"""Touch's API: playbooks, tier with reason, enrolments with history, CSM actions, validation, auth."""
+
+from __future__ import annotations
+
+from conftest import Touch  # type: ignore[import-not-found]
+from touch_support import DAY, eventually, new_account, what  # type: ignore[import-not-found]
+
+PLAYBOOK = """\
+name: nudge
+trigger: {signal: login}
+variants:
+  default:
+    - id: hello
+      send: {channel: email, template: onboarding.tips}
+"""
+
+
+async def known(touch: Touch, account: str) -> bool:
+    return (await touch.client.get(f"/v1/accounts/{account}")).status_code == 200
+
+
+async def test_every_route_needs_the_bearer_token(touch: Touch) -> None:
+    for path in ("/v1/playbooks", "/v1/accounts/x/tier", "/v1/accounts/x/enrolments"):
+        response = await touch.client.get(path, headers={"Authorization": "Bearer wrong"})
+        assert response.status_code == 401, path
+    response = await touch.client.post("/v1/enrolments/x/pause", headers={"Authorization": ""})
+    assert response.status_code == 401
+
+
+async def test_playbooks_are_listed_with_triggers_and_variants(touch: Touch) -> None:
+    playbooks = {p["name"]: p for p in (await touch.client.get("/v1/playbooks")).json()}
+    assert set(playbooks) == {"onboarding", "renewal", "risk", "advocacy", "reengagement", "churn"}
+    assert playbooks["renewal"]["trigger"]["date"]["attribute"] == "renewal_date"
+    assert set(playbooks["risk"]["variants"]) == {"tech", "low", "high"}
+
+
+async def test_tier_is_stored_with_its_reason_and_re_evaluated_when_value_changes(touch: Touch) -> None:
+    account = touch.account(new_account())
+    t0 = await touch.sim.fresh_start()
+    await touch.feed.group(account, t0, arr=5000, lifecycle_stage="adoption")
+    await eventually(lambda: known(touch, account), what="profile")
+    await touch.sim.set(t0 + DAY)
+    await touch.feed.group(account, t0 + DAY, arr=80_000)
+    await touch.sim.set(t0 + 2 * DAY)
+    body = (await touch.client.get(f"/v1/accounts/{account}/tier")).json()
+    assert (body["tier"], body["rule"], body["phase"], body["value"]) == ("high", "strategic", "adoption", 80_000)
+    assert body["reason"] == "high touch by rule strategic: ARR 80,000 >= 50,000"
+    assert [h["tier"] for h in body["history"]] == ["high", "tech"]
+    missing = await touch.client.get(f"/v1/accounts/{new_account()}/tier")
+    assert missing.status_code == 404 and "no tier yet" in missing.json()["detail"]
+
+
+async def test_a_csm_pauses_resumes_and_cancels_a_run_and_the_history_shows_it(touch: Touch) -> None:
+    account = touch.account(new_account())
+    t0 = await touch.sim.fresh_start()
+    await touch.feed.group(account, t0, arr=900, lifecycle_stage="adoption")
+    await touch.feed.health(account, t0, usage_trend=-0.6)
+    [notice] = await touch.commands.wait(account, 1, playbook="risk")
+    run = notice.enrolment_id
+
+    paused = await touch.client.post(f"/v1/enrolments/{run}/pause", json={"by": "mia@example.com"})
+    assert paused.status_code == 200 and paused.json()["status"] == "paused"
+    again = await touch.client.post(f"/v1/enrolments/{run}/pause")
+    assert again.status_code == 409 and "paused" in again.json()["detail"]
+    await touch.sim.set(t0 + 10 * DAY)  # the 3-day wait falls due while paused: nothing is sent
+    resumed = await touch.client.post(f"/v1/enrolments/{run}/resume", json={"by": "mia@example.com"})
+    assert resumed.json()["status"] == "active"
+    [_, use_cases] = await touch.commands.wait(account, 2, playbook="risk")
+    assert (what(use_cases), use_cases.issued_at) == ("email:risk.use_cases", t0 + 10 * DAY)
+
+    cancelled = await touch.client.post(f"/v1/enrolments/{run}/cancel", json={"by": "mia@example.com"})
+    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["end_reason"] == "cancelled by mia@example.com"
+    events = [(h["step"], h["event"]) for h in cancelled.json()["history"]]
+    assert events[0] == ("enrolled", "enrolled")
+    assert ("notice", "sent") in events and ("use_cases", "sent") in events
+    assert [e for _, e in events if e in ("paused", "resumed", "cancelled")] == ["paused", "resumed", "cancelled"]
+    await touch.sim.set(t0 + 30 * DAY)
+    assert len(touch.commands.of(account, "risk")) == 2
+    gone = await touch.client.post("/v1/enrolments/enr_nope/cancel")
+    assert gone.status_code == 404
+
+
+async def test_a_csm_enrols_an_account_by_hand_once_at_a_time(touch: Touch) -> None:
+    account = touch.account(new_account())
+    t0 = await touch.sim.fresh_start()
+    await touch.feed.group(account, t0, arr=20_000, lifecycle_stage="adoption")
+    await eventually(lambda: known(touch, account), what="profile")
+    created = await touch.client.post(f"/v1/accounts/{account}/enrolments", json={"playbook": "risk", "by": "kei"})
+    assert created.status_code == 201
+    assert (created.json()["variant"], created.json()["manual"], created.json()["status"]) == ("low", True, "active")
+    await touch.commands.wait(account, 2, playbook="risk")
+    twice = await touch.client.post(f"/v1/accounts/{account}/enrolments", json={"playbook": "risk"})
+    assert twice.status_code == 409 and "already running" in twice.json()["detail"]
+    unknown = await touch.client.post(f"/v1/accounts/{account}/enrolments", json={"playbook": "nope"})
+    assert unknown.status_code == 422 and "unknown playbook 'nope'" in unknown.json()["detail"]
+    stranger = await touch.client.post(f"/v1/accounts/{new_account()}/enrolments", json={"playbook": "risk"})
+    assert stranger.status_code == 404
+    listed = (await touch.client.get(f"/v1/accounts/{account}/enrolments")).json()
+    assert [e["id"] for e in listed] == [created.json()["id"]]
+    one = await touch.client.get(f"/v1/enrolments/{created.json()['id']}")
+    assert [h["event"] for h in one.json()["history"]][:3] == ["enrolled", "sent", "task"]
+    assert (await touch.client.get("/v1/enrolments/enr_nope")).status_code == 404
+
+
+async def test_a_playbook_file_is_validated_over_http(touch: Touch) -> None:
+    headers = {"Content-Type": "application/yaml"}
+    good = await touch.client.post("/v1/playbooks/validate", content=PLAYBOOK, headers=headers)
+    assert good.json()["valid"] and good.json()["playbook"]["name"] == "nudge"
+    bad = await touch.client.post(
+        "/v1/playbooks/validate", content=PLAYBOOK.replace("channel: email", "channel: pigeon"), headers=headers
+    )
+    assert not bad.json()["valid"]
+    assert bad.json()["problems"][0].startswith("body:6: variants.default.0.channel")
