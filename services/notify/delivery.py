@@ -33,6 +33,7 @@ from .ports import Mailer, SendFailed, WebhookPoster
 from .settings import NotifySettings
 
 log = logging.getLogger(__name__)
+Work = Callable[[AsyncConnection], Awaitable[None]]
 
 
 def wall_now() -> datetime:
@@ -53,7 +54,7 @@ class Loops:
     )
     batch: int = 20
 
-    async def _write(self, work: Callable[[AsyncConnection], Awaitable[None]], stop: asyncio.Event) -> None:
+    async def _write(self, work: Work, stop: asyncio.Event) -> None:
         """Record a fact that already happened (a mail went out): keep trying while the database is away."""
         attempt = 0
         while True:
@@ -79,18 +80,26 @@ class Loops:
                     row, kind="email.failed", occurrence="interrupted", now=self.clock.now(), detail=detail
                 )
                 await pg.add_outcomes(conn, [outcome])
-            rows = await pg.claim_due(conn, wall_now=now, limit=self.batch)
-        for row in rows:
-            await self._send(row, stop)
+            rows = await pg.claim_due(conn, wall_now=now, limit=max(self.settings.smtp_concurrency, 1))
+            # Checked again at send time: an unsubscribe may have come after the command was recorded.
+            silenced = await pg.unsubscribed(conn, [r["email"] for r in rows if not r["internal"]])
+        if not rows:
+            return 0
+        results = await asyncio.gather(*(self._send(row, silenced=row["email"].lower() in silenced) for row in rows))
+
+        async def record(conn: AsyncConnection) -> None:
+            # One transaction for the whole batch: the facts of every send land together.
+            for work in results:
+                await work(conn)
+
+        await self._write(record, stop)
         return len(rows)
 
-    async def _send(self, row: Mapping[str, Any], stop: asyncio.Event) -> None:
-        async with self.engine.connect() as conn:
-            silenced = not row["internal"] and bool(await pg.unsubscribed(conn, [row["email"]]))
+    async def _send(self, row: Mapping[str, Any], *, silenced: bool) -> Work:
+        """Send one claimed delivery; return how to record what happened."""
         now = self.clock.now()
-        if silenced:
-            await self._finish(row, stop, state="suppressed", kind="email.failed", detail="suppressed: unsubscribed")
-            return
+        if silenced and not row["internal"]:
+            return self._finish(row, state="suppressed", kind="email.failed", detail="suppressed: unsubscribed")
         message = compose(
             Outgoing(
                 message_id=row["message_id"],
@@ -108,16 +117,14 @@ class Loops:
         try:
             await self.mailer.send(message)
         except SendFailed as exc:
-            await self._failed(row, exc, stop)
-            return
-        await self._finish(row, stop, state="sent", kind="email.sent", detail=row["message_id"], sent_at=now)
+            return self._failed(row, exc)
+        return self._finish(row, state="sent", kind="email.sent", detail=row["message_id"], sent_at=now)
 
-    async def _failed(self, row: Mapping[str, Any], exc: SendFailed, stop: asyncio.Event) -> None:
+    def _failed(self, row: Mapping[str, Any], exc: SendFailed) -> Work:
         verdict = classify_smtp(exc.code)
         after = timedelta(hours=self.settings.give_up_after_hours)
         if verdict == "permanent" or gives_up(first_attempt_at=row["first_attempt_at"], now=wall_now(), after=after):
-            await self._finish(row, stop, state="failed", kind="email.failed", detail=f"{verdict}: {exc}")
-            return
+            return self._finish(row, state="failed", kind="email.failed", detail=f"{verdict}: {exc}")
         delay = backoff(row["attempts"], base=self.settings.retry_base_seconds, cap=self.settings.retry_max_seconds)
         log.info(
             "smtp transient failure; will retry", extra={"delivery": row["id"], "error": str(exc), "retry_in_s": delay}
@@ -125,29 +132,27 @@ class Loops:
 
         async def retry_later(conn: AsyncConnection) -> None:
             next_at = wall_now() + timedelta(seconds=delay)
-            await pg.set_state(conn, row["id"], state="pending", error=str(exc), next_attempt_at=next_at)
-
-        await self._write(retry_later, stop)
-
-    async def _finish(
-        self,
-        row: Mapping[str, Any],
-        stop: asyncio.Event,
-        *,
-        state: str,
-        kind: str,
-        detail: str,
-        sent_at: datetime | None = None,
-    ) -> None:
-        async def record(conn: AsyncConnection) -> None:
-            error = None if state == "sent" else detail
-            await pg.set_state(conn, row["id"], state=state, error=error, sent_at=sent_at)
-            occurrence = "sent" if state == "sent" else state
-            await pg.add_outcomes(
-                conn, [outcome_for(row, kind=kind, occurrence=occurrence, now=self.clock.now(), detail=detail)]
+            await pg.set_state(
+                conn, row["id"], claimed_at=row["claimed_at"], state="pending", error=str(exc), next_attempt_at=next_at
             )
 
-        await self._write(record, stop)
+        return retry_later
+
+    def _finish(
+        self, row: Mapping[str, Any], *, state: str, kind: str, detail: str, sent_at: datetime | None = None
+    ) -> Work:
+        async def record(conn: AsyncConnection) -> None:
+            error = None if state == "sent" else detail
+            claim = row["claimed_at"]
+            if not await pg.set_state(conn, row["id"], claimed_at=claim, state=state, error=error, sent_at=sent_at):
+                # The lease ran out and the row was reported interrupted; that report stands.
+                log.warning("a delivery finished after its lease", extra={"delivery": row["id"], "state": state})
+                return
+            occurrence = "sent" if state == "sent" else state
+            outcome = outcome_for(row, kind=kind, occurrence=occurrence, now=self.clock.now(), detail=detail)
+            await pg.add_outcomes(conn, [outcome])
+
+        return record
 
     async def webhooks_once(self, stop: asyncio.Event) -> int:
         now = wall_now()

@@ -73,7 +73,7 @@ def build_app(
     poster: WebhookPoster | None = None,
 ) -> FastAPI:
     refuse_dev_secrets(settings, env=common.env)
-    catalog = Catalog.load(settings.templates_dir)  # fail at start-up, naming the file, not at the first send
+    catalog = Catalog.load(settings.templates)  # fail at start-up, naming the file, not at the first send
     holder: dict[str, Runtime] = {}
 
     @asynccontextmanager
@@ -167,7 +167,7 @@ def preview(argv: list[str]) -> int:
     parser.add_argument("--inapp", action="store_true", help="render the in-app definition instead of the mail")
     args = parser.parse_args(argv)
     settings = NotifySettings()
-    catalog = Catalog.load(settings.templates_dir)
+    catalog = Catalog.load(settings.templates)
     if args.inapp:
         print(catalog.render_inapp(args.template, locale=args.locale, context=SAMPLE_CONTEXT))
         return 0

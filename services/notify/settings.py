@@ -28,10 +28,19 @@ class NotifySettings(ServiceSettings):
     smtp_tls: bool = Field(False, description="connect with implicit TLS (SMTPS, usually port 465)")
     smtp_user: str = Field("", description="SMTP user name; empty = no authentication")
     smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password")
+    smtp_concurrency: int = Field(16, description="mails sent in parallel (each on its own SMTP connection)")
     smtp_timeout_seconds: float = Field(30.0, description="timeout of one SMTP conversation")
     mail_from: str = Field("Touchline <cs@touchline.invalid>", description="From: of customer mails")
     default_locale: Literal["ja", "en"] = Field("en", description="locale when neither contact nor account has one")
-    templates_dir: Path = Field(TEMPLATES_DIR, description="folder with email/ and inapp/ templates")
+    templates_dir: Path | None = Field(
+        None, description="folder with email/ and inapp/ templates; empty = the shipped services/notify/templates"
+    )
+
+    @property
+    def templates(self) -> Path:
+        # Resolved here, not in the default, so the documented default does not depend on the checkout path.
+        return self.templates_dir or TEMPLATES_DIR
+
     link_secret: SecretStr = Field(
         SecretStr("dev-link-secret"), description="HMAC key of open pixels, click, answer and unsubscribe links"
     )

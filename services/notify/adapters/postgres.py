@@ -147,17 +147,20 @@ async def set_state(
     conn: AsyncConnection,
     delivery_id: str,
     *,
+    claimed_at: datetime,
     state: str,
     error: str | None = None,
     sent_at: datetime | None = None,
     next_attempt_at: datetime | None = None,
-) -> None:
-    await conn.execute(
+) -> bool:
+    """Record the result of the claim made at ``claimed_at``; False if the claim is no longer ours."""
+    result = await conn.execute(
         text(f"""UPDATE {S}.deliveries SET state = :s, last_error = COALESCE(:e, last_error),
               sent_at = COALESCE(:sent, sent_at), next_attempt_at = COALESCE(:next, next_attempt_at)
-            WHERE id = :id"""),
-        {"id": delivery_id, "s": state, "e": error, "sent": sent_at, "next": next_attempt_at},
+            WHERE id = :id AND state = 'sending' AND claimed_at = :claimed RETURNING id"""),
+        {"id": delivery_id, "s": state, "e": error, "sent": sent_at, "next": next_attempt_at, "claimed": claimed_at},
     )
+    return result.first() is not None
 
 
 async def get_delivery(conn: AsyncConnection, delivery_id: str) -> Row | None:
