@@ -1,9 +1,10 @@
 """The durable timer loop: waits live in Postgres and fire by the shared clock.
 
 Wakes when the clock moves (or every poll interval), then repeatedly takes the account with
-the earliest due timer that no other replica holds (``FOR UPDATE SKIP LOCKED`` on the timer
-rows, then a non-blocking per-account advisory lock), fires that account's due timers in
-order, each as of its own due time, publishes the commands and commits. A crash between
+the earliest due timers that no other replica holds (``FOR UPDATE SKIP LOCKED`` on the timer
+rows, then a non-blocking per-account advisory lock), fires each taken account's due timers
+in order, each as of its own due time, publishes the commands and commits (a few accounts
+per transaction). A crash between
 publish and commit fires the same timers again with the same command ids; notify drops copies.
 """
 
@@ -17,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from touchline.shared import topics
 from touchline.shared.clock import Clock, SimulatedClock
+from touchline.shared.consumer import is_transient
+from touchline.shared.messages import Command
 
 from .adapters.postgres import PgRepository
 from .flows import Flows
@@ -33,6 +36,7 @@ class TimerLoop:
     publisher: Publisher
     poll_seconds: float = 1.0
     claim: int = 50
+    accounts_per_transaction: int = 20  # amortises the commit; short enough not to hold the consumer up
     fired_accounts: int = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -40,20 +44,31 @@ class TimerLoop:
             await self.clock.changed(timeout=self.poll_seconds)
             if isinstance(self.clock, SimulatedClock) and not self.clock.known:
                 continue  # before the first clock message, "now" would be the wall clock
-            while not stop.is_set() and await self.fire_once():
-                pass
+            try:
+                while not stop.is_set() and await self.fire_once():
+                    pass
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise  # a bug: let the process stop and its supervisor restart it
+                # The database or broker is away: nothing was committed, the timers are still due.
+                log.warning("timer round failed, retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(self.poll_seconds)
 
     async def fire_once(self) -> bool:
-        """Fire the due timers of one account; False when nothing due could be taken."""
+        """Fire the due timers of a few accounts in one transaction; False when nothing due could be taken."""
         now = self.clock.now()
+        fired = 0
         async with self.engine.begin() as conn:
             repo = PgRepository(conn)
+            commands: list[Command] = []
             for account_id in await repo.due_accounts(until=now, limit=self.claim):
                 if not await repo.try_lock_account(account_id):
                     continue  # the consumer or an API call is on this account; next round
-                commands = await self.flows.fire_due(repo, account_id, until=now)
-                if commands:
-                    await self.publisher.publish(topics.COMMANDS, commands)
-                self.fired_accounts += 1
-                return True
-        return False
+                commands += await self.flows.fire_due(repo, account_id, until=now)
+                fired += 1
+                if fired >= self.accounts_per_transaction:
+                    break
+            if commands:
+                await self.publisher.publish(topics.COMMANDS, commands)
+        self.fired_accounts += fired
+        return fired > 0

@@ -139,6 +139,9 @@ def on_wake(
     """Time reached the enrolment's wake-up: finish the wait (or retry a deferred send)."""
     if state.status != "active" or state.wake_at is None or state.wake_at > now or state.step is None:
         return Advance(state)
+    stale = _stale(playbook, state, now)
+    if stale is not None:
+        return stale
     run = _Run(playbook, state, now, list(recent_sends), cap)
     step = run.steps[state.step]
     if step.kind == "send":
@@ -162,6 +165,9 @@ def on_signal(
     """A signal reached an open enrolment: record it, then take an exit or a wait_for branch."""
     if state.status != "active":
         return Advance(state)
+    stale = _stale(playbook, state, signal.at)
+    if stale is not None:
+        return stale
     seen = dict(state.seen)
     seen.setdefault(signal.name, signal.at)
     run = _Run(playbook, replace(state, seen=seen), signal.at, list(recent_sends), cap)
@@ -181,6 +187,17 @@ def on_signal(
                 run.goto(match.goto)
                 break
     return run.result()
+
+
+def _stale(playbook: Playbook, state: Enrolment, now: datetime) -> Advance | None:
+    """A run whose variant or current step was removed from the playbook file ends, saying why."""
+    steps = playbook.variants.get(state.variant)  # type: ignore[call-overload]
+    if steps is not None and (state.step is None or any(s.id == state.step for s in steps)):
+        return None
+    missing = f"variant {state.variant}" if steps is None else f"step {state.step}"
+    reason = f"playbook changed: {missing} no longer exists"
+    ended = replace(state, status="exited", ended_at=now, end_reason=reason, wake_at=None)
+    return Advance(ended, (), (HistoryEntry(state.step or END, 0, now, "exited", reason),))
 
 
 def answer_matches(condition: Mapping[str, Any], answer: Mapping[str, Any] | None) -> bool:

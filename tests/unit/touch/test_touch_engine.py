@@ -171,3 +171,15 @@ def test_answer_conditions() -> None:
     assert not answer_matches({"score": {"min": 7}}, {"score": "9"})
     assert answer_matches({"score": None}, {"survey": "nps"})
     assert not answer_matches({"score": None}, {"score": 3})
+
+
+def test_a_run_whose_step_was_removed_from_the_playbook_ends_saying_why() -> None:
+    before = playbook([{"id": "w", "wait": "1d"}, MAILS[0]])
+    waiting = start(before, fresh(), now=T0).state
+    after = playbook([MAILS[0]])
+    woken = on_wake(after, waiting, now=T0 + DAY)
+    assert (woken.state.status, woken.state.end_reason) == ("exited", "playbook changed: step w no longer exists")
+    assert woken.decisions == () and woken.wake_at is None
+    other_variant = type(waiting)(**{**waiting.__dict__, "variant": "high"})
+    signalled = on_signal(after, other_variant, Signal("login", T0 + DAY))
+    assert signalled.state.end_reason == "playbook changed: variant high no longer exists"
