@@ -156,7 +156,9 @@ class Loops:
 
     async def webhooks_once(self, stop: asyncio.Event) -> int:
         now = wall_now()
+        lease = timedelta(seconds=self.settings.sending_lease_seconds)
         async with self.engine.begin() as conn:
+            await pg_tasks.release_stale_webhooks(conn, claimed_before=now - lease)
             rows = await pg_tasks.claim_webhooks(conn, wall_now=now, limit=self.batch)
         for row in rows:
             await self._post(row, stop)

@@ -167,3 +167,12 @@ async def set_webhook_state(
               next_attempt_at = COALESCE(:next, next_attempt_at) WHERE id = :id"""),
         {"id": delivery_id, "s": state, "e": error, "next": next_attempt_at},
     )
+
+
+async def release_stale_webhooks(conn: AsyncConnection, *, claimed_before: datetime) -> int:
+    """Webhooks a crashed process left 'sending' go back to pending: receivers drop repeats by webhook-id."""
+    result = await conn.execute(
+        text(f"UPDATE {S}.webhook_deliveries SET state = 'pending' WHERE state = 'sending' AND claimed_at < :t"),
+        {"t": claimed_before},
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

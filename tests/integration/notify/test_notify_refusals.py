@@ -94,7 +94,7 @@ async def test_a_webhook_endpoint_with_an_unusable_url_fails_once_instead_of_ret
 
         async def failed() -> list:
             return await notify.sql(
-                "SELECT state, attempts FROM notify.webhook_deliveries WHERE endpoint_id = :e AND state <> 'pending'",
+                "SELECT state, attempts FROM notify.webhook_deliveries WHERE endpoint_id = :e AND state IN ('failed', 'delivered')",
                 e=endpoint,
             )
 
@@ -105,3 +105,22 @@ async def test_a_webhook_endpoint_with_an_unusable_url_fails_once_instead_of_ret
             await conn.execute(
                 text("UPDATE notify.webhook_endpoints SET disabled_at = now() WHERE id = :id"), {"id": endpoint}
             )
+
+
+async def test_a_webhook_left_sending_by_a_crash_is_delivered_after_its_lease(notify: Notify):
+    marker = f"crashed-{uuid.uuid4().hex[:8]}"
+    async with notify.state.engine.begin() as conn:
+        endpoint = await conn.scalar(text("SELECT id FROM notify.webhook_endpoints WHERE url LIKE '%/hook'"))
+        await conn.execute(
+            text(
+                """INSERT INTO notify.webhook_deliveries
+                (id, endpoint_id, event_type, payload, state, attempts, claimed_at, first_attempt_at, created_at)
+                VALUES (:id, :e, 'task.opened', CAST(:p AS jsonb), 'sending', 1,
+                        now() - interval '1 hour', now() - interval '1 hour', now())"""
+            ),
+            {"id": marker, "e": endpoint, "p": f'{{"marker": "{marker}"}}'},
+        )
+    await eventually(
+        lambda: [r for r in notify.receiver.received if r[0] == "hook" and marker in r[2].decode()],
+        what="webhook resent after the lease",
+    )
