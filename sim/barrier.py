@@ -139,12 +139,23 @@ class Barrier:
         assert self._admin is not None
         listed = [g[0] for g in await self._admin.list_consumer_groups()]
         mine = [g for g in listed if g.startswith(self.common.topic_prefix)]
-        unknown = [g for g in mine if not self._subscriptions.get(g)]
-        if unknown:
-            for response in await self._admin.describe_consumer_groups(unknown):
-                for group in response.groups:
-                    self._subscriptions[group[1]] = _subscribed(group) & self._names
+        for group in mine:
+            if not self._subscriptions.get(group):
+                self._subscriptions[group] = await self._subscription(group)
         return mine
+
+    async def _subscription(self, group: str) -> set[str]:
+        """Topics the group's live members subscribe to; when the broker's answer cannot be
+        read, the topic catalogue's consumers (a group is named after its service)."""
+        assert self._admin is not None
+        service = group[len(self.common.topic_prefix) :].split(".")[0].split("-")[0]
+        guessed = {topics.name(t, self.common.topic_prefix) for t in WATCHED if service in t.consumers}
+        try:
+            described = await self._admin.describe_consumer_groups([group])
+        except Exception:  # aiokafka cannot decode some brokers' answers; the catalogue still knows
+            return guessed
+        found = {t for response in described for g in response.groups for t in _subscribed(g)}
+        return (found & self._names) or guessed
 
 
 def _subscribed(group: tuple) -> set[str]:  # type: ignore[type-arg]

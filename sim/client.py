@@ -17,8 +17,6 @@ from typing import Any
 
 import httpx
 
-from touchline.shared.settings import CommonSettings
-
 SERVICES = ("ingest", "health", "touch", "notify")
 DEFAULT_URLS = {
     "ingest": "http://127.0.0.1:8001",
@@ -115,28 +113,38 @@ class StackClient:
         response = await self.http.get(url)
         return response.status_code
 
+    def _user_headers(self, user_id: str) -> dict[str, str]:
+        return {
+            "X-Touchline-User": user_id,
+            "X-Touchline-User-Token": user_token(self.endpoints.inapp_secret, user_id),
+        }
+
     async def inapp_messages(self, user_id: str) -> list[dict[str, Any]]:
+        """What the widget would show ``user_id`` now (notify marks first showings)."""
         response = await self.http.get(
-            f"{self.endpoints.url('notify')}/v1/inapp/messages",
-            params={"user_id": user_id},
-            headers={"X-User-Token": user_token(self.endpoints.inapp_secret, user_id)},
+            f"{self.endpoints.url('notify')}/v1/inapp/messages", headers=self._user_headers(user_id)
         )
         _expect(response, "notify in-app messages")
-        body = response.json()
-        return list(body.get("messages", body) if isinstance(body, dict) else body)
+        return list(response.json()["messages"])
 
     async def inapp_event(
         self, user_id: str, message_id: str, event: str, answer: dict[str, Any] | None = None
     ) -> None:
-        payload: dict[str, Any] = {"user_id": user_id, "event": event}
+        payload: dict[str, Any] = {"type": event}
         if answer is not None:
             payload["answer"] = answer
         response = await self.http.post(
             f"{self.endpoints.url('notify')}/v1/inapp/messages/{message_id}/events",
             json=payload,
-            headers={"X-User-Token": user_token(self.endpoints.inapp_secret, user_id)},
+            headers=self._user_headers(user_id),
         )
         _expect(response, f"notify in-app {event}")
+
+    async def timeline(self, account_id: str) -> list[dict[str, Any]]:
+        """notify's account timeline, newest first: items with ``channel`` email (template,
+        address, delivery id), in_app or task."""
+        body = await self.get_json("notify", f"/v1/accounts/{account_id}/timeline", limit=2000)
+        return list(body["items"])
 
     async def get_json(self, service: str, path: str, **params: Any) -> Any:
         """GET a service API path with the bearer token."""
@@ -195,8 +203,3 @@ def same_instant(text: str | None, when: datetime) -> bool:
         return datetime.fromisoformat(text.replace("Z", "+00:00")) == when
     except ValueError:
         return False
-
-
-def common_for_stack(endpoints: Endpoints, common: CommonSettings | None = None) -> CommonSettings:
-    """The CommonSettings the simulator publishes the clock with (env of the stack)."""
-    return common or CommonSettings()

@@ -103,7 +103,7 @@ async def run_load(
         await barrier.start()
         try:
             await barrier.set_clock(now)
-            intro = events_of_day(accounts, seed=config.seed, day=0, start=config.start, history_days=0)
+            intro = events_of_day(accounts, config=replace(config, history_days=0), day=0)
             await _send_all(client, [to_segment(e, sent_at=now) for e in intro if e.type != "track"])
             await barrier.drain(timeout=300)
             out(f"load: {len(accounts):,} accounts introduced; sending {rate:,.0f} events/s for {duration_s:.0f}s")
@@ -134,7 +134,7 @@ def _usage_stream(config: Config, accounts: list[Any], now: Any) -> Any:
     """Endless usage, day after day of the personas' plans, every event stamped ``now``."""
     day = 1
     while True:
-        for event in events_of_day(accounts, seed=config.seed, day=day, start=config.start):
+        for event in events_of_day(accounts, config=config, day=day):
             if event.type == "track":
                 yield to_segment(replace(event, at=now), sent_at=now)
         day += 1
@@ -180,7 +180,7 @@ async def _start_probe(client: StackClient, config: Config, index: int, now: Any
         seed=config.seed, count=1, start=now, id_prefix=f"{config.id_prefix}-probe{index}",
         personas=("stalled_onboarding",), tiers=("tech",),
     )[0]  # fmt: skip
-    events = events_of_day([account], seed=config.seed, day=0, start=now, history_days=0)
+    events = events_of_day([account], config=replace(config, start=now, history_days=0), day=0)
     calls = [to_segment(replace(e, at=now), sent_at=now) for e in events]
     sent_at = time.monotonic()
     await client.send_batch(calls)

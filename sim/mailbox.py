@@ -24,6 +24,7 @@ URL = re.compile(r"""https?://[^\s"'<>)]+""")
 TOKEN = re.compile(r"([A-Za-z0-9_-]{8,})\.([A-Za-z0-9_-]{20,})")
 TEMPLATE_HEADERS = ("X-Touchline-Template", "X-Template")
 ACCOUNT_HEADERS = ("X-Touchline-Account",)
+DELIVERY_HEADERS = ("X-Touchline-Delivery",)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Mail:
     message_id: str
     template: str | None
     account_id: str | None
+    delivery_id: str | None
     headers: dict[str, str]
     links: tuple[Link, ...] = field(default_factory=tuple)
 
@@ -101,6 +103,7 @@ def parse_mail(raw: bytes, *, file: str = "") -> Mail:
         message_id=headers.get("Message-ID", file),
         template=_first(headers, TEMPLATE_HEADERS),
         account_id=_first(headers, ACCOUNT_HEADERS),
+        delivery_id=_first(headers, DELIVERY_HEADERS) or next((k.delivery_id for k in links if k.delivery_id), None),
         headers=headers,
         links=links,
     )

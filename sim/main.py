@@ -143,7 +143,7 @@ def _common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--days", type=int, default=120, help="simulated days (default 120)")
     p.add_argument("--seed", type=int, default=7, help="random seed: same seed, same customers and behaviour")
     p.add_argument("--start", help="first simulated day, ISO (default: 2027-01-04 or the day after the clock)")
-    p.add_argument("--history-days", type=int, default=30, help="days of past usage sent on day 0 (default 30)")
+    p.add_argument("--history-days", type=int, default=60, help="days of past usage sent on day 0 (default 60)")
     p.add_argument("--prefix", help="account id prefix (default: derived from the start date)")
     p.add_argument("--tier", choices=["tech", "low", "high"], action="append", help="force tiers (repeatable)")
     p.add_argument("--persona", choices=PERSONAS, action="append", help="only these personas (repeatable)")
@@ -191,9 +191,7 @@ def _plan(config: Config, args: argparse.Namespace) -> int:
         print(f"{account.account_id}  {account.persona:<18} {account.tier:<4} ARR {account.arr:>7,}  "
               f"users {len(account.users)}  renewal {account.renewal_date}  {account.locale}")  # fmt: skip
     for day in range(config.days):
-        events = events_of_day(
-            accounts, seed=config.seed, day=day, start=config.start, history_days=config.history_days
-        )
+        events = events_of_day(accounts, config=config, day=day)
         print(f"day {day:>3} {config.day_start(day).date()}: {len(events):>6} events")
     return 0
 

@@ -42,14 +42,15 @@ class Observer:
         if tasks is not None:
             observed.open_tasks = sum(1 for t in tasks if t.get("status") == "open")
             observed.tasks_by_reason = Counter(str(t.get("reason") or t.get("type")) for t in tasks)
+            observed.tasks = tasks
         return observed
 
-    async def _per_account(self, read: Any) -> dict[str, str | None] | None:
+    async def _per_account(self, read: Any) -> dict[str, Any] | None:
         gate = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(account_id: str) -> str | None:
+        async def one(account_id: str) -> Any:
             async with gate:
-                return await read(account_id)  # type: ignore[no-any-return]
+                return await read(account_id)
 
         try:
             values = await asyncio.gather(*(one(a) for a in self.account_ids))
@@ -58,30 +59,37 @@ class Observer:
         return dict(zip(self.account_ids, values, strict=True))
 
     async def band(self, account_id: str) -> str | None:
-        body = await self._get_or_none("health", f"/v1/accounts/{account_id}/score")
+        body = await self._get_or_none("health", f"/v1/accounts/{account_id}")
         return None if body is None else body.get("band")
 
     async def tier(self, account_id: str) -> str | None:
         body = await self._get_or_none("touch", f"/v1/accounts/{account_id}/tier")
         return None if body is None else body.get("tier")
 
+    async def account_tasks(self, account_id: str) -> list[dict[str, Any]]:
+        body = await self.client.get_json("notify", "/v1/tasks", account_id=account_id, limit=1000)
+        return list(body["tasks"])
+
     async def tasks(self) -> list[dict[str, Any]] | None:
-        """Every CSM task (open or not) of the simulated accounts."""
+        """CSM tasks of the simulated accounts: all of them for a small run, the open ones (up
+        to 1,000) for a large one."""
+        if len(self.account_ids) <= LIGHT_LIMIT:
+            per_account = await self._per_account(self.account_tasks)
+            return None if per_account is None else [t for ts in per_account.values() for t in ts]
         try:
-            body = await self.client.get_json("notify", "/v1/tasks", limit=10_000)
+            body = await self.client.get_json("notify", "/v1/tasks", status="open", limit=1000)
         except SimulationError:
             return None
-        items = body.get("items", body.get("tasks", [])) if isinstance(body, dict) else body
-        return [t for t in items if t.get("account_id") in self._ids]
+        return [t for t in body["tasks"] if t.get("account_id") in self._ids]
 
     async def _get_or_none(self, service: str, path: str) -> dict[str, Any] | None:
-        """The JSON body, None for a 404 (not scored yet); SimulationError if the API is missing."""
+        """The JSON body; None when the service says it has nothing for that account yet."""
         response = await self.client.http.get(
             f"{self.client.endpoints.url(service)}{path}", headers=self.client._bearer()
         )
-        if response.status_code == 404 and "detail" in response.text and "Not Found" not in response.text:
+        if response.status_code == 404:
             return None
         if response.status_code >= 400:
-            raise SimulationError(f"{service} {path}: {response.status_code}")
+            raise SimulationError(f"{service} {path}: {response.status_code} {response.text[:200]}")
         body = response.json()
         return body if isinstance(body, dict) else None

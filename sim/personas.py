@@ -42,11 +42,13 @@ COMPANY_WORDS = ("Kaze", "Sora", "Hikari", "Mori", "Umi", "Nova", "Atlas", "Birc
 FIRST_NAMES = ("Aoi", "Haruto", "Yui", "Sota", "Mei", "Ren", "Alex", "Sam", "Jordan", "Taylor", "Kim", "Noa")
 # The day the champion of a "champion_leaves" account stops using the product.
 CHAMPION_LEAVES_DAY = 14
-# Days over which a slow decline goes from daily use to almost nothing.
+# A slow decline starts before the simulation (day DECLINE_FROM) and takes DECLINE_DAYS to go
+# from daily use to almost nothing, so usage falls 30 % month-on-month within the first week.
+DECLINE_FROM = -20
 DECLINE_DAYS = 30
 # Renewal of the undecided account: inside the 90–120-day reminder window on day 0, so the
-# 60-day offer falls on day 40 of the simulation.
-UNDECIDED_RENEWAL_IN_DAYS = 100
+# 60-day offer falls on day 31 of the simulation.
+UNDECIDED_RENEWAL_IN_DAYS = 91
 DAY_START = time(8, 0)
 
 
@@ -196,7 +198,7 @@ def activity(persona: Persona, *, day: int, user_index: int) -> float:
         return 0.6
     if persona == "slow_decline":
         # From daily use to almost nothing over DECLINE_DAYS, then it stays low.
-        return 0.85 if day < 0 else max(0.05, 0.85 - 0.8 * day / DECLINE_DAYS)
+        return max(0.05, min(0.85, 0.85 - 0.8 * (day - DECLINE_FROM) / DECLINE_DAYS))
     # champion_leaves: business as usual until the champion goes, then the rest drift away.
     if day < CHAMPION_LEAVES_DAY:
         return 0.85
@@ -208,7 +210,7 @@ def depth(persona: Persona, *, day: int) -> int:
     if persona in ("thriving", "promoter"):
         return 4
     if persona == "slow_decline":
-        return 3 if day < DECLINE_DAYS // 2 else 1
+        return 3 if day < DECLINE_FROM + DECLINE_DAYS // 2 else 1
     if persona in ("stalled_onboarding", "long_silent"):
         return 0
     return 2
@@ -240,6 +242,14 @@ def day_events(account: Account, *, seed: int, day: int, start: datetime) -> lis
                 )
             )
     return events
+
+
+def introduced_at(account: Account, *, known_since: datetime) -> datetime:
+    """When the product first told us about ``account``: a new customer when it signs, the
+    others when we start hearing of them (``known_since``)."""
+    if account.persona == "stalled_onboarding":
+        return account.signed_at + timedelta(hours=7)
+    return known_since + timedelta(hours=7)
 
 
 def introductions(account: Account, *, at: datetime) -> list[PlannedEvent]:

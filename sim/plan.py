@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from touchline.sim.personas import Account, PlannedEvent, day_events, introductions
+from touchline.sim.personas import Account, PlannedEvent, day_events, introduced_at, introductions
 
 # Segment's limits are 2,500 events and 500 KB per batch; staying well under both keeps
 # one rejected batch small and its retry cheap.
@@ -27,8 +27,13 @@ class Config:
     days: int = 120
     start: datetime = DEFAULT_START
     id_prefix: str = "acct"
-    # Days of past usage sent on day 0, so trends have a "before" from the first simulated day.
-    history_days: int = 30
+    # Days of past usage sent on day 0, so the 30-day trend has its "30 days before" from the
+    # first simulated day; only for ``backfill`` personas when given (the others are first
+    # heard of on day 0).
+    history_days: int = 60
+    backfill: tuple[str, ...] | None = None
+    # How long before day 0 the long-silent account was last heard of (and never contacted).
+    silent_days: int = 365
 
     def day_start(self, day: int) -> datetime:
         return self.start + timedelta(days=day)
@@ -72,16 +77,25 @@ def batches(
         yield current
 
 
-def events_of_day(
-    accounts: Sequence[Account], *, seed: int, day: int, start: datetime, history_days: int = 0
-) -> list[PlannedEvent]:
+def history_of(account: Account, config: Config) -> int:
+    """Days of past usage this account sends on day 0."""
+    if config.backfill is not None and account.persona not in config.backfill:
+        return 0
+    return config.history_days
+
+
+def events_of_day(accounts: Sequence[Account], *, config: Config, day: int) -> list[PlannedEvent]:
     """Every account's events for ``day``, in time order. Day 0 also carries who everybody is
-    and ``history_days`` of past usage (a stable sort keeps each account's own order)."""
+    and each account's past usage (a stable sort keeps each account's own order)."""
     events: list[PlannedEvent] = []
-    if day == 0:
-        history_start = start - timedelta(days=history_days) + timedelta(hours=7)
-        for account in accounts:
-            events += introductions(account, at=max(history_start, account.signed_at + timedelta(hours=7)))
-    days = range(-history_days, 1) if day == 0 else (day,)
-    events += [e for a in accounts for d in days for e in day_events(a, seed=seed, day=d, start=start)]
+    for account in accounts:
+        days: Sequence[int] = (day,)
+        if day == 0:
+            history = history_of(account, config)
+            known_since = config.start - timedelta(
+                days=config.silent_days if account.persona == "long_silent" else history
+            )
+            events += introductions(account, at=introduced_at(account, known_since=known_since))
+            days = range(-history, 1)
+        events += [e for d in days for e in day_events(account, seed=config.seed, day=d, start=config.start)]
     return sorted(events, key=lambda e: e.at)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from touchline.sim.runner import Tally
 
@@ -20,6 +21,7 @@ class Observed:
     band_by_tier: dict[str, Counter[str]] | None = None
     tasks_by_reason: Counter[str] | None = None
     open_tasks: int | None = None
+    tasks: list[dict[str, Any]] | None = None
     notes: list[str] = field(default_factory=list)
 
 

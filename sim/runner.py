@@ -57,6 +57,7 @@ class MailRecord:
     to: str
     template: str | None
     subject: str
+    delivery_id: str | None
     reaction: Reaction
 
 
@@ -92,6 +93,7 @@ class Runner:
         self.timings = Timings()
         self._people = {u.email.lower(): (a, u) for a in self.accounts for u in a.users}
         self._active_today: set[str] = set()
+        self.templates = TemplateBook(client)
 
     def day_at(self, day: int, offset: timedelta) -> datetime:
         return self.config.day_start(day) + offset
@@ -104,13 +106,7 @@ class Runner:
     async def run_day(self, day: int) -> None:
         self.today = Tally()
         await self._move_clock(self.day_at(day, MORNING))
-        events = events_of_day(
-            self.accounts,
-            seed=self.config.seed,
-            day=day,
-            start=self.config.start,
-            history_days=self.config.history_days,
-        )
+        events = events_of_day(self.accounts, config=self.config, day=day)
         await self.send(events, sent_at=self.day_at(day, MORNING))
         self._active_today = {
             e.user_id for e in events if e.event == "Signed In" and e.at >= self.day_at(day, timedelta())
@@ -160,9 +156,9 @@ class Runner:
             if person is None:
                 continue  # mail to a CSM, or to an earlier run's customer
             account, user = person
-            template = mail.template or _survey_template(mail)
+            template = mail.template or await self.templates.of(mail, account.account_id)
             self.today.mails += 1
-            self.today.mails_by_template[mail.template or f"subject: {mail.subject}"] += 1
+            self.today.mails_by_template[template or f"subject: {mail.subject}"] += 1
             reaction = (
                 react(
                     account,
@@ -176,7 +172,9 @@ class Runner:
                 else NO_REACTION
             )
             await self._act_on_mail(mail, reaction)
-            self.mails.append(MailRecord(day, account.account_id, recipient, mail.template, mail.subject, reaction))
+            self.mails.append(
+                MailRecord(day, account.account_id, recipient, template, mail.subject, mail.delivery_id, reaction)
+            )
 
     async def _act_on_mail(self, mail: Mail, reaction: Reaction) -> None:
         if not reaction.open:
@@ -222,22 +220,19 @@ class Runner:
                 await self.client.inapp_event(user.user_id, message_id, "dismissed")
 
 
-def _survey_template(mail: Mail) -> str | None:
-    """Without a template header, the survey its answer links carry is what a reader needs."""
-    for link in mail.of_kind("answer"):
-        survey = (link.answer or {}).get("survey")
-        for template, carried in _TEMPLATE_OF_SURVEY.items():
-            if carried == survey:
-                return template
-    return None
+class TemplateBook:
+    """Which template a mail was rendered from, by its delivery id, from notify's account
+    timeline (the mail itself only names its delivery)."""
 
+    def __init__(self, client: StackClient) -> None:
+        self.client = client
+        self._known: dict[str, str | None] = {}
 
-# One template per survey is enough to pick the persona's answer (exit and onboarding
-# satisfaction share the answer shape).
-_TEMPLATE_OF_SURVEY = {
-    "advocacy.nps_survey": "nps",
-    "renewal.reminder_survey": "renewal",
-    "onboarding.satisfaction_survey": "satisfaction",
-    "risk.feature_survey": "feature_usefulness",
-    "advocacy.promoter_referral_ask": "referral",
-}
+    async def of(self, mail: Mail, account_id: str) -> str | None:
+        if mail.delivery_id is None:
+            return None
+        if mail.delivery_id not in self._known:
+            for item in await self.client.timeline(account_id):
+                if item.get("channel") == "email":
+                    self._known[str(item.get("id"))] = item.get("template")
+        return self._known.get(mail.delivery_id)

@@ -2,7 +2,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from touchline.sim.personas import PlannedEvent, make_accounts
-from touchline.sim.plan import MAX_BATCH_BYTES, batches, events_of_day, to_segment
+from touchline.sim.plan import MAX_BATCH_BYTES, Config, batches, events_of_day, history_of, to_segment
 
 START = datetime(2027, 1, 4, tzinfo=UTC)
 
@@ -44,7 +44,7 @@ def test_batches_respect_the_byte_limit():
 
 def test_day_zero_introduces_everybody_before_their_history():
     accounts = make_accounts(seed=1, count=8, start=START)
-    events = events_of_day(accounts, seed=1, day=0, start=START, history_days=10)
+    events = events_of_day(accounts, config=Config(seed=1, start=START, history_days=10), day=0)
     for account in accounts:
         own = [e for e in events if e.account_id == account.account_id]
         kinds = [e.type for e in own]
@@ -55,7 +55,26 @@ def test_day_zero_introduces_everybody_before_their_history():
 
 def test_later_days_carry_no_introductions_and_are_time_ordered():
     accounts = make_accounts(seed=1, count=8, start=START)
-    events = events_of_day(accounts, seed=1, day=3, start=START, history_days=10)
+    events = events_of_day(accounts, config=Config(seed=1, start=START, history_days=10), day=3)
     assert events and all(e.type == "track" for e in events)
     assert [e.at for e in events] == sorted(e.at for e in events)
     assert all(e.at.date() == (START + timedelta(days=3)).date() for e in events)
+
+
+def test_backfill_limits_history_to_the_named_personas():
+    accounts = make_accounts(seed=1, count=8, start=START)
+    config = Config(seed=1, start=START, history_days=20, backfill=("slow_decline",))
+    events = events_of_day(accounts, config=config, day=0)
+    past = {e.account_id for e in events if e.type == "track" and e.at < START}
+    assert past == {a.account_id for a in accounts if a.persona == "slow_decline"}
+    assert [history_of(a, config) for a in accounts[:2]] == [0, 20]
+
+
+def test_accounts_are_first_heard_of_when_their_history_starts():
+    accounts = make_accounts(seed=1, count=8, start=START)
+    config = Config(seed=1, start=START, history_days=20, silent_days=200)
+    events = events_of_day(accounts, config=config, day=0)
+    first = {a.persona: min(e.at for e in events if e.account_id == a.account_id) for a in accounts}
+    assert first["thriving"].date() == (START - timedelta(days=20)).date()
+    assert first["long_silent"].date() == (START - timedelta(days=200)).date()
+    assert first["stalled_onboarding"].date() == START.date()
