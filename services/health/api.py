@@ -19,7 +19,11 @@ from touchline.shared.settings import CommonSettings
 
 from .adapters import queries
 from .adapters.postgres import PostgresHealthRepository
-from .domain.overrides import OverrideError
+from .domain.account import Published
+from .domain.explain import explain_measures
+from .domain.overrides import Override, OverrideError
+from .domain.scorecard import ScorecardSet
+from .domain.scoring import MeasureResult, band_of
 from .domain.trust import trust_report
 from .handlers import AccountNotFound, HealthContext, change_override
 
@@ -48,6 +52,68 @@ class OverrideIn(BaseModel):
         if (self.expires_at is None) == (self.expires_in_days is None):
             raise ValueError("give exactly one of expires_at or expires_in_days")
         return self
+
+
+def expand_measures(
+    scorecards: ScorecardSet, scorecard: str, compact: list[list[Any]], pinned: set[str]
+) -> list[MeasureResult]:
+    """Stored [measure, value, score, weight, contribution] rows, with labels, groups and
+    bands from the scorecard (a measure no longer in it keeps its name as label)."""
+    card = scorecards.by_name(scorecard)
+    known = {m.name: m for m in card.compiled} if card else {}
+    out = []
+    for name, value, score, weight, contribution in compact:
+        m = known.get(name)
+        out.append(
+            MeasureResult(
+                name=name,
+                group=m.group if m else "other",
+                label=m.label if m else name,
+                aggregate=m.aggregate if m else "",
+                value=value,
+                score=score,
+                configured_weight=m.weight if m else 0.0,
+                weight=weight,
+                contribution=contribution,
+                missing=score is None,
+                band=None if score is None or m is None else band_of(score, m.bands),
+                pinned=name in pinned,
+            )
+        )
+    return out
+
+
+def measure_view(m: MeasureResult) -> dict[str, Any]:
+    return {
+        "measure": m.name,
+        "group": m.group,
+        "label": m.label,
+        "value": m.value,
+        "score": m.score,
+        "band": m.band,
+        "weight": m.weight,
+        "configured_weight": m.configured_weight,
+        "contribution": m.contribution,
+        "missing": m.missing,
+        "pinned": m.pinned,
+    }
+
+
+def account_view(row: dict[str, Any], *, scorecards: ScorecardSet, now: datetime) -> dict[str, Any]:
+    overrides = [Override.from_dict(o) for o in row.pop("overrides") if datetime.fromisoformat(o["expires_at"]) > now]
+    pinned = {o.measure for o in overrides if o.kind == "measure" and o.measure}
+    measures = expand_measures(scorecards, row["scorecard"], row["measures"], pinned)
+    published = Published.from_dict(row.pop("published", None))
+    explanation = explain_measures(
+        measures,
+        overrides=overrides if row["overridden"] else [],
+        previous=published.contributions if published else None,
+    )
+    return row | {
+        "measures": [measure_view(m) for m in measures],
+        "overrides": [o.to_dict() for o in overrides],
+        "explanation": explanation,
+    }
 
 
 def _field_error(field: str, message: str) -> JSONResponse:
@@ -87,15 +153,19 @@ def health_router(get_deps: Callable[[], ApiDeps], get_common: Callable[[], Comm
         row = await queries.get_account(get_deps().engine, account_id)
         if row is None:
             raise HTTPException(404, f"account {account_id!r} has no health score")
-        now = get_deps().ctx.clock.now()
-        row["overrides"] = [o for o in row["overrides"] if datetime.fromisoformat(o["expires_at"]) > now]
-        return row
+        ctx = get_deps().ctx
+        return account_view(row, scorecards=ctx.scorecards, now=ctx.clock.now())
 
     @router.get("/accounts/{account_id}/history")
     async def get_history(
         account_id: str, since: datetime | None = None, limit: int = Query(500, ge=1, le=5000)
     ) -> dict[str, Any]:
         rows = await queries.history(get_deps().engine, account_id, since=since, limit=limit)
+        cards = get_deps().ctx.scorecards
+        for row in rows:
+            row["measures"] = [
+                measure_view(m) for m in expand_measures(cards, row["scorecard"], row["measures"], set())
+            ]
         return {"account_id": account_id, "history": rows}
 
     @router.put("/accounts/{account_id}/overrides")

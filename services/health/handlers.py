@@ -11,7 +11,7 @@ from typing import Any
 from touchline.shared import topics
 from touchline.shared.clock import Clock
 from touchline.shared.cloudevents import Envelope
-from touchline.shared.messages import Contribution, HealthScored, Message, Outcome, ProductEvent
+from touchline.shared.messages import HealthScored, Message, Outcome, ProductEvent
 
 from .domain.account import Policy, rescore, score_id
 from .domain.aggregates import AccountState, LifecycleFact, apply_outcome, apply_product_event
@@ -70,32 +70,35 @@ def scored_message(account_id: str, item: Scored) -> HealthScored:
     r = item.rescored
     res = r.result
     assert res.score is not None and res.band is not None and item.score_id is not None
-    return HealthScored(
-        score_id=item.score_id,
-        account_id=account_id,
-        score=res.score,
-        band=res.band,
-        previous_score=r.previous.score if r.previous else None,
-        previous_band=r.previous.band if r.previous else None,
-        scorecard=res.scorecard,
-        contributions=[
-            Contribution(
-                measure=m.name,
-                group=m.group,  # type: ignore[arg-type]
-                value=m.value,
-                score=m.score,
-                weight=round(m.weight, 4),
-                contribution=round(m.contribution, 2),
-                missing=m.missing,
-            )
-            for m in res.measures
-        ],
-        reasons=r.reasons,
-        overridden=res.overridden,
-        computed_at=r.as_of,
-        cause=item.cause,
-        usage_trend=r.usage_trend,
-        days_since_login=r.days_since_login,
+    # One validation of plain dicts: cheaper than building each Contribution model.
+    return HealthScored.model_validate(
+        {
+            "score_id": item.score_id,
+            "account_id": account_id,
+            "score": res.score,
+            "band": res.band,
+            "previous_score": r.previous.score if r.previous else None,
+            "previous_band": r.previous.band if r.previous else None,
+            "scorecard": res.scorecard,
+            "contributions": [
+                {
+                    "measure": m.name,
+                    "group": m.group,
+                    "value": m.value,
+                    "score": m.score,
+                    "weight": round(m.weight, 4),
+                    "contribution": round(m.contribution, 2),
+                    "missing": m.missing,
+                }
+                for m in res.measures
+            ],
+            "reasons": r.reasons,
+            "overridden": res.overridden,
+            "computed_at": r.as_of,
+            "cause": item.cause,
+            "usage_trend": r.usage_trend,
+            "days_since_login": r.days_since_login,
+        }
     )
 
 

@@ -20,6 +20,8 @@ class AccountRecord:
     overrides: list[Override] = field(default_factory=list)
     published: Published | None = None
     exists: bool = True
+    # The score as stored before this rescore: history keeps a row only when it changes.
+    stored: tuple[float | None, float | None, str | None, bool] = (None, None, None, False)
 
     @classmethod
     def new(cls, account_id: str) -> AccountRecord:

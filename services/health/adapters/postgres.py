@@ -20,24 +20,25 @@ from ..ports import AccountRecord, Scored
 
 SCHEMA = "health"
 
-_SELECT = "SELECT account_id, state::text AS state, overrides::text AS overrides, published::text AS published"
+_SELECT = """SELECT account_id, state::text AS state, overrides::text AS overrides, published::text AS published,
+    score, computed_score, band, overridden"""
 
 _UPSERT = text(
     """INSERT INTO health.accounts (account_id, state, overrides, published, scorecard, score, computed_score,
-        band, overridden, measures, reasons, plan, tier, trend_7d, trend_30d, usage_trend, days_since_login,
+        band, overridden, measures, plan, tier, trend_7d, trend_30d, usage_trend, days_since_login,
         as_of, next_aging_at, updated_at)
-    SELECT a, s::jsonb, o::jsonb, p::jsonb, sc, score, cs, b, ov, m::jsonb, r::jsonb, pl, ti, t7, t30, ut, dsl,
+    SELECT a, s::json, o::json, p::json, sc, score, cs, b, ov, m::json, pl, ti, t7, t30, ut, dsl,
         ao, na, :now
     FROM unnest(CAST(:a AS text[]), CAST(:s AS text[]), CAST(:o AS text[]), CAST(:p AS text[]),
         CAST(:sc AS text[]), CAST(:score AS float8[]), CAST(:cs AS float8[]), CAST(:b AS text[]),
-        CAST(:ov AS bool[]), CAST(:m AS text[]), CAST(:r AS text[]), CAST(:pl AS text[]), CAST(:ti AS text[]),
+        CAST(:ov AS bool[]), CAST(:m AS text[]), CAST(:pl AS text[]), CAST(:ti AS text[]),
         CAST(:t7 AS float8[]), CAST(:t30 AS float8[]), CAST(:ut AS float8[]), CAST(:dsl AS float8[]),
         CAST(:ao AS timestamptz[]), CAST(:na AS timestamptz[]))
-        AS t(a, s, o, p, sc, score, cs, b, ov, m, r, pl, ti, t7, t30, ut, dsl, ao, na)
+        AS t(a, s, o, p, sc, score, cs, b, ov, m, pl, ti, t7, t30, ut, dsl, ao, na)
     ON CONFLICT (account_id) DO UPDATE SET state = EXCLUDED.state, overrides = EXCLUDED.overrides,
         published = EXCLUDED.published, scorecard = EXCLUDED.scorecard, score = EXCLUDED.score,
         computed_score = EXCLUDED.computed_score, band = EXCLUDED.band, overridden = EXCLUDED.overridden,
-        measures = EXCLUDED.measures, reasons = EXCLUDED.reasons, plan = EXCLUDED.plan, tier = EXCLUDED.tier,
+        measures = EXCLUDED.measures, plan = EXCLUDED.plan, tier = EXCLUDED.tier,
         trend_7d = EXCLUDED.trend_7d, trend_30d = EXCLUDED.trend_30d, usage_trend = EXCLUDED.usage_trend,
         days_since_login = EXCLUDED.days_since_login, as_of = EXCLUDED.as_of,
         next_aging_at = EXCLUDED.next_aging_at, updated_at = EXCLUDED.updated_at"""
@@ -46,7 +47,7 @@ _UPSERT = text(
 _HISTORY = text(
     """INSERT INTO health.score_history (account_id, computed_at, score, computed_score, band, scorecard,
         overridden, measures, cause, score_id, recorded_at)
-    SELECT a, at, score, cs, b, sc, ov, m::jsonb, cause, sid, :now
+    SELECT a, at, score, cs, b, sc, ov, m::json, cause, sid, :now
     FROM unnest(CAST(:a AS text[]), CAST(:at AS timestamptz[]), CAST(:score AS float8[]), CAST(:cs AS float8[]),
         CAST(:b AS text[]), CAST(:sc AS text[]), CAST(:ov AS bool[]), CAST(:m AS text[]), CAST(:cause AS text[]),
         CAST(:sid AS text[])) AS t(a, at, score, cs, b, sc, ov, m, cause, sid)"""
@@ -57,21 +58,11 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def measures_json(scored: Scored) -> list[dict[str, Any]]:
+def measures_json(scored: Scored) -> list[list[Any]]:
+    """Compact: [measure, value, score, weight, contribution]; labels, groups and bands come
+    from the scorecard when read (see api.expand_measures)."""
     return [
-        {
-            "measure": m.name,
-            "group": m.group,
-            "label": m.label,
-            "value": m.value,
-            "score": m.score,
-            "weight": round(m.weight, 4),
-            "configured_weight": m.configured_weight,
-            "contribution": round(m.contribution, 2),
-            "missing": m.missing,
-            "band": m.band,
-            "pinned": m.pinned,
-        }
+        [m.name, m.value, m.score, round(m.weight, 4), round(m.contribution, 2)]
         for m in scored.rescored.result.measures
     ]
 
@@ -82,6 +73,7 @@ def _record(row: Any) -> AccountRecord:
         state=state_from_dict(row.account_id, orjson.loads(row.state)),
         overrides=[Override.from_dict(o) for o in orjson.loads(row.overrides)],
         published=Published.from_dict(published),
+        stored=(row.score, row.computed_score, row.band, bool(row.overridden)),
     )
 
 
@@ -117,7 +109,7 @@ class PostgresHealthRepository:
     async def save(self, scored: list[Scored], *, now: datetime) -> None:
         if not scored:
             return
-        cols: dict[str, list[Any]] = {k: [] for k in ("a s o p sc score cs b ov m r pl ti t7 t30 ut dsl ao na".split())}
+        cols: dict[str, list[Any]] = {k: [] for k in ("a s o p sc score cs b ov m pl ti t7 t30 ut dsl ao na".split())}
         hist: dict[str, list[Any]] = {k: [] for k in ("a at score cs b sc ov m cause sid".split())}
         for item in scored:
             r, st = item.rescored, item.record.state
@@ -135,7 +127,6 @@ class PostgresHealthRepository:
                 ("b", res.band),
                 ("ov", res.overridden),
                 ("m", measures),
-                ("r", _dumps(r.explanation)),
                 ("pl", _text(st.traits.get("plan"))),
                 ("ti", _text(st.traits.get("tier"))),
                 ("t7", r.trend_7d),
@@ -148,6 +139,8 @@ class PostgresHealthRepository:
                 cols[key].append(value)
             if res.score is None or res.band is None:
                 continue
+            if not item.score_id and item.record.stored == (res.score, res.computed, res.band, res.overridden):
+                continue  # unchanged: the previous history row still tells the story
             for key, value in (
                 ("a", st.account_id),
                 ("at", r.as_of),
@@ -186,7 +179,7 @@ class PostgresHealthRepository:
         await self._conn.execute(
             text(
                 """INSERT INTO health.override_log (account_id, action, override, at)
-                VALUES (:a, :action, CAST(:o AS jsonb), :now)"""
+                VALUES (:a, :action, CAST(:o AS json), :now)"""
             ),
             {"a": account_id, "action": action, "o": _dumps(override), "now": now},
         )

@@ -64,7 +64,7 @@ async def get_account(engine: AsyncEngine, account_id: str) -> dict[str, Any] | 
         row = (
             await conn.execute(
                 text(
-                    f"""SELECT {_SUMMARY}, measures, reasons AS explanation, overrides, next_aging_at
+                    f"""SELECT {_SUMMARY}, measures, overrides, published, next_aging_at
                     FROM health.accounts WHERE account_id = :a"""
                 ),
                 {"a": account_id},

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from functools import cached_property
 from typing import Any
 
 from .aggregates import AccountState, day_of, measure_value, prune, usage_trend
@@ -50,7 +51,7 @@ class Published:
             band=data["band"],
             usage_trend=data.get("usage_trend"),
             overridden=bool(data.get("overridden")),
-            contributions={k: float(v) for k, v in (data.get("contributions") or {}).items()},
+            contributions=dict(data.get("contributions") or {}),
         )
 
 
@@ -65,8 +66,12 @@ class Rescored:
     days_since_login: float | None
     next_aging_at: datetime | None
     publish: bool
-    explanation: list[str]
     previous: Published | None
+
+    @cached_property
+    def explanation(self) -> list[str]:
+        # Built on demand: only published scores and API answers need the text.
+        return explain(self.result, previous=self.previous.contributions if self.previous else None)
 
     @property
     def reasons(self) -> list[str]:
@@ -148,7 +153,7 @@ def rescore(
 ) -> Rescored:
     """Score ``state`` as of ``as_of`` (mutates the state's memory: band, daily scores)."""
     state.advance(as_of)
-    prune(state, retention_days=scorecards.retention_days())
+    prune(state, retention_days=scorecards.retention_days)
     card = scorecards.choose(state.traits)
     today = day_of(as_of)
     values = {m.name: measure_value(state, m.source, today=today) for m in card.measures}
@@ -159,7 +164,6 @@ def rescore(
         state.daily_scores[today] = result.computed
     trend = usage_trend(state, today=today)
     publish = force_publish or should_publish(result, usage=trend, published=published, policy=policy)
-    previous_contribs = published.contributions if published else None
     return Rescored(
         result=result,
         as_of=as_of,
@@ -170,7 +174,6 @@ def rescore(
         days_since_login=None if state.last_login is None else float(today - day_of(state.last_login)),
         next_aging_at=next_aging_at(state, as_of=as_of, overrides=kept, horizon_days=policy.aging_horizon_days),
         publish=publish and result.score is not None,
-        explanation=explain(result, previous=previous_contribs),
         previous=published,
     )
 

@@ -52,6 +52,7 @@ class AccountState:
     nps: Latest | None = None
     roi: Latest | None = None
     band: str | None = None  # last computed band (before overrides), for hysteresis
+    pruned_day: int | None = None
     daily_scores: dict[int, float] = field(default_factory=dict)  # day -> last score that day
 
     def advance(self, t: datetime) -> None:
@@ -135,8 +136,9 @@ def apply_outcome(
 
 def prune(state: AccountState, *, retention_days: int) -> None:
     """Drop buckets that no window can reach any more (keeps the state bounded)."""
-    if state.as_of is None:
-        return
+    if state.as_of is None or state.pruned_day == day_of(state.as_of):
+        return  # nothing can have left the windows since the last prune, the same day
+    state.pruned_day = day_of(state.as_of)
     oldest = day_of(state.as_of) - retention_days
     state.users = {u: d for u, d in state.users.items() if d > oldest}
     state.features = {f: d for f, d in state.features.items() if d > oldest}
@@ -156,17 +158,17 @@ def _days_since(t: datetime | None, *, fallback_day: int | None, today: int) -> 
     return None if start is None else float(max(today - start, 0))
 
 
-def usage_in(state: AccountState, *, today: int, window: int, offset: int = 0) -> int:
-    end = today - offset
-    return sum(n for d, n in state.usage.items() if _in_window(d, today=end, window=window))
-
-
 def usage_trend(state: AccountState, *, today: int, window: int = 30) -> float | None:
     """Usage of the last window vs the one before, as a fraction (-0.6 = fell 60 %), in [-1, 1]."""
-    previous = usage_in(state, today=today, window=window, offset=window)
+    current = previous = 0
+    for d, n in state.usage.items():
+        age = today - d
+        if 0 <= age < window:
+            current += n
+        elif window <= age < 2 * window:
+            previous += n
     if previous == 0:
         return None
-    current = usage_in(state, today=today, window=window)
     return max(-1.0, min(1.0, (current - previous) / previous))
 
 

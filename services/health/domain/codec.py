@@ -35,15 +35,17 @@ def state_to_dict(state: AccountState) -> dict[str, Any]:
         "users": state.users,
         "features": state.features,
         "login_days": sorted(state.login_days),
-        "usage": {str(d): n for d, n in state.usage.items()},
-        "tickets": {str(d): n for d, n in state.tickets.items()},
+        # Day-keyed maps as [day, n] pairs: JSON object keys would be strings to convert back.
+        "usage": list(state.usage.items()),
+        "tickets": list(state.tickets.items()),
         "tickets_seen": state.tickets_seen,
         "last_login": _t(state.last_login),
         "last_contact": _t(state.last_contact),
         "nps": _latest(state.nps),
         "roi": _latest(state.roi),
         "band": state.band,
-        "daily_scores": {str(d): s for d, s in state.daily_scores.items()},
+        "pruned_day": state.pruned_day,
+        "daily_scores": list(state.daily_scores.items()),
     }
 
 
@@ -56,13 +58,14 @@ def state_from_dict(account_id: str, data: dict[str, Any]) -> AccountState:
         users=dict(data.get("users") or {}),
         features=dict(data.get("features") or {}),
         login_days=set(data.get("login_days") or ()),
-        usage={int(d): n for d, n in (data.get("usage") or {}).items()},
-        tickets={int(d): n for d, n in (data.get("tickets") or {}).items()},
+        usage=dict(data.get("usage") or ()),
+        tickets=dict(data.get("tickets") or ()),
         tickets_seen=bool(data.get("tickets_seen")),
         last_login=_pt(data.get("last_login")),
         last_contact=_pt(data.get("last_contact")),
         nps=_plat(data.get("nps")),
         roi=_plat(data.get("roi")),
         band=data.get("band"),
-        daily_scores={int(d): float(s) for d, s in (data.get("daily_scores") or {}).items()},
+        pruned_day=data.get("pruned_day"),
+        daily_scores=dict(data.get("daily_scores") or ()),
     )

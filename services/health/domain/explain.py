@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from .overrides import Override
 from .scoring import MeasureResult, ScoreResult
 
 _RATIOS = {"active_users_ratio", "key_features_share"}
@@ -40,8 +43,14 @@ def explain(result: ScoreResult, *, previous: dict[str, float] | None = None) ->
     ``previous`` maps measure name -> contribution (points) of the previous score; measures
     whose contribution moved come first, then the ones costing the most points.
     """
-    lines = [o.describe() for o in result.overrides]
-    present = [m for m in result.measures if not m.missing]
+    return explain_measures(result.measures, overrides=result.overrides, previous=previous)
+
+
+def explain_measures(
+    measures: Sequence[MeasureResult], *, overrides: Sequence[Override], previous: dict[str, float] | None
+) -> list[str]:
+    lines = [o.describe() for o in overrides]
+    present = [m for m in measures if not m.missing]
     moved = []
     if previous is not None:
         deltas = [(m.contribution - previous.get(m.name, 0.0), m) for m in present]
@@ -50,8 +59,8 @@ def explain(result: ScoreResult, *, previous: dict[str, float] | None = None) ->
     moved_names = {m.name for _, m in moved}
     rest = sorted((m for m in present if m.name not in moved_names), key=lambda m: -_points_lost(m))
     lines += [f"{_scored(m)}, costs {_points_lost(m):.1f} pts" for m in rest]
-    total = sum(m.configured_weight for m in result.measures)
-    lines += [_missing_line(m, total) for m in result.measures if m.missing]
+    total = sum(m.configured_weight for m in measures)
+    lines += [_missing_line(m, total) for m in measures if m.missing]
     return lines
 
 

@@ -6,6 +6,10 @@ adapter that reads the file maps error locations back to YAML lines.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from math import inf
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -56,6 +60,18 @@ class Linear(_Strict):
             raise ValueError("linear scoring needs two different values in 'from' and 'to'")
         return self
 
+    @cached_property
+    def fn(self) -> Callable[[float], float]:
+        """The function as a plain closure (scored on every event: no model access inside)."""
+        (x0, s0), (x1, s1) = self.from_, self.to
+        span, rise = x1 - x0, s1 - s0
+
+        def linear(value: float) -> float:
+            t = (value - x0) / span
+            return s0 if t <= 0 else s1 if t >= 1 else s0 + t * rise
+
+        return linear
+
 
 class Range(_Strict):
     """min inclusive, max exclusive; a missing bound is open."""
@@ -71,6 +87,19 @@ class Ranges(_Strict):
     type: Literal["ranges"]
     ranges: list[Range] = Field(min_length=1)
     default: float = Field(0, ge=0, le=100)
+
+    @cached_property
+    def fn(self) -> Callable[[float], float]:
+        bounds = [(-inf if r.min is None else r.min, inf if r.max is None else r.max, r.score) for r in self.ranges]
+        default = self.default
+
+        def ranges(value: float) -> float:
+            for low, high, score in bounds:
+                if low <= value < high:
+                    return score
+            return default
+
+        return ranges
 
 
 Scoring = Annotated[Linear | Ranges, Field(discriminator="type")]
@@ -94,6 +123,19 @@ class Measure(_Strict):
     bands: BandThresholds | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CompiledMeasure:
+    """What scoring needs of a measure, as plain attributes."""
+
+    name: str
+    group: str
+    label: str
+    aggregate: str
+    weight: float
+    fn: Callable[[float], float]
+    bands: BandThresholds
+
+
 class Scorecard(_Strict):
     name: str = Field(min_length=1)
     default: bool = False
@@ -112,15 +154,32 @@ class Scorecard(_Strict):
             seen.add(m.name)
         return self
 
+    @cached_property
+    def compiled(self) -> tuple[CompiledMeasure, ...]:
+        return tuple(
+            CompiledMeasure(
+                name=m.name,
+                group=m.group,
+                label=m.label or m.name.replace("_", " "),
+                aggregate=m.source.aggregate,
+                weight=m.weight,
+                fn=m.scoring.fn,
+                bands=m.bands or self.bands,
+            )
+            for m in self.measures
+        )
+
     def measure(self, name: str) -> Measure | None:
         return next((m for m in self.measures if m.name == name), None)
+
+    @cached_property
+    def _match_sets(self) -> dict[str, frozenset[str]]:
+        return {key: frozenset(v.lower() for v in values) for key, values in self.match.items()}
 
     def matches(self, traits: dict[str, object]) -> bool:
         if not self.match:
             return False
-        return all(
-            str(traits.get(key, "")).lower() in {v.lower() for v in values} for key, values in self.match.items()
-        )
+        return all(str(traits.get(key, "")).lower() in allowed for key, allowed in self._match_sets.items())
 
 
 class ScorecardSet(_Strict):
@@ -138,14 +197,23 @@ class ScorecardSet(_Strict):
 
     def choose(self, traits: dict[str, object]) -> Scorecard:
         """The first non-default scorecard whose segment matches, else the default."""
-        for card in self.scorecards:
-            if not card.default and card.matches(traits):
+        for card in self._segmented:
+            if card.matches(traits):
                 return card
+        return self._default
+
+    @cached_property
+    def _segmented(self) -> tuple[Scorecard, ...]:
+        return tuple(c for c in self.scorecards if not c.default)
+
+    @cached_property
+    def _default(self) -> Scorecard:
         return next(c for c in self.scorecards if c.default)
 
     def by_name(self, name: str) -> Scorecard | None:
         return next((c for c in self.scorecards if c.name == name), None)
 
+    @cached_property
     def retention_days(self) -> int:
         """How many days of buckets the state must keep: trends compare two windows."""
         longest = max(m.source.window_days for c in self.scorecards for m in c.measures)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .overrides import BANDS, Band, Override
-from .scorecard import BandThresholds, Linear, Measure, Ranges, Scorecard
+from .scorecard import BandThresholds, Linear, Ranges, Scorecard
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MeasureResult:
     name: str
     group: str
@@ -45,15 +45,7 @@ class ScoreResult:
 
 def score_function(scoring: Linear | Ranges, value: float) -> float:
     """Map a raw value to 0..100."""
-    if isinstance(scoring, Linear):
-        (x0, s0), (x1, s1) = scoring.from_, scoring.to
-        t = (value - x0) / (x1 - x0)
-        t = min(max(t, 0.0), 1.0)
-        return s0 + t * (s1 - s0)
-    for r in scoring.ranges:
-        if (r.min is None or value >= r.min) and (r.max is None or value < r.max):
-            return r.score
-    return scoring.default
+    return scoring.fn(value)
 
 
 def band_of(score: float, thresholds: BandThresholds) -> Band:
@@ -96,33 +88,32 @@ def score_card(
 ) -> ScoreResult:
     """Weighted score of the measures that have data; missing ones share out their weight."""
     pins = {o.measure: o.score for o in overrides if o.kind == "measure" and o.score is not None}
-    scored: list[tuple[Measure, float | None, float | None, bool]] = []
-    for m in card.measures:
+    scored = []
+    present = 0.0
+    for m in card.compiled:
         value = values.get(m.name)
         pinned = m.name in pins
-        s = pins[m.name] if pinned else (score_function(m.scoring, value) if value is not None else None)
+        s = pins[m.name] if pinned else (None if value is None else m.fn(value))
+        if s is not None:
+            present += m.weight
         scored.append((m, value, s, pinned))
-    present = sum(m.weight for m, _, s, _ in scored if s is not None)
     results = []
+    total = 0.0
     for m, value, s, pinned in scored:
-        weight = m.weight / present if s is not None and present > 0 else 0.0
+        if s is None:
+            results.append(
+                MeasureResult(m.name, m.group, m.label, m.aggregate, value, None, m.weight, 0.0, 0.0, True, None)
+            )
+            continue
+        weight = m.weight / present
+        total += s * weight
         results.append(
             MeasureResult(
-                name=m.name,
-                group=m.group,
-                label=m.label or m.name.replace("_", " "),
-                aggregate=m.source.aggregate,
-                value=value,
-                score=None if s is None else round(s, 2),
-                configured_weight=m.weight,
-                weight=weight,
-                contribution=0.0 if s is None else s * weight,
-                missing=s is None,
-                band=None if s is None else band_of(s, m.bands or card.bands),
-                pinned=pinned,
+                m.name, m.group, m.label, m.aggregate, value, round(s, 2), m.weight, weight, s * weight, False,
+                band_of(s, m.bands), pinned,
             )
-        )
-    computed = None if present == 0 else round(min(max(sum(r.contribution for r in results), 0.0), 100.0), 1)
+        )  # fmt: skip
+    computed = None if present == 0 else round(min(max(total, 0.0), 100.0), 1)
     return _apply_overrides(card, computed, tuple(results), previous_band=previous_band, overrides=overrides)
 
 

@@ -18,20 +18,21 @@ def upgrade() -> None:
     for statement in offsets_ddl("health"):
         op.execute(statement)
     # One row per account: the rolling aggregates (state), the CSM overrides and the current
-    # score with its explanation, so one batch costs one read and one bulk write per account.
+    # score with its measures, so one batch costs one read and one bulk write per account.
+    # json, not jsonb: never queried inside, and json input is only validated, not converted.
+    # A high toast_tuple_target keeps the row inline (no TOAST compression on every update).
     op.execute(
         """CREATE TABLE health.accounts (
             account_id text PRIMARY KEY,
-            state jsonb NOT NULL,
-            overrides jsonb NOT NULL DEFAULT '[]',
-            published jsonb,                      -- what the last HealthScored said
+            state json NOT NULL,
+            overrides json NOT NULL DEFAULT '[]',
+            published json,                      -- what the last HealthScored said
             scorecard text,
             score double precision,
             computed_score double precision,      -- before a score override
             band text,
             overridden boolean NOT NULL DEFAULT false,
-            measures jsonb NOT NULL DEFAULT '[]',
-            reasons jsonb NOT NULL DEFAULT '[]',
+            measures json NOT NULL DEFAULT '[]',
             plan text,
             tier text,
             trend_7d double precision,
@@ -40,10 +41,10 @@ def upgrade() -> None:
             days_since_login double precision,
             as_of timestamptz,
             next_aging_at timestamptz,            -- when time alone can change the score
-            updated_at timestamptz NOT NULL)"""
+            updated_at timestamptz NOT NULL)
+        WITH (toast_tuple_target = 8160, fillfactor = 80)"""
     )
     op.execute("CREATE INDEX accounts_next_aging ON health.accounts (next_aging_at) WHERE next_aging_at IS NOT NULL")
-    op.execute("CREATE INDEX accounts_band_score ON health.accounts (band, score)")
     op.execute(
         """CREATE TABLE health.score_history (
             id bigserial PRIMARY KEY,
@@ -54,10 +55,11 @@ def upgrade() -> None:
             band text NOT NULL,
             scorecard text NOT NULL,
             overridden boolean NOT NULL,
-            measures jsonb NOT NULL,
+            measures json NOT NULL,               -- [[measure, value, score, weight, contribution], ...]
             cause text NOT NULL,
             score_id text,                        -- set when this score was published
-            recorded_at timestamptz NOT NULL)"""
+            recorded_at timestamptz NOT NULL)
+        WITH (toast_tuple_target = 8160)"""
     )
     op.execute("CREATE INDEX score_history_account ON health.score_history (account_id, computed_at)")
     op.execute(
@@ -72,7 +74,7 @@ def upgrade() -> None:
             id bigserial PRIMARY KEY,
             account_id text NOT NULL,
             action text NOT NULL,                 -- set | clear
-            override jsonb NOT NULL,
+            override json NOT NULL,
             at timestamptz NOT NULL)"""
     )
 

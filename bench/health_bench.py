@@ -1,0 +1,258 @@
+"""Health throughput and latency vs a bare consume-and-upsert loop. Not a test.
+
+In one run, on the same broker, database server and events:
+- baseline: a bare aiokafka loop that reads the events topic and upserts one row per event with
+  asyncpg (executemany, one transaction per batch, offsets in the same transaction);
+- health: the real service as a process (``touchline health``): decode, dedup by message id,
+  group by account, fold aggregates, rescore, write state + history, publish score events.
+Throughput is measured from the first to the last committed batch (start-up excluded for both).
+Then latency: events sent at a steady rate, from the broker's acknowledgement (when ingest would
+answer 200) to the health transaction that scored them being committed (offset row polled every 5 ms).
+
+    .venv/bin/python -m bench.health_bench [--events 100000] [--accounts 2000] [--rate 1000] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from touchline.shared import topics
+from touchline.shared.cloudevents import encode
+from touchline.shared.kafka import create_topics, make_producer
+from touchline.shared.messages import ProductEvent
+from touchline.shared.migrate import upgrade_all
+from touchline.shared.stack.layout import free_port
+from touchline.shared.stack.testing import asyncpg_dsn, ensure_infra, fresh_database
+
+HOME = Path(os.environ.get("TOUCHLINE_HOME", Path(__file__).resolve().parents[1] / ".touchline"))
+FEATURES = ["reports", "dashboards", "exports", "alerts", "integrations", "search", "billing", "admin"]
+
+
+def make_events(n: int, accounts: int, *, seed: int = 11) -> list[ProductEvent]:
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    out = [
+        ProductEvent(
+            message_id=f"g-{a}-{uuid.uuid4().hex}",
+            account_id=f"acct-{a}",
+            kind="group",
+            traits={"seats": 20, "plan": rng.choice(["pro", "enterprise", "starter"]), "roi": 7},
+            timestamp=now,
+            received_at=now,
+        )
+        for a in range(accounts)
+    ]
+    while len(out) < n:
+        a, roll = rng.randrange(accounts), rng.random()
+        semantic = "login" if roll < 0.1 else "feature_used" if roll < 0.85 else "other"
+        out.append(
+            ProductEvent(
+                message_id=uuid.uuid4().hex,
+                account_id=f"acct-{a}",
+                kind="track",
+                event="Signed In" if semantic == "login" else "Feature Used",
+                semantic=semantic,  # type: ignore[arg-type]
+                feature=rng.choice(FEATURES) if semantic == "feature_used" else None,
+                user_id=f"user-{a}-{rng.randrange(15)}",
+                timestamp=now,
+                received_at=now,
+                properties={"duration_ms": rng.randint(50, 9000)},
+                context={"library": {"name": "analytics-python", "version": "2.3.4"}, "locale": "ja-JP"},
+            )
+        )
+    return out
+
+
+async def produce(bootstrap: str, topic: str, events: list[ProductEvent]) -> list[tuple[int, int, float]]:
+    """Send all events; returns (partition, offset, acked_at) per event."""
+    producer = make_producer(bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        futures = []
+        for e in events:
+            key, value, headers = encode(e, source="touchline/bench")
+            futures.append(await producer.send(topic, value=value, key=key, headers=headers))
+        acked = await asyncio.gather(*futures)
+        t = time.perf_counter()
+        return [(md.partition, md.offset, t) for md in acked]
+    finally:
+        await producer.stop()
+
+
+async def baseline(bootstrap: str, dsn: str, topic: str, total: int) -> float:
+    """Bare loop: consume, upsert one row per event, store offsets, commit. Returns events/s."""
+    conn = await asyncpg.connect(dsn)
+    await conn.execute(
+        """CREATE SCHEMA IF NOT EXISTS bench;
+        CREATE TABLE IF NOT EXISTS bench.seen (account_id text PRIMARY KEY, n bigint, last_id text);
+        CREATE TABLE IF NOT EXISTS bench.offsets (topic text, partition int, next_offset bigint,
+            PRIMARY KEY (topic, partition))"""
+    )
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=f"bench-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=2000,
+    )  # fmt: skip
+    await consumer.start()
+    done, first = 0, None
+    try:
+        while done < total:
+            batch = await consumer.getmany(timeout_ms=200, max_records=2000)
+            records = [r for part in batch.values() for r in part]
+            if not records:
+                continue
+            first = first or time.perf_counter()
+            rows = []
+            for r in records:
+                data = orjson.loads(r.value)
+                rows.append((data["account_id"], data["message_id"]))
+            async with conn.transaction():
+                await conn.executemany(
+                    """INSERT INTO bench.seen (account_id, n, last_id) VALUES ($1, 1, $2)
+                    ON CONFLICT (account_id) DO UPDATE SET n = bench.seen.n + 1, last_id = EXCLUDED.last_id""",
+                    rows,
+                )
+                positions = {(r.topic, r.partition): r.offset + 1 for r in records}
+                await conn.executemany(
+                    """INSERT INTO bench.offsets VALUES ($1, $2, $3) ON CONFLICT (topic, partition)
+                    DO UPDATE SET next_offset = EXCLUDED.next_offset""",
+                    [(t, p, o) for (t, p), o in positions.items()],
+                )
+            done += len(records)
+        return done / (time.perf_counter() - (first or 0))
+    finally:
+        await consumer.stop()
+        await conn.close()
+
+
+async def consumed(conn: asyncpg.Connection, topic: str) -> dict[int, int]:
+    rows = await conn.fetch(
+        "SELECT partition, next_offset FROM health.consumed_offsets WHERE group_id = 'health' AND topic = $1", topic
+    )
+    return {r["partition"]: r["next_offset"] for r in rows}
+
+
+async def health_throughput(conn: asyncpg.Connection, topic: str, total: int) -> float:
+    first_t, first_n = None, 0
+    while True:
+        n = sum((await consumed(conn, topic)).values())
+        now = time.perf_counter()
+        if n and first_t is None:
+            first_t, first_n = now, n
+        if n >= total:
+            # The first sample already includes one batch: count only what came after it.
+            return (n - first_n) / (now - first_t) if first_t and now > first_t else float("nan")
+        await asyncio.sleep(0.02)
+
+
+async def health_latency(
+    bootstrap: str, conn: asyncpg.Connection, topic: str, events: list[ProductEvent], rate: int
+) -> list[float]:
+    """Send at ``rate`` events/s in 10 ms slices; latency = ack -> offset committed by health."""
+    producer = make_producer(bootstrap, linger_ms=0)
+    await producer.start()
+    pending: list[tuple[int, int, float]] = []
+    latencies: list[float] = []
+    stop = asyncio.Event()
+
+    async def watch() -> None:
+        while not stop.is_set() or pending:
+            offsets = await consumed(conn, topic)
+            now = time.perf_counter()
+            still = []
+            for p, o, acked in pending:
+                (latencies.append(now - acked) if offsets.get(p, 0) > o else still.append((p, o, acked)))
+            pending[:] = still
+            await asyncio.sleep(0.005)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        per_slice = max(rate // 100, 1)
+        start = time.perf_counter()
+        for i in range(0, len(events), per_slice):
+            chunk = events[i : i + per_slice]
+            futures = []
+            for e in chunk:
+                key, value, headers = encode(e, source="touchline/bench")
+                futures.append(await producer.send(topic, value=value, key=key, headers=headers))
+            for md in await asyncio.gather(*futures):
+                pending.append((md.partition, md.offset, time.perf_counter()))
+            await asyncio.sleep(max(0.0, start + (i + per_slice) / rate - time.perf_counter()))
+        stop.set()
+        await asyncio.wait_for(watcher, 60)
+    finally:
+        await producer.stop()
+    return latencies
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+async def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="health_bench")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--accounts", type=int, default=2000)
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=int, default=20)
+    args = parser.parse_args(argv)
+
+    infra = ensure_infra(HOME)
+    database_url = await fresh_database(infra.database_url)
+    await upgrade_all(database_url)
+    prefix = f"b{uuid.uuid4().hex[:8]}."
+    await create_topics(infra.bootstrap_servers, prefix=prefix)
+    topic = topics.name(topics.EVENTS, prefix)
+    dsn = asyncpg_dsn(database_url)
+
+    events = make_events(args.events, args.accounts)
+    await produce(infra.bootstrap_servers, topic, events)
+    base_rate = await baseline(infra.bootstrap_servers, dsn, topic, len(events))
+    print(f"baseline (bare consume + asyncpg upsert per event): {base_rate:,.0f} events/s")
+
+    env = dict(os.environ)
+    env.update(
+        TOUCHLINE_KAFKA_BOOTSTRAP_SERVERS=infra.bootstrap_servers,
+        TOUCHLINE_DATABASE_URL=database_url,
+        TOUCHLINE_TOPIC_PREFIX=prefix,
+        TOUCHLINE_CLOCK="system",
+        TOUCHLINE_LOG_LEVEL="WARNING",
+        TOUCHLINE_HEALTH_PORT=str(free_port()),
+    )
+    server = subprocess.Popen([sys.executable, "-m", "touchline.shared.cli", "health"], env=env)
+    conn = await asyncpg.connect(dsn)
+    try:
+        health_rate = await health_throughput(conn, topic, len(events))
+        print(f"health consumer (same events):                     {health_rate:,.0f} events/s")
+        print(f"ratio health / baseline: {health_rate / base_rate:.2f} (target >= 0.5; absolute target >= 10,000/s)")
+        paced = make_events(args.rate * args.seconds, args.accounts, seed=99)[args.accounts :]
+        latencies = await health_latency(infra.bootstrap_servers, conn, topic, paced, args.rate)
+        print(
+            f"latency at {args.rate} events/s over {len(latencies)} events, broker ack -> score committed: "
+            f"p50 {pct(latencies, 50) * 1000:.0f} ms, p99 {pct(latencies, 99) * 1000:.0f} ms, "
+            f"max {max(latencies) * 1000:.0f} ms (target p99 < 250 ms; 5 ms polling resolution)"
+        )
+    finally:
+        await conn.close()
+        server.terminate()
+        server.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    import uvloop
+
+    raise SystemExit(uvloop.run(main(sys.argv[1:])))
