@@ -64,7 +64,7 @@ async def on_task_command(conn: AsyncConnection, deps: TaskDeps, cmd: Command) -
             {
                 "id": str(uuid.uuid5(_TASK_NS, cmd.command_id)),
                 "account_id": cmd.account_id,
-                "contact": (cmd.variables.get("contact") or None),
+                "contact": _contact(cmd.variables.get("contact")),
                 "type": spec.type,
                 "reason": spec.reason,
                 "subject": spec.subject,
@@ -155,6 +155,13 @@ async def mail_owner(conn: AsyncConnection, deps: TaskDeps, row: Mapping[str, An
         source=source,
     )
     await pg.insert_delivery(conn, delivery)
+
+
+def _contact(value: Any) -> str | None:
+    """The task's contact as touch names it: an address or user id, or a {email|user_id} object."""
+    if isinstance(value, dict):
+        value = value.get("email") or value.get("user_id")
+    return str(value) if value else None
 
 
 def _date(value: datetime | None) -> str:
