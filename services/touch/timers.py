@@ -1,10 +1,16 @@
 """The durable timer loop: waits live in Postgres and fire by the shared clock.
 
-Wakes when the clock moves (or every poll interval), then repeatedly takes the account with
-the earliest due timers that no other replica holds (``FOR UPDATE SKIP LOCKED`` on the timer
-rows, then a non-blocking per-account advisory lock), fires each taken account's due timers
-in order, each as of its own due time, publishes the commands and commits (a few accounts
-per transaction). A crash between
+Wakes when the clock moves (or every poll interval), then repeatedly takes the accounts with
+the earliest due timers that no other replica holds, fires each taken account's due timers in
+order, each as of its own due time, publishes the commands and commits (a few accounts per
+transaction).
+
+"Holds" is a per-account transaction-scoped advisory lock: the timer loop only *tries* it
+(``pg_try_advisory_xact_lock``, the account-level equivalent of ``SKIP LOCKED``) and moves on
+when another replica, the consumer or the API has the account. Row locks on the timer table
+itself are not used: holding other accounts' timer rows while waiting for one's own is how
+two replicas deadlock. Everyone takes the account lock before touching its rows, and only
+the timer loop never waits for one, so no cycle can form. A crash between
 publish and commit fires the same timers again with the same command ids; notify drops copies.
 """
 

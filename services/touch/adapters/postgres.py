@@ -281,12 +281,13 @@ class PgRepository:
         return DueTimer(row.account_id, row.key, row.due_at, row.enrolment_id, row.playbook) if row else None
 
     async def due_accounts(self, *, until: datetime, limit: int) -> list[str]:
-        """Accounts with a due timer, earliest first, skipping timers another replica holds."""
+        """Accounts with a due timer, earliest first. Candidates only: the caller must take the
+        account's lock (try_lock_account, the per-account SKIP LOCKED) before touching them."""
         rows = await self.conn.execute(
             text(
                 """SELECT account_id, min(due_at) AS due FROM (
                     SELECT account_id, due_at FROM touch.timers WHERE fired_at IS NULL AND due_at <= :u
-                    ORDER BY due_at LIMIT :n FOR UPDATE SKIP LOCKED) t
+                    ORDER BY due_at LIMIT :n) t
                 GROUP BY account_id ORDER BY due"""
             ),
             {"u": until, "n": limit},
