@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+import orjson
 from health_support import (  # type: ignore[import-not-found]
     account_row,
     busy_history,
@@ -58,7 +59,9 @@ class MemoryRepo:
 
 def _aggregates(state: dict) -> dict:  # type: ignore[type-arg]
     # The per-day score memory depends on where batch boundaries fell, not on the events.
-    return {k: v for k, v in state.items() if k not in ("daily_scores", "band", "pruned_day")}
+    state = orjson.loads(orjson.dumps(state))
+    out = {k: v for k, v in state.items() if k not in ("daily_scores", "band", "pruned_day")}
+    return out | {"usage": sorted(out["usage"]), "tickets": sorted(out["tickets"])}
 
 
 async def test_sigkill_during_processing_then_restart_ends_like_a_clean_run(
