@@ -8,6 +8,7 @@ test sees the effect of its action. ``demo_backend`` fills it with deterministic
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -51,7 +52,8 @@ class InMemoryBackend:
         return self.clock
 
     async def list_accounts(self, query: AccountQuery) -> Page[AccountRow]:
-        rows = [self._row(account_id) for account_id in self.scores]
+        open_tasks = Counter(t.account_id for t in self.task_list.values() if t.status == "open")
+        rows = [self._row(account_id, open_tasks=open_tasks[account_id]) for account_id in self.scores]
         if query.owner:
             rows = [r for r in rows if r.owner == query.owner]
         if query.band:
@@ -73,10 +75,9 @@ class InMemoryBackend:
         rows.sort(key=keys.get(field, keys["score"]), reverse=reverse)
         return Page(rows[query.offset : query.offset + query.limit], len(rows), query.limit, query.offset)
 
-    def _row(self, account_id: str) -> AccountRow:
+    def _row(self, account_id: str, *, open_tasks: int) -> AccountRow:
         detail, tier = self.scores[account_id], self.tiers.get(account_id)
         since = self.clock - timedelta(days=30)
-        open_tasks = sum(1 for t in self.task_list.values() if t.account_id == account_id and t.status == "open")
         return AccountRow(
             account_id=account_id,
             name=detail.name,

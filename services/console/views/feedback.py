@@ -33,13 +33,10 @@ async def feedback_page(request: Request, ctx: SignedIn) -> Response:
         notice, answers = exc.message, []
     tokenizer = state.tokenizer()
     # Tokenizing is CPU work; a thread keeps other CSMs' pages answering meanwhile.
-    keywords, themes, matches = await asyncio.to_thread(
-        lambda: (
-            feedback.keywords(answers, tokenizer=tokenizer, top=25),
-            feedback.themes(answers, tokenizer=tokenizer, catalogue=state.themes),
-            feedback.matching(answers, word=word, tokenizer=tokenizer) if word else None,
-        )
-    )
+    tokenized = await asyncio.to_thread(feedback.tokenize, answers, tokenizer=tokenizer)
+    keywords = feedback.keywords(tokenized, top=25)
+    themes = feedback.themes(tokenized, catalogue=state.themes)
+    matches = feedback.matching(tokenized, word=word) if word else None
     monthly = feedback.by_month(answers, now=now, months=months)
     chart = charts.nps_chart(
         [charts.NpsBar(key, s.promoters, s.passives, s.detractors, s.nps) for key, s in monthly],

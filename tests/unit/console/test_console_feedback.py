@@ -67,7 +67,7 @@ def test_keywords_rank_by_comments_using_them_and_name_their_accounts(tokenizer:
         answer(4, "レポートの出力が遅い", account="b"),
         answer(10, "サポートが丁寧", account="c"),
     ]
-    top = feedback.keywords(answers, tokenizer=tokenizer, top=2)
+    top = feedback.keywords(feedback.tokenize(answers, tokenizer=tokenizer), top=2)
     assert top[0].word == "レポート" and top[0].comments == 2 and top[0].account_ids == ["a", "b"]
     assert top[0].detractor_share == 1.0
     assert top[1].word == "遅い"
@@ -80,11 +80,14 @@ def test_themes_count_comments_matching_any_of_their_words(tokenizer: feedback.J
         answer(9, "価格が高い", account="c"),
     ]
     found = feedback.themes(
-        answers, tokenizer=tokenizer, catalogue={"usability": ["使いにくい", "confusing"], "price": ["価格"]}
+        feedback.tokenize(answers, tokenizer=tokenizer),
+        catalogue={"usability": ["使いにくい", "confusing"], "price": ["価格"]},
     )
     assert [(t.name, t.comments) for t in found] == [("usability", 2), ("price", 1)]
 
 
 def test_drill_down_returns_only_comments_using_the_word(tokenizer: feedback.JanomeTokenizer) -> None:
     answers = [answer(3, "画面が使いにくい", account="a"), answer(9, "サポートが早い", account="b")]
-    assert [a.account_id for a in feedback.matching(answers, word="画面", tokenizer=tokenizer)] == ["a"]
+    assert [a.account_id for a in feedback.matching(feedback.tokenize(answers, tokenizer=tokenizer), word="画面")] == [
+        "a"
+    ]
