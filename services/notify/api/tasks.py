@@ -123,10 +123,12 @@ async def timeline(account_id: str, state: StateDep, limit: int = Query(200, ge=
         mails = await pg.account_deliveries(conn, account_id, limit=limit)
         inapp = await pg_inapp.account_messages(conn, account_id, limit=limit)
         tasks = await pg_tasks.account_tasks(conn, account_id, limit=limit)
+    # "channel" names the kind of item; "type" is kept for readers written against it (a task row's own
+    # "type" column, the task type, overrides it).
     items = (
-        [{"channel": "email", "at": m["created_at"], **_iso(m)} for m in mails]
-        + [{"channel": "in_app", "at": m["created_at"], **_iso(m)} for m in inapp]
-        + [{"channel": "task", "at": t["created_at"], **_iso(t)} for t in tasks]
+        [{"type": "email", "channel": "email", "at": m["created_at"], **_iso(m)} for m in mails]
+        + [{"type": "in_app", "channel": "in_app", "at": m["created_at"], **_iso(m)} for m in inapp]
+        + [{"type": "task", **_iso(t), "channel": "task", "at": t["created_at"]} for t in tasks]
     )
     items.sort(key=lambda i: i["at"], reverse=True)
     return {"account_id": account_id, "items": [{**i, "at": i["at"].isoformat()} for i in items[:limit]]}
