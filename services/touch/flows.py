@@ -25,7 +25,7 @@ from .domain.triggers import (
     following_occurrence,
     next_date_trigger,
 )
-from .ports import Repository
+from .ports import DueTimer, Repository
 
 log = logging.getLogger(__name__)
 MAX_TIMERS_PER_CALL = 10_000
@@ -116,17 +116,18 @@ class Flows:
             if timer is None:
                 break
             if timer.enrolment_id is not None:
-                await repo.clear_timer(account_id, timer.key)
-                out += await self._wake(repo, timer.enrolment_id, at=timer.due_at)
+                out += await self._wake(repo, timer, at=timer.due_at)
             elif timer.playbook is not None:
                 await repo.mark_fired(account_id, timer.key, at=timer.due_at)
                 out += await self._date_trigger(repo, account_id, timer.playbook, at=timer.due_at)
         return out
 
-    async def _wake(self, repo: Repository, enrolment_id_: str, *, at: datetime) -> list[Command]:
-        e = await repo.get_enrolment(enrolment_id_)
+    async def _wake(self, repo: Repository, timer: DueTimer, *, at: datetime) -> list[Command]:
+        """Advance the enrolment the timer belongs to; persisting it sets or clears its timer."""
+        e = await repo.get_enrolment(timer.enrolment_id or "")
         playbook = self.config.playbooks.get(e.playbook) if e is not None else None
         if e is None or playbook is None or e.status != "active":
+            await repo.clear_timer(timer.account_id, timer.key)
             return []
         profile = await repo.get_profile(e.account_id)
         sends = await self._recent(repo, e.account_id, at)

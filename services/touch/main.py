@@ -35,11 +35,11 @@ def load_config(settings: TouchSettings) -> TouchConfig:
     problems: list[str] = []
     rules = playbooks = None
     try:
-        rules = load_tiers(settings.tiers_file)
+        rules = load_tiers(settings.tiers_path())
     except ConfigError as exc:
         problems += exc.problems
     try:
-        playbooks = load_playbooks(settings.playbooks_dir)
+        playbooks = load_playbooks(settings.playbooks_path())
     except ConfigError as exc:
         problems += exc.problems
     if problems or rules is None or playbooks is None:

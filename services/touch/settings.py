@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from touchline.shared.settings import ServiceSettings
@@ -18,9 +18,14 @@ class TouchSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TOUCHLINE_TOUCH_", extra="ignore")
 
     port: int = Field(8003, description="port of the touch HTTP server (API, /healthz, /metrics)")
-    tiers_file: Path = Field(CONFIG_DIR / "tiers.yaml", description="tier rules (YAML), validated at start-up")
-    playbooks_dir: Path = Field(
-        CONFIG_DIR / "playbooks", description="directory of playbook files (*.yaml), validated at start-up"
+    # None (not a path) as default so the documented default does not depend on the checkout's location.
+    tiers_file: Path | None = Field(
+        None,
+        description="tier rules (YAML), validated at start-up; empty = the shipped services/touch/config/tiers.yaml",
+    )
+    playbooks_dir: Path | None = Field(
+        None,
+        description="directory of playbook files (*.yaml), validated at start-up; empty = the shipped services/touch/config/playbooks",
     )
     message_cap: int = Field(
         5,
@@ -38,3 +43,14 @@ class TouchSettings(ServiceSettings):
     timer_poll_seconds: float = Field(
         1.0, gt=0, description="longest sleep of the timer loop when the clock does not move"
     )
+
+    @field_validator("tiers_file", "playbooks_dir", mode="before")
+    @classmethod
+    def _empty_is_shipped(cls, value: object) -> object:
+        return None if value == "" else value
+
+    def tiers_path(self) -> Path:
+        return self.tiers_file or CONFIG_DIR / "tiers.yaml"
+
+    def playbooks_path(self) -> Path:
+        return self.playbooks_dir or CONFIG_DIR / "playbooks"

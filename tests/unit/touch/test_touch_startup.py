@@ -74,3 +74,11 @@ async def test_the_timer_loop_stops_the_process_on_a_bug_rather_than_spinning() 
     loop, stop = loop_with([KeyError("bug")])
     with pytest.raises(KeyError):
         await asyncio.wait_for(loop.run(stop), timeout=10)
+
+
+def test_empty_config_paths_mean_the_shipped_files(monkeypatch) -> None:
+    monkeypatch.setenv("TOUCHLINE_TOUCH_TIERS_FILE", "")
+    monkeypatch.setenv("TOUCHLINE_TOUCH_PLAYBOOKS_DIR", "")
+    settings = TouchSettings()
+    assert settings.tiers_path() == Path(CONFIG_DIR) / "tiers.yaml"
+    assert settings.playbooks_path() == Path(CONFIG_DIR) / "playbooks"
