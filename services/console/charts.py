@@ -53,8 +53,8 @@ def history_chart(
     end: datetime,
     label: str,
     empty_text: str,
-    width: int = 640,
-    height: int = 200,
+    width: int = 960,
+    height: int = 220,
 ) -> str:
     """Score (0-100) over [start, end]: a step line (a score holds until the next one), dots by band."""
     left, right, top, bottom = 32, 8, 8, 24

@@ -247,6 +247,8 @@ def demo_backend(
             computed_at=now - timedelta(hours=rng.randint(1, 48)),
             contributions=contributions,
             reasons=reasons,
+            usage_trend=round((score - 50) / 80 + rng.uniform(-0.2, 0.2), 2),
+            days_since_login=float(rng.randint(0, 3) if score > 40 else rng.randint(5, 40)),
         )
         walk, points = score + rng.uniform(-25, 25), []
         for day in range(60, -1, -4):

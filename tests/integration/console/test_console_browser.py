@@ -9,7 +9,6 @@ TOUCHLINE_UPDATE_SCREENSHOTS=1).
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,9 +66,10 @@ def shot(page: Page, name: str) -> None:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     if os.environ.get("TOUCHLINE_UPDATE_SCREENSHOTS") == "1":
+        # The docs keep what the first screen shows, so the repository stays small.
         docs = ROOT / "docs" / "screenshots"
         docs.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, docs / f"console-{name}.png")
+        page.screenshot(path=str(docs / f"console-{name}.png"))
 
 
 def sign_in(page: Page, base_url: str, *, next_path: str = "/accounts") -> None:
