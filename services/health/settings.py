@@ -28,4 +28,6 @@ class HealthSettings(ServiceSettings):
         60.0, description="longest wait between decay sweeps (a simulated clock change wakes the sweep at once)"
     )
     decay_batch: int = Field(500, description="accounts re-scored per decay transaction")
-    max_batch: int = Field(5000, description="records per consumer batch (one transaction per batch)")
+    max_batch: int = Field(
+        10000, description="most records per consumer batch (one transaction per batch; small when traffic is light)"
+    )

@@ -23,25 +23,23 @@ SCHEMA = "health"
 _SELECT = """SELECT account_id, state::text AS state, overrides::text AS overrides, published::text AS published,
     score, computed_score, band, overridden"""
 
-_UPSERT = text(
-    """INSERT INTO health.accounts (account_id, state, overrides, published, scorecard, score, computed_score,
-        band, overridden, measures, plan, tier, trend_7d, trend_30d, usage_trend, days_since_login,
-        as_of, next_aging_at, updated_at)
-    SELECT a, s::json, o::json, p::json, sc, score, cs, b, ov, m::json, pl, ti, t7, t30, ut, dsl,
-        ao, na, :now
-    FROM unnest(CAST(:a AS text[]), CAST(:s AS text[]), CAST(:o AS text[]), CAST(:p AS text[]),
-        CAST(:sc AS text[]), CAST(:score AS float8[]), CAST(:cs AS float8[]), CAST(:b AS text[]),
-        CAST(:ov AS bool[]), CAST(:m AS text[]), CAST(:pl AS text[]), CAST(:ti AS text[]),
-        CAST(:t7 AS float8[]), CAST(:t30 AS float8[]), CAST(:ut AS float8[]), CAST(:dsl AS float8[]),
-        CAST(:ao AS timestamptz[]), CAST(:na AS timestamptz[]))
-        AS t(a, s, o, p, sc, score, cs, b, ov, m, pl, ti, t7, t30, ut, dsl, ao, na)
-    ON CONFLICT (account_id) DO UPDATE SET state = EXCLUDED.state, overrides = EXCLUDED.overrides,
-        published = EXCLUDED.published, scorecard = EXCLUDED.scorecard, score = EXCLUDED.score,
-        computed_score = EXCLUDED.computed_score, band = EXCLUDED.band, overridden = EXCLUDED.overridden,
-        measures = EXCLUDED.measures, plan = EXCLUDED.plan, tier = EXCLUDED.tier,
-        trend_7d = EXCLUDED.trend_7d, trend_30d = EXCLUDED.trend_30d, usage_trend = EXCLUDED.usage_trend,
-        days_since_login = EXCLUDED.days_since_login, as_of = EXCLUDED.as_of,
-        next_aging_at = EXCLUDED.next_aging_at, updated_at = EXCLUDED.updated_at"""
+_COLUMNS = """state = u.s::json, overrides = u.o::json, published = u.p::json, scorecard = u.sc, score = u.score,
+    computed_score = u.cs, band = u.b, overridden = u.ov, measures = u.m::json, plan = u.pl, tier = u.ti,
+    trend_7d = u.t7, trend_30d = u.t30, usage_trend = u.ut, days_since_login = u.dsl, as_of = u.ao,
+    next_aging_at = u.na, updated_at = :now"""
+_SOURCE = """unnest(CAST(:a AS text[]), CAST(:s AS text[]), CAST(:o AS text[]), CAST(:p AS text[]),
+    CAST(:sc AS text[]), CAST(:score AS float8[]), CAST(:cs AS float8[]), CAST(:b AS text[]),
+    CAST(:ov AS bool[]), CAST(:m AS text[]), CAST(:pl AS text[]), CAST(:ti AS text[]),
+    CAST(:t7 AS float8[]), CAST(:t30 AS float8[]), CAST(:ut AS float8[]), CAST(:dsl AS float8[]),
+    CAST(:ao AS timestamptz[]), CAST(:na AS timestamptz[]))
+    AS u(a, s, o, p, sc, score, cs, b, ov, m, pl, ti, t7, t30, ut, dsl, ao, na)"""
+# Accounts loaded (and locked) by this transaction: a plain UPDATE, about 2-3x cheaper than an upsert.
+_UPDATE = text(f"UPDATE health.accounts AS t SET {_COLUMNS} FROM {_SOURCE} WHERE t.account_id = u.a")
+# New accounts: an insert, made safe against a concurrent first insert by the conflict clause.
+_INSERT = text(
+    f"""INSERT INTO health.accounts AS t (account_id, state, updated_at)
+    SELECT u.a, u.s::json, :now FROM {_SOURCE}
+    ON CONFLICT (account_id) DO NOTHING"""
 )
 
 _HISTORY = text(
@@ -154,7 +152,10 @@ class PostgresHealthRepository:
                 ("sid", item.score_id),
             ):
                 hist[key].append(value)
-        await self._conn.execute(_UPSERT, {**cols, "now": now})
+        new = [i for i, item in enumerate(scored) if not item.record.exists]
+        if new:
+            await self._conn.execute(_INSERT, {**{k: [v[i] for i in new] for k, v in cols.items()}, "now": now})
+        await self._conn.execute(_UPDATE, {**cols, "now": now})
         if hist["a"]:
             await self._conn.execute(_HISTORY, {**hist, "now": now})
 

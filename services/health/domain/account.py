@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import Any
 
 from .aggregates import AccountState, day_of, measure_value, prune, usage_trend
-from .explain import contributions, explain
+from .explain import contributions, explain, top_reasons
 from .overrides import Band, Override, active, unexpired
 from .scorecard import ScorecardSet
 from .scoring import ScoreResult, score_card
@@ -76,7 +76,7 @@ class Rescored:
     @property
     def reasons(self) -> list[str]:
         """The top reasons a score event carries."""
-        return self.explanation[:3]
+        return top_reasons(self.result, previous=self.previous.contributions if self.previous else None)
 
     def published(self) -> Published | None:
         """The new 'last published' memory after this rescore."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 from .overrides import Override
 from .scoring import MeasureResult, ScoreResult
@@ -37,31 +38,44 @@ def _scored(m: MeasureResult) -> str:
     return f"{_head(m)} = {format_value(m)}: scored {m.score:g} ({m.band}{pinned})"
 
 
-def explain(result: ScoreResult, *, previous: dict[str, float] | None = None) -> list[str]:
-    """Every line of the explanation, most important first.
+def explain(result: ScoreResult, *, previous: dict[str, float] | None = None, limit: int | None = None) -> list[str]:
+    """Every line of the explanation (or the first ``limit``), most important first.
 
     ``previous`` maps measure name -> contribution (points) of the previous score; measures
     whose contribution moved come first, then the ones costing the most points.
     """
-    return explain_measures(result.measures, overrides=result.overrides, previous=previous)
+    return explain_measures(result.measures, overrides=result.overrides, previous=previous, limit=limit)
 
 
 def explain_measures(
-    measures: Sequence[MeasureResult], *, overrides: Sequence[Override], previous: dict[str, float] | None
+    measures: Sequence[MeasureResult],
+    *,
+    overrides: Sequence[Override],
+    previous: dict[str, float] | None,
+    limit: int | None = None,
 ) -> list[str]:
-    lines = [o.describe() for o in overrides]
+    # Ordered first, formatted last: a score event needs only its top lines.
+    lines: list[Callable[[], str]] = [o.describe for o in overrides]
     present = [m for m in measures if not m.missing]
-    moved = []
+    moved: list[tuple[float, MeasureResult]] = []
     if previous is not None:
         deltas = [(m.contribution - previous.get(m.name, 0.0), m) for m in present]
         moved = sorted((d for d in deltas if abs(d[0]) >= 0.05), key=lambda d: -abs(d[0]))
-        lines += [f"{_scored(m)}, {d:+.1f} pts since the previous score" for d, m in moved]
+        lines += [partial(_moved_line, m, d) for d, m in moved]
     moved_names = {m.name for _, m in moved}
     rest = sorted((m for m in present if m.name not in moved_names), key=lambda m: -_points_lost(m))
-    lines += [f"{_scored(m)}, costs {_points_lost(m):.1f} pts" for m in rest]
+    lines += [partial(_cost_line, m) for m in rest]
     total = sum(m.configured_weight for m in measures)
-    lines += [_missing_line(m, total) for m in measures if m.missing]
-    return lines
+    lines += [partial(_missing_line, m, total) for m in measures if m.missing]
+    return [line() for line in lines[:limit]]
+
+
+def _moved_line(m: MeasureResult, delta: float) -> str:
+    return f"{_scored(m)}, {delta:+.1f} pts since the previous score"
+
+
+def _cost_line(m: MeasureResult) -> str:
+    return f"{_scored(m)}, costs {_points_lost(m):.1f} pts"
 
 
 def _points_lost(m: MeasureResult) -> float:
@@ -69,7 +83,7 @@ def _points_lost(m: MeasureResult) -> float:
 
 
 def top_reasons(result: ScoreResult, *, previous: dict[str, float] | None = None, limit: int = 3) -> list[str]:
-    return explain(result, previous=previous)[:limit]
+    return explain(result, previous=previous, limit=limit)
 
 
 def contributions(result: ScoreResult) -> dict[str, float]:
