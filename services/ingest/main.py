@@ -22,12 +22,14 @@ from touchline.shared.metrics import HTTP_LATENCY
 from touchline.shared.runtime import Runtime, ops_router, serve
 from touchline.shared.settings import CommonSettings
 
+from .adapters.cache import CachedIdentities
 from .adapters.kafka import KafkaEventPublisher
 from .adapters.postgres import PostgresIdentities
 from .api import IngestState, router
 from .auth import WriteKeys
 from .domain import Limits, TimePolicy
 from .handlers import Ports, release_stranded
+from .ports import Identities
 from .ratelimit import RateLimiter
 from .readiness import readiness_router
 from .settings import IngestSettings, refuse_dev_write_keys
@@ -108,7 +110,7 @@ def build_app(common: CommonSettings, settings: IngestSettings) -> FastAPI:
             publisher=KafkaPublisher(placeholder, source="touchline/ingest", prefix=common.topic_prefix),
         )
         ports = Ports(
-            identities=PostgresIdentities(runtime.engine),
+            identities=_identities(runtime, settings),
             publisher=KafkaEventPublisher(
                 lambda: connection.producer,
                 topic_name=runtime.topic(topics.EVENTS),
@@ -152,6 +154,13 @@ def build_app(common: CommonSettings, settings: IngestSettings) -> FastAPI:
     app.include_router(readiness_router(lambda: holder.get("runtime"), lambda: holder.get("connection")))
     app.include_router(ops_router(lambda: holder.get("runtime")))
     return app
+
+
+def _identities(runtime: Runtime, settings: IngestSettings) -> Identities:
+    store = PostgresIdentities(runtime.engine)
+    if settings.account_cache_seconds <= 0:
+        return store
+    return CachedIdentities(store, ttl=settings.account_cache_seconds)
 
 
 def _now_unset() -> Any:

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from touchline.shared.messages import ProductEvent
-
 from .identity import Parked
+from .semantics import EventDoc
 
 
 class Unavailable(RuntimeError):
@@ -27,7 +26,7 @@ class StoreUnavailable(Unavailable):
 @dataclass(frozen=True)
 class StoredParked:
     message_id: str
-    event: ProductEvent  # account_id is empty until released
+    event: EventDoc  # account_id is empty until released
 
 
 class Identities(Protocol):
@@ -36,7 +35,7 @@ class Identities(Protocol):
     async def accounts(self, keys: Sequence[str]) -> dict[str, str]: ...
 
     async def park_and_link(
-        self, *, parked: Sequence[tuple[Parked, ProductEvent]], links: dict[str, str], source: str, now: datetime
+        self, *, parked: Sequence[tuple[Parked, EventDoc]], links: dict[str, str], source: str, now: datetime
     ) -> dict[str, str]:
         """Store parked events and links atomically, serialised per identity key.
 
@@ -57,7 +56,7 @@ class Identities(Protocol):
 
 
 class EventPublisher(Protocol):
-    async def publish(self, events: Sequence[ProductEvent]) -> None:
+    async def publish(self, events: Sequence[EventDoc]) -> None:
         """Return once Kafka acknowledged every event (each keyed by its account, CloudEvent source
         ``touchline/ingest/<event.source>``); raise BrokerUnavailable otherwise."""
         ...

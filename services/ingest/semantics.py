@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from touchline.shared.messages import ProductEvent
-
 from .domain import Call, Problem
+
+# A ProductEvent (touchline.shared.messages) as the dict of its fields, datetimes as datetime.
+EventDoc = dict[str, Any]
 
 Semantic = str  # one of ProductEvent.semantic's literals
 
@@ -33,6 +35,7 @@ for _semantic, _names in {
         _NAMES[re.sub(r"[^a-z0-9]", "", _name.lower())] = _semantic
 
 
+@functools.lru_cache(maxsize=4096)
 def _norm(text: str) -> str:
     """'Signed In', 'signed_in', 'signedIn', 'SIGNED-IN' all compare equal."""
     return re.sub(r"[^a-z0-9]", "", text.lower())
@@ -212,21 +215,27 @@ def normalise(call: Call, *, path: str) -> Call | list[Problem]:
     return problems or replace(call, traits=traits)
 
 
-def to_product_event(call: Call, *, account_id: str, source: str) -> ProductEvent:
+def event_document(call: Call, *, account_id: str, source: str) -> EventDoc:
+    """The ProductEvent of a call, as the dict of its fields.
+
+    Every field was validated when the call was parsed; building pydantic models on the hot path
+    was a third of ingest's CPU per event. Unit tests pin that ``ProductEvent.model_validate`` of
+    this dict is the contract's event, and consumers read it with the shared decoder.
+    """
     semantic, feature = classify(call.event, call.properties) if call.kind == "track" else ("other", None)
-    return ProductEvent(
-        message_id=call.message_id,
-        account_id=account_id,
-        kind=call.kind,
-        event=call.event,
-        semantic=semantic,  # type: ignore[arg-type]
-        feature=feature,
-        user_id=call.user_id,
-        anonymous_id=call.anonymous_id,
-        timestamp=call.timestamp,
-        received_at=call.received_at,
-        source=source,
-        properties=call.properties,
-        traits=call.traits,
-        context=call.context,
-    )
+    return {
+        "message_id": call.message_id,
+        "account_id": account_id,
+        "kind": call.kind,
+        "event": call.event,
+        "semantic": semantic,
+        "feature": feature,
+        "user_id": call.user_id,
+        "anonymous_id": call.anonymous_id,
+        "timestamp": call.timestamp,
+        "received_at": call.received_at,
+        "source": source,
+        "properties": call.properties,
+        "traits": call.traits,
+        "context": call.context,
+    }

@@ -35,6 +35,11 @@ class IngestSettings(ServiceSettings):
         5000.0, description="sustained events per second accepted per write key (429 beyond)"
     )
     rate_limit_burst: float = Field(25000.0, description="events a write key may send at once before being limited")
+    account_cache_seconds: float = Field(
+        5.0,
+        description="how long a user -> account link is cached in process (a user regrouped via another replica "
+        "is keyed to the old account for at most this long; 0 disables)",
+    )
     release_sweep_seconds: float = Field(
         30.0, description="how often parked events of users that already have an account are re-published"
     )

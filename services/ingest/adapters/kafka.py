@@ -6,16 +6,21 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 
+import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 
-from touchline.shared.cloudevents import encode
+from touchline.shared.cloudevents import CONTENT_TYPE
 from touchline.shared.messages import ProductEvent
 
 from ..metrics import PRODUCER_LATENCY
 from ..ports import BrokerUnavailable
+from ..semantics import EventDoc
 
 SOURCE_PREFIX = "touchline/ingest/"
+_PARTITIONER = DefaultPartitioner()
+_CE_TYPE = ProductEvent.ce_type.encode()
 
 
 class KafkaEventPublisher:
@@ -26,7 +31,7 @@ class KafkaEventPublisher:
         self._topic = topic_name
         self._timeout = timeout
 
-    async def publish(self, events: Sequence[ProductEvent]) -> None:
+    async def publish(self, events: Sequence[EventDoc]) -> None:
         if not events:
             return
         producer = self._producer()
@@ -36,11 +41,7 @@ class KafkaEventPublisher:
         futures: list[asyncio.Future[object]] = []
         try:
             async with asyncio.timeout(self._timeout):
-                # Queue every record first, then wait for all acknowledgements together: one round
-                # trip per partition batch instead of one per event.
-                for event in events:
-                    key, value, headers = encode(event, source=SOURCE_PREFIX + event.source, time=event.timestamp)
-                    futures.append(await producer.send(self._topic, value=value, key=key, headers=headers))
+                futures = await _enqueue_batches(producer, self._topic, events)
                 await asyncio.gather(*futures)
         except TimeoutError as exc:
             for future in futures:
@@ -50,6 +51,51 @@ class KafkaEventPublisher:
             raise BrokerUnavailable(f"Kafka refused the events: {exc.__class__.__name__}") from exc
         finally:
             PRODUCER_LATENCY.observe(time.perf_counter() - started)
+
+
+async def _enqueue_batches(
+    producer: AIOKafkaProducer, topic: str, events: Sequence[EventDoc]
+) -> list[asyncio.Future[object]]:
+    """Queue the events as record batches, one series per partition, and return their futures.
+
+    Partitions are chosen exactly as ``producer.send`` would (murmur2 of the key, Java-compatible),
+    so an account keeps its partition; batches of one partition are queued in order. Building the
+    batches here instead of one ``send`` per event is most of ingest's producer CPU.
+    """
+    partitions = sorted(await producer.partitions_for(topic))
+    by_partition: dict[int, list[tuple[bytes, bytes, list[tuple[str, bytes]]]]] = {}
+    for event in events:
+        record = encode(event)
+        by_partition.setdefault(_PARTITIONER(record[0], partitions, partitions), []).append(record)
+    futures: list[asyncio.Future[object]] = []
+    for partition, records in by_partition.items():
+        batch = producer.create_batch()
+        for key, value, headers in records:
+            if batch.append(timestamp=None, key=key, value=value, headers=headers) is None:
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                if batch.append(timestamp=None, key=key, value=value, headers=headers) is None:
+                    raise BrokerUnavailable(f"event {headers[1][1].decode()} does not fit a record batch")
+        futures.append(await producer.send_batch(batch, topic, partition=partition))
+    return futures
+
+
+def encode(event: EventDoc) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """The CloudEvent touchline.shared.cloudevents.encode makes of this ProductEvent, via orjson.
+
+    The value is the same JSON document (datetimes as RFC 3339), read back with model_validate_json.
+    """
+    key = event["account_id"].encode()
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", event["message_id"].encode()),
+        ("ce_source", (SOURCE_PREFIX + event["source"]).encode()),
+        ("ce_type", _CE_TYPE),
+        ("ce_subject", key),
+        ("content-type", CONTENT_TYPE),
+        ("ce_time", event["timestamp"].isoformat().encode()),
+    ]
+    return key, orjson.dumps(event), headers
 
 
 def _retrieve(future: asyncio.Future[object]) -> None:

@@ -11,10 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from touchline.shared.messages import ProductEvent
-
 from ..identity import Parked
 from ..ports import StoredParked, StoreUnavailable
+from ..semantics import EventDoc
 
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(k, 7)) FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"
 _RELEASABLE = """SELECT p.message_id, p.event, m.account_id
@@ -36,7 +35,7 @@ class PostgresIdentities:
             return await _accounts(conn, keys)
 
     async def park_and_link(
-        self, *, parked: Sequence[tuple[Parked, ProductEvent]], links: dict[str, str], source: str, now: datetime
+        self, *, parked: Sequence[tuple[Parked, EventDoc]], links: dict[str, str], source: str, now: datetime
     ) -> dict[str, str]:
         parked_keys = {k for p, _ in parked for k in p.keys}
         async with _errors(), self._engine.begin() as conn:
@@ -55,7 +54,7 @@ class PostgresIdentities:
                 )
             late = await _accounts(conn, sorted(parked_keys)) if parked_keys else {}
             rows = [
-                {"m": e.message_id, "k": list(p.keys), "s": source, "e": e.model_dump_json(), "t": now}
+                {"m": e["message_id"], "k": list(p.keys), "s": source, "e": orjson.dumps(e).decode(), "t": now}
                 for p, e in parked
                 if not any(k in late for k in p.keys)
             ]
@@ -101,7 +100,9 @@ async def _accounts(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, str
 def _stored(row: object) -> tuple[StoredParked, str]:
     payload = row.event  # type: ignore[attr-defined]
     data = orjson.loads(payload) if isinstance(payload, str | bytes) else payload
-    return StoredParked(message_id=row.message_id, event=ProductEvent.model_validate(data)), row.account_id  # type: ignore[attr-defined]
+    for field in ("timestamp", "received_at"):
+        data[field] = datetime.fromisoformat(data[field])
+    return StoredParked(message_id=row.message_id, event=data), row.account_id  # type: ignore[attr-defined]
 
 
 @asynccontextmanager

@@ -142,3 +142,20 @@ async def test_openapi_docs_and_metrics_are_served(ingest: Ingest) -> None:
     assert "touchline_ingest_accepted_total" in metrics and "touchline_ingest_producer_seconds" in metrics
     ready = await ingest.client.get("/readyz")
     assert ready.status_code == 200, ready.text
+
+
+async def test_events_near_the_32_kb_limit_and_many_accounts_in_one_batch_are_published(ingest: Ingest) -> None:
+    accounts = [uid("acct") for _ in range(12)]
+    batch = [
+        {"type": "track", "userId": "u", "event": "Big", "context": {"groupId": a}, "properties": {"x": "y" * 30_000}}
+        for a in accounts[:2]
+    ] + [
+        {"type": "track", "userId": "u", "event": f"E{i}", "context": {"groupId": a}}
+        for i, a in enumerate(accounts)
+        for _ in range(40)
+    ]
+    response = await ingest.client.post("/v1/batch", json={"batch": batch})
+    assert response.status_code == 200, response.text
+    for i, account in enumerate(accounts):
+        envelopes = await events_for(ingest.common, account)
+        assert len(envelopes) == 40 + (1 if i < 2 else 0)

@@ -12,9 +12,10 @@ from touchline.ingest.semantics import (
     IDENTIFY_RULES,
     canonical_traits,
     classify,
+    event_document,
     normalise,
-    to_product_event,
 )
+from touchline.shared.messages import ProductEvent
 
 NOW = datetime(2027, 3, 1, tzinfo=UTC)
 
@@ -96,5 +97,5 @@ def test_a_group_call_with_a_bad_trait_is_rejected_with_the_path() -> None:
 
 def test_a_track_call_becomes_a_product_event_with_its_meaning() -> None:
     call = Call(index=0, kind="track", message_id="m", timestamp=NOW, received_at=NOW, user_id="u", event="Logged In")
-    event = to_product_event(call, account_id="acme", source="product")
+    event = ProductEvent.model_validate(event_document(call, account_id="acme", source="product"))
     assert (event.account_id, event.semantic, event.source, event.key()) == ("acme", "login", "product", "acme")
