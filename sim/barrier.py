@@ -15,13 +15,15 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
 
 from touchline.shared import topics
-from touchline.shared.admin import publish_clock
+from touchline.shared.kafka import KafkaPublisher, make_producer
+from touchline.shared.messages import ClockSet
 from touchline.shared.settings import CommonSettings
 from touchline.sim.client import SimulationError, StackClient, same_instant
 
@@ -59,22 +61,34 @@ class Barrier:
         self._consumer: AIOKafkaConsumer | None = None
         self._names = {topics.name(t, common.topic_prefix) for t in WATCHED}
         self._subscriptions: dict[str, set[str]] = {}
+        self._producer: Any = None
+        self._groups_cache: list[str] = []
+        self._seq = 0
 
     async def start(self) -> None:
+        self._producer = make_producer(self.common.kafka_bootstrap_servers)
+        await self._producer.start()
         self._admin = AIOKafkaAdminClient(bootstrap_servers=self.common.kafka_bootstrap_servers)
         await self._admin.start()
         self._consumer = AIOKafkaConsumer(bootstrap_servers=self.common.kafka_bootstrap_servers)
         await self._consumer.start()
 
     async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
         if self._consumer is not None:
             await self._consumer.stop()
         if self._admin is not None:
             await self._admin.close()
 
     async def set_clock(self, when: datetime, *, timeout: float = 30.0) -> None:
-        """Publish ``when`` and return once every service's GET /clock reports it."""
-        await publish_clock(self.common, when)
+        """Publish ``when`` and return once every service's GET /clock reports it.
+
+        The same message ``touchline clock set`` publishes, from one long-lived producer (a
+        producer per move would cost more than the move)."""
+        self._seq = max(self._seq + 1, int(time.time() * 1000))
+        publisher = KafkaPublisher(self._producer, source="touchline/sim", prefix=self.common.topic_prefix)
+        await publisher.publish(topics.CLOCK, [ClockSet(now=when, seq=self._seq)])
         seen: dict[str, str | None] = {}
 
         async def settled() -> bool:
@@ -89,6 +103,7 @@ class Barrier:
         began = time.monotonic()
         checks = 0
         quiet_since: float | None = None
+        await self._groups()
         last_lag: dict[str, dict[TopicPartition, int]] = {}
         while True:
             checks += 1
@@ -109,12 +124,12 @@ class Barrier:
         """Per consumer group, the partitions it is behind on (empty = drained)."""
         assert self._admin is not None and self._consumer is not None
         end = await self._end_offsets()
-        groups = await self._groups()
+        groups = [g for g in (self._groups_cache or await self._groups()) if self._subscriptions.get(g)]
+        listed = await asyncio.gather(*(self._admin.list_consumer_group_offsets(g) for g in groups))
         behind: dict[str, dict[TopicPartition, int]] = {}
-        for group in groups:
-            offsets = await self._admin.list_consumer_group_offsets(group)
+        for group, offsets in zip(groups, listed, strict=True):
             committed = {tp: meta.offset for tp, meta in offsets.items() if tp.topic in self._names}
-            subscribed = self._subscriptions.get(group, set()) | {tp.topic for tp in committed}
+            subscribed = self._subscriptions[group] | {tp.topic for tp in committed}
             group_lag = lag_of(end=end, committed=committed, subscribed=subscribed)
             if group_lag:
                 behind[group] = group_lag
@@ -135,13 +150,16 @@ class Barrier:
         return sorted(self._consumer.partitions_for_topic(name) or [])
 
     async def _groups(self) -> list[str]:
-        """Groups of this prefix; their subscriptions are learnt once, from the live members."""
+        """Groups of this prefix (listed once per drain); which of our topics each reads is
+        learnt once. Groups reading none of them (other test sessions' groups on a shared
+        broker when the prefix is empty) are left out of every check."""
         assert self._admin is not None
         listed = [g[0] for g in await self._admin.list_consumer_groups()]
         mine = [g for g in listed if g.startswith(self.common.topic_prefix)]
         for group in mine:
             if not self._subscriptions.get(group):
                 self._subscriptions[group] = await self._subscription(group)
+        self._groups_cache = mine
         return mine
 
     async def _subscription(self, group: str) -> set[str]:

@@ -156,11 +156,9 @@ async def _drive(
     next_probe = probe_every
     pending: set[asyncio.Task[None]] = set()
     began = time.monotonic()
-    owed = 0.0
     while (elapsed := time.monotonic() - began) < duration_s:
-        owed += rate * TICK_S
-        calls = [next(stream) for _ in range(int(owed))]
-        owed -= len(calls)
+        # Catch up to the schedule rather than add a tick's worth: a slow tick is not lost.
+        calls = [next(stream) for _ in range(int(rate * (elapsed + TICK_S)) - result.sent)]
         for batch in batches(calls):
             task = asyncio.create_task(client.send_batch(batch))
             pending.add(task)
@@ -201,7 +199,7 @@ async def _watch_probes(client: StackClient, mailbox: Mailbox, probes: list[Prob
         for probe in probes:
             if probe.scored_at is None:
                 response = await client.http.get(
-                    f"{client.endpoints.url('health')}/v1/accounts/{probe.account_id}/score", headers=client._bearer()
+                    f"{client.endpoints.url('health')}/v1/accounts/{probe.account_id}", headers=client._bearer()
                 )
                 if response.status_code == 200:
                     probe.scored_at = time.monotonic()

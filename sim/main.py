@@ -111,6 +111,11 @@ async def simulate(
         total=total,
         observed=observed,
         where=where_to_look(endpoints, mail_dir),
+        timings={
+            "clock moves": runner.timings.settle_s,
+            "sending": runner.timings.send_s,
+            "waiting for the pipeline": runner.timings.drain_s,
+        },
     )
     out(report)
     return Outcome(config=config, accounts=accounts, runner=runner, total=total, report=report, weeks=weeks)
@@ -120,7 +125,7 @@ def where_to_look(endpoints: Endpoints, mail_dir: Path) -> dict[str, str]:
     return {
         "inbox": f"{mail_dir} (one .eml per mail, index.jsonl lists them)",
         "API docs": ", ".join(f"{endpoints.url(s)}/docs" for s in ("ingest", "health", "touch", "notify")),
-        "console": "http://127.0.0.1:8005 (touchline console)",
+        "console": "http://127.0.0.1:8005 (when `touchline console` runs)",
     }
 
 

@@ -59,6 +59,7 @@ def summary(
     total: Tally,
     observed: Observed,
     where: Mapping[str, str],
+    timings: Mapping[str, float] | None = None,
 ) -> str:
     lines = [
         "",
@@ -78,6 +79,8 @@ def summary(
     lines += _table("CSM tasks per reason", observed.tasks_by_reason)
     lines += _table("surveys answered", total.answers)
     lines += [f"note: {n}" for n in observed.notes]
+    if timings:
+        lines.append("wall time: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
     lines.append("where to look:")
     lines += [f"  {k:<10} {v}" for k, v in where.items()]
     return "\n".join(lines)
