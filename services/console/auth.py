@@ -182,3 +182,31 @@ def _b64(raw: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class LoginThrottle:
+    """At most ``max_failures`` wrong passwords per email in ``window_s``; then sign-in waits.
+
+    In memory, per process: it slows a password-guessing script to a few tries per window without
+    a table; a restart forgets it, which costs an attacker a restart they cannot cause.
+    """
+
+    def __init__(self, *, max_failures: int = 5, window_s: float = 600.0, max_tracked: int = 10_000) -> None:
+        self._max, self._window, self._cap = max_failures, window_s, max_tracked
+        self._failures: dict[str, list[float]] = {}
+
+    def retry_after(self, email: str, *, now: float) -> float:
+        """Seconds until this email may try again (0 = now)."""
+        recent = [t for t in self._failures.get(email.strip().lower(), []) if now - t < self._window]
+        if len(recent) < self._max:
+            return 0.0
+        return self._window - (now - recent[-self._max])
+
+    def failed(self, email: str, *, now: float) -> None:
+        key = email.strip().lower()
+        if key not in self._failures and len(self._failures) >= self._cap:
+            self._failures.pop(next(iter(self._failures)))  # oldest tracked email first
+        self._failures[key] = [t for t in self._failures.get(key, []) if now - t < self._window] + [now]
+
+    def succeeded(self, email: str) -> None:
+        self._failures.pop(email.strip().lower(), None)

@@ -27,7 +27,7 @@ from fastapi.templating import Jinja2Templates
 
 from touchline.shared.settings import CommonSettings, refuse_dev_secrets
 
-from .auth import LOCALES, SessionSigner, User, UserStore, hash_password
+from .auth import LOCALES, LoginThrottle, SessionSigner, User, UserStore, hash_password
 from .feedback import JanomeTokenizer, Tokenizer
 from .i18n import load_catalogues, translator
 from .ports import Backend, BackendUnavailable
@@ -54,6 +54,7 @@ class ConsoleState:
     catalogues: dict[str, dict[str, str]]
     themes: dict[str, list[str]]
     tokenizer: Callable[[], Tokenizer] = field(default=lambda: JanomeTokenizer())
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
 
 def load_users(common: CommonSettings, settings: ConsoleSettings) -> UserStore:

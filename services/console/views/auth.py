@@ -74,10 +74,18 @@ async def login(
     t = translate_for(request, locale_for(request, None))
     if not nonce or not hmac.compare_digest(login_token, _login_token(request, nonce)):
         return _login_page(request, next_=safe_next(next), error=t("login.expired"), status=403)
+    throttle = request.app.state.console.throttle
+    wait = throttle.retry_after(email, now=time.time())
+    if wait > 0:
+        log.warning("console login throttled", extra={"email": email[:200]})
+        minutes = max(1, round(wait / 60))
+        return _login_page(request, next_=safe_next(next), error=t("login.throttled", minutes=minutes), status=429)
     user = request.app.state.console.users.authenticate(email, password)
     if user is None:
+        throttle.failed(email, now=time.time())
         log.info("console login refused", extra={"email": email[:200]})
         return _login_page(request, next_=safe_next(next), error=t("login.wrong"), status=401)
+    throttle.succeeded(email)
     response = RedirectResponse(safe_next(next), status_code=303)
     cookie = signer_of(request).issue(user.email, now=time.time())
     max_age = int(request.app.state.console.settings.session_hours * 3600)

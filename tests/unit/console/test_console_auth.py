@@ -4,7 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from touchline.console.auth import SessionSigner, User, UsersFileError, UserStore, hash_password, verify_password
+from touchline.console.auth import (
+    LoginThrottle,
+    SessionSigner,
+    User,
+    UsersFileError,
+    UserStore,
+    hash_password,
+    verify_password,
+)
 
 
 def test_a_password_verifies_against_its_scrypt_hash_and_a_wrong_one_does_not() -> None:
@@ -92,3 +100,23 @@ def test_a_team_lists_its_members() -> None:
     for email, team in (("a@x.io", "east"), ("b@x.io", "east"), ("c@x.io", "west")):
         store.put(User(email=email, name=email, password_hash="scrypt$", team=team))
     assert store.team_of("a@x.io") == ["a@x.io", "b@x.io"]
+
+
+def test_sign_in_waits_after_five_wrong_passwords_for_one_email_and_a_success_resets() -> None:
+    throttle = LoginThrottle(max_failures=5, window_s=600)
+    for i in range(5):
+        assert throttle.retry_after("a@x.io", now=100.0 + i) == 0
+        throttle.failed("A@x.io", now=100.0 + i)
+    assert throttle.retry_after("a@x.io", now=110.0) == pytest.approx(590.0)
+    assert throttle.retry_after("b@x.io", now=110.0) == 0
+    assert throttle.retry_after("a@x.io", now=700.0) == 0
+    throttle.succeeded("a@x.io")
+    assert throttle.retry_after("a@x.io", now=110.0) == 0
+
+
+def test_the_throttle_forgets_the_oldest_email_past_its_cap() -> None:
+    throttle = LoginThrottle(max_failures=1, max_tracked=2)
+    for email in ("a@x.io", "b@x.io", "c@x.io"):
+        throttle.failed(email, now=1.0)
+    assert throttle.retry_after("a@x.io", now=2.0) == 0
+    assert throttle.retry_after("c@x.io", now=2.0) > 0

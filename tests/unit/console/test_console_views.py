@@ -104,6 +104,14 @@ async def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(c
     assert (await sign_in(client, email="nobody@example.com")).status_code == 401
 
 
+async def test_guessing_passwords_is_slowed_down_per_email(client: httpx.AsyncClient) -> None:
+    for _ in range(5):
+        assert (await sign_in(client, password="guess")).status_code == 401
+    blocked = await sign_in(client)
+    assert blocked.status_code == 429 and "tl_session" not in blocked.headers.get("set-cookie", "")
+    assert (await sign_in(client, email=KEN)).status_code == 303
+
+
 async def test_a_login_post_without_the_forms_token_is_refused(client: httpx.AsyncClient) -> None:
     response = await client.post("/login", data={"email": AIKO, "password": PASSWORD, "login_token": "x"})
     assert response.status_code == 403
