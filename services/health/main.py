@@ -75,7 +75,7 @@ def build_app(common: CommonSettings, settings: HealthSettings) -> FastAPI:
     return app
 
 
-async def _trust(common: CommonSettings, horizons: tuple[int, ...]) -> list[dict[str, Any]]:
+async def trust_rows(common: CommonSettings, horizons: tuple[int, ...]) -> list[dict[str, Any]]:
     engine = make_engine(common.database_url, pool_size=1)
     try:
         outcomes, hist = await queries.trust_inputs(engine)
@@ -95,7 +95,7 @@ def _trust_cli(argv: list[str]) -> int:
         horizons = tuple(int(h) for h in args.horizons.split(","))
     except ValueError:
         parser.error("--horizons: comma-separated whole days, e.g. 30,60,90")
-    rows = asyncio.run(_trust(CommonSettings(), horizons))
+    rows = asyncio.run(trust_rows(CommonSettings(), horizons))
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

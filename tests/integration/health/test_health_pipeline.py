@@ -22,7 +22,7 @@ from health_support import (  # type: ignore[import-not-found]
     set_clock,
 )
 
-from touchline.health.main import build_app
+from touchline.health.main import build_app, trust_rows
 from touchline.health.settings import HealthSettings
 from touchline.shared import topics
 from touchline.shared.messages import Outcome, ProductEvent
@@ -207,3 +207,10 @@ async def test_history_and_trust_report_from_cancellations_and_renewals(
     report = (await client.get("/v1/trust", params={"horizons": "30,60"})).json()
     h60 = next(h for h in report["horizons"] if h["days"] == 60)
     assert h60["churned"] >= 1 and h60["retained"] >= 1 and h60["auc"] is not None
+
+
+async def test_trust_cli_reads_the_same_report(
+    health: tuple[FastAPI, httpx.AsyncClient], common: CommonSettings
+) -> None:
+    rows = await trust_rows(common, (60,))
+    assert rows[0]["days"] == 60 and rows[0]["outcomes"] >= 2
