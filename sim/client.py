@@ -56,11 +56,23 @@ class SendStats:
 class StackClient:
     """One httpx client for every call the simulator makes; retries only what is safe to retry."""
 
-    def __init__(self, endpoints: Endpoints, *, timeout: float = 30.0, max_connections: int = 32) -> None:
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        *,
+        timeout: float = 30.0,
+        max_connections: int = 32,
+        transport: httpx.AsyncBaseTransport | None = None,
+        backoff_s: float = 0.2,
+    ) -> None:
         self.endpoints = endpoints
         self.http = httpx.AsyncClient(
-            timeout=timeout, limits=httpx.Limits(max_connections=max_connections), follow_redirects=False
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=max_connections),
+            follow_redirects=False,
+            transport=transport,
         )
+        self.backoff_s = backoff_s
         self.stats = SendStats()
 
     async def aclose(self) -> None:
@@ -80,7 +92,7 @@ class StackClient:
         (ingest drops the copies), a 4xx is a bug in what we send and stops the run."""
         url = f"{self.endpoints.url('ingest')}/v1/batch"
         body = {"batch": list(calls)}
-        delay = 0.2
+        delay = self.backoff_s
         for attempt in range(1, attempts + 1):
             try:
                 response = await self.http.post(url, json=body, auth=(self.endpoints.write_key, ""))
@@ -108,10 +120,23 @@ class StackClient:
         self.stats.retries += 1
         await asyncio.sleep(seconds)
 
-    async def hit(self, url: str) -> int:
-        """Follow a tracking link once, as a mail client would (GET, no redirect followed)."""
-        response = await self.http.get(url)
-        return response.status_code
+    async def hit(self, url: str, *, attempts: int = 3) -> int:
+        """Follow a tracking link, as a mail client would (GET, no redirect followed). A lost
+        reaction would change what the playbooks do, so failures retry, then stop the run."""
+        for attempt in range(1, attempts + 1):
+            try:
+                response = await self.http.get(url)
+            except httpx.TransportError as exc:
+                if attempt == attempts:
+                    raise SimulationError(f"tracking link unreachable: {url}: {exc!r}") from exc
+                await self._back_off(self.backoff_s)
+                continue
+            if response.status_code < 400:
+                return response.status_code
+            if response.status_code < 500 or attempt == attempts:
+                raise SimulationError(f"tracking link answered {response.status_code}: {url}")
+            await self._back_off(self.backoff_s)
+        raise AssertionError("unreachable")
 
     def _user_headers(self, user_id: str) -> dict[str, str]:
         return {

@@ -1,0 +1,109 @@
+import hashlib
+import hmac
+import json
+
+import httpx
+import pytest
+
+from touchline.sim.client import Endpoints, SimulationError, StackClient, user_token
+
+
+def client_with(handler):
+    return StackClient(Endpoints(), transport=httpx.MockTransport(handler), backoff_s=0.0)
+
+
+async def test_a_batch_is_posted_with_the_write_key_as_basic_auth():
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"success": True})
+
+    async with client_with(handler) as client:
+        await client.send_batch([{"type": "track", "messageId": "m1"}])
+    assert seen[0].url.path == "/v1/batch"
+    assert seen[0].headers["authorization"] == httpx.BasicAuth("dev-write-key", "")._auth_header
+    assert json.loads(seen[0].content) == {"batch": [{"type": "track", "messageId": "m1"}]}
+    assert client.stats.events == 1
+
+
+async def test_unavailable_and_rate_limited_batches_are_retried_with_the_same_body():
+    bodies = []
+    answers = iter([503, 429, 200])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        return httpx.Response(next(answers), headers={"Retry-After": "0"})
+
+    async with client_with(handler) as client:
+        await client.send_batch([{"messageId": "m1"}])
+    assert len(bodies) == 3 and len(set(bodies)) == 1
+    assert client.stats.retries == 2
+
+
+async def test_a_refused_batch_stops_the_run_with_ingests_message():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"message": "batch[0].type: unknown"})
+
+    async with client_with(handler) as client:
+        with pytest.raises(SimulationError, match=r"400 .*batch\[0\]\.type"):
+            await client.send_batch([{"messageId": "m1"}])
+
+
+async def test_a_batch_failing_every_time_gives_up_after_the_attempts():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, headers={"Retry-After": "0"})
+
+    async with client_with(handler) as client:
+        with pytest.raises(SimulationError, match="kept failing after 3 attempts"):
+            await client.send_batch([{"messageId": "m1"}], attempts=3)
+
+
+async def test_an_unreachable_ingest_is_named_in_the_error():
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    async with client_with(handler) as client:
+        with pytest.raises(SimulationError, match="ingest unreachable"):
+            await client.send_batch([{"messageId": "m1"}], attempts=2)
+
+
+async def test_a_tracking_link_that_fails_stops_the_run_after_retrying_server_errors():
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(500 if len(calls) < 3 else 404)
+
+    async with client_with(handler) as client:
+        with pytest.raises(SimulationError, match="answered 404"):
+            await client.hit("http://127.0.0.1:8004/t/o/x.gif")
+    assert len(calls) == 3
+
+
+async def test_a_click_redirect_counts_as_followed():
+    async with client_with(lambda r: httpx.Response(302, headers={"Location": "https://help"})) as client:
+        assert await client.hit("http://127.0.0.1:8004/t/c/x") == 302
+
+
+async def test_in_app_calls_carry_the_user_and_its_signed_token():
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.method == "GET":
+            return httpx.Response(200, json={"user_id": "u1", "messages": [{"id": "m1"}]})
+        return httpx.Response(200, json={"ok": True})
+
+    async with client_with(handler) as client:
+        assert await client.inapp_messages("u1") == [{"id": "m1"}]
+        await client.inapp_event("u1", "m1", "answered", {"survey": "nps", "score": 9})
+    expected = hmac.new(b"dev-inapp-secret", b"u1", hashlib.sha256).hexdigest()
+    assert all(r.headers["x-touchline-user-token"] == expected == user_token("dev-inapp-secret", "u1") for r in seen)
+    assert json.loads(seen[1].content) == {"type": "answered", "answer": {"survey": "nps", "score": 9}}
+
+
+async def test_an_in_app_refusal_is_reported():
+    async with client_with(lambda r: httpx.Response(401, text="not signed")) as client:
+        with pytest.raises(SimulationError, match="401"):
+            await client.inapp_messages("u1")
