@@ -181,7 +181,7 @@ class HttpBackend:
                 await self.health.change("DELETE", f"/v1/accounts/{_seg(account_id)}/overrides/{kind}")
 
     async def tier(self, account_id: str) -> TierInfo | None:
-        data = await self.touch.read(f"/v1/accounts/{_seg(account_id)}/tier")
+        data = await self.touch.read(f"/v1/accounts/{_seg(account_id)}")
         return mapping.tier(account_id, data) if data else None
 
     async def enrolments(self, account_id: str) -> list[Enrolment]:

@@ -115,12 +115,14 @@ def history(data: dict[str, Any]) -> list[ScorePoint]:
 
 
 def tier(account_id: str, data: dict[str, Any]) -> TierInfo:
+    """touch's account profile (traits + nested tier) or its flat tier answer."""
     traits = data.get("traits") or {}
+    assigned = data["tier"] if isinstance(data.get("tier"), dict) else data if data.get("tier") else {}
     return TierInfo(
         account_id=account_id,
-        tier=data.get("tier"),
-        reason=str(data.get("reason") or ""),
-        phase=data.get("phase"),
+        tier=assigned.get("tier"),
+        reason=str(assigned.get("reason") or ""),
+        phase=assigned.get("phase"),
         owner=data.get("owner") or traits.get("csm_owner"),
         renewal_date=day(data.get("renewal_date") or traits.get("renewal_date")),
         name=data.get("name") or traits.get("name"),
@@ -178,9 +180,10 @@ def _answer_text(raw: Any) -> str:
 
 
 def timeline_item(data: dict[str, Any]) -> TimelineItem:
-    kind, at = data.get("type"), when(data.get("at"))
+    # "channel" names the item; older notify answers only had "type", which a task row's own type hides.
+    kind, at = data.get("channel") or data.get("type"), when(data.get("at"))
     if "priority" in data and "due_at" in data:
-        kind = "task"  # notify's task rows carry their own "type" column (the task type), which hides "task"
+        kind = "task"
     assert at is not None
     if kind == "email":
         state = (

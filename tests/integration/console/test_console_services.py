@@ -143,6 +143,7 @@ async def test_a_csm_reads_overrides_and_completes_through_the_services_apis(
         assert all(c.measure in page.text for c in detail.contributions)
         tier = await services.tier(account)
         assert tier is not None and html.escape(tier.reason) in page.text
+        assert (tier.name, tier.owner) == ("Hikari Foods", CSM) and "Hikari Foods" in page.text
         assert "Task opened</span> Call Hikari Foods" in page.text
 
         until = (await services.now() + timedelta(days=10)).date()

@@ -127,13 +127,20 @@ async def test_the_account_list_joins_health_touch_and_notify_per_row() -> None:
                 ]
             }
         ),
-        "touch GET /v1/accounts/a1/tier": ok({"tier": "high", "phase": "retention", "reason": "ARR ≥ 10M"}),
+        "touch GET /v1/accounts/a1": ok(
+            {
+                "account_id": "a1",
+                "traits": {"name": "Hikari", "csm_owner": "aiko@x.io", "renewal_date": "2027-03-31"},
+                "tier": {"tier": "high", "rule": "strategic", "phase": "retention", "reason": "ARR ≥ 10M"},
+            }
+        ),
         "notify GET /v1/tasks": ok({"tasks": [{"id": "t1", "account_id": "a1"}]}),
     }
     page = await backend(routes).list_accounts(AccountQuery(band="caution", limit=1))
     row = page.items[0]
     assert page.has_next and len(page.items) == 1
     assert (row.tier, row.phase, row.open_tasks, row.trend) == ("high", "retention", 1, [70.0, 50.0])
+    assert (row.name, row.owner, str(row.renewal_date)) == ("Hikari", "aiko@x.io", "2027-03-31")
 
 
 async def test_filters_no_service_can_answer_are_refused_plainly() -> None:
