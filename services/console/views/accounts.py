@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
@@ -63,8 +64,14 @@ async def account_list(request: Request, ctx: SignedIn) -> Response:
     try:
         result = await ctx.backend.list_accounts(query)
     except BackendRefused as exc:
-        # e.g. "my accounts" while no service can list accounts by owner: say so, show nothing wrong.
-        notice, result = exc.message, Page([], 0, query.limit, query.offset)
+        # e.g. "my accounts" while no service lists accounts by owner: say so and show what can be shown.
+        notice = exc.message
+        query = replace(query, owner=None, tier=None, phase=None, search=None, sort="score")
+        scope = "all"
+        try:
+            result = await ctx.backend.list_accounts(query)
+        except BackendRefused:
+            result = Page([], 0, query.limit, query.offset)
     sparks = {
         row.account_id: charts.sparkline(row.trend, label=ctx.t("accounts.trend_label", name=row.name))
         for row in result.items

@@ -305,3 +305,22 @@ async def test_signing_out_ends_the_session(client: httpx.AsyncClient) -> None:
     token = await csrf_of(client)
     await client.post("/logout", data={"csrf": token})
     assert (await client.get("/accounts")).status_code == 303
+
+
+async def test_when_no_service_can_list_my_accounts_all_accounts_show_with_a_notice(
+    client: httpx.AsyncClient, backend: InMemoryBackend
+) -> None:
+    from touchline.console.ports import BackendRefused
+
+    real = backend.list_accounts
+
+    async def no_owner_filter(query):  # type: ignore[no-untyped-def]
+        if query.owner:
+            raise BackendRefused("touch", 501, "filtering by owner needs touch's account listing")
+        return await real(query)
+
+    backend.list_accounts = no_owner_filter  # type: ignore[method-assign]
+    await sign_in(client)
+    page = await client.get("/accounts")
+    assert page.status_code == 200
+    assert "filtering by owner needs touch" in page.text and "other@example.com" in page.text
