@@ -191,7 +191,8 @@ def parse_call(
     size = len(orjson.dumps(raw, default=str))
     if size > limits.max_event_bytes:
         return [Problem(path, f"event is {size} bytes, limit {limits.max_event_bytes}", "too_large")]
-    raw = {k: v for k, v in raw.items() if k not in _STRIPPED}
+    if any(k in raw for k in _STRIPPED):
+        raw = {k: v for k, v in raw.items() if k not in _STRIPPED}
     problems: list[Problem] = []
     kind = kind or raw.get("type")
     if kind not in KINDS:
@@ -234,7 +235,8 @@ def parse_call(
     timestamp, clamped_from = corrected
     if clamped_from is not None:
         # Keep the evidence of a clamp: the device clock was wrong, and support will ask why.
-        mark = context.get("touchline") if isinstance(context.get("touchline"), dict) else {}
+        mark = context.get("touchline")
+        mark = mark if isinstance(mark, dict) else {}
         context = {**context, "touchline": {**mark, "clamped_from": clamped_from.isoformat()}}
     return Call(
         index=index,

@@ -83,11 +83,14 @@ def plan_routes(calls: Iterable[Call], *, known: Mapping[str, str]) -> Plan:
                     accounts[key] = account
                     plan.links[key] = account
                     plan.release.add(key)
+    rerouted = False
     for parked in pending:
         account = next((accounts[k] for k in parked.keys if k in accounts), None)
         if account is None:
             plan.park.append(parked)
         else:
             plan.publish.append(Routed(call=parked.call, account_id=account))
-    plan.publish.sort(key=lambda routed: routed.call.index)
+            rerouted = True
+    if rerouted:
+        plan.publish.sort(key=lambda routed: routed.call.index)
     return plan

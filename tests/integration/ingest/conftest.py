@@ -24,6 +24,7 @@ WRITE_KEY = "dev-ingest-product-key"
 BACKFILL_KEY = "dev-ingest-backfill-key"
 ROTATED_KEY = "dev-ingest-rotated-key"
 WRITE_KEYS = f"product:{WRITE_KEY},backfill:{BACKFILL_KEY},product:{ROTATED_KEY}"
+NO_AUTH = httpx.Auth()  # a request without the client's default Basic credentials
 
 
 @dataclass

@@ -6,7 +6,7 @@ import gzip
 import uuid
 
 import orjson
-from conftest import BACKFILL_KEY, ROTATED_KEY, Ingest, events_for, headers_of
+from conftest import BACKFILL_KEY, NO_AUTH, ROTATED_KEY, Ingest, events_for, headers_of
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -130,7 +130,7 @@ async def test_each_source_and_rotated_key_is_recognised(ingest: Ingest) -> None
     account = uid("acct")
     body = {"userId": "u", "event": "Login", "context": {"groupId": account}}
     await ingest.client.post("/v1/track", json={**body, "messageId": "a"}, auth=(BACKFILL_KEY, ""))
-    await ingest.client.post("/v1/track", json={**body, "messageId": "b", "writeKey": ROTATED_KEY}, auth=None)
+    await ingest.client.post("/v1/track", json={**body, "messageId": "b", "writeKey": ROTATED_KEY}, auth=NO_AUTH)
     sources = [e.source for e in await events_for(ingest.common, account)]
     assert sources == ["touchline/ingest/backfill", "touchline/ingest/product"]
 

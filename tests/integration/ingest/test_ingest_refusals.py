@@ -6,7 +6,7 @@ import gzip
 import uuid
 
 import orjson
-from conftest import Ingest, events_for, ingest_settings, running
+from conftest import NO_AUTH, Ingest, events_for, ingest_settings, running
 
 from touchline.shared.settings import CommonSettings
 
@@ -21,7 +21,7 @@ def acct() -> str:
 
 async def test_a_missing_write_key_is_401_and_nothing_is_published(ingest: Ingest) -> None:
     account = acct()
-    response = await ingest.client.post("/v1/track", json=track(account), auth=None)
+    response = await ingest.client.post("/v1/track", json=track(account), auth=NO_AUTH)
     assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Basic")
     assert "missing write key" in response.json()["message"]
     assert await events_for(ingest.common, account) == []
@@ -33,7 +33,7 @@ async def test_an_unknown_write_key_is_401_without_echoing_it(ingest: Ingest) ->
         "/v1/batch", json={"batch": [{"type": "track", **track(account)}]}, auth=("guessed-key", "")
     )
     assert response.status_code == 401 and "guessed-key" not in response.text
-    response = await ingest.client.post("/v1/track", json=track(account, writeKey="guessed-key"), auth=None)
+    response = await ingest.client.post("/v1/track", json=track(account, writeKey="guessed-key"), auth=NO_AUTH)
     assert response.status_code == 401
     assert await events_for(ingest.common, account) == []
 
