@@ -168,6 +168,10 @@ async def test_a_csm_reads_overrides_and_completes_through_the_services_apis(
         assert "msg=task_complete" in done.headers["location"], done.headers["location"]
         assert await _open_tasks(services, account) == []
 
+        listing = await console.get("/accounts?band=action_required")
+        assert listing.status_code == 200 and "account listing (not available yet)" in listing.text
+        assert 'data-band="caution"' not in listing.text
+
 
 async def _open_tasks(backend: HttpBackend, account: str) -> list[Any]:
     from touchline.console.models import TaskQuery
