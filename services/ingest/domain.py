@@ -124,6 +124,8 @@ def correct_timestamp(
 
 def merge_context(outer: Mapping[str, Any], inner: Mapping[str, Any]) -> dict[str, Any]:
     """Batch context merged into an event's: the event's own values win, nested objects merge."""
+    if not outer:
+        return dict(inner)
     merged = dict(outer)
     for key, value in inner.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
@@ -143,6 +145,8 @@ def _ident(raw: Mapping[str, Any], key: str, path: str, problems: list[Problem])
     value = raw.get(key)
     if value is None or value == "":
         return None
+    if type(value) is str and len(value) <= MAX_ID:  # the common case, checked first: ingest's hot path
+        return value
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         problems.append(Problem(f"{path}.{key}", "expected a string"))
         return None
@@ -164,9 +168,10 @@ def _obj(raw: Mapping[str, Any], key: str, path: str, problems: list[Problem]) -
 
 
 def _time(raw: Mapping[str, Any], key: str, path: str, problems: list[Problem]) -> datetime | None:
-    if raw.get(key) is None:
+    value = raw.get(key)
+    if value is None:
         return None
-    parsed = parse_instant(raw[key], f"{path}.{key}")
+    parsed = parse_instant(value, f"{path}.{key}")
     if isinstance(parsed, Problem):
         problems.append(parsed)
         return None

@@ -36,7 +36,7 @@ class IngestSettings(ServiceSettings):
     )
     rate_limit_burst: float = Field(25000.0, description="events a write key may send at once before being limited")
     account_cache_seconds: float = Field(
-        5.0,
+        30.0,
         description="how long a user -> account link is cached in process (a user regrouped via another replica "
         "is keyed to the old account for at most this long; 0 disables)",
     )

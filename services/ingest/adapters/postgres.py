@@ -31,7 +31,9 @@ class PostgresIdentities:
         self._engine = engine
 
     async def accounts(self, keys: Sequence[str]) -> dict[str, str]:
+        # A single read needs no transaction: autocommit spares a BEGIN/ROLLBACK round trip per request.
         async with _errors(), self._engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             return await _accounts(conn, keys)
 
     async def park_and_link(
