@@ -79,3 +79,13 @@ async def test_received_at_comes_from_the_shared_clock_and_skew_is_corrected(ing
     [env] = await events_for(ingest.common, account)
     assert env.message.received_at == now  # type: ignore[attr-defined]
     assert env.message.timestamp == now - timedelta(minutes=5)  # type: ignore[attr-defined]
+
+
+async def test_unreachable_postgres_means_503_for_events_that_need_the_account_map(common: CommonSettings) -> None:
+    broken_db = common.model_copy(
+        update={"database_url": "postgresql+asyncpg://postgres@/none?host=/nonexistent-socket-dir", "clock": "system"}
+    )
+    async with running(broken_db, ingest_settings()) as ingest:
+        response = await ingest.client.post("/v1/track", json={"userId": "u", "event": "Login"})
+        assert response.status_code == 503 and "Postgres" in response.json()["message"]
+        assert "retry-after" in response.headers
