@@ -111,10 +111,14 @@ class Flows:
     async def fire_due(self, repo: Repository, account_id: str, *, until: datetime) -> list[Command]:
         """Fire this account's timers due by ``until``, earliest first, each as of its own due time."""
         out: list[Command] = []
+        previous: DueTimer | None = None
         for _ in range(MAX_TIMERS_PER_CALL):
             timer = await repo.next_due(account_id, until=until)
             if timer is None:
                 break
+            if timer == previous:  # firing it changed nothing: spinning here would hide the bug
+                raise RuntimeError(f"timer {timer.key} of {account_id} due {timer.due_at} did not advance")
+            previous = timer
             if timer.enrolment_id is not None:
                 out += await self._wake(repo, timer, at=timer.due_at)
             elif timer.playbook is not None:

@@ -144,8 +144,10 @@ def on_wake(
         return stale
     run = _Run(playbook, state, now, list(recent_sends), cap)
     step = run.steps[state.step]
-    if step.kind == "send":
-        run.execute(step, state.visits.get(step.id, 1))
+    if step.kind == "send":  # a send the message cap deferred: same visit, so the same command id
+        nxt = run.execute(step, state.visits.get(step.id, 1))
+        if nxt is not None:
+            run.goto(nxt)
     elif step.kind == "wait_for":
         run.note(step, "timeout")
         run.goto(step.timeout or run.following(step))

@@ -112,3 +112,24 @@ async def test_a_playbook_file_is_validated_over_http(touch: Touch) -> None:
     )
     assert not bad.json()["valid"]
     assert bad.json()["problems"][0].startswith("body:6: variants.default.0.channel")
+
+
+async def test_a_sixth_customer_message_in_a_week_waits_until_the_first_leaves_the_window(touch: Touch) -> None:
+    account = touch.account(new_account())
+    t0 = await touch.sim.fresh_start()
+    await touch.feed.group(account, t0, arr=900, lifecycle_stage="adoption")
+    await eventually(lambda: known(touch, account), what="profile")
+    for name in ("reengagement", "advocacy"):  # two messages each
+        assert (
+            await touch.client.post(f"/v1/accounts/{account}/enrolments", json={"playbook": name})
+        ).status_code == 201
+    await touch.sim.set(t0 + DAY)
+    await touch.feed.health(account, t0 + DAY, usage_trend=-0.6)  # risk: the fifth
+    await touch.sim.set(t0 + 2 * DAY)
+    await touch.feed.track(account, t0 + 2 * DAY, "signed")  # onboarding welcome: the sixth
+    await touch.sim.set(t0 + 8 * DAY)
+    [welcome] = await touch.commands.wait(account, 1, playbook="onboarding")
+    assert (what(welcome), welcome.issued_at) == ("email:onboarding.welcome", t0 + 7 * DAY)
+    runs = (await touch.client.get(f"/v1/accounts/{account}/enrolments")).json()
+    [onboarding] = [r for r in runs if r["playbook"] == "onboarding"]
+    assert onboarding["history"][1]["event"] == "deferred" and "message cap 5" in onboarding["history"][1]["detail"]

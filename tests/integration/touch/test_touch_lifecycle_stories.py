@@ -98,6 +98,21 @@ async def test_renewal_undecided_answer_gets_a_csm_follow_up_and_then_the_offer(
     ]
 
 
+async def test_high_touch_renewal_puts_the_csm_on_it_at_120_days_and_escalates_silence_at_90(touch: Touch) -> None:
+    account = touch.account(new_account())
+    t0 = await touch.sim.fresh_start()
+    renewal = t0 + 130 * DAY
+    await touch.feed.group(account, t0, arr=150_000, renewal_date=renewal.isoformat(), csm_owner="kei@example.com")
+    await eventually(lambda: tier_is(touch, account, "high"), what="high tier")
+    await touch.sim.set(t0 + 45 * DAY)
+    commands = await touch.commands.wait(account, 3, playbook="renewal")
+    assert [(what(c), renewal - c.issued_at) for c in commands] == [
+        ("task:renewal_follow_up:medium", 120 * DAY),
+        ("email:renewal.reminder_survey", 120 * DAY),
+        ("task:renewal_churn_risk:urgent", 90 * DAY),
+    ]
+
+
 async def test_nps_twice_a_year_promoter_who_agrees_to_refer_gets_a_gift_task(touch: Touch) -> None:
     account = touch.account(new_account())
     t0 = await touch.sim.fresh_start()
@@ -134,12 +149,16 @@ async def test_nps_detractor_gets_an_urgent_csm_follow_up(touch: Touch) -> None:
     assert task.task.due_at == t0 + 31 * DAY
 
 
-async def test_no_csm_contact_for_120_days_means_news_for_tech_and_an_account_plan_for_high_touch(touch: Touch) -> None:
-    tech, high = touch.account(new_account()), touch.account(new_account())
+async def test_no_csm_contact_for_120_days_means_news_for_tech_a_check_in_for_low_and_a_plan_for_high_touch(
+    touch: Touch,
+) -> None:
+    tech, low, high = touch.account(new_account()), touch.account(new_account()), touch.account(new_account())
     t0 = await touch.sim.fresh_start()
     await touch.feed.group(tech, t0, arr=900)
+    await touch.feed.group(low, t0, arr=15_000, lifecycle_stage="retention")
     await touch.feed.group(high, t0, arr=70_000)
     await eventually(lambda: tier_is(touch, high, "high"), what="high tier")
+    await eventually(lambda: tier_is(touch, low, "low"), what="low tier")
     await eventually(lambda: tier_is(touch, tech, "tech"), what="tech tier")
     await touch.sim.set(t0 + 121 * DAY)
     news = await touch.commands.wait(tech, 2, playbook="reengagement")
@@ -149,6 +168,8 @@ async def test_no_csm_contact_for_120_days_means_news_for_tech_and_an_account_pl
     }
     [plan] = await touch.commands.wait(high, 1, playbook="reengagement")
     assert (what(plan), plan.issued_at) == ("task:account_plan:high", t0 + 120 * DAY)
+    [check_in] = await touch.commands.wait(low, 1, playbook="reengagement")
+    assert (what(check_in), check_in.issued_at) == ("task:reengagement_low_touch:medium", t0 + 120 * DAY)
 
 
 async def test_a_completed_csm_task_postpones_reengagement(touch: Touch) -> None:

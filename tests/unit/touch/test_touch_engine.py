@@ -133,8 +133,8 @@ def test_waits_until_a_date_relative_to_an_attribute_and_skip_when_it_is_past() 
     assert [d.template for d in late.decisions] == ["t.one"]  # type: ignore[union-attr]
 
 
-def test_the_message_cap_defers_a_send_until_the_window_has_room() -> None:
-    pb = playbook([MAILS[0]])
+def test_the_message_cap_defers_a_send_until_the_window_has_room_then_the_run_goes_on() -> None:
+    pb = playbook([MAILS[0], {"id": "w", "wait": "2d"}, MAILS[1]])
     cap = MessageCap(limit=2, per=7 * DAY)
     busy = (T0 - 6 * DAY, T0 - DAY)
     adv = start(pb, fresh(), now=T0, recent_sends=busy, cap=cap)
@@ -142,6 +142,7 @@ def test_the_message_cap_defers_a_send_until_the_window_has_room() -> None:
     sent = on_wake(pb, adv.state, now=T0 + DAY, recent_sends=busy, cap=cap)
     assert isinstance(sent.decisions[0], Send)
     assert sent.decisions[0].command_id == command_id("e1", "one", 1)
+    assert (sent.state.step, sent.wake_at) == ("w", T0 + 3 * DAY)
 
 
 def test_tasks_are_not_customer_messages_and_ignore_the_cap() -> None:
