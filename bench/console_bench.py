@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 import httpx
 
 from touchline.console.auth import User, UserStore, hash_password
-from touchline.console.fake import demo_backend
+from touchline.console.demo import demo_backend
 from touchline.console.main import build_app
 from touchline.console.settings import ConsoleSettings
 from touchline.shared.settings import CommonSettings

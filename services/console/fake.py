@@ -2,12 +2,11 @@
 
 It applies the same rules the services are expected to apply (override replaces score/band until it
 expires, a completed task leaves the open list, a cancelled enrolment stays cancelled) so a UI
-test sees the effect of its action. ``demo_backend`` fills it with deterministic sample accounts.
+test sees the effect of its action. ``demo.demo_backend`` fills it with deterministic sample accounts.
 """
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -16,7 +15,6 @@ from typing import Any
 from .models import (
     AccountQuery,
     AccountRow,
-    Contribution,
     Enrolment,
     Override,
     Page,
@@ -197,152 +195,3 @@ class InMemoryBackend:
 
     async def aclose(self) -> None:
         return None
-
-
-_NAMES = ["Aozora", "Hikari", "Sakura", "Kawa", "Yama", "Umi", "Mori", "Hoshi", "Tsuki", "Kaze", "Nami", "Sora"]
-_SUFFIX = ["Systems", "Foods", "Logistics", "Bank", "Labs", "Retail", "Studio", "Works"]
-_MEASURES = [
-    ("seats_active_ratio", "deployment"),
-    ("setup_complete", "deployment"),
-    ("login_recency_days", "engagement"),
-    ("last_csm_contact_days", "engagement"),
-    ("features_used", "adoption"),
-    ("roi_answer", "roi"),
-]
-_COMMENTS = [
-    (3, "画面が使いにくいです。レポートの出力が遅い。"),
-    (4, "サポートの対応が遅いし、設定が分かりにくい。"),
-    (6, "The dashboard is slow and reports are confusing."),
-    (7, "機能は十分だが価格が高い。"),
-    (8, "Good product, onboarding training helped a lot."),
-    (9, "サポートの対応が早くて助かりました。レポート機能が便利。"),
-    (10, "ダッシュボードが見やすく、チーム全員が毎日使っています。"),
-    (10, "Great support team and an intuitive dashboard."),
-    (2, "導入時の設定が難しく、マニュアルも分かりにくい。"),
-    (9, "Reports save us hours every week."),
-]
-
-
-def demo_backend(
-    *, now: datetime, accounts: int = 60, owners: tuple[str, ...] = ("csm@example.com",)
-) -> InMemoryBackend:
-    """Deterministic sample data: accounts in every band, tiers, enrolments, tasks, timeline, NPS."""
-    rng = random.Random(8)
-    backend = InMemoryBackend(now=now)
-    for i in range(accounts):
-        account_id = f"acc-{i:05d}"
-        name = f"{_NAMES[i % len(_NAMES)]} {_SUFFIX[(i // len(_NAMES)) % len(_SUFFIX)]} {i}"
-        score = round(rng.uniform(5, 98), 1) if i % 7 else round(rng.uniform(5, 22), 1)
-        contributions = _contributions(rng, score, missing_roi=i % 3 == 0)
-        reasons = [
-            f"{c.measure} {c.score:.0f}"
-            for c in sorted(contributions, key=lambda c: c.score or 0)[:2]
-            if c.score is not None
-        ]
-        backend.scores[account_id] = ScoreDetail(
-            account_id=account_id,
-            name=name,
-            score=score,
-            band=band_of(score),
-            computed_at=now - timedelta(hours=rng.randint(1, 48)),
-            contributions=contributions,
-            reasons=reasons,
-            usage_trend=round((score - 50) / 80 + rng.uniform(-0.2, 0.2), 2),
-            days_since_login=float(rng.randint(0, 3) if score > 40 else rng.randint(5, 40)),
-        )
-        walk, points = score + rng.uniform(-25, 25), []
-        for day in range(60, -1, -4):
-            walk = min(100.0, max(0.0, walk + (score - walk) * 0.3 + rng.uniform(-4, 4)))
-            points.append(ScorePoint(at=now - timedelta(days=day), score=round(walk, 1), band=band_of(walk)))
-        points[-1] = ScorePoint(at=now - timedelta(hours=2), score=score, band=band_of(score))
-        backend.history_points[account_id] = points
-        tier = "high" if i % 5 == 0 else "low" if i % 5 in (1, 2) else "tech"
-        phase = ("onboarding", "adoption", "retention", "retention")[i % 4]
-        backend.tiers[account_id] = TierInfo(
-            account_id=account_id,
-            tier=tier,
-            reason={
-                "high": "ARR ≥ 10,000,000 JPY",
-                "low": "ARR ≥ 1,000,000 JPY",
-                "tech": "long tail (ARR < 1,000,000 JPY)",
-            }[tier],
-            phase=phase,
-            owner=owners[i % len(owners)] if i % 4 != 3 else "other@example.com",
-            renewal_date=(now + timedelta(days=rng.randint(10, 360))).date(),
-            name=name,
-        )
-        _demo_activity(
-            backend,
-            rng,
-            account_id=account_id,
-            index=i,
-            now=now,
-            band=band_of(score),
-            owner=backend.tiers[account_id].owner,
-        )
-    return backend
-
-
-def _contributions(rng: random.Random, score: float, *, missing_roi: bool) -> list[Contribution]:
-    present = [m for m in _MEASURES if not (missing_roi and m[1] == "roi")]
-    weight = 1 / len(present)
-    result = []
-    for measure, group in _MEASURES:
-        if missing_roi and group == "roi":
-            result.append(Contribution(measure, group, None, None, 0.0, 0.0, missing=True))
-            continue
-        s = min(100.0, max(0.0, score + rng.uniform(-20, 20)))
-        result.append(
-            Contribution(
-                measure, group, round(rng.uniform(0, 30), 1), round(s, 1), round(weight, 3), round(s * weight, 1)
-            )
-        )
-    return result
-
-
-def _demo_activity(
-    backend: InMemoryBackend,
-    rng: random.Random,
-    *,
-    account_id: str,
-    index: int,
-    now: datetime,
-    band: str,
-    owner: str | None,
-) -> None:
-    playbook = {"action_required": "risk", "caution": "risk", "healthy": "advocacy", "good": "renewal"}[band]
-    steps = [
-        StepRecord(step="notice", status="sent", at=now - timedelta(days=9)),
-        StepRecord(step="use_cases", status="sent", at=now - timedelta(days=6)),
-        StepRecord(step="wait_recovery", status="waiting", at=now - timedelta(days=6)),
-    ]
-    backend.enrolment_list[account_id] = [
-        Enrolment(f"enr-{index:05d}", playbook, "active", "wait_recovery", now - timedelta(days=9), steps)
-    ]
-    if band in ("action_required", "caution") or index % 6 == 0:
-        priority = "urgent" if band == "action_required" else rng.choice(["high", "medium", "low"])
-        backend.task_list[f"task-{index:05d}"] = Task(
-            task_id=f"task-{index:05d}",
-            account_id=account_id,
-            subject=f"Call {backend.scores[account_id].name}: usage fell",
-            type="risk_high_touch" if band == "action_required" else "risk_no_recovery",
-            reason="usage_drop",
-            priority=priority,
-            status="open",
-            owner=owner,
-            due_at=now + timedelta(days=rng.randint(-5, 7)),
-            created_at=now - timedelta(days=3),
-            account_name=backend.scores[account_id].name,
-        )
-    backend.timelines[account_id] = [
-        TimelineItem(now - timedelta(days=1), "event.login", "Signed In", "user u-1"),
-        TimelineItem(now - timedelta(days=2), "event.feature_used", "Feature Used: reports"),
-        TimelineItem(now - timedelta(days=6), "email.opened", "risk.use_cases"),
-        TimelineItem(now - timedelta(days=5), "email.clicked", "risk.use_cases", "https://example.com/cases"),
-        TimelineItem(now - timedelta(days=3), "task.opened", "risk_high_touch"),
-    ]
-    if index % 2 == 0:
-        score, comment = _COMMENTS[(index // 2) % len(_COMMENTS)]
-        at = now - timedelta(days=rng.randint(0, 170))
-        backend.answers.append(SurveyAnswer(account_id=account_id, at=at, score=score, comment=comment, user_id="u-1"))
-        backend.timelines[account_id].append(TimelineItem(at, "inapp.answered", f"NPS {score}", comment))

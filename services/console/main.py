@@ -177,7 +177,7 @@ def cli(argv: list[str]) -> int:
     common, settings = CommonSettings(), ConsoleSettings()
     configure("console", common.log_level)
     if argv and argv[0] == "demo":
-        from .fake import demo_backend
+        from .demo import demo_backend
 
         users = load_users(common, settings)
         owners = tuple(u.email for u in users.all()) or (DEMO_EMAIL,)

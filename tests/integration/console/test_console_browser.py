@@ -17,7 +17,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from touchline.console.auth import User, UserStore, hash_password
-from touchline.console.fake import InMemoryBackend, demo_backend
+from touchline.console.demo import demo_backend
+from touchline.console.fake import InMemoryBackend
 from touchline.console.main import build_app
 from touchline.console.settings import ConsoleSettings
 from touchline.console.testing import served

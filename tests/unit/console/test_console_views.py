@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from touchline.console.auth import User, UserStore, hash_password
-from touchline.console.fake import InMemoryBackend, demo_backend
+from touchline.console.demo import demo_backend
+from touchline.console.fake import InMemoryBackend
 from touchline.console.main import build_app
 from touchline.console.ports import BackendUnavailable
 from touchline.console.settings import ConsoleSettings
