@@ -218,6 +218,9 @@ async def main(argv: list[str]) -> int:
     topic = topics.name(topics.EVENTS, prefix)
     dsn = asyncpg_dsn(database_url)
 
+    print(
+        f"{args.events:,} events over {args.accounts:,} accounts; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     events = make_events(args.events, args.accounts)
     await produce(infra.bootstrap_servers, topic, events)
     base_rate = await baseline(infra.bootstrap_servers, dsn, topic, len(events))
@@ -245,6 +248,7 @@ async def main(argv: list[str]) -> int:
             f"p50 {pct(latencies, 50) * 1000:.0f} ms, p99 {pct(latencies, 99) * 1000:.0f} ms, "
             f"max {max(latencies) * 1000:.0f} ms (target p99 < 250 ms; 5 ms polling resolution)"
         )
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     finally:
         await conn.close()
         server.terminate()
