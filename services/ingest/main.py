@@ -65,14 +65,17 @@ class Connection:
 async def _sweep(ports: Ports, *, every: float, stop: asyncio.Event) -> None:
     """Release parked events left behind by a crash between linking a user and publishing them."""
     while not stop.is_set():
+        # Wait first: at start-up Kafka is usually still connecting, and nothing is urgent here.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+        if stop.is_set():
+            return
         try:
             released = await release_stranded(ports=ports)
             if released:
                 log.info("released stranded parked events", extra={"count": released})
         except Exception as exc:  # retried next round; the events stay parked, nothing is lost
             log.warning("stranded sweep failed", extra={"error": repr(exc)})
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), every)
 
 
 def build_app(common: CommonSettings, settings: IngestSettings) -> FastAPI:

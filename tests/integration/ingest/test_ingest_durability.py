@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from conftest import Ingest, events_for, ingest_settings, running, wait_until
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from touchline.shared.admin import publish_clock
 from touchline.shared.settings import CommonSettings
@@ -89,3 +93,52 @@ async def test_unreachable_postgres_means_503_for_events_that_need_the_account_m
         response = await ingest.client.post("/v1/track", json={"userId": "u", "event": "Login"})
         assert response.status_code == 503 and "Postgres" in response.json()["message"]
         assert "retry-after" in response.headers
+
+
+async def test_parked_events_left_behind_by_a_crash_are_released_by_the_sweep(common: CommonSettings) -> None:
+    account, user = f"acct-{uuid.uuid4().hex[:12]}", f"u-{uuid.uuid4().hex[:12]}"
+    event = {
+        "message_id": f"stranded-{user}",
+        "account_id": "",
+        "kind": "track",
+        "event": "Login",
+        "semantic": "login",
+        "feature": None,
+        "user_id": user,
+        "anonymous_id": None,
+        "timestamp": "2027-01-01T00:00:00+00:00",
+        "received_at": "2027-01-01T00:00:00+00:00",
+        "source": "product",
+        "properties": {},
+        "traits": {},
+        "context": {},
+    }
+    # The state a crash between "link stored" and "parked events published" leaves behind.
+    engine = create_async_engine(common.database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO ingest.user_accounts (user_key, account_id, source) VALUES (:k, :a, 'product')"),
+                {"k": f"u:{user}", "a": account},
+            )
+            await conn.execute(
+                text(
+                    """INSERT INTO ingest.parked_events (message_id, user_keys, source, event, parked_at)
+                    VALUES (:m, :k, 'product', CAST(:e AS jsonb), now())"""
+                ),
+                {"m": event["message_id"], "k": [f"u:{user}"], "e": orjson.dumps(event).decode()},
+            )
+        async with running(common, ingest_settings(release_sweep_seconds=0.2)):
+            for _ in range(200):
+                if await events_for(common, account):
+                    break
+                await asyncio.sleep(0.1)
+        [env] = await events_for(common, account)
+        assert (env.id, env.key) == (f"stranded-{user}", account)
+        async with engine.connect() as conn:
+            left = await conn.scalar(
+                text("SELECT count(*) FROM ingest.parked_events WHERE message_id = :m"), {"m": event["message_id"]}
+            )
+        assert left == 0
+    finally:
+        await engine.dispose()
