@@ -97,7 +97,7 @@ async def test_unreachable_postgres_means_503_for_events_that_need_the_account_m
 
 async def test_parked_events_left_behind_by_a_crash_are_released_by_the_sweep(common: CommonSettings) -> None:
     account, user = f"acct-{uuid.uuid4().hex[:12]}", f"u-{uuid.uuid4().hex[:12]}"
-    event = {
+    event: dict[str, object] = {
         "message_id": f"stranded-{user}",
         "account_id": "",
         "kind": "track",
