@@ -10,10 +10,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from touchline.shared.messages import Command, Recipients, TaskSpec
+from touchline.shared.messages import Command
 
-from .domain.engine import Advance, Enrolment, HistoryEntry, MessageCap, OpenTask, Send, on_signal, on_wake, start
+from .commands import command_for
+from .domain.engine import Advance, Enrolment, HistoryEntry, MessageCap, Send, on_signal, on_wake, start
 from .domain.playbook import Playbook, expand_signals
 from .domain.signals import Input, SignalThresholds, apply_input
 from .domain.tiers import Profile, TierAssignment, TierRules, assign_tier
@@ -25,7 +27,7 @@ from .domain.triggers import (
     following_occurrence,
     next_date_trigger,
 )
-from .ports import DueTimer, Repository
+from .ports import DueTimer, Repository, StoredTier
 
 log = logging.getLogger(__name__)
 MAX_TIMERS_PER_CALL = 10_000
@@ -43,6 +45,39 @@ def timer_key(enrolment: Enrolment) -> str:
     return f"enrolment:{enrolment.id}"
 
 
+_UNKNOWN: Any = object()
+
+
+@dataclass
+class _Seen:
+    """What one apply() call already read of its (locked) account, so a batch of a hundred logins
+    costs a handful of queries. ``forget`` after anything that writes enrolments or timers."""
+
+    account_id: str
+    profile: Profile | None = _UNKNOWN
+    tier: StoredTier | None = None
+    enrolments: list[Enrolment] | None = None
+    earliest_due: datetime | None = _UNKNOWN
+
+    def forget(self, *, profile: Profile | None = _UNKNOWN) -> None:
+        self.profile, self.tier, self.enrolments, self.earliest_due = profile, None, None, _UNKNOWN
+
+    async def get_profile(self, repo: Repository) -> Profile | None:
+        if self.profile is _UNKNOWN:
+            self.profile = await repo.get_profile(self.account_id)
+        return self.profile
+
+    async def open_enrolments(self, repo: Repository) -> list[Enrolment]:
+        if self.enrolments is None:
+            self.enrolments = await repo.open_enrolments(self.account_id)
+        return self.enrolments
+
+    async def due_by(self, repo: Repository, at: datetime) -> bool:
+        if self.earliest_due is _UNKNOWN:
+            self.earliest_due = await repo.earliest_due(self.account_id)
+        return self.earliest_due is not None and self.earliest_due <= at
+
+
 class Flows:
     def __init__(self, config: TouchConfig) -> None:
         self.config = config
@@ -54,24 +89,29 @@ class Flows:
     ) -> list[Command]:
         """Apply inputs in time order; timers due before each input fire first, as of their own time."""
         await repo.lock_account(account_id)
+        seen = _Seen(account_id)
         out: list[Command] = []
         for item in sorted(inputs, key=lambda i: i.at):
             at = min(item.at, now)
-            out += await self.fire_due(repo, account_id, until=at)
-            out += await self._apply_one(repo, account_id, item, at=at)
+            if await seen.due_by(repo, at):
+                out += await self.fire_due(repo, account_id, until=at)
+                seen.forget()
+            out += await self._apply_one(repo, seen, item, at=at)
         return out
 
-    async def _apply_one(self, repo: Repository, account_id: str, item: Input, *, at: datetime) -> list[Command]:
-        before = await repo.get_profile(account_id)
+    async def _apply_one(self, repo: Repository, seen: _Seen, item: Input, *, at: datetime) -> list[Command]:
+        account_id = seen.account_id
+        before = await seen.get_profile(repo)
         profile = apply_input(before, item, account_id=account_id, at=at)
         if profile != before:
             await repo.save_profile(profile, at=at)
             await self._schedule_date_triggers(repo, profile, at=at)
-        assignment = await self.retier(repo, profile, at=at)
+            seen.forget(profile=profile)
+        assignment = await self.retier(repo, profile, at=at, seen=seen)
         if item.signal is None:
             return []
         out: list[Command] = []
-        for e in await repo.open_enrolments(account_id):
+        for e in await seen.open_enrolments(repo):
             playbook = self.config.playbooks.get(e.playbook)
             if playbook is None or (item.enrolment_id is not None and e.id != item.enrolment_id):
                 continue
@@ -80,19 +120,25 @@ class Flows:
             adv = on_signal(playbook, e, signal, recent_sends=sends, cap=self.config.cap)
             if adv.state != e:
                 out += await self._persist(repo, playbook, adv, profile=profile, at=signal.at)
+                seen.forget(profile=profile)
         for playbook in self.config.playbooks.values():
             trigger = playbook.trigger.signal
             if trigger is not None and item.signal.name in expand_signals([trigger]):
                 _, commands = await self.enrol(repo, profile, assignment, playbook, at=at, cause=item.source_id)
                 out += commands
+                seen.forget(profile=profile)
         return out
 
-    async def retier(self, repo: Repository, profile: Profile, *, at: datetime) -> TierAssignment:
+    async def retier(
+        self, repo: Repository, profile: Profile, *, at: datetime, seen: _Seen | None = None
+    ) -> TierAssignment:
         assignment = assign_tier(profile, rules=self.config.rules, now=at)
-        stored = await repo.get_tier(profile.account_id)
         current = (assignment.tier, assignment.rule, assignment.phase, assignment.value)
+        stored = seen.tier if seen is not None and seen.tier is not None else await repo.get_tier(profile.account_id)
         if stored is None or (stored.tier, stored.rule, stored.phase, stored.value) != current:
             await repo.save_tier(profile.account_id, assignment, at=at)
+        if seen is not None:
+            seen.tier = StoredTier(*current, assignment.reason, at)
         return assignment
 
     async def _schedule_date_triggers(self, repo: Repository, profile: Profile, *, at: datetime) -> None:
@@ -123,7 +169,7 @@ class Flows:
                 out += await self._wake(repo, timer, at=timer.due_at)
             elif timer.playbook is not None:
                 await repo.mark_fired(account_id, timer.key, at=timer.due_at)
-                out += await self._date_trigger(repo, account_id, timer.playbook, at=timer.due_at)
+                out += await self._date_trigger(repo, account_id, timer.playbook, at=timer.due_at, now=until)
         return out
 
     async def _wake(self, repo: Repository, timer: DueTimer, *, at: datetime) -> list[Command]:
@@ -138,12 +184,14 @@ class Flows:
         adv = on_wake(playbook, e, now=at, recent_sends=sends, cap=self.config.cap)
         return await self._persist(repo, playbook, adv, profile=profile, at=at)
 
-    async def _date_trigger(self, repo: Repository, account_id: str, name: str, *, at: datetime) -> list[Command]:
+    async def _date_trigger(
+        self, repo: Repository, account_id: str, name: str, *, at: datetime, now: datetime
+    ) -> list[Command]:
         playbook = self.config.playbooks.get(name)
         profile = await repo.get_profile(account_id)
         if playbook is None or profile is None:
             return []
-        nxt = following_occurrence(playbook, at)
+        nxt = following_occurrence(playbook, at, now=now)
         if nxt is not None:
             await repo.set_timer(account_id, f"trigger:{name}", nxt, playbook=name)
         assignment = await self.retier(repo, profile, at=at)
@@ -241,42 +289,3 @@ class Flows:
             await repo.record_sends(e.account_id, [(d.command_id, at) for d in adv.decisions if isinstance(d, Send)])
         traits = profile.traits if profile is not None else {}
         return [command_for(playbook, e, d, traits=traits, at=at) for d in adv.decisions]
-
-
-def command_for(
-    playbook: Playbook, e: Enrolment, d: Send | OpenTask, *, traits: Mapping[str, object], at: datetime
-) -> Command:
-    variables = {k: traits[k] for k in ("name", "plan", "renewal_date", "csm_owner", "locale") if k in traits}
-    variables |= {"tier": e.tier, "playbook": playbook.name}
-    common = {
-        "command_id": d.command_id,
-        "account_id": e.account_id,
-        "variables": variables,
-        "enrolment_id": e.id,
-        "playbook": playbook.name,
-        "step": d.step,
-        "issued_at": at,
-    }
-    if isinstance(d, Send):
-        return Command(
-            channel=d.channel,  # type: ignore[arg-type]
-            template=d.template,
-            recipients=Recipients(role=d.to),  # type: ignore[arg-type]
-            dedup_key=d.command_id,
-            **common,  # type: ignore[arg-type]
-        )
-    task = TaskSpec(
-        type=d.task_type,
-        reason=d.reason,
-        subject=d.subject,
-        priority=d.priority,  # type: ignore[arg-type]
-        due_at=d.due_at,
-        body=f"Playbook {playbook.name} ({e.tier} touch), step {d.step}.",
-    )
-    return Command(
-        channel="task",
-        task=task,
-        recipients=Recipients(role="csm_owner"),
-        dedup_key=f"{e.account_id}:{d.task_type}:{d.reason}",
-        **common,  # type: ignore[arg-type]
-    )

@@ -280,6 +280,13 @@ class PgRepository:
         ).first()
         return DueTimer(row.account_id, row.key, row.due_at, row.enrolment_id, row.playbook) if row else None
 
+    async def earliest_due(self, account_id: str) -> datetime | None:
+        row = await self.conn.execute(
+            text("SELECT min(due_at) FROM touch.timers WHERE account_id = :a AND fired_at IS NULL"), {"a": account_id}
+        )
+        value = row.scalar_one()
+        return value if isinstance(value, datetime) else None
+
     async def due_accounts(self, *, until: datetime, limit: int) -> list[str]:
         """Accounts with a due timer, earliest first. Candidates only: the caller must take the
         account's lock (try_lock_account, the per-account SKIP LOCKED) before touching them."""

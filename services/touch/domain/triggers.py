@@ -43,10 +43,17 @@ def next_date_trigger(playbook: Playbook, profile: Profile, *, now: datetime) ->
     return now
 
 
-def following_occurrence(playbook: Playbook, fired_at: datetime) -> datetime | None:
-    """For a recurring trigger that just fired at ``fired_at``: the next instant."""
+def following_occurrence(playbook: Playbook, fired_at: datetime, *, now: datetime) -> datetime | None:
+    """For a recurring trigger that just fired at ``fired_at`` (processed at ``now``): the next instant.
+
+    After a long jump (or downtime) only the latest missed occurrence is caught up: five missed
+    half-yearly surveys become one, not five in a row.
+    """
     every = playbook.trigger.every
-    return fired_at + every if every is not None else None
+    if every is None:
+        return None
+    periods = max(1, math.floor((now - fired_at) / every))
+    return fired_at + periods * every
 
 
 def eligibility(

@@ -47,6 +47,8 @@ async def touch(common: CommonSettings) -> AsyncIterator[Touch]:
     await commands.start()
     async with app.router.lifespan_context(app):
         runtime: Runtime = app.state.touch["runtime"]
+        await feed.include_backlog()  # earlier tests' events: touch reads them first
+        await feed.consumed(runtime.engine, timeout=300)
         transport = httpx.ASGITransport(app=app)
         headers = {"Authorization": "Bearer dev-api-token"}
         async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as client:

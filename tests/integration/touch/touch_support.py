@@ -24,7 +24,7 @@ T = TypeVar("T")
 DAY = timedelta(days=1)
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float = 30, what: str = "") -> T:
+async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float = 60, what: str = "") -> T:
     """Poll until ``probe`` returns something truthy (waiting, never asserting a duration)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -61,7 +61,24 @@ class Feed:
             md = await self.producer.send_and_wait(name, value=value, key=key, headers=headers)
             self.sent[(md.topic, md.partition)] = max(self.sent.get((md.topic, md.partition), 0), md.offset + 1)
 
-    async def consumed(self, engine: AsyncEngine) -> None:
+    async def include_backlog(self) -> None:
+        """Count everything already on touch's input topics as sent, so ``consumed`` also waits for
+        the backlog earlier tests of the session left there."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.common.kafka_bootstrap_servers, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            parts = [
+                TopicPartition(topics.name(t, self.common.topic_prefix), p)
+                for t in (topics.EVENTS, topics.HEALTH, topics.OUTCOMES)
+                for p in range(t.partitions)
+            ]
+            for tp, end in (await consumer.end_offsets(parts)).items():
+                if end:
+                    self.sent[(tp.topic, tp.partition)] = max(self.sent.get((tp.topic, tp.partition), 0), end)
+        finally:
+            await consumer.stop()
+
+    async def consumed(self, engine: AsyncEngine, *, timeout: float = 60) -> None:
         """Wait until touch's consumer stored offsets past everything this feed sent."""
 
         async def probe() -> bool:
@@ -72,7 +89,7 @@ class Feed:
                 stored = {(r.topic, r.partition): r.next_offset for r in rows}
             return all(stored.get(k, 0) >= v for k, v in self.sent.items())
 
-        await eventually(probe, what="touch consumed what the test sent")
+        await eventually(probe, timeout=timeout, what="touch consumed what the test sent")
 
     async def group(self, account: str, at: datetime, **traits: Any) -> None:
         await self.send(topics.EVENTS, group_event(account, at, **traits))

@@ -88,6 +88,9 @@ class FakeRepo:
     async def mark_fired(self, account_id: str, key: str, *, at: datetime) -> None:
         self.timers.pop((account_id, key), None)
 
+    async def earliest_due(self, account_id: str) -> datetime | None:
+        return min((t.due_at for (a, _), t in self.timers.items() if a == account_id), default=None)
+
     async def next_due(self, account_id: str, *, until: datetime) -> DueTimer | None:
         due = [t for (a, _), t in self.timers.items() if a == account_id and t.due_at <= until]
         return min(due, key=lambda t: (t.due_at, t.key), default=None)

@@ -43,11 +43,20 @@ def test_a_renewal_date_learned_late_starts_at_once_and_a_past_one_never(seeds) 
 def test_nps_recurs_twice_a_year(seeds) -> None:
     first = next_date_trigger(seeds["advocacy"], profile(), now=NOW)
     assert first == NOW + 20 * DAY
-    assert following_occurrence(seeds["advocacy"], first) == first + 182 * DAY
+    assert following_occurrence(seeds["advocacy"], first, now=first) == first + 182 * DAY
+    assert following_occurrence(seeds["renewal"], first, now=first) is None
     much_later = next_date_trigger(seeds["advocacy"], profile(), now=NOW + 400 * DAY)
     assert (
         much_later is not None and much_later >= NOW + 400 * DAY and (much_later - first) % (182 * DAY) == timedelta(0)
     )
+
+
+def test_after_a_long_jump_only_the_latest_missed_survey_is_caught_up(seeds) -> None:
+    fired = NOW
+    five_years_on = NOW + 5 * 365 * DAY
+    nxt = following_occurrence(seeds["advocacy"], fired, now=five_years_on)
+    assert nxt is not None and five_years_on - 182 * DAY < nxt <= five_years_on
+    assert following_occurrence(seeds["advocacy"], nxt, now=five_years_on) == nxt + 182 * DAY
 
 
 def test_reengagement_is_due_120_days_after_the_last_csm_contact_even_when_learned_late(seeds) -> None:
