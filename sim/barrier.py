@@ -63,6 +63,8 @@ class Barrier:
         self._subscriptions: dict[str, set[str]] = {}
         self._producer: Any = None
         self._groups_cache: list[str] = []
+        # Sum of every group's committed offsets at the last check: growing = work is being done.
+        self.committed_total = 0
         self._seq = 0
 
     async def start(self) -> None:
@@ -98,26 +100,34 @@ class Barrier:
 
         await wait_until(settled, timeout=timeout, what=lambda: f"clock {when.isoformat()} not seen by all: {seen}")
 
-    async def drain(self, *, timeout: float = 60.0) -> DrainReport:
-        """Wait until no group reading our topics is behind, for ``quiet_s`` in a row."""
+    async def drain(self, *, stall_s: float = 60.0, timeout: float = 1800.0) -> DrainReport:
+        """Wait until no group reading our topics is behind, for ``quiet_s`` in a row.
+
+        Bounded two ways: ``stall_s`` without any group getting closer to the end (a stuck
+        consumer), and ``timeout`` overall (a backlog far beyond what a run should create)."""
         began = time.monotonic()
         checks = 0
         quiet_since: float | None = None
         await self._groups()
-        last_lag: dict[str, dict[TopicPartition, int]] = {}
+        progressed = -1
+        progress_at = began
         while True:
             checks += 1
-            last_lag = await self.lag()
+            lag = await self.lag()
             now = time.monotonic()
-            if last_lag:
+            if self.committed_total > progressed:
+                progressed, progress_at = self.committed_total, now
+            if lag:
                 quiet_since = None
             elif quiet_since is None:
                 quiet_since = now
             elif now - quiet_since >= self.quiet_s:
                 return DrainReport(waited_s=now - began, checks=checks)
-            if now - began > timeout:
-                behind = {g: sum(v.values()) for g, v in last_lag.items()}
-                raise SimulationError(f"pipeline not drained after {timeout:.0f}s; records behind per group: {behind}")
+            stalled = now - progress_at > stall_s
+            if stalled or now - began > timeout:
+                behind = {g: sum(v.values()) for g, v in lag.items()}
+                why = f"no progress for {stall_s:.0f}s" if stalled else f"not drained after {timeout:.0f}s"
+                raise SimulationError(f"pipeline {why}; records behind per consumer group: {behind}")
             await asyncio.sleep(0.1)
 
     async def lag(self) -> dict[str, dict[TopicPartition, int]]:
@@ -127,8 +137,10 @@ class Barrier:
         groups = [g for g in (self._groups_cache or await self._groups()) if self._subscriptions.get(g)]
         listed = await asyncio.gather(*(self._admin.list_consumer_group_offsets(g) for g in groups))
         behind: dict[str, dict[TopicPartition, int]] = {}
+        self.committed_total = 0
         for group, offsets in zip(groups, listed, strict=True):
             committed = {tp: meta.offset for tp, meta in offsets.items() if tp.topic in self._names}
+            self.committed_total += sum(max(o, 0) for o in committed.values())
             subscribed = self._subscriptions[group] | {tp.topic for tp in committed}
             group_lag = lag_of(end=end, committed=committed, subscribed=subscribed)
             if group_lag:

@@ -105,13 +105,13 @@ async def run_load(
             await barrier.set_clock(now)
             intro = events_of_day(accounts, config=replace(config, history_days=0), day=0)
             await _send_all(client, [to_segment(e, sent_at=now) for e in intro if e.type != "track"])
-            await barrier.drain(timeout=300)
+            await barrier.drain()
             out(f"load: {len(accounts):,} accounts introduced; sending {rate:,.0f} events/s for {duration_s:.0f}s")
             result = LoadResult(target_rate=rate, sent=0, wall_s=0.0, drain_s=0.0)
             watcher = asyncio.create_task(_watch_probes(client, mailbox, result.probes, expected=probes))
             await _drive(client, config, accounts, result, duration_s=duration_s, probes=probes, now=now)
             began = time.monotonic()
-            await barrier.drain(timeout=600)
+            await barrier.drain()
             result.drain_s = time.monotonic() - began
             await watcher
         finally:

@@ -149,6 +149,10 @@ def _common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=7, help="random seed: same seed, same customers and behaviour")
     p.add_argument("--start", help="first simulated day, ISO (default: 2027-01-04 or the day after the clock)")
     p.add_argument("--history-days", type=int, default=60, help="days of past usage sent on day 0 (default 60)")
+    p.add_argument("--backfill-all", action="store_true", help="history for every account, not only trend personas")
+    p.add_argument(
+        "--silent-days", type=int, default=365, help="the long-silent account was last heard of this long ago"
+    )
     p.add_argument("--prefix", help="account id prefix (default: derived from the start date)")
     p.add_argument("--tier", choices=["tech", "low", "high"], action="append", help="force tiers (repeatable)")
     p.add_argument("--persona", choices=PERSONAS, action="append", help="only these personas (repeatable)")
@@ -164,13 +168,16 @@ def _validate(args: argparse.Namespace) -> None:
         raise SystemExit(f"--days: expected at least 1, got {args.days}")
     if args.history_days < 0:
         raise SystemExit(f"--history-days: expected 0 or more, got {args.history_days}")
+    if args.silent_days < 0:
+        raise SystemExit(f"--silent-days: expected 0 or more, got {args.silent_days}")
 
 
 def _config(args: argparse.Namespace, start: datetime) -> Config:
     prefix = args.prefix or f"c{start:%Y%m%d}"
     return Config(
         seed=args.seed, accounts=args.accounts, days=args.days, start=start, id_prefix=prefix,
-        history_days=args.history_days,
+        history_days=args.history_days, backfill=None if args.backfill_all else Config.backfill,
+        silent_days=args.silent_days,
     )  # fmt: skip
 
 

@@ -28,10 +28,11 @@ class Config:
     start: datetime = DEFAULT_START
     id_prefix: str = "acct"
     # Days of past usage sent on day 0, so the 30-day trend has its "30 days before" from the
-    # first simulated day; only for ``backfill`` personas when given (the others are first
-    # heard of on day 0).
+    # first simulated day. Only the personas whose story is a trend get it by default (None =
+    # every account): the others are first heard of on day 0, which keeps day 0 light and
+    # their date-triggered playbooks (NPS 30 days after first seen) ahead of the clock.
     history_days: int = 60
-    backfill: tuple[str, ...] | None = None
+    backfill: tuple[str, ...] | None = ("slow_decline", "champion_leaves")
     # How long before day 0 the long-silent account was last heard of (and never contacted).
     silent_days: int = 365
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from touchline.sim.barrier import Barrier
 from touchline.sim.client import StackClient
@@ -24,6 +25,8 @@ from touchline.sim.reactions import NO_REACTION, Reaction, react, survey_of
 MORNING = timedelta(hours=9)
 AFTERNOON = timedelta(hours=14)
 SEND_CONCURRENCY = 4
+# Customers reading mail and opening the widget at the same time (bounded: the stack is local).
+REACT_CONCURRENCY = 16
 
 
 @dataclass
@@ -150,31 +153,29 @@ class Runner:
         self.timings.send_s += time.monotonic() - began
 
     async def read_mail(self, day: int) -> None:
+        """Every simulated customer reads what arrived; accounts side by side, each account's
+        mail in arrival order."""
+        by_account: dict[str, list[tuple[Mail, Account, User]]] = {}
         for mail in self.mailbox.new_mails():
-            recipient = address_of(mail.to[0]) if mail.to else ""
-            person = self._people.get(recipient)
-            if person is None:
-                continue  # mail to a CSM, or to an earlier run's customer
-            account, user = person
+            person = self._people.get(address_of(mail.to[0]) if mail.to else "")
+            if person is not None:  # else a mail to a CSM, or to an earlier run's customer
+                by_account.setdefault(person[0].account_id, []).append((mail, *person))
+        await _bounded(self._read_account_mail(day, mails) for mails in by_account.values())
+
+    async def _read_account_mail(self, day: int, mails: list[tuple[Mail, Account, User]]) -> None:
+        for mail, account, user in mails:
             template = mail.template or await self.templates.of(mail, account.account_id)
             self.today.mails += 1
             self.today.mails_by_template[template or f"subject: {mail.subject}"] += 1
-            reaction = (
-                react(
-                    account,
-                    user_id=user.user_id,
-                    message_key=mail.message_id,
-                    template=template,
-                    day=day,
+            reaction = NO_REACTION
+            if self.react_to_mail:
+                reaction = react(
+                    account, user_id=user.user_id, message_key=mail.message_id, template=template, day=day,
                     seed=self.config.seed,
-                )
-                if self.react_to_mail
-                else NO_REACTION
-            )
+                )  # fmt: skip
             await self._act_on_mail(mail, reaction)
-            self.mails.append(
-                MailRecord(day, account.account_id, recipient, template, mail.subject, mail.delivery_id, reaction)
-            )
+            record = MailRecord(day, account.account_id, user.email, template, mail.subject, mail.delivery_id, reaction)
+            self.mails.append(record)
 
     async def _act_on_mail(self, mail: Mail, reaction: Reaction) -> None:
         if not reaction.open:
@@ -195,10 +196,12 @@ class Runner:
 
     async def use_inapp(self, day: int) -> None:
         """Users who were in the product today see their in-app messages and react to them."""
-        for account in self.accounts:
-            for user in account.users:
-                if user.user_id in self._active_today:
-                    await self._inapp_for(account, user, day)
+        await _bounded(
+            self._inapp_for(account, user, day)
+            for account in self.accounts
+            for user in account.users
+            if user.user_id in self._active_today
+        )
 
     async def _inapp_for(self, account: Account, user: User, day: int) -> None:
         for message in await self.client.inapp_messages(user.user_id):
@@ -218,6 +221,16 @@ class Runner:
                 await self.client.inapp_event(user.user_id, message_id, "clicked")
             else:
                 await self.client.inapp_event(user.user_id, message_id, "dismissed")
+
+
+async def _bounded(work: Iterable[Coroutine[Any, Any, None]], *, limit: int = REACT_CONCURRENCY) -> None:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(coro: Coroutine[Any, Any, None]) -> None:
+        async with gate:
+            await coro
+
+    await asyncio.gather(*(one(c) for c in work))
 
 
 class TemplateBook:

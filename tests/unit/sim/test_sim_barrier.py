@@ -1,6 +1,9 @@
+import pytest
 from aiokafka import TopicPartition
 
-from touchline.sim.barrier import lag_of
+from touchline.shared.settings import CommonSettings
+from touchline.sim.barrier import Barrier, lag_of
+from touchline.sim.client import SimulationError
 
 E0, E1, O0 = TopicPartition("events", 0), TopicPartition("events", 1), TopicPartition("outcomes", 0)
 
@@ -19,3 +22,44 @@ def test_topics_the_group_does_not_read_are_ignored():
 
 def test_a_minus_one_commit_means_nothing_processed():
     assert lag_of(end={E0: 4}, committed={E0: -1}, subscribed={"events"}) == {E0: 4}
+
+
+class ScriptedBarrier(Barrier):
+    """The drain loop over scripted (lag, committed total) checks instead of a broker."""
+
+    def __init__(self, script, *, quiet_s=0.0):
+        super().__init__(CommonSettings(env="test"), client=None, quiet_s=quiet_s)  # type: ignore[arg-type]
+        self.script = list(script)
+
+    async def _groups(self):
+        return []
+
+    async def lag(self):
+        lag, committed = self.script.pop(0) if len(self.script) > 1 else self.script[0]
+        self.committed_total = committed
+        return lag
+
+
+async def test_drain_returns_once_nothing_is_behind_for_the_quiet_window():
+    barrier = ScriptedBarrier([({"touch": {E0: 3}}, 1), ({}, 4), ({}, 4)])
+    report = await barrier.drain(stall_s=5)
+    assert report.checks >= 2
+
+
+async def test_a_consumer_that_makes_no_progress_fails_the_drain_naming_its_group():
+    barrier = ScriptedBarrier([({"touch": {E0: 3}}, 1)])
+    with pytest.raises(SimulationError, match=r"no progress for 0s.*'touch': 3"):
+        await barrier.drain(stall_s=0.3)
+
+
+async def test_a_slow_but_moving_backlog_is_waited_for_past_the_stall_bound():
+    script = [({"touch": {E0: 10 - n}}, n) for n in range(8)] + [({}, 10), ({}, 10)]
+    # Checks are 0.1 s apart: ~0.8 s of shrinking backlog against a 0.35 s stall bound.
+    report = await ScriptedBarrier(script).drain(stall_s=0.35)
+    assert report.waited_s >= 0.7
+
+
+async def test_the_overall_bound_fails_even_a_moving_backlog():
+    script = [({"touch": {E0: 1000 - n}}, n) for n in range(1000)]
+    with pytest.raises(SimulationError, match="not drained after 0s"):
+        await ScriptedBarrier(script).drain(stall_s=5, timeout=0.3)

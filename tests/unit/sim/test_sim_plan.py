@@ -72,7 +72,7 @@ def test_backfill_limits_history_to_the_named_personas():
 
 def test_accounts_are_first_heard_of_when_their_history_starts():
     accounts = make_accounts(seed=1, count=8, start=START)
-    config = Config(seed=1, start=START, history_days=20, silent_days=200)
+    config = Config(seed=1, start=START, history_days=20, backfill=None, silent_days=200)
     events = events_of_day(accounts, config=config, day=0)
     first = {a.persona: min(e.at for e in events if e.account_id == a.account_id) for a in accounts}
     assert first["thriving"].date() == (START - timedelta(days=20)).date()
