@@ -24,6 +24,7 @@ SETTINGS_CLASSES = (
     "touchline.health.settings:HealthSettings",
     "touchline.touch.settings:TouchSettings",
     "touchline.notify.settings:NotifySettings",
+    "touchline.console.settings:ConsoleSettings",
 )
 
 
