@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
@@ -51,6 +51,8 @@ class OverrideIn(BaseModel):
     def _has_expiry(self) -> OverrideIn:
         if (self.expires_at is None) == (self.expires_in_days is None):
             raise ValueError("give exactly one of expires_at or expires_in_days")
+        if self.expires_at is not None and self.expires_at.tzinfo is None:
+            self.expires_at = self.expires_at.replace(tzinfo=UTC)  # a time without offset is UTC
         return self
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from touchline.shared import topics
@@ -36,7 +36,7 @@ class AccountNotFound(LookupError):
 def fold_product_event(state: AccountState, event: ProductEvent) -> LifecycleFact | None:
     # Event time, but never later than when ingest received it (a skewed client cannot
     # push the account's clock into the future).
-    at = min(event.timestamp, event.received_at)
+    at = min(_aware(event.timestamp), _aware(event.received_at))
     return apply_product_event(
         state,
         event_id=event.message_id,
@@ -51,7 +51,7 @@ def fold_product_event(state: AccountState, event: ProductEvent) -> LifecycleFac
 
 def fold_outcome(state: AccountState, outcome: Outcome) -> LifecycleFact | None:
     apply_outcome(
-        state, outcome_id=outcome.outcome_id, kind=outcome.kind, at=outcome.occurred_at, answer=outcome.answer
+        state, outcome_id=outcome.outcome_id, kind=outcome.kind, at=_aware(outcome.occurred_at), answer=outcome.answer
     )
     return None
 
@@ -60,6 +60,11 @@ FOLDS: dict[type[Message], Callable[[AccountState, Any], LifecycleFact | None]] 
     ProductEvent: fold_product_event,
     Outcome: fold_outcome,
 }
+
+
+def _aware(t: datetime) -> datetime:
+    # A producer that sent a naive time meant UTC (the contract); mixing naive and aware fails.
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 def _str(value: object) -> str | None:

@@ -149,6 +149,11 @@ async def test_bad_override_requests_and_unknown_accounts_get_clear_errors(
         json={"kind": "measure", "measure": "nope", "score": 5, "reason": "r", "expires_in_days": 1},
     )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "measure"]
+    naive = (T0 + timedelta(days=3)).replace(tzinfo=None).isoformat()
+    r = await client.put(
+        f"/v1/accounts/{account}/overrides", json={"kind": "score", "score": 5, "reason": "r", "expires_at": naive}
+    )
+    assert r.status_code == 200 and r.json()["overrides"][0]["expires_at"].endswith("+00:00")
     r = await client.put(f"/v1/accounts/{account}/overrides", json={"kind": "score", "score": 5, "reason": "r"})
     assert r.status_code == 422 and "expires" in r.text
     r = await client.put(

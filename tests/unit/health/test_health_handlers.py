@@ -165,3 +165,14 @@ async def test_overrides_on_unknown_accounts_or_with_bad_fields_are_refused(ctx:
                 "expires_at": T0 + timedelta(days=1),
             },
         )
+
+
+async def test_naive_event_times_are_taken_as_utc(ctx: HealthContext) -> None:
+    repo = FakeRepo()
+    naive = T0.replace(tzinfo=None)
+    e = ProductEvent(
+        message_id="n1", account_id="a", kind="track", semantic="login", user_id="u", timestamp=naive, received_at=naive
+    )
+    o = Outcome(outcome_id="o1", account_id="a", kind="task.completed", occurred_at=naive)
+    await handle_batch([env(e), env(o)], repo=repo, ctx=ctx)
+    assert repo.rows["a"].state.last_login == T0 and repo.rows["a"].state.last_contact == T0
