@@ -24,7 +24,7 @@ from . import consumer
 from .adapters import pg_tasks
 from .adapters.smtp import SmtpMailer
 from .adapters.webhooks import HttpxPoster
-from .api import inapp, tasks, tracking, unsubscribe
+from .api import answers, inapp, tasks, tracking, unsubscribe
 from .compose import Composer
 from .delivery import Loops
 from .domain.tokens import user_token
@@ -139,6 +139,7 @@ def build_app(
     app.include_router(unsubscribe.router)
     app.include_router(inapp.router)
     app.include_router(tasks.router, dependencies=[require_token(lambda: common)])
+    app.include_router(answers.router, dependencies=[require_token(lambda: common)])
 
     @app.get("/widget.js", include_in_schema=False)
     async def widget() -> FileResponse:
