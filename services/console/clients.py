@@ -38,6 +38,8 @@ from .settings import ConsoleSettings
 T = TypeVar("T")
 # Sorts health can do; the others need a service that knows names and renewal dates (touch).
 HEALTH_SORTS = {"score": "score", "-score": "-score"}
+# notify pages its answer listing (at most 1000 a page); the feedback page reads at most ANSWERS_MAX.
+ANSWERS_PAGE, ANSWERS_MAX = 1000, 100_000
 
 
 class ServiceClient:
@@ -229,10 +231,22 @@ class HttpBackend:
         return [mapping.timeline_item(i) for i in (data or {}).get("items", [])]
 
     async def nps_answers(self, *, since: datetime) -> list[SurveyAnswer]:
-        data = await self.notify.read("/v1/answers", params={"survey": "nps", "since": since.isoformat()})
-        if data is None:
+        """Every NPS answer since ``since``: the first page gives notify's total, the rest are read concurrently."""
+        params: dict[str, Any] = {"survey": "nps", "since": since.isoformat(), "limit": ANSWERS_PAGE}
+        first = await self.notify.read("/v1/answers", params={**params, "offset": 0})
+        if first is None:
             raise BackendRefused("notify", 501, "the feedback page needs notify's answer listing (GET /v1/answers)")
-        answers = (mapping.nps_answer(a) for a in data.get("answers", []))
+        total = min(int(first.get("total", 0)), ANSWERS_MAX)
+        rest = await asyncio.gather(
+            *(
+                self._limited(self.notify.read("/v1/answers", params={**params, "offset": offset}))
+                for offset in range(ANSWERS_PAGE, total, ANSWERS_PAGE)
+            )
+        )
+        # An answer recorded between two page reads shifts the pages by one: drop the repeat it causes.
+        listed = [a for page in (first, *rest) for a in (page or {}).get("answers", [])]
+        unique = {(a.get("channel"), a["id"]) if a.get("id") else n: a for n, a in enumerate(listed)}
+        answers = (mapping.nps_answer(a) for a in unique.values())
         return [a for a in answers if a is not None]
 
 

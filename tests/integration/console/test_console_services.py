@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import html
+import random
 import re
+import string
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -27,7 +29,7 @@ from touchline.notify.main import build_app as notify_app
 from touchline.notify.settings import NotifySettings
 from touchline.shared import topics
 from touchline.shared.cloudevents import encode
-from touchline.shared.messages import Command, Message, ProductEvent, TaskSpec
+from touchline.shared.messages import Command, Message, ProductEvent, Recipients, TaskSpec
 from touchline.shared.settings import CommonSettings
 from touchline.shared.stack.smtp_sink import MailSink
 from touchline.touch.main import build_app as touch_app
@@ -177,3 +179,40 @@ async def _open_tasks(backend: HttpBackend, account: str) -> list[Any]:
     from touchline.console.models import TaskQuery
 
     return (await backend.tasks(TaskQuery(account_id=account, status="open"))).items
+
+
+async def test_the_feedback_page_shows_an_nps_answer_given_in_notifys_in_app_survey(
+    common: CommonSettings, services: HttpBackend
+) -> None:
+    from touchline.notify.domain.tokens import user_token
+
+    account, user = f"console-{uuid.uuid4().hex[:10]}", f"u-{uuid.uuid4().hex[:8]}"
+    word = "".join(random.choice(string.ascii_lowercase) for _ in range(12))  # a keyword only this answer uses
+    now = await services.now()
+    command = Command(
+        command_id=str(uuid.uuid4()), account_id=account, channel="in_app", template="advocacy.nps_survey",
+        dedup_key=str(uuid.uuid4()), issued_at=now, recipients=Recipients(role="user", user_ids=[user]),
+    )  # fmt: skip
+    await publish(common, topics.COMMANDS, command)
+    secret = NotifySettings().inapp_secret.get_secret_value()
+    signed = {"X-Touchline-User": user, "X-Touchline-User-Token": user_token(secret, user)}
+
+    async def listed() -> list[Any]:
+        response = await services.notify.client.get("/v1/inapp/messages", headers=signed)
+        return list(response.json()["messages"])
+
+    message = (await eventually(listed, what="notify showed the in-app NPS survey"))[0]
+    answer = {"survey": "nps", "score": 3, "comment": f"the {word} export is slow"}
+    posted = await services.notify.client.post(
+        f"/v1/inapp/messages/{message['id']}/events", json={"type": "answered", "answer": answer}, headers=signed
+    )
+    assert posted.status_code == 200
+
+    answers = await services.nps_answers(since=now - timedelta(days=1))
+    mine = [a for a in answers if a.account_id == account]
+    assert [(a.user_id, a.score, a.comment) for a in mine] == [(user, 3, answer["comment"])]
+    async for console in signed_in_console(common, services):
+        page = await console.get("/feedback", params={"word": word, "months": "3"})
+        assert page.status_code == 200
+        assert answer["comment"] in page.text and account in page.text
+        assert "answer listing" not in page.text

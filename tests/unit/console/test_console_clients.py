@@ -192,3 +192,47 @@ async def test_the_timeline_names_what_happened_to_mails_in_app_messages_and_tas
 async def test_feedback_without_notifys_answer_listing_is_refused_plainly() -> None:
     with pytest.raises(BackendRefused, match="answer listing"):
         await backend({}).nps_answers(since=NOW)
+
+
+def _notify_answers(answers: list[dict], seen: list[dict]) -> Handler:
+    """notify's GET /v1/answers: newest first, paged by limit/offset, with the total."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params)
+        seen.append(params)
+        offset, limit = int(params["offset"]), int(params["limit"])
+        return httpx.Response(200, json={"answers": answers[offset : offset + limit], "total": len(answers)})
+
+    return handle
+
+
+def _listed(n: int, *, score: int = 8, channel: str = "in_app", comment: str = "") -> dict:
+    return {"id": f"m{n}", "channel": channel, "account_id": f"a{n % 7}", "user_id": f"u{n}", "survey": "nps",
+            "score": score, "comment": comment, "answer": {"survey": "nps", "score": score, "comment": comment},
+            "answered_at": "2026-11-20T10:00:00+00:00"}  # fmt: skip
+
+
+async def test_feedback_reads_every_page_of_notifys_nps_answers_since_the_period_start() -> None:
+    answers = [_listed(n, comment="画面が使いにくい" if n == 0 else "") for n in range(2345)]
+    seen: list[dict] = []
+    got = await backend({"notify GET /v1/answers": _notify_answers(answers, seen)}).nps_answers(since=NOW)
+    assert len(got) == 2345 and len({(a.account_id, a.user_id) for a in got}) == 2345
+    assert {p["survey"] for p in seen} == {"nps"} and {p["since"] for p in seen} == {NOW.isoformat()}
+    assert sorted(int(p["offset"]) for p in seen) == [0, 1000, 2000]
+    first = next(a for a in got if a.user_id == "u0")
+    assert first.score == 8 and first.comment == "画面が使いにくい" and first.at.year == 2026
+
+
+async def test_an_answer_repeated_across_pages_counts_once_and_non_nps_answers_are_dropped() -> None:
+    answers = [_listed(n) for n in range(1000)] + [_listed(999), _listed(5000, channel="email")]
+    answers[3] = {**answers[3], "answer": {"survey": "renewal", "choice": "likely"}}
+    seen: list[dict] = []
+    got = await backend({"notify GET /v1/answers": _notify_answers(answers, seen)}).nps_answers(since=NOW)
+    assert len(got) == 1000  # 1000 distinct nps answers listed + 1 email, minus the renewal one
+    assert sum(1 for a in got if a.user_id == "u999") == 1
+
+
+async def test_notify_refusing_the_answer_query_is_shown_with_the_field() -> None:
+    refuse = lambda request: httpx.Response(422, json={"detail": "since: give a time zone"})  # noqa: E731
+    with pytest.raises(BackendRefused, match="since: give a time zone"):
+        await backend({"notify GET /v1/answers": refuse}).nps_answers(since=NOW)
