@@ -78,10 +78,11 @@ def runner_for(tmp_path, persona, inapp=None):
     return runner, client, barrier, account
 
 
-async def test_a_day_moves_the_clock_to_morning_then_afternoon_and_drains_after_each(tmp_path):
+async def test_a_day_moves_the_clock_to_nine_and_drains_once(tmp_path):
     runner, _, barrier, _ = runner_for(tmp_path, "thriving")
     await runner.run_day(0)
-    assert barrier.moves == [START + timedelta(hours=9), START + timedelta(hours=14)]
+    await runner.run_day(1)
+    assert barrier.moves == [START + timedelta(hours=9), START + timedelta(days=1, hours=9)]
     assert barrier.drains == 2
 
 
