@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from touch_support import Commands, Feed, SimTime  # type: ignore[import-not-found]
 
+from touchline.shared.db import make_engine
 from touchline.shared.runtime import Runtime
 from touchline.shared.settings import CommonSettings
 from touchline.touch.main import build_app
@@ -56,8 +57,11 @@ async def touch(common: CommonSettings) -> AsyncIterator[Touch]:
                 app, client, feed, commands, SimTime(common, runtime.clock, FLOOR, feed=feed, engine=runtime.engine)
             )
             yield t
-            # Leave no timers of these stories behind for later tests that move the clock further.
-            async with runtime.engine.begin() as conn:
-                await conn.execute(text("DELETE FROM touch.timers WHERE account_id = ANY(:a)"), {"a": t.accounts})
     await commands.stop()
     await feed.stop()
+    # Leave no timers of these stories behind for later tests that move the clock further
+    # (once touch stopped: deleting under its running loops could deadlock with them).
+    engine = make_engine(common.database_url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM touch.timers WHERE account_id = ANY(:a)"), {"a": t.accounts})
+    await engine.dispose()
