@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from touchline.shared import topics
@@ -75,6 +75,21 @@ def router(
             except ConfigError as exc:
                 return {"valid": False, "problems": [p.replace(str(path), "body") for p in exc.problems]}
         return {"valid": True, "problems": [], "playbook": playbook_summary(playbook)}
+
+    @api.get("/accounts")
+    async def accounts(
+        tier: Literal["high", "low", "tech"] | None = None,
+        phase: Literal["onboarding", "adoption", "retention", "renewal", "churned"] | None = None,
+        owner: str | None = None,
+        q: str | None = Query(None, description="part of the account id or name"),
+        limit: int = Query(50, ge=1, le=1000),
+        offset: int = Query(0, ge=0),
+    ) -> dict[str, Any]:
+        async with get_runtime().engine.connect() as conn:
+            found = await PgRepository(conn).list_accounts(
+                tier=tier, phase=phase, owner=owner, search=q, limit=limit, offset=offset
+            )
+        return {"accounts": found, "limit": limit, "offset": offset}
 
     @api.get("/accounts/{account_id}")
     async def account(account_id: str) -> dict[str, Any]:

@@ -109,6 +109,40 @@ class PgRepository:
             values,
         )
 
+    async def list_accounts(
+        self,
+        *,
+        tier: str | None,
+        phase: str | None,
+        owner: str | None,
+        search: str | None,
+        limit: int,
+        offset: int,
+    ) -> list[dict[str, Any]]:
+        """Accounts with their tier for the console's filters, by name then id."""
+        rows = await self.conn.execute(
+            text(
+                """SELECT account_id, traits->>'name' AS name, tier, tier_phase AS phase, tier_reason AS reason,
+                    traits->>'csm_owner' AS owner, traits->>'renewal_date' AS renewal_date, tier_value AS value
+                FROM touch.accounts
+                WHERE (CAST(:tier AS text) IS NULL OR tier = :tier)
+                  AND (CAST(:phase AS text) IS NULL OR tier_phase = :phase)
+                  AND (CAST(:owner AS text) IS NULL OR traits->>'csm_owner' = :owner)
+                  AND (CAST(:q AS text) IS NULL OR account_id ILIKE :like OR traits->>'name' ILIKE :like)
+                ORDER BY traits->>'name' NULLS LAST, account_id LIMIT :n OFFSET :o"""
+            ),
+            {
+                "tier": tier,
+                "phase": phase,
+                "owner": owner,
+                "q": search,
+                "like": f"%{search}%" if search else None,
+                "n": limit,
+                "o": offset,
+            },
+        )
+        return [dict(r._mapping) for r in rows]
+
     async def tier_history(self, account_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
         rows = await self.conn.execute(
             text(

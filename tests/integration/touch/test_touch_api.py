@@ -133,3 +133,18 @@ async def test_a_sixth_customer_message_in_a_week_waits_until_the_first_leaves_t
     runs = (await touch.client.get(f"/v1/accounts/{account}/enrolments")).json()
     [onboarding] = [r for r in runs if r["playbook"] == "onboarding"]
     assert onboarding["history"][1]["event"] == "deferred" and "message cap 5" in onboarding["history"][1]["detail"]
+
+
+async def test_accounts_are_listed_by_tier_phase_owner_and_name(touch: Touch) -> None:
+    big, small = touch.account(new_account()), touch.account(new_account())
+    t0 = await touch.sim.fresh_start()
+    await touch.feed.group(big, t0, arr=200_000, name="Hikari Foods", csm_owner="kei@example.com")
+    await touch.feed.group(small, t0, arr=100, name="Tiny Co", lifecycle_stage="retention")
+    await touch.sim.set(t0 + DAY)
+    listed = (await touch.client.get("/v1/accounts", params={"tier": "high", "owner": "kei@example.com"})).json()
+    assert big in [a["account_id"] for a in listed["accounts"]]
+    assert small not in [a["account_id"] for a in listed["accounts"]]
+    [row] = (await touch.client.get("/v1/accounts", params={"q": "tiny co", "phase": "retention"})).json()["accounts"]
+    assert (row["account_id"], row["tier"], row["name"]) == (small, "tech", "Tiny Co")
+    bad = await touch.client.get("/v1/accounts", params={"tier": "gold"})
+    assert bad.status_code == 422 and "tier" in str(bad.json()["detail"])
