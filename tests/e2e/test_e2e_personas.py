@@ -36,6 +36,8 @@ class Story:
     inapp: list[dict[str, Any]]
     tasks: list[dict[str, Any]]
     enrolments: list[dict[str, Any]]
+    tier: str
+    band: str
 
     def templates(self) -> list[str]:
         return [m["template"] for m in self.mails]
@@ -106,13 +108,23 @@ async def run(e2e_stack) -> Run:  # type: ignore[no-untyped-def]
                 inapp=[i for i in items if i["channel"] == "in_app"],
                 tasks=tasks["tasks"],
                 enrolments=await client.get_json("touch", f"/v1/accounts/{account.account_id}/enrolments"),
+                tier=(await client.get_json("touch", f"/v1/accounts/{account.account_id}/tier"))["tier"],
+                band=(await client.get_json("health", f"/v1/accounts/{account.account_id}"))["band"],
             )
     return Run(outcome=outcome, stories=stories)
 
 
 def test_every_account_was_scored_and_tiered_as_tech_touch(run: Run) -> None:
-    assert run.outcome.total.events > 0
-    assert "accounts per band" in run.outcome.report
+    assert {s.tier for s in run.stories.values()} == {"tech"}
+    assert all(s.band in ("good", "healthy", "caution", "action_required") for s in run.stories.values())
+    assert "accounts per band and tier" in run.outcome.report
+
+
+def test_the_declining_accounts_end_in_a_worse_band_than_the_thriving_one(run: Run) -> None:
+    rank = {"action_required": 0, "caution": 1, "healthy": 2, "good": 3}
+    thriving = rank[run.stories["thriving"].band]
+    for persona in ("slow_decline", "stalled_onboarding"):
+        assert rank[run.stories[persona].band] < thriving, run.stories[persona].describe()
 
 
 def test_slow_decline_gets_the_decline_mail_then_a_csm_task_two_weeks_later(run: Run) -> None:
