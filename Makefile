@@ -4,7 +4,7 @@ PY := .venv/bin/python
 # Reinstalling on every `make up` is slow: the stamp re-runs pip only when the deps change.
 STAMP := .venv/.installed
 
-.PHONY: venv up down infra logs status env test test-unit test-integration bench lint
+.PHONY: venv up down infra logs status env test test-unit test-integration test-e2e demo bench lint
 
 venv: $(STAMP)
 
@@ -41,6 +41,14 @@ test-unit: venv
 
 test-integration: venv
 	.venv/bin/pytest -q tests/integration
+
+test-e2e: venv
+	.venv/bin/pytest -q tests/e2e
+
+# Replays a simulated quarter on the local stack (started if needed).
+# DEMO_ACCOUNTS / DEMO_DAYS / DEMO_SEED size it.
+demo: venv
+	./scripts/demo.sh
 
 # Each bench/*.py prints its figure beside its baseline; run them one after another.
 bench: venv

@@ -27,6 +27,7 @@ def versions_dir(service: str) -> Path:
 def alembic_config(service: str, database_url: str, *, schema: str | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(_ENV_DIR))
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", str(versions_dir(service)))
     cfg.attributes["schema"] = schema or service
     cfg.attributes["database_url"] = database_url
