@@ -39,6 +39,9 @@ class TouchConfig:
     playbooks: Mapping[str, Playbook]
     cap: MessageCap | None = field(default_factory=lambda: MessageCap(limit=5, per=timedelta(days=7)))
     thresholds: SignalThresholds = field(default_factory=SignalThresholds)
+    # Older inputs still update profiles and running runs, but start nothing: a backfill of last
+    # year's "signed" events must not replay every onboarding mail at once.
+    max_trigger_age: timedelta = timedelta(days=2)
 
 
 def timer_key(enrolment: Enrolment) -> str:
@@ -96,10 +99,13 @@ class Flows:
             if await seen.due_by(repo, at):
                 out += await self.fire_due(repo, account_id, until=at)
                 seen.forget()
-            out += await self._apply_one(repo, seen, item, at=at)
+            may_start = now - item.at <= self.config.max_trigger_age
+            out += await self._apply_one(repo, seen, item, at=at, may_start=may_start)
         return out
 
-    async def _apply_one(self, repo: Repository, seen: _Seen, item: Input, *, at: datetime) -> list[Command]:
+    async def _apply_one(
+        self, repo: Repository, seen: _Seen, item: Input, *, at: datetime, may_start: bool
+    ) -> list[Command]:
         account_id = seen.account_id
         before = await seen.get_profile(repo)
         profile = apply_input(before, item, account_id=account_id, at=at)
@@ -121,12 +127,13 @@ class Flows:
             if adv.state != e:
                 out += await self._persist(repo, playbook, adv, profile=profile, at=signal.at)
                 seen.forget(profile=profile)
-        for playbook in self.config.playbooks.values():
+        for playbook in self.config.playbooks.values() if may_start else ():
             trigger = playbook.trigger.signal
             if trigger is not None and item.signal.name in expand_signals([trigger]):
-                _, commands = await self.enrol(repo, profile, assignment, playbook, at=at, cause=item.source_id)
+                verdict, commands = await self.enrol(repo, profile, assignment, playbook, at=at, cause=item.source_id)
                 out += commands
-                seen.forget(profile=profile)
+                if verdict.ok:
+                    seen.forget(profile=profile)
         return out
 
     async def retier(

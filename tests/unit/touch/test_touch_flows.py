@@ -142,3 +142,10 @@ async def test_a_timer_that_does_not_advance_is_reported_not_spun_on(flows: Flow
     await repo.set_timer("a1", "enrolment:gone", T0, enrolment_id="gone")
     with pytest.raises(RuntimeError, match="did not advance"):
         await flows.fire_due(repo, "a1", until=T0)
+
+
+async def test_an_old_event_updates_the_profile_but_starts_no_playbook(flows: Flows) -> None:
+    repo = FakeRepo()
+    backfilled = from_event(signed("a1", T0 - timedelta(days=3)))
+    assert await flows.apply(repo, "a1", backfilled, now=T0) == []
+    assert repo.enrolments == {} and "a1" in repo.profiles
