@@ -19,7 +19,7 @@ from touchline.shared.stack.postgres import postgres_pid, postgres_url, start_po
 
 SMTP_PORT = 2525
 SINK = "smtp-sink"
-SERVICE_PORTS = {"ingest": 8001, "health": 8002, "touch": 8003, "notify": 8004}
+SERVICE_PORTS = {"ingest": 8001, "health": 8002, "touch": 8003, "notify": 8004, "console": 8005}
 APP_CLI = "touchline.shared.cli"
 # A service still alive this long after spawning got past imports and settings validation.
 SETTLE_SECONDS = 1.5
