@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -44,6 +45,7 @@ class TimerLoop:
     claim: int = 50
     accounts_per_transaction: int = 20  # amortises the commit; short enough not to hold the consumer up
     fired_accounts: int = 0
+    _rng: random.Random = field(default_factory=random.Random)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -67,7 +69,11 @@ class TimerLoop:
         async with self.engine.begin() as conn:
             repo = PgRepository(conn)
             commands: list[Command] = []
-            for account_id in await repo.due_accounts(until=now, limit=self.claim):
+            candidates = await repo.due_accounts(until=now, limit=self.claim)
+            # Replicas see the same earliest candidates; starting at different ones keeps them from
+            # queueing behind each other's try-locks. Order only matters within an account.
+            self._rng.shuffle(candidates)
+            for account_id in candidates:
                 if not await repo.try_lock_account(account_id):
                     continue  # the consumer or an API call is on this account; next round
                 commands += await self.flows.fire_due(repo, account_id, until=now)
