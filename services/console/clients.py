@@ -2,15 +2,16 @@
 
 One httpx client per service. A 404 on a read means "nothing there"; any other 4xx on a change
 becomes BackendRefused carrying the service's own message; a timeout, refused connection or 5xx
-becomes BackendUnavailable. The account list joins three services per page, so per-row calls run
-concurrently under a small limit.
+becomes BackendUnavailable. The account list joins three services per page (listing.py), so
+per-row calls run concurrently under a small limit (≤16 in flight).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -18,7 +19,7 @@ import httpx
 
 from touchline.shared.settings import CommonSettings
 
-from . import mapping
+from . import listing, mapping
 from .models import (
     AccountQuery,
     AccountRow,
@@ -36,7 +37,7 @@ from .ports import BackendRefused, BackendUnavailable
 from .settings import ConsoleSettings
 
 T = TypeVar("T")
-# Sorts health can do; the others need a service that knows names and renewal dates (touch).
+# Sorts health can do alone; any other sort or an owner/tier/phase/name filter goes through touch's listing.
 HEALTH_SORTS = {"score": "score", "-score": "-score"}
 # notify pages its answer listing (at most 1000 a page); the feedback page reads at most ANSWERS_MAX.
 ANSWERS_PAGE, ANSWERS_MAX = 1000, 100_000
@@ -105,7 +106,7 @@ class HttpBackend:
         for service in (self.health, self.touch, self.notify):
             await service.client.aclose()
 
-    async def _limited(self, work: Awaitable[T]) -> T:
+    async def limited(self, work: Awaitable[T]) -> T:
         async with self._limit:
             return await work
 
@@ -116,38 +117,31 @@ class HttpBackend:
 
     async def list_accounts(self, query: AccountQuery) -> Page[AccountRow]:
         if query.owner or query.tier or query.phase or query.search or query.sort not in HEALTH_SORTS:
-            raise BackendRefused(
-                "touch",
-                501,
-                "filtering by owner, tier, phase or name needs touch's account listing (not available yet)",
-            )
+            return await listing.list_via_touch(self, query)
         params: dict[str, Any] = {"sort": HEALTH_SORTS[query.sort], "limit": query.limit + 1, "offset": query.offset}
         if query.band:
             params["band"] = query.band
         data = await self.health.read("/v1/accounts", params=params) or {"accounts": []}
         rows = [mapping.health_row(a) for a in data["accounts"]]
         more, rows = len(rows) > query.limit, rows[: query.limit]
-        since = (await self.now()) - timedelta(days=30)
-        rows = await asyncio.gather(*(self._enrich(row, since=since) for row in rows))
-        return Page(list(rows), None, query.limit, query.offset, more=more)
+        rows = await asyncio.gather(*(self._with_profile(row) for row in rows))
+        return Page(await listing.with_activity(self, list(rows)), None, query.limit, query.offset, more=more)
 
-    async def _enrich(self, row: AccountRow, *, since: datetime) -> AccountRow:
-        tier, trend, tasks = await asyncio.gather(
-            self._limited(self.tier(row.account_id)),
-            self._limited(self.history(row.account_id, since=since)),
-            self._limited(self.notify.read("/v1/tasks", params={"account_id": row.account_id, "status": "open"})),
-        )
-        return AccountRow(
-            **{
-                **row.__dict__,
-                "name": (tier.name if tier and tier.name else row.name),
-                "tier": tier.tier if tier else None,
-                "phase": tier.phase if tier else None,
-                "owner": tier.owner if tier else None,
-                "renewal_date": tier.renewal_date if tier else None,
-                "trend": [p.score for p in trend],
-                "open_tasks": len((tasks or {}).get("tasks", [])),
-            }
+    async def _with_profile(self, row: AccountRow) -> AccountRow:
+        try:
+            tier = await self.limited(self.tier(row.account_id))
+        except BackendUnavailable:
+            # touch down: this list is also the fallback the page shows (with a notice) when touch's listing is.
+            return row
+        if tier is None:
+            return row
+        return replace(
+            row,
+            name=tier.name or row.name,
+            tier=tier.tier,
+            phase=tier.phase,
+            owner=tier.owner,
+            renewal_date=tier.renewal_date,
         )
 
     async def score(self, account_id: str) -> ScoreDetail | None:
@@ -239,7 +233,7 @@ class HttpBackend:
         total = min(int(first.get("total", 0)), ANSWERS_MAX)
         rest = await asyncio.gather(
             *(
-                self._limited(self.notify.read("/v1/answers", params={**params, "offset": offset}))
+                self.limited(self.notify.read("/v1/answers", params={**params, "offset": offset}))
                 for offset in range(ANSWERS_PAGE, total, ANSWERS_PAGE)
             )
         )

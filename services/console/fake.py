@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from .listing import sort_rows
 from .models import (
     AccountQuery,
     AccountRow,
@@ -63,14 +64,7 @@ class InMemoryBackend:
         if query.search:
             needle = query.search.lower()
             rows = [r for r in rows if needle in r.name.lower() or needle in r.account_id.lower()]
-        field, reverse = query.sort.lstrip("-"), query.sort.startswith("-")
-        keys = {
-            "score": lambda r: (r.score is None, r.score or 0.0),
-            "name": lambda r: r.name.lower(),
-            "renewal": lambda r: (r.renewal_date is None, r.renewal_date or date.max),
-            "owner": lambda r: r.owner or "",
-        }
-        rows.sort(key=keys.get(field, keys["score"]), reverse=reverse)
+        rows = sort_rows(rows, query.sort)  # the HTTP backend's order: missing values last
         return Page(rows[query.offset : query.offset + query.limit], len(rows), query.limit, query.offset)
 
     def _row(self, account_id: str, *, open_tasks: int) -> AccountRow:

@@ -8,6 +8,7 @@ fields breaks nothing here.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -234,4 +235,32 @@ def nps_answer(data: dict[str, Any]) -> SurveyAnswer | None:
         score=score,
         comment=str(answer.get("comment") or ""),
         user_id=data.get("user_id"),
+    )
+
+
+def touch_listing_row(data: dict[str, Any]) -> AccountRow:
+    """One row of touch's GET /v1/accounts (no score yet: health's is joined by account id)."""
+    return AccountRow(
+        account_id=str(data["account_id"]),
+        name=str(data.get("name") or data["account_id"]),
+        score=None,
+        band=None,
+        tier=data.get("tier"),
+        phase=data.get("phase"),
+        owner=data.get("owner"),
+        renewal_date=day(data.get("renewal_date")),
+    )
+
+
+def with_health(row: AccountRow, data: dict[str, Any] | None) -> AccountRow:
+    """A touch row with health's score, band, override flag and usage from its account summary."""
+    if not data:
+        return row
+    return replace(
+        row,
+        score=data.get("score"),
+        band=data.get("band"),
+        overridden=bool(data.get("overridden")),
+        usage_trend=data.get("usage_trend"),
+        days_since_login=data.get("days_since_login"),
     )

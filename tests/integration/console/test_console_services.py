@@ -170,9 +170,19 @@ async def test_a_csm_reads_overrides_and_completes_through_the_services_apis(
         assert "msg=task_complete" in done.headers["location"], done.headers["location"]
         assert await _open_tasks(services, account) == []
 
+        # "My accounts" (the default) is touch's listing for this CSM, each row with health's band.
         listing = await console.get("/accounts?band=action_required")
-        assert listing.status_code == 200 and "account listing (not available yet)" in listing.text
-        assert 'data-band="caution"' not in listing.text
+        assert listing.status_code == 200 and 'class="flash warn"' not in listing.text
+        assert f'href="/accounts/{account}"' in listing.text and 'data-band="caution"' not in listing.text
+        row = listing.text.split(f'href="/accounts/{account}"', 1)[1].split("</tr>", 1)[0]
+        assert "Action required" in row and CSM in row
+        for sort in ("name", "renewal"):
+            found = await console.get(
+                "/accounts", params={"scope": "all", "q": account, "tier": tier.tier, "sort": sort}
+            )
+            assert found.status_code == 200 and 'class="flash warn"' not in found.text
+            assert found.text.count('href="/accounts/console-') == 1 and f'href="/accounts/{account}"' in found.text
+        assert "(1 accounts)" in found.text  # a sort touch cannot do reads every match, so the total is known
 
 
 async def _open_tasks(backend: HttpBackend, account: str) -> list[Any]:
