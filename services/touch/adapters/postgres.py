@@ -127,8 +127,8 @@ class PgRepository:
                 FROM touch.accounts
                 WHERE (CAST(:tier AS text) IS NULL OR tier = :tier)
                   AND (CAST(:phase AS text) IS NULL OR tier_phase = :phase)
-                  AND (CAST(:owner AS text) IS NULL OR traits->>'csm_owner' = :owner)
-                  AND (CAST(:q AS text) IS NULL OR account_id ILIKE :like OR traits->>'name' ILIKE :like)
+                  AND (CAST(:owner AS text) IS NULL OR lower(traits->>'csm_owner') = lower(:owner))
+                  AND (CAST(:q AS text) IS NULL OR account_id ILIKE :like ESCAPE '\\' OR traits->>'name' ILIKE :like ESCAPE '\\')
                 ORDER BY traits->>'name' NULLS LAST, account_id LIMIT :n OFFSET :o"""
             ),
             {
@@ -136,7 +136,7 @@ class PgRepository:
                 "phase": phase,
                 "owner": owner,
                 "q": search,
-                "like": f"%{search}%" if search else None,
+                "like": f"%{like_escaped(search)}%" if search else None,
                 "n": limit,
                 "o": offset,
             },
@@ -367,3 +367,8 @@ def _enrolment(row: Any) -> Enrolment:
         end_reason=row.end_reason,
         manual=row.manual,
     )
+
+
+def like_escaped(text_: str) -> str:
+    """A search typed by a person matches literally: % and _ are not wildcards."""
+    return text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -146,5 +146,9 @@ async def test_accounts_are_listed_by_tier_phase_owner_and_name(touch: Touch) ->
     assert small not in [a["account_id"] for a in listed["accounts"]]
     [row] = (await touch.client.get("/v1/accounts", params={"q": "tiny co", "phase": "retention"})).json()["accounts"]
     assert (row["account_id"], row["tier"], row["name"]) == (small, "tech", "Tiny Co")
+    mine = (await touch.client.get("/v1/accounts", params={"owner": "Kei@Example.com"})).json()["accounts"]
+    assert big in [a["account_id"] for a in mine], "owner matches whatever the case of the e-mail"
+    literal = (await touch.client.get("/v1/accounts", params={"q": "tiny_co"})).json()["accounts"]
+    assert small not in [a["account_id"] for a in literal], "_ in a search is not a wildcard"
     bad = await touch.client.get("/v1/accounts", params={"tier": "gold"})
     assert bad.status_code == 422 and "tier" in str(bad.json()["detail"])
