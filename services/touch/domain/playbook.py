@@ -9,11 +9,12 @@ and ``end``. A step goes to the next one in its list unless it says ``next``.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from touchline.shared.clock import parse_duration
+from touchline.shared.messages import OutcomeKind
 
 Tier = Literal["high", "low", "tech"]
 TIERS: tuple[Tier, ...] = ("high", "low", "tech")
@@ -37,22 +38,8 @@ ACCOUNT_SIGNALS = (
     "usage_declined",
     "usage_improved",
 )
-OUTCOME_SIGNALS = (
-    "email.sent",
-    "email.failed",
-    "email.opened",
-    "email.clicked",
-    "email.unsubscribed",
-    "email.answered",
-    "inapp.shown",
-    "inapp.seen",
-    "inapp.dismissed",
-    "inapp.clicked",
-    "inapp.answered",
-    "task.opened",
-    "task.updated",
-    "task.completed",
-)
+# Every outcome notify reports is a signal a playbook can wait for or branch on.
+OUTCOME_SIGNALS: tuple[str, ...] = get_args(OutcomeKind)
 KNOWN_SIGNALS = frozenset(ACCOUNT_SIGNALS + OUTCOME_SIGNALS)
 DATE_ATTRIBUTES = ("renewal_date", "signed_at", "last_csm_contact_at", "first_seen_at", "enrolled_at")
 
