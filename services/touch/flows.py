@@ -100,18 +100,21 @@ class Flows:
                 out += await self.fire_due(repo, account_id, until=at)
                 seen.forget()
             may_start = now - item.at <= self.config.max_trigger_age
-            out += await self._apply_one(repo, seen, item, at=at, may_start=may_start)
+            out += await self._apply_one(repo, seen, item, at=at, now=now, may_start=may_start)
         return out
 
     async def _apply_one(
-        self, repo: Repository, seen: _Seen, item: Input, *, at: datetime, may_start: bool
+        self, repo: Repository, seen: _Seen, item: Input, *, at: datetime, now: datetime, may_start: bool
     ) -> list[Command]:
         account_id = seen.account_id
         before = await seen.get_profile(repo)
         profile = apply_input(before, item, account_id=account_id, at=at)
         if profile != before:
             await repo.save_profile(profile, at=at)
-            await self._schedule_date_triggers(repo, profile, at=at)
+            # From the clock's now, not the input's time: a backfilled event must not schedule a
+            # trigger (NPS = first seen + 30 d) into the past, where its whole run would happen
+            # at once with every wait already expired.
+            await self._schedule_date_triggers(repo, profile, at=now)
             seen.forget(profile=profile)
         assignment = await self.retier(repo, profile, at=at, seen=seen)
         if item.signal is None:

@@ -149,3 +149,11 @@ async def test_an_old_event_updates_the_profile_but_starts_no_playbook(flows: Fl
     backfilled = from_event(signed("a1", T0 - timedelta(days=3)))
     assert await flows.apply(repo, "a1", backfilled, now=T0) == []
     assert repo.enrolments == {} and "a1" in repo.profiles
+
+
+async def test_backfilled_history_schedules_date_triggers_from_now_not_in_the_past(flows: Flows) -> None:
+    """60 days of history arrive today: the NPS survey (first seen + 30 d) is due now, not 30 days ago,
+    so its run starts today and its waits can still see the customer's answer."""
+    repo = FakeRepo()
+    await flows.apply(repo, "a1", from_event(signed("a1", T0 - timedelta(days=60))), now=T0)
+    assert repo.timers[("a1", "trigger:advocacy")].due_at >= T0
