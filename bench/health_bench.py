@@ -144,16 +144,26 @@ async def consumed(conn: asyncpg.Connection, topic: str) -> dict[int, int]:
     return {r["partition"]: r["next_offset"] for r in rows}
 
 
-async def health_throughput(conn: asyncpg.Connection, topic: str, total: int) -> float:
-    first_t, first_n = None, 0
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process: steadier than events/s on a shared machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def health_throughput(conn: asyncpg.Connection, topic: str, total: int, pid: int) -> tuple[float, float, float]:
+    """Returns (events/s, server CPU seconds per event, share of wall time the server was on CPU)."""
+    first_t, first_n, first_cpu = None, 0, 0.0
     while True:
         n = sum((await consumed(conn, topic)).values())
         now = time.perf_counter()
         if n and first_t is None:
-            first_t, first_n = now, n
+            first_t, first_n, first_cpu = now, n, cpu_seconds(pid)
         if n >= total:
             # The first sample already includes one batch: count only what came after it.
-            return (n - first_n) / (now - first_t) if first_t and now > first_t else float("nan")
+            if not first_t or now <= first_t or n <= first_n:
+                return float("nan"), float("nan"), float("nan")
+            cpu = cpu_seconds(pid) - first_cpu
+            return (n - first_n) / (now - first_t), cpu / (n - first_n), cpu / (now - first_t)
         await asyncio.sleep(0.02)
 
 
@@ -238,8 +248,9 @@ async def main(argv: list[str]) -> int:
     server = subprocess.Popen([sys.executable, "-m", "touchline.shared.cli", "health"], env=env)
     conn = await asyncpg.connect(dsn)
     try:
-        health_rate = await health_throughput(conn, topic, len(events))
+        health_rate, cpu_per_event, busy = await health_throughput(conn, topic, len(events), server.pid)
         print(f"health consumer (same events):                     {health_rate:,.0f} events/s")
+        print(f"  health process CPU: {cpu_per_event * 1e6:.0f} us/event, on CPU {busy:.0%} of the wall time")
         print(f"ratio health / baseline: {health_rate / base_rate:.2f} (target >= 0.5; absolute target >= 10,000/s)")
         paced = make_events(args.rate * args.seconds, args.accounts, seed=99)[args.accounts :]
         latencies = await health_latency(infra.bootstrap_servers, conn, topic, paced, args.rate)
