@@ -190,7 +190,7 @@ async def main(argv: list[str]) -> int:
     ingest_rates: list[float] = []
     bare_rates: list[float] = []
     latencies: list[float] = []
-    ingest_cpu = bare_cpu = 0.0
+    ingest_cpu = bare_cpu = client_cpu = 0.0
     try:
         async with httpx.AsyncClient(base_url=url, auth=(WRITE_KEY, "")) as client:
             groups = [{"type": "group", "userId": u, "groupId": a, "traits": {"plan": "pro"}} for a, u in people]
@@ -205,9 +205,10 @@ async def main(argv: list[str]) -> int:
             before = cpu_seconds()
             bare_s = await run_bare(infra.bootstrap_servers, topic, docs, args.concurrency)
             bare_cpu += cpu_seconds() - before
-            before = cpu_seconds(server.pid)
+            before, before_client = cpu_seconds(server.pid), cpu_seconds()
             ingest_s, round_latencies = await run_ingest(url, bodies, args.concurrency)
             ingest_cpu += cpu_seconds(server.pid) - before
+            client_cpu += cpu_seconds() - before_client
             bare_rates.append(len(docs) * 100 / bare_s)
             ingest_rates.append(len(docs) * 100 / ingest_s)
             latencies += round_latencies
@@ -233,7 +234,11 @@ async def main(argv: list[str]) -> int:
     )
     if RETRIED:
         print(f"503s      {len(RETRIED)} requests answered 503 and were retried, e.g. {RETRIED[0]!r}")
-    print(f"CPU/event baseline {bare_cpu / total * 1e6:.0f} us, ingest server {ingest_cpu / total * 1e6:.0f} us")
+    print(
+        f"CPU/event baseline {bare_cpu / total * 1e6:.0f} us, ingest server {ingest_cpu / total * 1e6:.0f} us"
+        f" (+ {client_cpu / total * 1e6:.0f} us in this process's HTTP client, on the same CPUs)"
+    )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     return 0
 
 
