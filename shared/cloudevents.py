@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from .messages import REGISTRY, Message
 
@@ -72,4 +73,27 @@ def decode(
         partition=partition,
         offset=offset,
         key=key.decode("utf-8", "replace") if key is not None else None,
+    )
+
+
+class Record(Protocol):
+    """What a Kafka client hands back: aiokafka's ConsumerRecord fits."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: Any
+    value: Any
+    headers: Any
+
+
+def decode_record(record: Record) -> Envelope:
+    """:func:`decode` for a consumed record."""
+    return decode(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        headers=list(record.headers),
     )

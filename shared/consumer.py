@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import metrics
-from .cloudevents import DecodeError, Envelope, decode
+from .cloudevents import DecodeError, Envelope, decode_record
 from .db import load_offsets, lock_offsets, save_offsets
 from .kafka import KafkaPublisher
 from .messages import Message
@@ -120,7 +120,7 @@ class ConsumerRunner:
         unreadable: list[tuple[ConsumerRecord, str]] = []
         for record in records:
             try:
-                envelopes.append(_decode(record))
+                envelopes.append(decode_record(record))
             except DecodeError as exc:
                 unreadable.append((record, str(exc)))
         for record, reason in unreadable:
@@ -210,14 +210,3 @@ class ConsumerRunner:
             await self._consumer.commit(offsets)
         except KafkaError as exc:
             log.info("kafka offset commit skipped", extra={"error": repr(exc)})
-
-
-def _decode(record: ConsumerRecord) -> Envelope:
-    return decode(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=record.key,
-        value=record.value,
-        headers=list(record.headers),
-    )

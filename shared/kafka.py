@@ -13,7 +13,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from . import topics
 from .clock import SimulatedClock
-from .cloudevents import DecodeError, Headers, decode, encode
+from .cloudevents import DecodeError, Headers, decode_record, encode
 from .messages import ClockSet, Message
 
 log = logging.getLogger(__name__)
@@ -115,14 +115,7 @@ async def read_clock(bootstrap_servers: str, *, prefix: str = "") -> ClockSet | 
         consumer.seek(tp, end - 1)
         records = await consumer.getmany(tp, timeout_ms=5000)
         for record in reversed(records.get(tp, [])):
-            env = decode(
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                key=record.key,
-                value=record.value,
-                headers=list(record.headers),
-            )
+            env = decode_record(record)
             if isinstance(env.message, ClockSet):
                 return env.message
         return None
@@ -143,14 +136,7 @@ async def feed_clock(bootstrap_servers: str, clock: SimulatedClock, *, prefix: s
             batch = await consumer.getmany(tp, timeout_ms=200)
             for record in batch.get(tp, []):
                 try:
-                    env = decode(
-                        topic=record.topic,
-                        partition=record.partition,
-                        offset=record.offset,
-                        key=record.key,
-                        value=record.value,
-                        headers=list(record.headers),
-                    )
+                    env = decode_record(record)
                 except DecodeError as exc:
                     log.warning("ignoring unreadable clock record", extra={"offset": record.offset, "error": str(exc)})
                     continue

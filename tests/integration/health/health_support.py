@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from touchline.shared import topics
 from touchline.shared.admin import publish_clock
 from touchline.shared.clock import Clock
-from touchline.shared.cloudevents import decode, encode
+from touchline.shared.cloudevents import decode_record, encode
 from touchline.shared.messages import HealthScored, Message, ProductEvent
 from touchline.shared.settings import CommonSettings
 
@@ -119,14 +119,7 @@ async def scored_messages(common: CommonSettings, account_id: str) -> list[Healt
             for records in batch.values():
                 for r in records:
                     if r.key == account_id.encode():
-                        env = decode(
-                            topic=r.topic,
-                            partition=r.partition,
-                            offset=r.offset,
-                            key=r.key,
-                            value=r.value,
-                            headers=list(r.headers),
-                        )
+                        env = decode_record(r)
                         assert isinstance(env.message, HealthScored)
                         found.append(env.message)
         return found

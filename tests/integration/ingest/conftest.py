@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from touchline.ingest.main import build_app
 from touchline.ingest.settings import IngestSettings
 from touchline.shared import topics
-from touchline.shared.cloudevents import Envelope, decode
+from touchline.shared.cloudevents import Envelope, decode_record
 from touchline.shared.settings import CommonSettings
 
 WRITE_KEY = "dev-ingest-product-key"
@@ -83,16 +83,7 @@ async def events_for(common: CommonSettings, account_id: str) -> list[Envelope]:
             for records in batch.values():
                 for r in records:
                     if r.key == account_id.encode():
-                        found.append(
-                            decode(
-                                topic=r.topic,
-                                partition=r.partition,
-                                offset=r.offset,
-                                key=r.key,
-                                value=r.value,
-                                headers=list(r.headers),
-                            )
-                        )
+                        found.append(decode_record(r))
             pending = {tp for tp in pending if await consumer.position(tp) < end[tp]}
         return found
     finally:

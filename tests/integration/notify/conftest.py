@@ -23,7 +23,7 @@ from touchline.notify.main import build_app
 from touchline.notify.settings import NotifySettings
 from touchline.notify.state import NotifyState
 from touchline.shared import topics
-from touchline.shared.cloudevents import decode, encode
+from touchline.shared.cloudevents import decode_record, encode
 from touchline.shared.messages import Command, Message, Outcome, ProductEvent, Recipients, TaskSpec
 from touchline.shared.settings import CommonSettings
 from touchline.shared.stack.layout import free_port
@@ -175,14 +175,7 @@ async def _collect(common: CommonSettings, into: list[Outcome], stop: asyncio.Ev
             batch = await consumer.getmany(timeout_ms=100)
             for records in batch.values():
                 for r in records:
-                    env = decode(
-                        topic=r.topic,
-                        partition=r.partition,
-                        offset=r.offset,
-                        key=r.key,
-                        value=r.value,
-                        headers=list(r.headers),
-                    )
+                    env = decode_record(r)
                     if isinstance(env.message, Outcome):
                         into.append(env.message)
     finally:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from touchline.shared import topics
 from touchline.shared.admin import publish_clock
 from touchline.shared.clock import Clock
-from touchline.shared.cloudevents import decode, encode
+from touchline.shared.cloudevents import decode_record, encode
 from touchline.shared.kafka import make_producer, read_clock
 from touchline.shared.messages import Command, HealthScored, Message, Outcome, ProductEvent
 from touchline.shared.settings import CommonSettings
@@ -160,14 +160,7 @@ class Commands:
             batch = await self._consumer.getmany(timeout_ms=200)
             for records in batch.values():
                 for r in records:
-                    env = decode(
-                        topic=r.topic,
-                        partition=r.partition,
-                        offset=r.offset,
-                        key=r.key,
-                        value=r.value,
-                        headers=list(r.headers),
-                    )
+                    env = decode_record(r)
                     if isinstance(env.message, Command):
                         self.by_account.setdefault(env.message.account_id, []).append(env.message)
 
