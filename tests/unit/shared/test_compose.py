@@ -7,7 +7,7 @@ import yaml
 from touchline.shared.admin import config_rows
 
 ROOT = Path(__file__).resolve().parents[3]
-APP_SERVICES = {"ingest", "health", "touch", "notify"}
+APP_SERVICES = {"ingest", "health", "touch", "notify", "console"}
 
 
 def _compose() -> dict:  # type: ignore[type-arg]
@@ -31,6 +31,17 @@ def test_every_touchline_variable_in_compose_is_a_real_setting() -> None:
         env = service.get("environment") or {}
         unknown = {k for k in env if k.startswith("TOUCHLINE_") and k not in known}
         assert not unknown, f"{name}: {sorted(unknown)} are not settings of any service"
+
+
+def test_healthchecks_hold_only_compose_healthcheck_keys() -> None:
+    for name, service in _compose()["services"].items():
+        check = service.get("healthcheck") or {}
+        assert set(check) <= {"test", "interval", "timeout", "retries", "start_period"}, f"{name}: {sorted(check)}"
+
+
+def test_notify_sends_to_the_compose_mail_sink() -> None:
+    env = _compose()["services"]["notify"]["environment"]
+    assert env["TOUCHLINE_NOTIFY_SMTP_HOST"] == "mailsink"
 
 
 def test_consumer_services_publish_no_fixed_host_port_so_they_can_scale() -> None:
