@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -100,7 +101,19 @@ class Loops:
         now = self.clock.now()
         if silenced and not row["internal"]:
             return self._finish(row, state="suppressed", kind="email.failed", detail="suppressed: unsubscribed")
-        message = compose(
+        try:
+            message = self._compose(row, now=now)
+        except ValueError as exc:
+            # Bad data in one row (e.g. a line break in an address) fails that delivery only.
+            return self._finish(row, state="failed", kind="email.failed", detail=f"permanent: unusable message: {exc}")
+        try:
+            await self.mailer.send(message)
+        except SendFailed as exc:
+            return self._failed(row, exc)
+        return self._finish(row, state="sent", kind="email.sent", detail=row["message_id"], sent_at=now)
+
+    def _compose(self, row: Mapping[str, Any], *, now: datetime) -> EmailMessage:
+        return compose(
             Outgoing(
                 message_id=row["message_id"],
                 mail_from=self.settings.mail_from,
@@ -114,11 +127,6 @@ class Loops:
                 delivery_id=row["id"],
             )
         )
-        try:
-            await self.mailer.send(message)
-        except SendFailed as exc:
-            return self._failed(row, exc)
-        return self._finish(row, state="sent", kind="email.sent", detail=row["message_id"], sent_at=now)
 
     def _failed(self, row: Mapping[str, Any], exc: SendFailed) -> Work:
         verdict = classify_smtp(exc.code)

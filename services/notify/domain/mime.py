@@ -32,7 +32,10 @@ def compose(mail: Outgoing) -> EmailMessage:
     msg["Message-ID"] = mail.message_id
     msg["Date"] = email.utils.format_datetime(mail.sent_at)
     msg["From"] = mail.mail_from
-    msg["To"] = email.utils.formataddr((mail.to_name or "", mail.to)) if mail.to_name else mail.to
+    # A display name comes from the customer's product (identify traits): fold any line breaks
+    # rather than fail, since a header may not contain one.
+    name = " ".join((mail.to_name or "").split())
+    msg["To"] = email.utils.formataddr((name, mail.to)) if name else mail.to
     msg["Subject"] = mail.subject
     msg["X-Touchline-Delivery"] = mail.delivery_id
     if mail.unsubscribe_url:

@@ -187,3 +187,35 @@ async def test_an_unknown_template_is_reported_as_failed(notify: Notify):
     await notify.publish(topics.COMMANDS, email_command(account, "no.such_template"))
     failed = await eventually(lambda: notify.outcomes_of(account, "email.failed"), what="template outcome")
     assert "no email template" in failed[0].detail
+
+
+async def test_line_breaks_in_a_contact_fail_only_that_mail_and_never_inject_headers(notify: Notify):
+    """Names and addresses come from the customer's product: a line break must not become a header
+    nor stop the other recipients of the same command."""
+    from datetime import UTC, datetime
+
+    from touchline.shared.messages import ProductEvent
+
+    account = str(uuid.uuid4())
+    good, bad = f"{account[:8]}@customer.test", f"{account[:8]}-2@customer.test\nBcc: spy@evil.test"
+    await notify.directory(account, user1=(good, "en"))
+    now = datetime.now(UTC)
+    await notify.publish(
+        topics.EVENTS,
+        ProductEvent(message_id=str(uuid.uuid4()), account_id=account, kind="identify", user_id="user2",
+                     traits={"email": bad, "name": "Mallory", "locale": "en", "role": "admin"}, timestamp=now, received_at=now),
+        ProductEvent(message_id=str(uuid.uuid4()), account_id=account, kind="identify", user_id="user1",
+                     traits={"email": good, "name": "Aiko\nBcc: spy@evil.test", "locale": "en", "role": "admin"},
+                     timestamp=now, received_at=now),
+    )  # fmt: skip
+    await notify.publish(topics.COMMANDS, email_command(account))
+    [mail] = await eventually(lambda: notify.mails_to(good), what=f"mail to {good}")
+    assert "\n" not in mail["To"] and mail["Bcc"] is None and "Aiko" in mail["To"]
+    sent = await eventually(lambda: notify.outcomes_of(account, "email.sent"), what="email.sent outcome")
+    assert len(sent) == 1
+    from email.utils import getaddresses
+
+    recipients = {a for m in notify.sink.messages() for _, a in getaddresses([str(m["To"] or ""), str(m["Bcc"] or "")])}
+    assert "spy@evil.test" not in recipients
+    failed = await eventually(lambda: notify.outcomes_of(account, "email.failed"), what="the bad address's failure")
+    assert [f.detail.split(":")[0:2] for f in failed] == [["permanent", " unusable message"]]
