@@ -50,9 +50,18 @@ class ServiceSettings(BaseSettings):
 
 
 def refuse_dev_secrets(settings: BaseSettings, *, env: str) -> None:
-    """Raise if any SecretStr field still holds a ``dev-`` default while env is prod."""
+    """Raise if a secret still holds a ``dev-`` value, or one that has a dev default is empty,
+    while env is prod (an empty API token would let ``Bearer `` through)."""
     if env == "dev" or env == "test":
         return
+    fields = type(settings).model_fields
     for name, value in settings:
-        if isinstance(value, SecretStr) and value.get_secret_value().startswith(DEV_SECRET_PREFIX):
+        if not isinstance(value, SecretStr):
+            continue
+        secret = value.get_secret_value()
+        if secret.startswith(DEV_SECRET_PREFIX):
             raise ValueError(f"{name}: a dev default secret is not allowed when env={env}; set it explicitly")
+        default = fields[name].default if name in fields else None
+        has_dev_default = isinstance(default, SecretStr) and default.get_secret_value().startswith(DEV_SECRET_PREFIX)
+        if has_dev_default and not secret.strip():
+            raise ValueError(f"{name}: must not be empty when env={env}")

@@ -123,6 +123,8 @@ async def test_simulated_clock_only_moves_when_told_and_wakes_its_waiters() -> N
 def test_dev_secrets_are_refused_outside_dev_and_test() -> None:
     with pytest.raises(ValueError, match="api_token: a dev default secret is not allowed when env=prod"):
         CommonSettings(env="prod")
+    with pytest.raises(ValueError, match="api_token: must not be empty when env=prod"):
+        CommonSettings(env="prod", api_token="  ")
     assert CommonSettings(env="prod", api_token="a-real-secret").env == "prod"
     assert CommonSettings(env="dev").api_token.get_secret_value().startswith("dev-")
 
