@@ -155,7 +155,7 @@ class SessionSigner:
         if not cookie or "." not in cookie:
             return None
         payload, _, signature = cookie.partition(".")
-        if not hmac.compare_digest(signature, self._sign(payload)):
+        if not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
             return None
         try:
             data = json.loads(_unb64(payload))
@@ -170,7 +170,7 @@ class SessionSigner:
         return self._sign(f"csrf:{session.nonce}")
 
     def csrf_ok(self, session: Session, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(str(token), self.csrf_token(session))
+        return bool(token) and hmac.compare_digest(str(token).encode(), self.csrf_token(session).encode())
 
     def _sign(self, text: str) -> str:
         return _b64(hmac.new(self._secret, text.encode(), hashlib.sha256).digest())

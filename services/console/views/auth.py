@@ -72,7 +72,7 @@ async def login(
 ) -> Response:
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     t = translate_for(request, locale_for(request, None))
-    if not nonce or not hmac.compare_digest(login_token, _login_token(request, nonce)):
+    if not nonce or not hmac.compare_digest(login_token.encode(), _login_token(request, nonce).encode()):
         return _login_page(request, next_=safe_next(next), error=t("login.expired"), status=403)
     throttle = request.app.state.console.throttle
     wait = throttle.retry_after(email, now=time.time())

@@ -40,7 +40,7 @@ def user_token(secret: str, user_id: str) -> str:
 def verify_user_token(secret: str, *, user_id: str, token: str) -> bool:
     if not user_id or not token:
         return False
-    return hmac.compare_digest(user_token(secret, user_id), token.strip().lower())
+    return hmac.compare_digest(user_token(secret, user_id).encode(), token.strip().lower().encode())
 
 
 def _b64(data: bytes) -> str:
@@ -70,7 +70,7 @@ def sign_link(secret: str, claim: LinkClaim) -> str:
 def verify_link(secret: str, token: str, *, kind: LinkKind) -> LinkClaim:
     """The claim a token carries; BadToken if it is forged, altered or of another kind."""
     body, dot, mac = token.partition(".")
-    if not dot or not body or not hmac.compare_digest(_mac(secret, body), mac):
+    if not dot or not body or not hmac.compare_digest(_mac(secret, body).encode(), mac.encode()):
         raise BadToken("signature does not match")
     try:
         payload = json.loads(_unb64(body))

@@ -120,3 +120,11 @@ def test_the_throttle_forgets_the_oldest_email_past_its_cap() -> None:
         throttle.failed(email, now=1.0)
     assert throttle.retry_after("a@x.io", now=2.0) == 0
     assert throttle.retry_after("c@x.io", now=2.0) > 0
+
+
+def test_a_session_cookie_with_non_ascii_signature_is_no_session() -> None:
+    from touchline.console.auth import SessionSigner
+
+    signer = SessionSigner(b"k" * 32, max_age_seconds=60)
+    payload = signer.issue("a@example.com", now=0).partition(".")[0]
+    assert signer.read(f"{payload}.签名", now=1) is None

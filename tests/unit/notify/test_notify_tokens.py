@@ -49,3 +49,9 @@ def test_an_open_token_cannot_be_used_as_an_unsubscribe_token():
 def test_answer_links_carry_the_answer_including_non_ascii():
     claim = LinkClaim("answer", "d-1", answer={"survey": "renewal", "choice": "likely", "comment": "更新"})
     assert verify_link("k", sign_link("k", claim), kind="answer").answer == claim.answer
+
+
+def test_a_token_with_non_ascii_characters_is_refused_not_an_error() -> None:
+    assert verify_user_token("s", user_id="u1", token="é" * 64) is False
+    with pytest.raises(BadToken):
+        verify_link("s", "eyJ9.ñ", kind="click")
