@@ -187,15 +187,26 @@ class ConsumerRunner:
             "dead-lettering record",
             extra={"topic": record.topic, "partition": record.partition, "offset": record.offset, "reason": reason},
         )
-        await self._publisher.dead_letter(
-            record.topic,
-            key=record.key,
-            value=record.value,
-            headers=list(record.headers),
-            reason=reason,
-            offset=record.offset,
-            partition=record.partition,
-        )
+        attempt = 0
+        while True:
+            try:
+                await self._publisher.dead_letter(
+                    record.topic,
+                    key=record.key,
+                    value=record.value,
+                    headers=list(record.headers),
+                    reason=reason,
+                    offset=record.offset,
+                    partition=record.partition,
+                )
+                break
+            except Exception as exc:
+                # The broker being away is not the record's fault: wait for it like any batch.
+                if not is_transient(exc):
+                    raise
+                attempt += 1
+                metrics.CONSUMER_RETRIES.labels(self.config.group_id, "dead_letter").inc()
+                await asyncio.sleep(min(self.config.backoff_s * 2 ** min(attempt, 8), self.config.max_backoff_s))
         self.state.dead_lettered += 1
         metrics.DEAD_LETTERED.labels(self.config.group_id, record.topic).inc()
 
