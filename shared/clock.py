@@ -14,6 +14,11 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    @property
+    def known(self) -> bool:
+        """False while a simulated clock has not heard its first time yet."""
+        ...
+
     def now(self) -> datetime: ...
 
     async def changed(self, timeout: float) -> None:
@@ -22,6 +27,8 @@ class Clock(Protocol):
 
 
 class SystemClock:
+    known = True
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 

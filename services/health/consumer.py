@@ -63,6 +63,10 @@ async def run_decay_loop(
 ) -> None:
     """Wake when the clock moves (or every ``interval_s``) and age the accounts that are due."""
     while not runtime.stop.is_set():
+        if not runtime.clock.known:
+            # A simulated clock's fallback is the wall clock: aging to it would score the future.
+            await runtime.clock.changed(timeout=interval_s)
+            continue
         now = runtime.clock.now()
         try:
             status.rescored += await sweep_until_done(runtime, ctx=ctx, now=now, batch=batch)
