@@ -11,6 +11,7 @@ from touchline.shared import topics
 from touchline.shared.clock import Clock
 from touchline.shared.cloudevents import Envelope
 from touchline.shared.consumer import Outgoing
+from touchline.shared.db import first_seen
 from touchline.shared.messages import HealthScored, Message, Outcome, ProductEvent
 
 from .adapters.postgres import PgRepository
@@ -41,13 +42,32 @@ def inputs_by_account(envelopes: Sequence[Envelope], table: dict[type[Message], 
     return grouped
 
 
+def dedup_key(env: Envelope) -> str:
+    return f"{env.type}:{env.id}"
+
+
+def first_copies(envelopes: Sequence[Envelope], fresh: set[str]) -> list[Envelope]:
+    """The envelopes never processed before, each once even if the batch holds it twice."""
+    kept, seen = [], set()
+    for env in envelopes:
+        key = dedup_key(env)
+        if key in fresh and key not in seen:
+            seen.add(key)
+            kept.append(env)
+    return kept
+
+
 async def handle_batch(conn: AsyncConnection, envelopes: Sequence[Envelope], *, flows: Flows, clock: Clock) -> Outgoing:
     """One consumer batch, in the runner's transaction: accounts in a fixed order (no lock cycles)."""
     table = readers(flows.config.thresholds)
     repo = PgRepository(conn)
     now = clock.now()
+    # Producers republish with the same ids after a crash (publish-before-commit, outboxes, SDK
+    # retries): a repeated signal must not move a run through two steps that wait for it.
+    ours = [e for e in envelopes if type(e.message) in table]
+    fresh = await first_seen(conn, "touch", [dedup_key(e) for e in ours], now=now)
     out: Outgoing = []
-    for account_id, items in sorted(inputs_by_account(envelopes, table).items()):
+    for account_id, items in sorted(inputs_by_account(first_copies(ours, fresh), table).items()):
         for command in await flows.apply(repo, account_id, items, now=now):
             out.append((topics.COMMANDS, command))
     return out

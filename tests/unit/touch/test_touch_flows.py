@@ -157,3 +157,25 @@ async def test_backfilled_history_schedules_date_triggers_from_now_not_in_the_pa
     repo = FakeRepo()
     await flows.apply(repo, "a1", from_event(signed("a1", T0 - timedelta(days=60))), now=T0)
     assert repo.timers[("a1", "trigger:advocacy")].due_at >= T0
+
+
+def test_a_message_seen_before_or_twice_in_a_batch_is_read_once() -> None:
+    from touchline.shared.cloudevents import Envelope
+    from touchline.touch.handlers import dedup_key, first_copies
+
+    def env(message_id: str, offset: int) -> Envelope:
+        message = signed("a1", T0).model_copy(update={"message_id": message_id})
+        return Envelope(
+            id=message_id,
+            source="s",
+            type=message.ce_type,
+            message=message,
+            topic="t",
+            partition=0,
+            offset=offset,
+            key="a1",
+        )
+
+    batch = [env("m1", 1), env("m2", 2), env("m1", 3)]
+    fresh = {dedup_key(batch[0])}  # m2 was processed in an earlier batch
+    assert [(e.id, e.offset) for e in first_copies(batch, fresh)] == [("m1", 1)]
