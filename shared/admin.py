@@ -8,6 +8,7 @@ import importlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
 from . import topics
@@ -15,7 +16,7 @@ from .clock import parse_duration, parse_instant
 from .kafka import KafkaPublisher, create_topics, make_producer, read_clock
 from .messages import ClockSet
 from .migrate import upgrade_all
-from .settings import CommonSettings
+from .settings import DEV_SECRET_PREFIX, CommonSettings
 
 # Settings classes listed in the README's configuration table, in order.
 SETTINGS_CLASSES = (
@@ -108,9 +109,16 @@ def config_rows() -> list[tuple[str, str, str]]:
         prefix = str(cls.model_config.get("env_prefix", ""))
         for field_name, info in cls.model_fields.items():
             default = info.get_default(call_default_factory=True)
-            shown = "(secret, dev default)" if "Secret" in type(default).__name__ else str(default)
+            shown = _shown_default(default)
             rows.append((f"{prefix}{field_name}".upper(), shown, info.description or ""))
     return rows
+
+
+def _shown_default(default: object) -> str:
+    if isinstance(default, SecretStr):
+        secret = default.get_secret_value()
+        return "(secret, dev default)" if secret.startswith(DEV_SECRET_PREFIX) else "(secret)" if secret else '""'
+    return str(default)
 
 
 def config_table() -> str:

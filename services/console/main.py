@@ -63,7 +63,7 @@ def load_users(common: CommonSettings, settings: ConsoleSettings) -> UserStore:
         store.put(User(email=DEMO_EMAIL, name="Demo CSM", password_hash=hash_password(DEMO_PASSWORD), locale="ja"))
         log.warning(
             "no console users file; env=dev, so a demo user exists for this process only",
-            extra={"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "users_file": settings.users_file},
+            extra={"email": DEMO_EMAIL, "users_file": settings.users_file},
         )
     return store
 
