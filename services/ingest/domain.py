@@ -135,9 +135,16 @@ def merge_context(outer: Mapping[str, Any], inner: Mapping[str, Any]) -> dict[st
     return merged
 
 
-def default_message_id(raw: Mapping[str, Any]) -> str:
-    """A messageId derived from the content, so a retried identical call without one still dedups."""
-    digest = hashlib.sha256(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+def default_message_id(raw: Mapping[str, Any], *, received_at: datetime) -> str:
+    """A messageId derived from the content, so a retried identical call without one still dedups.
+
+    A call with no timestamp either says nothing about when it happened: two identical logins an
+    hour apart are two logins, so the receiving time is part of its identity.
+    """
+    identity: Mapping[str, Any] = raw
+    if "timestamp" not in raw and "originalTimestamp" not in raw:
+        identity = {**raw, "_received_at": received_at.isoformat()}
+    digest = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
     return f"ingest-{digest[:32]}"
 
 
@@ -215,7 +222,7 @@ def parse_call(
     previous_id = _ident(raw, "previousId", path, problems)
     if kind == "alias" and (previous_id is None or user_id is None):
         problems.append(Problem(f"{path}.previousId", "alias needs previousId and userId"))
-    message_id = _ident(raw, "messageId", path, problems) or default_message_id(raw)
+    message_id = _ident(raw, "messageId", path, problems) or default_message_id(raw, received_at=received_at)
     if len(message_id) > MAX_MESSAGE_ID:
         problems.append(Problem(f"{path}.messageId", f"longer than {MAX_MESSAGE_ID} characters"))
     properties = _obj(raw, "properties", path, problems)

@@ -54,6 +54,15 @@ def test_a_missing_message_id_is_derived_from_the_content_so_retries_dedup() -> 
     assert first.message_id == again.message_id != other.message_id
 
 
+def test_identical_calls_without_message_id_or_timestamp_received_apart_are_two_events() -> None:
+    doc = {"userId": "u", "event": "Signed In"}
+    first = parse_single(doc, kind="track", received_at=NOW, policy=POLICY, limits=LIMITS).calls[0]
+    later = parse_single(doc, kind="track", received_at=NOW + timedelta(hours=1), policy=POLICY, limits=LIMITS).calls[0]
+    same_instant = parse_single(doc, kind="track", received_at=NOW, policy=POLICY, limits=LIMITS).calls[0]
+    assert first.message_id != later.message_id
+    assert first.message_id == same_instant.message_id
+
+
 def test_the_write_key_never_travels_with_the_event() -> None:
     call = single({"userId": "u", "event": "e", "writeKey": "secret"}).calls[0]
     assert "secret" not in repr(call)
