@@ -6,31 +6,19 @@ enrolment, the SMTP sink the welcome mail; all through the real broker, database
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.utils import parseaddr
 from typing import Any
 
 import httpx
+from waiting import eventually
 
 from touchline.sim.barrier import Barrier
 from touchline.sim.client import StackClient
 
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
-
-
-async def _eventually(probe: Callable[[], Awaitable[Any]], *, what: str, timeout: float = 60.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 async def test_a_signed_contract_is_scored_enrolled_and_welcomed_by_mail(e2e_stack) -> None:  # type: ignore[no-untyped-def]
@@ -92,10 +80,10 @@ async def test_a_signed_contract_is_scored_enrolled_and_welcomed_by_mail(e2e_sta
         async def welcomed() -> list[str]:
             return welcome()
 
-        score = await _eventually(scored, what="health to score the account")
+        score = await eventually(scored, what="health to score the account")
         assert 0 <= score["score"] <= 100
         assert score["band"] in {"good", "healthy", "caution", "action_required"}
-        assert await _eventually(enrolled, what="touch to enrol the account in onboarding")
-        subjects = await _eventually(welcomed, what="the welcome mail in the SMTP sink")
+        assert await eventually(enrolled, what="touch to enrol the account in onboarding")
+        subjects = await eventually(welcomed, what="the welcome mail in the SMTP sink")
         assert any("Acme" in s for s in subjects), subjects
         assert httpx.get(f"{e2e_stack.endpoints.url('notify')}/healthz").status_code == 200

@@ -4,20 +4,20 @@ and the owning services hold the result."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 import random
 import re
 import string
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from waiting import eventually
 
 from touchline.console.auth import User, UserStore, hash_password
 from touchline.console.clients import HttpBackend, ServiceClient
@@ -35,20 +35,7 @@ from touchline.shared.stack.smtp_sink import MailSink
 from touchline.touch.main import build_app as touch_app
 from touchline.touch.settings import TouchSettings
 
-T = TypeVar("T")
 CSM, PASSWORD = "csm-console@us.test", "correct horse battery"
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], *, what: str, timeout: float = 60) -> T:
-    """Wait for the consumers (a bound against hangs; no duration is asserted)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from waiting import eventually
 
 from touchline.shared import topics
 from touchline.shared.admin import publish_clock
@@ -18,20 +18,6 @@ from touchline.shared.clock import Clock
 from touchline.shared.cloudevents import decode_record, encode
 from touchline.shared.messages import HealthScored, Message, ProductEvent
 from touchline.shared.settings import CommonSettings
-
-T = TypeVar("T")
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float = 60, what: str = "") -> T:
-    """Poll ``probe`` until it returns something truthy (waiting, not timing: no duration is asserted)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"gave up waiting for {what or probe}")
-        await asyncio.sleep(0.1)
 
 
 async def produce(common: CommonSettings, topic: topics.Topic, messages: list[Message]) -> dict[tuple[str, int], int]:

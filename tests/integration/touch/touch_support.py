@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from waiting import eventually
 
 from touchline.shared import topics
 from touchline.shared.admin import publish_clock
@@ -20,20 +20,7 @@ from touchline.shared.kafka import make_producer, read_clock
 from touchline.shared.messages import Command, HealthScored, Message, Outcome, ProductEvent
 from touchline.shared.settings import CommonSettings
 
-T = TypeVar("T")
 DAY = timedelta(days=1)
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float = 60, what: str = "") -> T:
-    """Poll until ``probe`` returns something truthy (waiting, never asserting a duration)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"gave up waiting for {what or probe}")
-        await asyncio.sleep(0.05)
 
 
 def new_account() -> str:
