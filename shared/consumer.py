@@ -47,6 +47,9 @@ class RunnerConfig:
     retries: int = 3
     backoff_s: float = 0.2
     max_backoff_s: float = 5.0
+    # The Kafka offset commit only feeds lag monitoring; it never holds the partition up longer.
+    kafka_commit_timeout_s: float = 10.0
+    kafka_commit_retry_s: float = 2.0
 
 
 @dataclass
@@ -71,6 +74,10 @@ class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         # Batches are processed between polls, so nothing is in flight when this runs.
         self._runner.state.assigned -= set(revoked)
+        for tp in revoked:
+            self._runner.unmirrored.pop(tp, None)
+        if revoked:
+            log.info("partitions revoked", extra={"group": self._runner.config.group_id, "partitions": len(revoked)})
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         await self._runner.seek_to_stored(assigned)
@@ -92,6 +99,9 @@ class ConsumerRunner:
         self._handler = handler
         self.config = config
         self.state = RunnerState()
+        # Positions stored in Postgres that Kafka's committed offsets do not show yet.
+        self.unmirrored: dict[TopicPartition, int] = {}
+        self._next_mirror_try = 0.0
 
     async def seek_to_stored(self, assigned: list[TopicPartition]) -> None:
         async with self._engine.connect() as conn:
@@ -100,9 +110,16 @@ class ConsumerRunner:
             position = stored.get((tp.topic, tp.partition))
             if position is not None:
                 self._consumer.seek(tp, position)
+                # A crash between the Postgres commit and the Kafka one leaves Kafka behind;
+                # with nothing new to consume it would stay behind and show lag that is not there.
+                self.unmirrored[tp] = position
             else:
                 await self._consumer.seek_to_beginning(tp)
         self.state.assigned |= set(assigned)
+        log.info(
+            "partitions assigned",
+            extra={"group": self.config.group_id, "partitions": len(assigned), "resumed": len(stored)},
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         self._consumer.subscribe(self.config.topic_names, listener=_ResumeFromDatabase(self))
@@ -114,6 +131,8 @@ class ConsumerRunner:
             records = [r for part in batch.values() for r in part]
             if records:
                 await self._process(records)
+            elif self.unmirrored and asyncio.get_running_loop().time() >= self._next_mirror_try:
+                await self._commit_to_kafka({})
 
     async def _process(self, records: list[ConsumerRecord]) -> None:
         envelopes: list[Envelope] = []
@@ -211,13 +230,30 @@ class ConsumerRunner:
         metrics.DEAD_LETTERED.labels(self.config.group_id, record.topic).inc()
 
     async def _commit_to_kafka(self, positions: dict[tuple[str, int], int]) -> None:
-        # Postgres is the source of truth; committing to Kafka too only feeds lag monitoring.
-        offsets = {
-            TopicPartition(t, p): o for (t, p), o in positions.items() if TopicPartition(t, p) in self.state.assigned
-        }
+        """Mirror the positions Postgres now holds into Kafka's committed offsets.
+
+        Postgres is the source of truth; Kafka's copy only feeds lag monitoring (and the
+        simulator's drain barrier). So the commit is bounded by a timeout, and what did not
+        make it is kept and tried again when the consumer is idle: a commit that fails once,
+        or one that hangs on a coordinator, must neither stop consumption nor leave the lag
+        showing records that were processed long ago."""
+        for (t, p), o in positions.items():
+            tp = TopicPartition(t, p)
+            self.unmirrored[tp] = max(o, self.unmirrored.get(tp, 0))
+        offsets = {tp: o for tp, o in self.unmirrored.items() if tp in self.state.assigned}
         if not offsets:
             return
+        loop = asyncio.get_running_loop()
         try:
-            await self._consumer.commit(offsets)
-        except KafkaError as exc:
-            log.info("kafka offset commit skipped", extra={"error": repr(exc)})
+            await asyncio.wait_for(self._consumer.commit(offsets), timeout=self.config.kafka_commit_timeout_s)
+        except (KafkaError, TimeoutError) as exc:
+            self._next_mirror_try = loop.time() + self.config.kafka_commit_retry_s
+            metrics.CONSUMER_RETRIES.labels(self.config.group_id, "kafka_commit").inc()
+            log.warning(
+                "kafka offset commit failed; will retry (Postgres holds the offsets)",
+                extra={"group": self.config.group_id, "error": repr(exc) or type(exc).__name__},
+            )
+            return
+        for tp, o in offsets.items():
+            if self.unmirrored.get(tp) == o:
+                del self.unmirrored[tp]

@@ -62,7 +62,30 @@ def _exit_on_crash(task: asyncio.Task[None]) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+def task_stacks(limit: int = 12) -> list[dict[str, object]]:
+    """Every asyncio task of the running loop with where it waits now (innermost frame last)."""
+    dumped = []
+    for task in asyncio.all_tasks():
+        frames = [f"{f.f_code.co_filename}:{f.f_lineno} {f.f_code.co_name}" for f in task.get_stack(limit=limit)]
+        dumped.append({"task": task.get_name(), "done": task.done(), "stack": frames})
+    return sorted(dumped, key=lambda t: str(t["task"]))
+
+
+def install_task_dump() -> None:
+    """``kill -USR1 <pid>`` logs every task's stack: what a stuck consumer or loop waits on."""
+
+    def dump() -> None:
+        for entry in task_stacks():
+            log.warning("task dump", extra=entry)
+
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+        log.info("no SIGUSR1 task dump in this process")
+
+
 async def start_runtime(service: str, common: CommonSettings, *, engine_pool: int = 5) -> Runtime:
+    install_task_dump()
     clock: Clock = SystemClock() if common.clock == "system" else SimulatedClock()
     producer = make_producer(common.kafka_bootstrap_servers)
     await producer.start()

@@ -125,7 +125,7 @@ class Barrier:
                 return DrainReport(waited_s=now - began, checks=checks)
             stalled = now - progress_at > stall_s
             if stalled or now - began > timeout:
-                behind = {g: sum(v.values()) for g, v in lag.items()}
+                behind = {g: _per_topic(v) for g, v in lag.items()}
                 why = f"no progress for {stall_s:.0f}s" if stalled else f"not drained after {timeout:.0f}s"
                 raise SimulationError(f"pipeline {why}; records behind per consumer group: {behind}")
             await asyncio.sleep(0.1)
@@ -186,6 +186,14 @@ class Barrier:
             return guessed
         found = {t for response in described for g in response.groups for t in _subscribed(g)}
         return (found & self._names) or guessed
+
+
+def _per_topic(lag: dict[TopicPartition, int]) -> dict[str, int]:
+    """Records behind per topic (a stuck group shows which of its inputs it stopped reading)."""
+    totals: dict[str, int] = {}
+    for tp, n in lag.items():
+        totals[tp.topic] = totals.get(tp.topic, 0) + n
+    return totals
 
 
 def _subscribed(group: tuple) -> set[str]:  # type: ignore[type-arg]

@@ -20,7 +20,7 @@ from touchline.shared.clock import Clock, SimulatedClock, SystemClock
 from touchline.shared.db import make_engine
 from touchline.shared.kafka import KafkaPublisher, feed_clock, make_producer
 from touchline.shared.metrics import HTTP_LATENCY
-from touchline.shared.runtime import Runtime, ops_router, serve
+from touchline.shared.runtime import Runtime, install_task_dump, ops_router, serve
 from touchline.shared.settings import CommonSettings
 
 from .adapters.cache import CachedIdentities
@@ -100,6 +100,7 @@ def build_app(common: CommonSettings, settings: IngestSettings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_task_dump()
         clock: Clock = SystemClock() if common.clock == "system" else SimulatedClock()
         # Records the client was answered 503 for should not linger for long in the producer.
         timeout_ms = max(1000, int(settings.publish_timeout_seconds * 1000))

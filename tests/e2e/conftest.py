@@ -45,6 +45,15 @@ class E2EStack:
     def log_tails(self, lines: int = 40) -> str:
         return "\n".join(f"--- {name} ({path}):\n{tail(path, lines)}" for name, path in self.logs.items())
 
+    def diagnose(self, lines: int = 60) -> str:
+        """Each live service logs its asyncio task stacks (SIGUSR1), then the log tails: what a
+        stuck consumer waits on, for a failure that only shows up now and then."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGUSR1)
+        time.sleep(1.5)
+        return self.log_tails(lines)
+
     def dead(self) -> list[str]:
         return [name for name, p in self.processes.items() if p.poll() is not None]
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from touchline.sim.client import StackClient
+from touchline.sim.client import SimulationError, StackClient
 from touchline.sim.main import Outcome, choose_start, simulate
 from touchline.sim.personas import Account
 from touchline.sim.plan import Config
@@ -89,14 +89,17 @@ async def run(e2e_stack) -> Run:  # type: ignore[no-untyped-def]
         backfill=("slow_decline", "champion_leaves"),
         silent_days=140,
     )
-    outcome = await simulate(
-        config,
-        common=e2e_stack.common,
-        endpoints=e2e_stack.endpoints,
-        mail_dir=e2e_stack.mail_dir,
-        tiers=("tech",),
-        out=lambda line: print(line, flush=True),
-    )
+    try:
+        outcome = await simulate(
+            config,
+            common=e2e_stack.common,
+            endpoints=e2e_stack.endpoints,
+            mail_dir=e2e_stack.mail_dir,
+            tiers=("tech",),
+            out=lambda line: print(line, flush=True),
+        )
+    except SimulationError as exc:
+        pytest.fail(f"{exc}\n{e2e_stack.diagnose()}")
     stories = {}
     async with StackClient(e2e_stack.endpoints) as client:
         for account in outcome.accounts:

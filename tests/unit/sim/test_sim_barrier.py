@@ -46,9 +46,9 @@ async def test_drain_returns_once_nothing_is_behind_for_the_quiet_window():
     assert report.checks >= 2
 
 
-async def test_a_consumer_that_makes_no_progress_fails_the_drain_naming_its_group():
-    barrier = ScriptedBarrier([({"touch": {E0: 3}}, 1)])
-    with pytest.raises(SimulationError, match=r"no progress for 0s.*'touch': 3"):
+async def test_a_consumer_that_makes_no_progress_fails_the_drain_naming_its_group_and_topics():
+    barrier = ScriptedBarrier([({"touch": {E0: 3, E1: 2, O0: 4}}, 1)])
+    with pytest.raises(SimulationError, match=r"no progress for 0s.*'touch': \{'events': 5, 'outcomes': 4\}"):
         await barrier.drain(stall_s=0.3)
 
 
