@@ -114,7 +114,10 @@ class ConsumerRunner:
                 # with nothing new to consume it would stay behind and show lag that is not there.
                 self.unmirrored[tp] = position
             else:
-                await self._consumer.seek_to_beginning(tp)
+                # Not seek_to_beginning(): it awaits an offset lookup (up to the request
+                # timeout, per partition, silently) inside this callback. Offset 0 below the
+                # log start is "out of range", which auto_offset_reset=earliest resolves.
+                self._consumer.seek(tp, 0)
         self.state.assigned |= set(assigned)
         log.info(
             "partitions assigned",
