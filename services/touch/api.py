@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Query
+from fastapi import APIRouter, Body, Header, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
 from touchline.shared import topics
@@ -19,9 +19,10 @@ from touchline.shared.settings import CommonSettings
 from .adapters.config import ConfigError, load_playbook
 from .adapters.postgres import PgRepository
 from .domain.engine import Enrolment
+from .domain.manual import HEADER, BadKey, KeyReused, ManualRequest, parse_key
 from .domain.playbook import Playbook
-from .domain.triggers import enrolment_id
 from .flows import Flows
+from .manual import NotEnrolled, UnknownAccount, enrol_by_hand
 
 
 class EnrolRequest(BaseModel):
@@ -146,28 +147,45 @@ def router(
             return enrolment_view(updated, await repo.history(enrolment_id))
 
     @api.post("/accounts/{account_id}/enrolments", status_code=201)
-    async def enrol(account_id: str, request: EnrolRequest) -> dict[str, Any]:
+    async def enrol(
+        account_id: str,
+        request: EnrolRequest,
+        response: Response,
+        idempotency_key: str | None = Header(
+            None,
+            alias=HEADER,
+            description="makes a retry safe: the same key returns the enrolment it created (200), nothing sent again",
+        ),
+    ) -> dict[str, Any]:
         runtime, flows = get_runtime(), get_flows()
+        try:
+            key = parse_key(idempotency_key) if idempotency_key is not None else None
+        except BadKey as exc:
+            raise HTTPException(400, str(exc)) from exc
         playbook = flows.config.playbooks.get(request.playbook)
         if playbook is None:
             known = ", ".join(flows.config.playbooks)
             raise HTTPException(422, f"playbook: unknown playbook {request.playbook!r} (known: {known})")
+        wanted = ManualRequest(account_id, playbook.name, request.by)
         now = runtime.clock.now()
         async with runtime.engine.begin() as conn:
             repo = PgRepository(conn)
-            await repo.lock_account(account_id)
-            profile = await repo.get_profile(account_id)
-            if profile is None:
-                raise HTTPException(404, f"account {account_id!r}: unknown to touch (no event seen for it)")
-            assignment = await flows.retier(repo, profile, at=now)
-            cause = f"manual:{request.by}:{uuid.uuid4().hex}"
-            verdict, commands = await flows.enrol(repo, profile, assignment, playbook, at=now, cause=cause, manual=True)
-            if not verdict.ok:
-                raise HTTPException(409, f"not enrolled: {verdict.reason}")
-            # Published before commit, like the consumer: a failed commit leaves copies notify drops.
-            await runtime.publisher.publish(topics.COMMANDS, commands)
-            created = await repo.get_enrolment(enrolment_id(account_id, playbook.name, cause))
-            assert created is not None
-            return enrolment_view(created, await repo.history(created.id))
+            try:
+                done = await enrol_by_hand(
+                    flows, repo, playbook, request=wanted, key=key, now=now, nonce=uuid.uuid4().hex
+                )
+            except UnknownAccount as exc:
+                raise HTTPException(404, str(exc)) from exc
+            except NotEnrolled as exc:
+                raise HTTPException(409, str(exc)) from exc
+            except KeyReused as exc:
+                raise HTTPException(422, str(exc)) from exc
+            if done.replayed:
+                response.status_code = 200
+                response.headers["Idempotent-Replayed"] = "true"
+            # Before the commit, like the consumer: should the commit fail, a retry with the same
+            # key publishes the same command ids again and notify drops the copies.
+            await runtime.publisher.publish(topics.COMMANDS, done.commands)
+            return enrolment_view(done.enrolment, await repo.history(done.enrolment.id))
 
     return api

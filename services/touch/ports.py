@@ -11,6 +11,7 @@ from touchline.shared.messages import Message
 from touchline.shared.topics import Topic
 
 from .domain.engine import Enrolment, HistoryEntry
+from .domain.manual import KeyRecord
 from .domain.tiers import Profile, TierAssignment
 
 
@@ -60,6 +61,10 @@ class Repository(Protocol):
     async def mark_fired(self, account_id: str, key: str, *, at: datetime) -> None: ...
     async def next_due(self, account_id: str, *, until: datetime) -> DueTimer | None: ...
     async def earliest_due(self, account_id: str) -> datetime | None: ...
+    async def get_key(self, key: str) -> KeyRecord | None: ...
+    async def save_key(self, record: KeyRecord) -> KeyRecord | None:
+        """Store an Idempotency-Key; the record already stored under it (then nothing is written), else None."""
+        ...
 
 
 class Publisher(Protocol):

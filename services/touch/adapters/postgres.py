@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.engine import Enrolment, HistoryEntry
+from ..domain.manual import KeyRecord, ManualRequest
 from ..domain.tiers import Profile, TierAssignment
 from ..ports import DueTimer, StoredTier
 
@@ -345,6 +346,38 @@ class PgRepository:
             )
         ).first()
         return DueTimer(row.account_id, row.key, row.due_at, row.enrolment_id, row.playbook) if row else None
+
+    # --- Idempotency-Key of enrolments by hand -------------------------------------------------
+
+    async def get_key(self, key: str) -> KeyRecord | None:
+        row = (await self.conn.execute(text("SELECT * FROM touch.idempotency_keys WHERE key = :k"), {"k": key})).first()
+        return _key(row) if row is not None else None
+
+    async def save_key(self, record: KeyRecord) -> KeyRecord | None:
+        """The insert waits for a concurrent transaction holding the same key, then sees its row."""
+        inserted = await self.conn.execute(
+            text(
+                """INSERT INTO touch.idempotency_keys (key, account_id, playbook, by_whom, enrolment_id, created_at)
+                VALUES (:k, :a, :p, :b, :e, :at) ON CONFLICT (key) DO NOTHING RETURNING key"""
+            ),
+            {
+                "k": record.key,
+                "a": record.request.account_id,
+                "p": record.request.playbook,
+                "b": record.request.by,
+                "e": record.enrolment_id,
+                "at": record.created_at,
+            },
+        )
+        if inserted.first() is not None:
+            return None
+        return await self.get_key(record.key)
+
+
+def _key(row: Any) -> KeyRecord:
+    return KeyRecord(
+        row.key, ManualRequest(row.account_id, row.playbook, row.by_whom), row.enrolment_id, row.created_at
+    )
 
 
 def _enrolment(row: Any) -> Enrolment:

@@ -1,0 +1,98 @@
+"""An in-memory fake of touch's Repository port, shared by the unit tests of the service layer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from touchline.touch.domain.engine import Enrolment, HistoryEntry
+from touchline.touch.domain.manual import KeyRecord
+from touchline.touch.domain.tiers import Profile, TierAssignment
+from touchline.touch.ports import DueTimer, StoredTier
+
+
+class FakeRepo:
+    def __init__(self) -> None:
+        self.profiles: dict[str, Profile] = {}
+        self.tiers: dict[str, StoredTier] = {}
+        self.enrolments: dict[str, Enrolment] = {}
+        self.history: dict[str, list[HistoryEntry]] = {}
+        self.sends: list[tuple[str, str, datetime]] = []
+        self.timers: dict[tuple[str, str], DueTimer] = {}
+        self.locked: list[str] = []
+        self.keys: dict[str, KeyRecord] = {}
+
+    async def lock_account(self, account_id: str) -> None:
+        self.locked.append(account_id)
+
+    async def get_profile(self, account_id: str) -> Profile | None:
+        return self.profiles.get(account_id)
+
+    async def save_profile(self, profile: Profile, *, at: datetime) -> None:
+        self.profiles[profile.account_id] = profile
+
+    async def get_tier(self, account_id: str) -> StoredTier | None:
+        return self.tiers.get(account_id)
+
+    async def save_tier(self, account_id: str, a: TierAssignment, *, at: datetime) -> None:
+        self.tiers[account_id] = StoredTier(a.tier, a.rule, a.phase, a.value, a.reason, at)
+
+    async def open_enrolments(self, account_id: str) -> list[Enrolment]:
+        return [e for e in self.enrolments.values() if e.account_id == account_id and e.open]
+
+    async def get_enrolment(self, enrolment_id: str) -> Enrolment | None:
+        return self.enrolments.get(enrolment_id)
+
+    async def last_enrolled_at(self, account_id: str, playbook: str) -> datetime | None:
+        times = [
+            e.enrolled_at for e in self.enrolments.values() if (e.account_id, e.playbook) == (account_id, playbook)
+        ]
+        return max(times, default=None)
+
+    async def save_enrolment(self, e: Enrolment, *, at: datetime) -> None:
+        self.enrolments[e.id] = e
+
+    async def add_history(self, enrolment_id: str, entries: Sequence[HistoryEntry]) -> None:
+        self.history.setdefault(enrolment_id, []).extend(entries)
+
+    async def recent_sends(self, account_id: str, *, since: datetime) -> tuple[datetime, ...]:
+        return tuple(at for a, _, at in self.sends if a == account_id and at > since)
+
+    async def record_sends(self, account_id: str, sends: Sequence[tuple[str, datetime]]) -> None:
+        self.sends += [(account_id, c, at) for c, at in sends]
+
+    async def set_timer(
+        self,
+        account_id: str,
+        key: str,
+        due_at: datetime,
+        *,
+        enrolment_id: str | None = None,
+        playbook: str | None = None,
+    ) -> None:
+        self.timers[(account_id, key)] = DueTimer(account_id, key, due_at, enrolment_id, playbook)
+
+    async def get_timer(self, account_id: str, key: str) -> DueTimer | None:
+        return self.timers.get((account_id, key))
+
+    async def clear_timer(self, account_id: str, key: str) -> None:
+        self.timers.pop((account_id, key), None)
+
+    async def mark_fired(self, account_id: str, key: str, *, at: datetime) -> None:
+        self.timers.pop((account_id, key), None)
+
+    async def earliest_due(self, account_id: str) -> datetime | None:
+        return min((t.due_at for (a, _), t in self.timers.items() if a == account_id), default=None)
+
+    async def next_due(self, account_id: str, *, until: datetime) -> DueTimer | None:
+        due = [t for (a, _), t in self.timers.items() if a == account_id and t.due_at <= until]
+        return min(due, key=lambda t: (t.due_at, t.key), default=None)
+
+    async def get_key(self, key: str) -> KeyRecord | None:
+        return self.keys.get(key)
+
+    async def save_key(self, record: KeyRecord) -> KeyRecord | None:
+        if record.key in self.keys:
+            return self.keys[record.key]
+        self.keys[record.key] = record
+        return None
