@@ -26,6 +26,7 @@ from .domain.triggers import (
     enrolment_id,
     following_occurrence,
     next_date_trigger,
+    one_shot_occurrence,
 )
 from .ports import DueTimer, Repository, StoredTier
 
@@ -152,11 +153,11 @@ class Flows:
         return assignment
 
     async def _schedule_date_triggers(self, repo: Repository, profile: Profile, *, at: datetime) -> None:
-        for playbook in self.config.playbooks.values():
-            if playbook.trigger.date is None:
-                continue
+        dated = [p for p in self.config.playbooks.values() if p.trigger.date is not None]
+        fired = await repo.fired_date_triggers(profile.account_id) if dated else {}
+        for playbook in dated:
             key = f"trigger:{playbook.name}"
-            due = next_date_trigger(playbook, profile, now=at)
+            due = next_date_trigger(playbook, profile, now=at, fired=fired.get(playbook.name, ()))
             if due is None:
                 await repo.clear_timer(profile.account_id, key)
             else:
@@ -204,6 +205,11 @@ class Flows:
         nxt = following_occurrence(playbook, at, now=now)
         if nxt is not None:
             await repo.set_timer(account_id, f"trigger:{name}", nxt, playbook=name)
+        occurrence = one_shot_occurrence(playbook, profile)
+        if occurrence is not None:
+            # Remembered whether or not the account is enrolled now: the trigger had its turn for
+            # this date, and an overdue one would otherwise be armed again by the next profile update.
+            await repo.record_date_trigger(account_id, name, occurrence, at=at)
         assignment = await self.retier(repo, profile, at=at)
         _, commands = await self.enrol(repo, profile, assignment, playbook, at=at, cause=f"date:{at.isoformat()}")
         return commands

@@ -336,6 +336,24 @@ class PgRepository:
         )
         return [r.account_id for r in rows]
 
+    async def fired_date_triggers(self, account_id: str) -> dict[str, set[datetime]]:
+        rows = await self.conn.execute(
+            text("SELECT playbook, occurrence FROM touch.date_triggers_fired WHERE account_id = :a"), {"a": account_id}
+        )
+        fired: dict[str, set[datetime]] = {}
+        for r in rows:
+            fired.setdefault(r.playbook, set()).add(r.occurrence)
+        return fired
+
+    async def record_date_trigger(self, account_id: str, playbook: str, occurrence: datetime, *, at: datetime) -> None:
+        await self.conn.execute(
+            text(
+                """INSERT INTO touch.date_triggers_fired (account_id, playbook, occurrence, fired_at)
+                VALUES (:a, :p, :o, :at) ON CONFLICT DO NOTHING"""
+            ),
+            {"a": account_id, "p": playbook, "o": occurrence, "at": at},
+        )
+
     async def get_timer(self, account_id: str, key: str) -> DueTimer | None:
         row = (
             await self.conn.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,11 +18,26 @@ class Eligibility:
     reason: str
 
 
-def next_date_trigger(playbook: Playbook, profile: Profile, *, now: datetime) -> datetime | None:
+def one_shot_occurrence(playbook: Playbook, profile: Profile) -> datetime | None:
+    """The date value a one-shot date trigger stands for (e.g. renewal_date - 120d), which it fires
+    for once; None for a recurring trigger, another kind of trigger, or an unknown date."""
+    trigger = playbook.trigger
+    if trigger.date is None or trigger.every is not None:
+        return None
+    anchor = profile.date(trigger.date.attribute)
+    return anchor + trigger.date.offset if anchor is not None else None
+
+
+def next_date_trigger(
+    playbook: Playbook, profile: Profile, *, now: datetime, fired: Collection[datetime] = ()
+) -> datetime | None:
     """The instant a date-triggered playbook should next start for this account, or None.
 
     A trigger before its date (renewal - 120d) learned late still fires at once while the date
     itself is ahead; one after its date (last contact + 120d) fires at once when overdue.
+    A one-shot trigger fires once per date value: ``fired`` holds the values it already fired for
+    (see ``one_shot_occurrence``), so a profile update that leaves the date alone does not arm an
+    overdue trigger again, while a new date (the renewal moved a year on) does.
     A recurring trigger gives its first occurrence at or after ``now``.
     """
     trigger = playbook.trigger
@@ -31,6 +47,8 @@ def next_date_trigger(playbook: Playbook, profile: Profile, *, now: datetime) ->
     if anchor is None:
         return None
     due = anchor + trigger.date.offset
+    if trigger.every is None and due in fired:
+        return None
     if trigger.every is not None:
         if due >= now:
             return due

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from touch_fakes import FakeRepo  # type: ignore[import-not-found]
 
-from touchline.shared.messages import ProductEvent
-from touchline.touch.domain.signals import from_event
+from touchline.shared.messages import Outcome, ProductEvent
+from touchline.touch.domain.signals import from_event, from_outcome
 from touchline.touch.flows import Flows
 from touchline.touch.main import load_config
 from touchline.touch.settings import TouchSettings
@@ -99,3 +99,35 @@ def test_a_message_seen_before_or_twice_in_a_batch_is_read_once() -> None:
     batch = [env("m1", 1), env("m2", 2), env("m1", 3)]
     fresh = {dedup_key(batch[0])}  # m2 was processed in an earlier batch
     assert [(e.id, e.offset) for e in first_copies(batch, fresh)] == [("m1", 1)]
+
+
+def group(account: str, at: datetime, **traits: object) -> ProductEvent:
+    return ProductEvent(
+        message_id=f"{account}-group-{at.isoformat()}",
+        account_id=account,
+        kind="group",
+        traits=traits,
+        timestamp=at,
+        received_at=at,
+    )
+
+
+async def test_a_profile_update_does_not_fire_an_overdue_one_shot_trigger_again(flows: Flows) -> None:
+    """Re-engagement (120 d without CSM contact) fired once; a later group call with other traits
+    must not start it again, while a CSM contact (a new date) schedules the next one."""
+    repo = FakeRepo()
+    day = timedelta(days=1)
+    await flows.apply(repo, "a1", from_event(group("a1", T0, arr=900, lifecycle_stage="adoption")), now=T0)
+    fired = await flows.fire_due(repo, "a1", until=T0 + 120 * day)
+    assert [c.step for c in fired if c.playbook == "reengagement"] == ["news_mail", "news_popup"]
+
+    later = T0 + 220 * day  # past the 90-day cooldown: only the fix holds it back
+    again = await flows.apply(repo, "a1", from_event(group("a1", later, seats=12)), now=later)
+    again += await flows.fire_due(repo, "a1", until=later + day)
+    assert [c for c in again if c.playbook == "reengagement"] == []
+    assert ("a1", "trigger:reengagement") not in repo.timers
+
+    contact = later + 2 * day
+    done = Outcome(outcome_id="o1", account_id="a1", kind="task.completed", occurred_at=contact)
+    await flows.apply(repo, "a1", from_outcome(done), now=contact)
+    assert repo.timers[("a1", "trigger:reengagement")].due_at == contact + 120 * day

@@ -11,7 +11,13 @@ from touchline.shared.messages import HealthScored, Outcome, ProductEvent
 from touchline.touch.adapters.config import load_playbooks
 from touchline.touch.domain.signals import SignalThresholds, apply_input, from_event, from_health, from_outcome
 from touchline.touch.domain.tiers import Profile
-from touchline.touch.domain.triggers import eligibility, enrolment_id, following_occurrence, next_date_trigger
+from touchline.touch.domain.triggers import (
+    eligibility,
+    enrolment_id,
+    following_occurrence,
+    next_date_trigger,
+    one_shot_occurrence,
+)
 from touchline.touch.settings import CONFIG_DIR
 
 NOW = datetime(2030, 6, 1, tzinfo=UTC)
@@ -133,3 +139,42 @@ def test_a_completed_task_counts_as_csm_contact() -> None:
     [item] = from_outcome(done)
     assert item.enrolment_id == "e1" and item.signal.name == "task.completed"
     assert apply_input(profile(), item, account_id="a", at=NOW).last_csm_contact_at == NOW
+
+
+def test_a_one_shot_trigger_stands_for_its_date_value_and_a_recurring_one_for_none(seeds) -> None:
+    assert (
+        one_shot_occurrence(seeds["renewal"], profile(renewal_date="2031-01-01"))
+        == datetime(2031, 1, 1, tzinfo=UTC) - 120 * DAY
+    )
+    assert one_shot_occurrence(seeds["renewal"], profile()) is None
+    assert one_shot_occurrence(seeds["advocacy"], profile()) is None
+    assert one_shot_occurrence(seeds["risk"], profile()) is None
+
+
+def test_an_overdue_one_shot_trigger_that_fired_for_its_date_is_not_armed_again(seeds) -> None:
+    silent = Profile(account_id="a", traits={"seats": 12}, first_seen_at=NOW - 300 * DAY)
+    fired = [one_shot_occurrence(seeds["reengagement"], silent)]
+    assert next_date_trigger(seeds["reengagement"], silent, now=NOW, fired=fired) is None
+    late = profile(renewal_date="2030-08-01")  # learned inside the 120 days: it fired at once
+    fired_for = one_shot_occurrence(seeds["renewal"], late)
+    assert fired_for == NOW - 59 * DAY
+    assert next_date_trigger(seeds["renewal"], late, now=NOW, fired=[fired_for]) is None
+
+
+def test_a_new_date_arms_a_one_shot_trigger_again(seeds) -> None:
+    """The renewal moved a year on after renewing: next year's 120-day reminder is due as usual."""
+    fired = [datetime(2030, 8, 1, tzinfo=UTC) - 120 * DAY]
+    renewed = profile(renewal_date="2031-08-01")
+    assert (
+        next_date_trigger(seeds["renewal"], renewed, now=NOW, fired=fired)
+        == datetime(2031, 8, 1, tzinfo=UTC) - 120 * DAY
+    )
+    contacted = Profile(account_id="a", traits={}, first_seen_at=NOW - 300 * DAY, last_csm_contact_at=NOW - 130 * DAY)
+    before = [NOW - 180 * DAY]  # fired for first seen + 120 d; a CSM contact since moved the date
+    assert next_date_trigger(seeds["reengagement"], contacted, now=NOW, fired=before) == NOW
+
+
+def test_what_fired_before_does_not_hold_back_a_recurring_survey(seeds) -> None:
+    first = next_date_trigger(seeds["advocacy"], profile(), now=NOW)
+    assert first is not None
+    assert next_date_trigger(seeds["advocacy"], profile(), now=NOW, fired=[first]) == first

@@ -21,6 +21,7 @@ class FakeRepo:
         self.timers: dict[tuple[str, str], DueTimer] = {}
         self.locked: list[str] = []
         self.keys: dict[str, KeyRecord] = {}
+        self.fired: dict[tuple[str, str], set[datetime]] = {}  # (account, playbook) -> date values
 
     async def lock_account(self, account_id: str) -> None:
         self.locked.append(account_id)
@@ -87,6 +88,12 @@ class FakeRepo:
     async def next_due(self, account_id: str, *, until: datetime) -> DueTimer | None:
         due = [t for (a, _), t in self.timers.items() if a == account_id and t.due_at <= until]
         return min(due, key=lambda t: (t.due_at, t.key), default=None)
+
+    async def fired_date_triggers(self, account_id: str) -> dict[str, set[datetime]]:
+        return {p: set(values) for (a, p), values in self.fired.items() if a == account_id}
+
+    async def record_date_trigger(self, account_id: str, playbook: str, occurrence: datetime, *, at: datetime) -> None:
+        self.fired.setdefault((account_id, playbook), set()).add(occurrence)
 
     async def get_key(self, key: str) -> KeyRecord | None:
         return self.keys.get(key)
