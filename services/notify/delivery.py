@@ -28,6 +28,7 @@ from .adapters import pg_tasks
 from .adapters import postgres as pg
 from .adapters.webhooks import signature_headers
 from .domain.email import backoff, classify_smtp, gives_up
+from .domain.endpoints import configured_endpoints, orphaned
 from .domain.mime import Outgoing, compose
 from .domain.outcomes import outcome_for
 from .ports import Mailer, SendFailed, WebhookPoster
@@ -51,7 +52,7 @@ class Loops:
     clock: Clock
     settings: NotifySettings
     wakes: dict[str, asyncio.Event] = field(
-        default_factory=lambda: {name: asyncio.Event() for name in ("mail", "webhooks", "outcomes")}
+        default_factory=lambda: {name: asyncio.Event() for name in ("mail", "webhooks", "outcomes", "parked")}
     )
     batch: int = 20
 
@@ -162,15 +163,32 @@ class Loops:
 
         return record
 
+    @property
+    def endpoint_ids(self) -> list[str]:
+        s = self.settings
+        return [e.id for e in configured_endpoints(webhook_urls=s.webhook_urls, slack_webhook_url=s.slack_webhook_url)]
+
     async def webhooks_once(self, stop: asyncio.Event) -> int:
         now = wall_now()
         lease = timedelta(seconds=self.settings.sending_lease_seconds)
+        ours = self.endpoint_ids
         async with self.engine.begin() as conn:
+            await self._forget_unconfigured(conn, ours, now=now)
             await pg_tasks.release_stale_webhooks(conn, claimed_before=now - lease)
-            rows = await pg_tasks.claim_webhooks(conn, wall_now=now, limit=self.batch)
+            rows = await pg_tasks.claim_webhooks(conn, wall_now=now, limit=self.batch, endpoint_ids=ours)
         for row in rows:
             await self._post(row, stop)
         return len(rows)
+
+    async def _forget_unconfigured(self, conn: AsyncConnection, ours: list[str], *, now: datetime) -> None:
+        """Stamp our endpoints as configured; record what waits for endpoints no instance names any more."""
+        after = timedelta(seconds=self.settings.webhook_orphan_seconds)
+        # Re-stamped well before it could look orphaned, but not on every poll.
+        await pg_tasks.stamp_configured(conn, ours, now=now, older_than=now - after / 4)
+        others = await pg_tasks.other_endpoints(conn, ours)
+        gone = [e["id"] for e in others if orphaned(configured_at=e["configured_at"], now=now, after=after)]
+        if gone and (dropped := await pg_tasks.drop_unconfigured(conn, gone)):
+            log.warning("webhooks for endpoints no longer configured were not sent", extra={"dropped": dropped})
 
     async def _post(self, row: Mapping[str, Any], stop: asyncio.Event) -> None:
         body = json.dumps(row["payload"], ensure_ascii=False).encode()

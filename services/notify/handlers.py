@@ -1,7 +1,8 @@
 """Consumer-side handlers: one per message type, listed in HANDLERS; commands dispatch by channel.
 
 Nothing here talks to SMTP or webhooks: a command becomes durable rows (deliveries "pending",
-inbox messages, tasks) and staged outcomes in the consumer's transaction; loops send later.
+inbox messages, tasks, or a parked email command waiting for its recipient) and staged outcomes in
+the consumer's transaction; loops send later.
 """
 
 from __future__ import annotations
@@ -11,18 +12,20 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from touchline.shared.cloudevents import Envelope
 from touchline.shared.consumer import Outgoing
 from touchline.shared.db import first_seen
 from touchline.shared.messages import Command, Message, ProductEvent
 
-from .adapters import pg_inapp
+from .adapters import pg_inapp, pg_parked
 from .adapters import postgres as pg
 from .compose import Composer, template_context
-from .domain.email import Contact, delivery_id, pick_locale, resolve_recipients, suppressed
+from .domain import waiting
+from .domain.email import Account, Contact, Recipient, delivery_id, pick_locale, resolve_recipients, suppressed
 from .domain.outcomes import outcome_for
 from .task_handlers import TaskDeps, on_task_command
 
@@ -36,6 +39,8 @@ class Deps:
     tasks: TaskDeps
     inapp_expiry: timedelta
     now: Callable[[], datetime]
+    # How long an email command with no known recipient waits for one (service clock).
+    recipient_wait: timedelta = timedelta(hours=24)
 
 
 async def on_event(conn: AsyncConnection, deps: Deps, event: ProductEvent) -> None:
@@ -47,27 +52,31 @@ async def on_event(conn: AsyncConnection, deps: Deps, event: ProductEvent) -> No
         await pg.upsert_account(conn, account_id=event.account_id, traits=event.traits, now=now)
         if event.user_id:
             await pg.upsert_contact(conn, account_id=event.account_id, user_id=event.user_id, traits={}, now=now)
+    else:
+        return
+    await release_parked(conn, deps, event.account_id)
 
 
 async def on_email(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
+    await settle_email(conn, deps, cmd, deadline=None)
+
+
+async def settle_email(conn: AsyncConnection, deps: Deps, cmd: Command, *, deadline: datetime | None) -> bool:
+    """Deliver the command, park it until a recipient is known, or report it failed.
+
+    ``deadline`` is the parked command's (None when first seen). True when it is settled: delivered
+    or failed, so no longer parked.
+    """
     now = deps.now()
     source = cmd.model_dump()
     source["id"] = cmd.command_id
     template = cmd.template or ""
     if not deps.composer.catalog.has_email(template):
+        detail = f"no email template {template!r}"
         await pg.add_outcomes(
-            conn,
-            [
-                outcome_for(
-                    source,
-                    kind="email.failed",
-                    occurrence="template",
-                    now=now,
-                    detail=f"no email template {template!r}",
-                )
-            ],
+            conn, [outcome_for(source, kind="email.failed", occurrence="template", now=now, detail=detail)]
         )
-        return
+        return True
     account = await pg.get_account(conn, cmd.account_id)
     contacts = await pg.list_contacts(conn, cmd.account_id)
     recipients = resolve_recipients(
@@ -77,12 +86,33 @@ async def on_email(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
         account=account,
         default_locale=deps.composer.default_locale,
     )
-    if not recipients:
-        detail = f"no recipient with an email address for role {cmd.recipients.role}"
-        await pg.add_outcomes(
-            conn, [outcome_for(source, kind="email.failed", occurrence="norecipient", now=now, detail=detail)]
-        )
-        return
+    decision = waiting.settle(
+        has_recipients=bool(recipients), role=cmd.recipients.role, now=now, deadline=deadline, wait=deps.recipient_wait
+    )
+    if isinstance(decision, waiting.Park):
+        if deadline is None and await pg_parked.park(conn, cmd, now=now, until=decision.until):
+            log.info("email command parked until a recipient is known", extra={"command": cmd.command_id})
+        return False
+    if isinstance(decision, waiting.GiveUp):
+        outcome = outcome_for(source, kind="email.failed", occurrence="norecipient", now=now, detail=decision.detail)
+        await pg.add_outcomes(conn, [outcome])
+        return True
+    await _deliver(conn, deps, cmd, recipients=recipients, account=account, contacts=contacts, source=source)
+    return True
+
+
+async def _deliver(
+    conn: AsyncConnection,
+    deps: Deps,
+    cmd: Command,
+    *,
+    recipients: Sequence[Recipient],
+    account: Account | None,
+    contacts: Sequence[Contact],
+    source: dict[str, Any],
+) -> None:
+    now = deps.now()
+    template = cmd.template or ""
     silenced = await pg.unsubscribed(conn, [r.email for r in recipients])
     by_user = {c.user_id: c for c in contacts}
     for recipient in recipients:
@@ -103,6 +133,31 @@ async def on_email(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
                     )
                 ],
             )
+
+
+async def release_parked(conn: AsyncConnection, deps: Deps, account_id: str) -> int:
+    """The account's directory changed: deliver what was waiting for it. Returns how many settled.
+
+    Runs in the consumer's transaction, so the release, its deliveries and the consumed offset of
+    the event that caused it commit together; the row lock keeps the expiry sweep off meanwhile.
+    """
+    settled = 0
+    for row in await pg_parked.for_account(conn, account_id):
+        if await settle_email(conn, deps, pg_parked.command_of(row), deadline=row["expires_at"]):
+            await pg_parked.unpark(conn, row["command_id"])
+            settled += 1
+    return settled
+
+
+async def expire_parked(engine: AsyncEngine, deps: Deps, *, limit: int = 100) -> int:
+    """Settle parked commands whose wait is over (a last look for recipients, else email.failed)."""
+    settled = 0
+    async with engine.begin() as conn:
+        for row in await pg_parked.due(conn, now=deps.now(), limit=limit):
+            if await settle_email(conn, deps, pg_parked.command_of(row), deadline=row["expires_at"]):
+                await pg_parked.unpark(conn, row["command_id"])
+                settled += 1
+    return settled
 
 
 async def on_in_app(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import html
 import sys
 from collections.abc import AsyncIterator
@@ -26,9 +25,10 @@ from .adapters.smtp import SmtpMailer
 from .adapters.webhooks import HttpxPoster
 from .api import answers, inapp, tasks, tracking, unsubscribe
 from .compose import Composer
-from .delivery import Loops
+from .delivery import Loops, wall_now
+from .domain.endpoints import Endpoint, configured_endpoints
 from .domain.tokens import user_token
-from .handlers import Deps
+from .handlers import Deps, expire_parked
 from .ports import Mailer, WebhookPoster
 from .settings import NotifySettings
 from .state import NotifyState
@@ -50,19 +50,24 @@ def _mailer(settings: NotifySettings) -> Mailer:
     )
 
 
-def _endpoint_id(url: str) -> str:
-    return "ep-" + hashlib.sha256(url.encode()).hexdigest()[:16]
+def _endpoints(settings: NotifySettings) -> list[Endpoint]:
+    return configured_endpoints(webhook_urls=settings.webhook_urls, slack_webhook_url=settings.slack_webhook_url)
 
 
 async def _register_endpoints(runtime: Runtime, settings: NotifySettings) -> None:
+    """Upsert (never delete) this configuration's endpoints: other instances may still use theirs."""
     # A dev- prefix only marks the default secret as not-for-production; the key itself follows it.
     secret = settings.webhook_secret.get_secret_value().removeprefix("dev-")
     async with runtime.engine.begin() as conn:
-        for url in settings.webhook_urls:
-            await pg_tasks.ensure_endpoint(conn, endpoint_id=_endpoint_id(url), url=url, kind="standard", secret=secret)
-        if settings.slack_webhook_url:
-            url = settings.slack_webhook_url
-            await pg_tasks.ensure_endpoint(conn, endpoint_id=_endpoint_id(url), url=url, kind="slack", secret=None)
+        for e in _endpoints(settings):
+            await pg_tasks.ensure_endpoint(
+                conn,
+                endpoint_id=e.id,
+                url=e.url,
+                kind=e.kind,
+                secret=secret if e.kind == "standard" else None,
+                now=wall_now(),
+            )
 
 
 def build_app(
@@ -88,12 +93,18 @@ def build_app(
             mail_from=settings.mail_from,
             default_locale=settings.default_locale,
         )
-        task_deps = TaskDeps(composer=composer, pools=settings.task_pools, now=runtime.clock.now)
+        task_deps = TaskDeps(
+            composer=composer,
+            pools=settings.task_pools,
+            now=runtime.clock.now,
+            endpoints=[e.id for e in _endpoints(settings)],
+        )
         deps = Deps(
             composer=composer,
             tasks=task_deps,
             inapp_expiry=timedelta(days=settings.inapp_expiry_days),
             now=runtime.clock.now,
+            recipient_wait=timedelta(hours=settings.recipient_wait_hours),
         )
         loops = Loops(
             engine=runtime.engine,
@@ -118,6 +129,17 @@ def build_app(
         runtime.spawn("mail", loops.run("mail", lambda: loops.mail_once(runtime.stop), runtime.stop))
         runtime.spawn("webhooks", loops.run("webhooks", lambda: loops.webhooks_once(runtime.stop), runtime.stop))
         runtime.spawn("outcomes", loops.run("outcomes", loops.relay_once, runtime.stop))
+
+        async def expire_parked_once() -> int:
+            # Until a simulated clock hears its first time, now() is the wall clock: waits would age wrongly.
+            if not runtime.clock.known:
+                return 0
+            settled = await expire_parked(runtime.engine, deps)
+            if settled:
+                loops.poke("mail", "outcomes")
+            return settled
+
+        runtime.spawn("parked", loops.run("parked", expire_parked_once, runtime.stop))
         try:
             yield
         finally:

@@ -58,6 +58,11 @@ class NotifySettings(ServiceSettings):
         300.0, description="a delivery still 'sending' after this was interrupted by a crash (never resent)"
     )
     poll_seconds: float = Field(0.5, description="how often the delivery and outcome loops look for work")
+    recipient_wait_hours: float = Field(
+        24.0,
+        description="an email command no known contact can receive waits this long (service clock) for one; "
+        "then it is reported failed; 0 = at once",
+    )
     inapp_cap_count: int = Field(1, description="at most this many new popups/surveys shown to one user ...")
     inapp_cap_hours: float = Field(24.0, description="... per this many hours (global frequency cap)")
     inapp_expiry_days: float = Field(14.0, description="in-app messages expire after this unless the template says")
@@ -68,6 +73,11 @@ class NotifySettings(ServiceSettings):
     slack_webhook_url: str = Field("", description="Slack incoming webhook told about new CSM tasks; empty = off")
     webhook_urls: list[str] = Field(
         default_factory=list, description="endpoints receiving task events signed per Standard Webhooks (JSON list)"
+    )
+    webhook_orphan_seconds: float = Field(
+        300.0,
+        description="webhooks queued for an endpoint no running instance has configured for this long are "
+        "recorded 'unconfigured' and never sent",
     )
     webhook_secret: SecretStr = Field(
         SecretStr("dev-whsec_dG91Y2hsaW5lLWRldi13ZWJob29rLXNlY3JldA=="),

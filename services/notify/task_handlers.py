@@ -33,6 +33,8 @@ class TaskDeps:
     composer: Composer
     pools: Mapping[str, Sequence[str]]
     now: Callable[[], datetime]
+    # The webhook endpoints this instance's configuration names: only they are told.
+    endpoints: Sequence[str] = ()
 
 
 class TaskNotFound(LookupError):
@@ -119,7 +121,7 @@ async def tell(
     )
     await pg.add_outcomes(conn, [outcome])
     payload = {"type": kind, "timestamp": now.isoformat(), "detail": detail, "data": task_view(row, now=now)}
-    for endpoint in await pg_tasks.live_endpoints(conn):
+    for endpoint in await pg_tasks.live_endpoints(conn, deps.endpoints):
         if endpoint["kind"] == "slack" and kind != "task.opened":
             continue
         body = _slack_text(row) if endpoint["kind"] == "slack" else payload

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -115,17 +115,53 @@ async def account_tasks(conn: AsyncConnection, account_id: str, *, limit: int) -
     return [dict(r) for r in rows.mappings()]
 
 
-async def ensure_endpoint(conn: AsyncConnection, *, endpoint_id: str, url: str, kind: str, secret: str | None) -> None:
+async def ensure_endpoint(
+    conn: AsyncConnection, *, endpoint_id: str, url: str, kind: str, secret: str | None, now: datetime
+) -> None:
     await conn.execute(
-        text(f"""INSERT INTO {S}.webhook_endpoints (id, url, kind, secret) VALUES (:id, :u, :k, :s)
-            ON CONFLICT (url) DO UPDATE SET secret = EXCLUDED.secret, kind = EXCLUDED.kind"""),
-        {"id": endpoint_id, "u": url, "k": kind, "s": secret},
+        text(f"""INSERT INTO {S}.webhook_endpoints (id, url, kind, secret, configured_at) VALUES (:id, :u, :k, :s, :now)
+            ON CONFLICT (url) DO UPDATE SET secret = EXCLUDED.secret, kind = EXCLUDED.kind,
+              configured_at = EXCLUDED.configured_at"""),
+        {"id": endpoint_id, "u": url, "k": kind, "s": secret, "now": now},
     )
 
 
-async def live_endpoints(conn: AsyncConnection) -> list[Row]:
-    rows = await conn.execute(text(f"SELECT * FROM {S}.webhook_endpoints WHERE disabled_at IS NULL ORDER BY id"))
+async def live_endpoints(conn: AsyncConnection, ids: Sequence[str]) -> list[Row]:
+    """The endpoints among ``ids`` (this instance's configuration) that a 410 has not disabled."""
+    rows = await conn.execute(
+        text(f"SELECT * FROM {S}.webhook_endpoints WHERE id = ANY(:ids) AND disabled_at IS NULL ORDER BY id"),
+        {"ids": list(ids)},
+    )
     return [dict(r) for r in rows.mappings()]
+
+
+async def stamp_configured(conn: AsyncConnection, ids: Sequence[str], *, now: datetime, older_than: datetime) -> None:
+    """This running instance still names these endpoints (written only when the stamp is getting old)."""
+    await conn.execute(
+        text(f"""UPDATE {S}.webhook_endpoints SET configured_at = :now
+            WHERE id = ANY(:ids) AND (configured_at IS NULL OR configured_at < :old)"""),
+        {"ids": list(ids), "now": now, "old": older_than},
+    )
+
+
+async def other_endpoints(conn: AsyncConnection, ids: Sequence[str]) -> list[Row]:
+    """Endpoints this instance does not configure, with the last time any instance said it did."""
+    rows = await conn.execute(
+        text(f"SELECT id, url, configured_at FROM {S}.webhook_endpoints WHERE NOT (id = ANY(:ids)) ORDER BY id"),
+        {"ids": list(ids)},
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def drop_unconfigured(conn: AsyncConnection, endpoint_ids: Sequence[str]) -> int:
+    """Queued webhooks of endpoints gone from every configuration: recorded, never sent."""
+    result = await conn.execute(
+        text(f"""UPDATE {S}.webhook_deliveries SET state = 'unconfigured',
+              last_error = 'endpoint no longer configured; not sent'
+            WHERE endpoint_id = ANY(:e) AND state = 'pending'"""),
+        {"e": list(endpoint_ids)},
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def disable_endpoint(conn: AsyncConnection, endpoint_id: str, *, reason: str, now: datetime) -> None:
@@ -145,16 +181,20 @@ async def insert_webhook(
     )
 
 
-async def claim_webhooks(conn: AsyncConnection, *, wall_now: datetime, limit: int) -> list[Row]:
+async def claim_webhooks(
+    conn: AsyncConnection, *, wall_now: datetime, limit: int, endpoint_ids: Sequence[str]
+) -> list[Row]:
+    """Due webhooks of the endpoints this instance configures; another instance's are left to it."""
     rows = await conn.execute(
         text(f"""UPDATE {S}.webhook_deliveries w SET state = 'sending', claimed_at = :now, attempts = w.attempts + 1,
               first_attempt_at = COALESCE(w.first_attempt_at, :now)
             FROM {S}.webhook_endpoints e
             WHERE e.id = w.endpoint_id AND w.id IN (
               SELECT id FROM {S}.webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= :now
+                AND endpoint_id = ANY(:ids)
               ORDER BY next_attempt_at LIMIT :n FOR UPDATE SKIP LOCKED)
             RETURNING w.*, e.url, e.kind, e.secret, e.disabled_at"""),
-        {"now": wall_now, "n": limit},
+        {"now": wall_now, "n": limit, "ids": list(endpoint_ids)},
     )
     return [dict(r) for r in rows.mappings()]
 

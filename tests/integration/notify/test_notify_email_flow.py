@@ -175,13 +175,6 @@ async def test_a_send_interrupted_by_a_crash_is_reported_and_never_resent(notify
     assert notify.mails_to(address) == []
 
 
-async def test_a_command_for_an_account_without_contacts_reports_no_recipient(notify: Notify):
-    account = str(uuid.uuid4())
-    await notify.publish(topics.COMMANDS, email_command(account))
-    failed = await eventually(lambda: notify.outcomes_of(account, "email.failed"), what="no-recipient outcome")
-    assert "no recipient" in failed[0].detail
-
-
 async def test_an_unknown_template_is_reported_as_failed(notify: Notify):
     account = str(uuid.uuid4())
     await notify.publish(topics.COMMANDS, email_command(account, "no.such_template"))

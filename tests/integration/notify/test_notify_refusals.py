@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -10,6 +11,11 @@ from conftest import Notify, eventually, inapp_command, task_command
 from sqlalchemy import text
 from test_notify_inapp_api import _survey_for, auth
 
+from touchline.notify.adapters import pg_tasks
+from touchline.notify.adapters.webhooks import HttpxPoster
+from touchline.notify.delivery import Loops
+from touchline.notify.domain.endpoints import endpoint_id
+from touchline.notify.settings import NotifySettings
 from touchline.shared import topics
 from touchline.shared.messages import Command
 
@@ -81,30 +87,43 @@ async def test_a_snooze_without_a_time_zone_is_refused(notify: Notify):
 
 
 async def test_a_webhook_endpoint_with_an_unusable_url_fails_once_instead_of_retrying(notify: Notify):
-    endpoint = f"ep-bad-{uuid.uuid4().hex[:8]}"
+    """An instance configured with a URL that cannot be posted to (the session's instance does not name it)."""
+    url = f"http://127.0.0.1:notaport/ep-bad-{uuid.uuid4().hex[:8]}"
+    endpoint, delivery = endpoint_id(url), f"bad-{uuid.uuid4()}"
     async with notify.state.engine.begin() as conn:
-        await conn.execute(
-            text("INSERT INTO notify.webhook_endpoints (id, url, kind, secret) VALUES (:id, :u, 'standard', :s)"),
-            {"id": endpoint, "u": f"http://127.0.0.1:notaport/{endpoint}", "s": "whsec_a2V5"},
+        now = datetime.now(UTC)
+        await pg_tasks.ensure_endpoint(
+            conn, endpoint_id=endpoint, url=url, kind="standard", secret="whsec_a2V5", now=now
         )
+        await pg_tasks.insert_webhook(
+            conn, delivery_id=delivery, endpoint_id=endpoint, event_type="task.opened", payload={}, now=now
+        )
+    poster = HttpxPoster()
+    settings = NotifySettings(webhook_urls=[url], poll_seconds=0.02)
+    loops = Loops(
+        engine=notify.state.engine,
+        mailer=notify.state.loops.mailer,
+        poster=poster,
+        publisher=notify.state.loops.publisher,
+        clock=notify.state.clock,
+        settings=settings,
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(loops.run("webhooks", lambda: loops.webhooks_once(stop), stop))
+
+    async def settled() -> list:
+        return await notify.sql(
+            "SELECT state, attempts FROM notify.webhook_deliveries WHERE id = :d AND state IN ('failed', 'delivered')",
+            d=delivery,
+        )
+
     try:
-        account = str(uuid.uuid4())
-        await notify.directory(account, owner="csm@us.test")
-        await notify.publish(topics.COMMANDS, task_command(account))
-
-        async def failed() -> list:
-            return await notify.sql(
-                "SELECT state, attempts FROM notify.webhook_deliveries WHERE endpoint_id = :e AND state IN ('failed', 'delivered')",
-                e=endpoint,
-            )
-
-        rows = await eventually(failed, what="bad endpoint delivery settled")
-        assert [(r["state"], r["attempts"]) for r in rows] == [("failed", 1)]
+        rows = await eventually(settled, what="bad endpoint delivery settled")
     finally:
-        async with notify.state.engine.begin() as conn:
-            await conn.execute(
-                text("UPDATE notify.webhook_endpoints SET disabled_at = now() WHERE id = :id"), {"id": endpoint}
-            )
+        stop.set()
+        await running
+        await poster.aclose()
+    assert [(r["state"], r["attempts"]) for r in rows] == [("failed", 1)]
 
 
 async def test_a_webhook_left_sending_by_a_crash_is_delivered_after_its_lease(notify: Notify):
