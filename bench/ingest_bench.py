@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import orjson
 
+from touchline.ingest.main import MAX_BATCH_BYTES
 from touchline.shared import topics
 from touchline.shared.kafka import create_topics, make_producer
 from touchline.shared.migrate import upgrade_all
@@ -113,7 +114,7 @@ async def run_ingest(url: str, bodies: list[bytes], concurrency: int) -> tuple[f
 async def run_bare(bootstrap: str, topic: str, docs: list[dict[str, Any]], concurrency: int) -> float:
     """The same events, keyed by account, straight from an idempotent acks=all producer."""
     accounts = {e["userId"]: e["userId"].rsplit("-", 1)[0].replace("user", "acct") for d in docs for e in d["batch"]}
-    producer = make_producer(bootstrap)
+    producer = make_producer(bootstrap, max_batch_size=MAX_BATCH_BYTES)  # ingest's producer settings
     await producer.start()
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     for doc in docs:

@@ -36,6 +36,10 @@ from .readiness import readiness_router
 from .settings import IngestSettings, refuse_dev_write_keys
 
 log = logging.getLogger(__name__)
+# Room for every request's records of a partition that arrive during one produce round trip
+# (see adapters/kafka.py, group commit); aiokafka's 16 KiB default holds about 18 events.
+# Below the broker's default message.max.bytes (1 MiB).
+MAX_BATCH_BYTES = 512 * 1024
 
 
 class Connection:
@@ -49,7 +53,12 @@ class Connection:
     async def keep_connecting(self, stop: asyncio.Event) -> None:
         delay = 0.5
         while not stop.is_set() and self.producer is None:
-            producer = make_producer(self.bootstrap_servers, request_timeout_ms=self.request_timeout_ms)
+            producer = make_producer(
+                self.bootstrap_servers,
+                request_timeout_ms=self.request_timeout_ms,
+                max_batch_size=MAX_BATCH_BYTES,
+                linger_ms=0,  # ingest batches across requests itself (adapters/kafka.py): no need to wait
+            )
             try:
                 await producer.start()
             except Exception as exc:  # any failure to bootstrap: try again, the API says 503 meanwhile

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from touchline.shared.cloudevents import CONTENT_TYPE
 from touchline.shared.messages import ProductEvent
@@ -21,15 +23,26 @@ from ..semantics import EventDoc
 
 SOURCE_PREFIX = "touchline/ingest/"
 _CE_TYPE = ProductEvent.ce_type.encode()
+Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
 
 
 class KafkaEventPublisher:
-    """``producer()`` returns the connected idempotent producer (acks=all), or None while connecting."""
+    """``producer()`` returns the connected idempotent producer (acks=all), or None while connecting.
+
+    Concurrent requests share one open record batch per partition (group commit): while a
+    partition's previous batch waits for its acknowledgement, every request's records for that
+    partition go into the next one. A request returns once every batch holding one of its
+    records is acknowledged, so a 200 still means "on every in-sync replica"; what changes is
+    that a produce request carries many HTTP requests' events instead of one's, which is most
+    of aiokafka's per-event CPU.
+    """
 
     def __init__(self, producer: Callable[[], AIOKafkaProducer | None], *, topic_name: str, timeout: float) -> None:
         self._producer = producer
         self._topic = topic_name
         self._timeout = timeout
+        self._lanes: dict[int, _Lane] = {}
+        self._lanes_of: AIOKafkaProducer | None = None
 
     async def publish(self, events: Sequence[EventDoc]) -> None:
         if not events:
@@ -38,46 +51,107 @@ class KafkaEventPublisher:
         if producer is None:
             raise BrokerUnavailable("Kafka is not connected")
         started = time.perf_counter()
-        futures: list[asyncio.Future[object]] = []
         try:
             async with asyncio.timeout(self._timeout):
-                futures = await _enqueue_batches(producer, self._topic, events)
-                await asyncio.gather(*futures)
+                partitions = sorted(await producer.partitions_for(self._topic))
+            pending = self._append(producer, partitions, events)
+            left = max(0.0, self._timeout - (time.perf_counter() - started))
+            done, waiting = await asyncio.wait(pending, timeout=left)  # never cancels: batches are shared
         except TimeoutError as exc:
-            for future in futures:
-                future.add_done_callback(_retrieve)  # the client retries; late outcomes are not news
             raise BrokerUnavailable(f"Kafka did not acknowledge within {self._timeout}s") from exc
-        except KafkaError as exc:
-            raise BrokerUnavailable(f"Kafka refused the events: {exc.__class__.__name__}") from exc
         finally:
             PRODUCER_LATENCY.observe(time.perf_counter() - started)
+        if waiting:
+            raise BrokerUnavailable(f"Kafka did not acknowledge within {self._timeout}s")
+        for future in done:
+            error = future.exception()
+            if error is not None:
+                raise BrokerUnavailable(f"Kafka refused the events: {error.__class__.__name__}") from error
+
+    def _append(
+        self, producer: AIOKafkaProducer, partitions: list[int], events: Sequence[EventDoc]
+    ) -> set[asyncio.Future[None]]:
+        """Put every event in its partition's open batch; return the batches' acknowledgements.
+
+        Partitions are chosen exactly as ``producer.send`` would (murmur2 of the key, Java
+        compatible), so an account keeps its partition; no await between appends, so one
+        request's records of a partition stay together and in order.
+        """
+        if self._lanes_of is not producer:
+            self._lanes, self._lanes_of = {}, producer
+        pending: set[asyncio.Future[None]] = set()
+        count = len(partitions)
+        for event in events:
+            key, value, headers = encode(event)
+            partition = partitions[key_hash(key) % count]
+            lane = self._lanes.get(partition)
+            if lane is None:
+                lane = self._lanes[partition] = _Lane(producer, self._topic, partition, self._timeout)
+            pending.add(lane.append(key, value, headers))
+        return pending
 
 
-async def _enqueue_batches(
-    producer: AIOKafkaProducer, topic: str, events: Sequence[EventDoc]
-) -> list[asyncio.Future[object]]:
-    """Queue the events as record batches, one series per partition, and return their futures.
+class _Batch:
+    __slots__ = ("acked", "builder")
 
-    Partitions are chosen exactly as ``producer.send`` would (murmur2 of the key, Java-compatible),
-    so an account keeps its partition; batches of one partition are queued in order. Building the
-    batches here instead of one ``send`` per event is most of ingest's producer CPU.
+    def __init__(self, builder: BatchBuilder) -> None:
+        self.builder = builder
+        self.acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.acked.add_done_callback(_retrieve)  # every waiter may have given up (503) already
+
+
+class _Lane:
+    """One partition: batches waiting their turn, the last one open for more records.
+
+    One batch per partition is with the producer at a time (aiokafka's idempotent sender has
+    one produce request in flight per broker anyway); the next one fills meanwhile.
     """
-    partitions = sorted(await producer.partitions_for(topic))
-    by_partition: dict[int, list[tuple[bytes, bytes, list[tuple[str, bytes]]]]] = {}
-    for event in events:
-        record = encode(event)
-        by_partition.setdefault(partitions[key_hash(record[0]) % len(partitions)], []).append(record)
-    futures: list[asyncio.Future[object]] = []
-    for partition, records in by_partition.items():
-        batch = producer.create_batch()
-        for key, value, headers in records:
-            if batch.append(timestamp=None, key=key, value=value, headers=headers) is None:
-                futures.append(await producer.send_batch(batch, topic, partition=partition))
-                batch = producer.create_batch()
-                if batch.append(timestamp=None, key=key, value=value, headers=headers) is None:
-                    raise BrokerUnavailable(f"event {headers[1][1].decode()} does not fit a record batch")
-        futures.append(await producer.send_batch(batch, topic, partition=partition))
-    return futures
+
+    def __init__(self, producer: AIOKafkaProducer, topic: str, partition: int, timeout: float) -> None:
+        self._producer, self._topic, self._partition, self._timeout = producer, topic, partition, timeout
+        self._queue: collections.deque[_Batch] = collections.deque()
+        self._open: _Batch | None = None
+        self._sending: asyncio.Task[None] | None = None
+
+    def append(self, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> asyncio.Future[None]:
+        batch = self._open
+        if batch is None or batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
+            batch = self._open = _Batch(self._producer.create_batch())
+            self._queue.append(batch)
+            if batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
+                raise BrokerUnavailable(f"event {headers[1][1].decode()} does not fit a record batch")
+        if self._sending is None:
+            self._sending = asyncio.get_running_loop().create_task(self._send())
+        return batch.acked
+
+    async def _send(self) -> None:
+        try:
+            while self._queue:
+                batch = self._queue.popleft()
+                if batch is self._open:
+                    self._open = None  # sealed: records from now on go to the next batch
+                try:
+                    acked = await self._producer.send_batch(batch.builder, self._topic, partition=self._partition)
+                except Exception as exc:  # the producer refused the batch: its requests answer 503
+                    batch.acked.set_exception(exc)
+                    continue
+                acked.add_done_callback(lambda f, b=batch: _settle(b.acked, f))
+                # Wait for the acknowledgement (bounded: a slow broker must not stall the lane),
+                # so the next batch collects every request that arrives meanwhile.
+                await asyncio.wait([acked], timeout=self._timeout)
+        finally:
+            self._sending = None
+
+
+def _settle(target: asyncio.Future[None], source: asyncio.Future[object]) -> None:
+    if target.done():
+        return
+    if source.cancelled():
+        target.set_exception(BrokerUnavailable("Kafka batch cancelled"))
+    elif source.exception() is not None:
+        target.set_exception(source.exception())  # type: ignore[arg-type]
+    else:
+        target.set_result(None)
 
 
 @lru_cache(maxsize=65536)
@@ -88,7 +162,7 @@ def key_hash(key: bytes) -> int:
     return murmur2(key) & 0x7FFFFFFF
 
 
-def encode(event: EventDoc) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+def encode(event: EventDoc) -> Record:
     """The CloudEvent touchline.shared.cloudevents.encode makes of this ProductEvent, via orjson.
 
     The value is the same JSON document (datetimes as RFC 3339), read back with model_validate_json.
@@ -106,6 +180,6 @@ def encode(event: EventDoc) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     return key, orjson.dumps(event), headers
 
 
-def _retrieve(future: asyncio.Future[object]) -> None:
+def _retrieve(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
