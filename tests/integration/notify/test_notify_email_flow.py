@@ -155,19 +155,21 @@ async def test_a_send_interrupted_by_a_crash_is_reported_and_never_resent(notify
     try:
         await notify.publish(topics.COMMANDS, email_command(account))
 
-        async def pending() -> bool:
-            rows = await notify.sql("SELECT attempts FROM notify.deliveries WHERE account_id = :a", a=account)
-            return bool(rows) and rows[0]["attempts"] >= 1
+        async def crashed_between_attempts() -> bool:
+            """What a replica that crashed after claiming leaves behind: 'sending', claimed long
+            ago. Only done while the row waits for its retry: a retry already claimed is in
+            flight and could reach the sink once it accepts again."""
+            async with notify.state.engine.begin() as conn:
+                faked = await conn.execute(
+                    text(
+                        "UPDATE notify.deliveries SET state = 'sending', claimed_at = now() - interval '1 hour'"
+                        " WHERE account_id = :a AND state = 'pending' AND attempts >= 1 RETURNING id"
+                    ),
+                    {"a": account},
+                )
+                return bool(faked.fetchall())
 
-        await eventually(pending, what="delivery attempted")
-        # What a replica that crashed after claiming leaves behind: 'sending', claimed long ago.
-        async with notify.state.engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "UPDATE notify.deliveries SET state = 'sending', claimed_at = now() - interval '1 hour' WHERE account_id = :a"
-                ),
-                {"a": account},
-            )
+        await eventually(crashed_between_attempts, what="delivery attempted and waiting for its retry")
     finally:
         notify.sink.fail_with(None)
     failed = await eventually(lambda: notify.outcomes_of(account, "email.failed"), what="interrupted outcome")
