@@ -11,8 +11,10 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+
+from touchline.shared.metrics import HTTP_LATENCY
 
 from .auth import WriteKeys, basic_user
 from .domain import KINDS, Limits, Parsed, Problem, RequestInvalid, TimePolicy
@@ -175,3 +177,38 @@ def router(get_state: Callable[[], IngestState]) -> APIRouter:
     add("/batch", "batch", BATCH_BODY, "Several calls at once (outer context merged into each)")
     add("/import", "batch", BATCH_BODY, "Same as /v1/batch")
     return api
+
+
+def _paths() -> dict[str, str]:
+    paths = {f"/v1/{kind}": kind for kind in KINDS}
+    return {**paths, "/v1/batch": "batch", "/v1/import": "batch"}
+
+
+class IngestApp(FastAPI):
+    """FastAPI, with the Segment POSTs dispatched straight to their handler.
+
+    Routing them through FastAPI's middleware stack, router and dependency solver cost about
+    0.3 ms of CPU per request (3 us per event of a 100-event batch), as much as validating a
+    third of the batch. The routes stay registered (OpenAPI at /docs, and every other method
+    or path still goes through FastAPI); the request latency metric is recorded here instead.
+    """
+
+    segment_paths = _paths()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        kind = self.segment_paths.get(scope["path"]) if scope["type"] == "http" else None
+        if kind is None or scope["method"] != "POST":
+            await super().__call__(scope, receive, send)
+            return
+        started = time.perf_counter()
+        try:
+            response = await _handle(self.state.ingest, Request(scope, receive), kind)
+        except Exception:
+            log.exception("ingest request failed")  # a bug: answered 500, the client retries
+            response = _json({"success": False, "error": "internal", "message": "internal error"}, status=500)
+        try:
+            await response(scope, receive, send)
+        finally:
+            HTTP_LATENCY.labels("ingest", scope["path"], str(response.status_code)).observe(
+                time.perf_counter() - started
+            )

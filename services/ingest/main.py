@@ -26,7 +26,7 @@ from touchline.shared.settings import CommonSettings
 from .adapters.cache import CachedIdentities
 from .adapters.kafka import KafkaEventPublisher
 from .adapters.postgres import PostgresIdentities
-from .api import IngestState, router
+from .api import IngestApp, IngestState, router
 from .auth import WriteKeys
 from .domain import Limits, TimePolicy
 from .handlers import Ports, release_stranded
@@ -155,7 +155,7 @@ def build_app(common: CommonSettings, settings: IngestSettings) -> FastAPI:
             await runtime.engine.dispose()
             holder.clear()
 
-    app = FastAPI(
+    app = IngestApp(
         title="Touchline ingest",
         description="Segment-compatible event API: every 200 means every accepted event is durable.",
         version="1",
