@@ -1,7 +1,8 @@
 """Session fixtures: the real Kafka and Postgres (reused if `make up` runs), isolated per session.
 
 Every test session gets its own database on the Postgres server and its own topic prefix on
-the broker, so sessions running side by side (or a running dev stack) never share state.
+the broker, so sessions running side by side (or a running dev stack) never share state; both
+are dropped when the session ends.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -48,6 +50,22 @@ async def common(infra) -> AsyncIterator[CommonSettings]:  # type: ignore[no-unt
     await upgrade_all(database_url)
     await create_topics(infra.bootstrap_servers, prefix=prefix)
     yield settings
+    await _clean_up(settings)
+
+
+async def _clean_up(settings: CommonSettings) -> None:
+    """Drop what the session created, so a developer's Postgres and broker do not collect a
+    database and a set of topics per run (crash recovery and broker start-up grow with them)."""
+    from touchline.shared.stack.testing import discard
+
+    try:
+        await discard(
+            database_url=settings.database_url,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            topic_prefix=settings.topic_prefix,
+        )
+    except Exception as exc:  # hygiene, not a result: say so in the summary, keep the verdict
+        warnings.warn(f"could not drop this session's database/topics: {exc!r}", stacklevel=1)
 
 
 @pytest.fixture(scope="session")

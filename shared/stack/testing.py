@@ -72,3 +72,39 @@ async def fresh_database(database_url: str) -> str:
     finally:
         await connection.close()
     return with_database(database_url, name)
+
+
+async def drop_database(database_url: str) -> None:
+    """Drop the database behind ``database_url`` (connections still open are ended): what a
+    test session created, so a developer's server does not collect one database per run."""
+    import asyncpg
+
+    name = urlsplit(database_url).path.lstrip("/")
+    connection = await asyncpg.connect(asyncpg_dsn(with_database(database_url, "postgres")))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def delete_topics(bootstrap_servers: str, prefix: str) -> list[str]:
+    """Delete every topic named with ``prefix`` (a test session's own); the names deleted."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    if not prefix:
+        raise ValueError("refusing to delete topics without a prefix")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        mine = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
+        if mine:
+            await admin.delete_topics(mine)
+        return mine
+    finally:
+        await admin.close()
+
+
+async def discard(*, database_url: str, bootstrap_servers: str, topic_prefix: str) -> None:
+    """Drop a test session's database and topics (see ``fresh_database``)."""
+    await drop_database(database_url)
+    await delete_topics(bootstrap_servers, topic_prefix)

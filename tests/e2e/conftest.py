@@ -27,6 +27,7 @@ import pytest
 from touchline.shared.settings import CommonSettings
 from touchline.shared.stack.layout import free_port, run_sync, tail
 from touchline.shared.stack.smtp_sink import MailSink
+from touchline.shared.stack.testing import discard
 from touchline.sim.client import SERVICES, Endpoints
 
 READY_TIMEOUT_S = 90.0
@@ -141,3 +142,10 @@ def e2e_stack(
     finally:
         _stop(stack.processes)
         sink.stop()
+        run_sync(
+            discard(
+                database_url=common.database_url,
+                bootstrap_servers=common.kafka_bootstrap_servers,
+                topic_prefix=common.topic_prefix,
+            )
+        )
