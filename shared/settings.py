@@ -49,9 +49,14 @@ class ServiceSettings(BaseSettings):
     port: int = Field(8000, description="port of the service's HTTP server (API, /healthz, /metrics)")
 
 
+# Tokens and HMAC keys guess-able in an afternoon are no better than the dev defaults.
+MIN_SECRET_LENGTH = 16
+
+
 def refuse_dev_secrets(settings: BaseSettings, *, env: str) -> None:
-    """Raise if a secret still holds a ``dev-`` value, or one that has a dev default is empty,
-    while env is prod (an empty API token would let ``Bearer `` through)."""
+    """Raise if a secret still holds a ``dev-`` value, or one that has a dev default is empty or
+    shorter than MIN_SECRET_LENGTH, while env is prod (an empty API token would let ``Bearer ``
+    through)."""
     if env == "dev" or env == "test":
         return
     fields = type(settings).model_fields
@@ -65,3 +70,8 @@ def refuse_dev_secrets(settings: BaseSettings, *, env: str) -> None:
         has_dev_default = isinstance(default, SecretStr) and default.get_secret_value().startswith(DEV_SECRET_PREFIX)
         if has_dev_default and not secret.strip():
             raise ValueError(f"{name}: must not be empty when env={env}")
+        if has_dev_default and len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"{name}: must be at least {MIN_SECRET_LENGTH} characters when env={env} "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )

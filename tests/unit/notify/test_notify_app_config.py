@@ -6,11 +6,11 @@ from touchline.notify.main import build_app, cli
 from touchline.notify.settings import NotifySettings
 from touchline.shared.settings import CommonSettings
 
-PROD = {"env": "prod", "api_token": SecretStr("prod-token")}
+PROD = {"env": "prod", "api_token": SecretStr("prod-token-0123456789")}
 PROD_NOTIFY = {
-    "link_secret": SecretStr("k1"),
-    "inapp_secret": SecretStr("k2"),
-    "webhook_secret": SecretStr("whsec_a2V5"),
+    "link_secret": SecretStr("link-key-0123456789"),
+    "inapp_secret": SecretStr("inapp-key-0123456789"),
+    "webhook_secret": SecretStr("whsec_MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1u"),
 }
 
 

@@ -125,7 +125,9 @@ def test_dev_secrets_are_refused_outside_dev_and_test() -> None:
         CommonSettings(env="prod")
     with pytest.raises(ValueError, match="api_token: must not be empty when env=prod"):
         CommonSettings(env="prod", api_token="  ")
-    assert CommonSettings(env="prod", api_token="a-real-secret").env == "prod"
+    with pytest.raises(ValueError, match="api_token: must be at least 16 characters when env=prod"):
+        CommonSettings(env="prod", api_token="short-secret")
+    assert CommonSettings(env="prod", api_token="a-real-secret-of-32-characters!!").env == "prod"
     assert CommonSettings(env="dev").api_token.get_secret_value().startswith("dev-")
 
 
