@@ -30,7 +30,7 @@ def context_account(call: Call) -> str | None:
     return str(value) if value not in (None, "") and not isinstance(value, dict | list) else None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built for every event, and frozen __init__ is 3x slower
 class Routed:
     call: Call
     account_id: str
