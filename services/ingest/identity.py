@@ -63,26 +63,33 @@ def plan_routes(calls: Iterable[Call], *, known: Mapping[str, str]) -> Plan:
     plan = Plan()
     accounts = dict(known)
     pending: list[Parked] = []
+    # Plain loops, no generator expressions: this runs for every event of every request.
     for call in calls:
         keys = identity_keys(call)
-        account = call.group_id if call.kind == "group" else context_account(call)
+        grouping = call.kind == "group"
+        by_context = None if grouping else context_account(call)
+        account = call.group_id if grouping else by_context
         if account is None:
-            account = next((accounts[k] for k in keys if k in accounts), None)
+            for key in keys:
+                account = accounts.get(key)
+                if account is not None:
+                    break
         if account is None:
             pending.append(Parked(call=call, keys=tuple(keys)))
             continue
         plan.publish.append(Routed(call=call, account_id=account))
-        if call.kind == "group":
+        if grouping:
             # Even an unchanged link releases: a retried group call must finish a release that
             # failed after the link was stored (Kafka down at the time).
             plan.release.update(keys)
-        learns = keys if call.kind == "group" else [k for k in keys if k not in accounts]
-        if call.kind == "group" or context_account(call) is None:
-            for key in learns:
-                if accounts.get(key) != account:
-                    accounts[key] = account
-                    plan.links[key] = account
-                    plan.release.add(key)
+        elif by_context is not None:
+            continue  # routed by context.groupId: teaches nothing (a user may act in several accounts)
+        for key in keys:
+            # A group call links all its ids; any other call links the ids not linked yet.
+            if accounts.get(key) != account and (grouping or key not in accounts):
+                accounts[key] = account
+                plan.links[key] = account
+                plan.release.add(key)
     rerouted = False
     for parked in pending:
         account = next((accounts[k] for k in parked.keys if k in accounts), None)

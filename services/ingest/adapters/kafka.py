@@ -79,15 +79,22 @@ class KafkaEventPublisher:
         """
         if self._lanes_of is not producer:
             self._lanes, self._lanes_of = {}, producer
-        pending: set[asyncio.Future[None]] = set()
         count = len(partitions)
+        by_partition: dict[int, list[Record]] = {}
         for event in events:
-            key, value, headers = encode(event)
-            partition = partitions[key_hash(key) % count]
+            record = encode(event)
+            partition = partitions[key_hash(record[0]) % count]
+            records = by_partition.get(partition)
+            if records is None:
+                by_partition[partition] = [record]
+            else:
+                records.append(record)
+        pending: set[asyncio.Future[None]] = set()
+        for partition, records in by_partition.items():
             lane = self._lanes.get(partition)
             if lane is None:
                 lane = self._lanes[partition] = _Lane(producer, self._topic, partition, self._timeout)
-            pending.add(lane.append(key, value, headers))
+            pending |= lane.extend(records)
         return pending
 
 
@@ -113,16 +120,20 @@ class _Lane:
         self._open: _Batch | None = None
         self._sending: asyncio.Task[None] | None = None
 
-    def append(self, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> asyncio.Future[None]:
+    def extend(self, records: list[Record]) -> set[asyncio.Future[None]]:
+        """Append records in order; return the acknowledgements of the batches they went into."""
         batch = self._open
-        if batch is None or batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
-            batch = self._open = _Batch(self._producer.create_batch())
-            self._queue.append(batch)
-            if batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
-                raise BrokerUnavailable(f"event {headers[1][1].decode()} does not fit a record batch")
+        acked: set[asyncio.Future[None]] = set()
+        for key, value, headers in records:
+            if batch is None or batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
+                batch = self._open = _Batch(self._producer.create_batch())
+                self._queue.append(batch)
+                if batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
+                    raise BrokerUnavailable(f"event {headers[1][1].decode()} does not fit a record batch")
+            acked.add(batch.acked)
         if self._sending is None:
             self._sending = asyncio.get_running_loop().create_task(self._send())
-        return batch.acked
+        return acked
 
     async def _send(self) -> None:
         try:
@@ -171,13 +182,18 @@ def encode(event: EventDoc) -> Record:
     headers = [
         ("ce_specversion", b"1.0"),
         ("ce_id", event["message_id"].encode()),
-        ("ce_source", (SOURCE_PREFIX + event["source"]).encode()),
+        ("ce_source", _source(event["source"])),
         ("ce_type", _CE_TYPE),
         ("ce_subject", key),
         ("content-type", CONTENT_TYPE),
         ("ce_time", event["timestamp"].isoformat().encode()),
     ]
     return key, orjson.dumps(event), headers
+
+
+@lru_cache(maxsize=256)
+def _source(name: str) -> bytes:
+    return (SOURCE_PREFIX + name).encode()
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
