@@ -92,7 +92,7 @@ class RequestInvalid(ValueError):
 
 def parse_instant(value: Any, path: str) -> datetime | Problem:
     """ISO-8601 with a zone (a naive time is taken as UTC), or epoch milliseconds as some SDKs send."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if type(value) is not str and (isinstance(value, bool) or not isinstance(value, str | int | float)):
         return Problem(path, "expected an ISO-8601 date-time string", "timestamp")
     try:
         if isinstance(value, str):
