@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse
 
 from touchline.shared.logs import configure as configure_logging
@@ -24,6 +23,7 @@ from .adapters import pg_tasks
 from .adapters.smtp import SmtpMailer
 from .adapters.webhooks import HttpxPoster
 from .api import answers, inapp, tasks, tracking, unsubscribe
+from .api.cors import InappCORS
 from .compose import Composer
 from .delivery import Loops, wall_now
 from .domain.endpoints import Endpoint, configured_endpoints
@@ -70,6 +70,19 @@ async def _register_endpoints(runtime: Runtime, settings: NotifySettings) -> Non
             )
 
 
+def refuse_any_origin(settings: NotifySettings, *, env: str) -> None:
+    """In prod the in-app API answers the product's origins, listed; '*' is a dev convenience.
+
+    An empty list is allowed everywhere: a deployment without the widget, or one that serves notify
+    under the product's own origin (a reverse proxy), needs no cross-origin caller.
+    """
+    if env == "prod" and settings.allowed_origins.any:
+        raise ValueError(
+            "inapp_allowed_origins: '*' is not allowed when env=prod; list the origins of the product's "
+            "front end (e.g. https://app.example.com,https://*.example.com)"
+        )
+
+
 def build_app(
     common: CommonSettings,
     settings: NotifySettings,
@@ -78,6 +91,7 @@ def build_app(
     poster: WebhookPoster | None = None,
 ) -> FastAPI:
     refuse_dev_secrets(settings, env=common.env)
+    refuse_any_origin(settings, env=common.env)
     catalog = Catalog.load(settings.templates)  # fail at start-up, naming the file, not at the first send
     holder: dict[str, Runtime] = {}
 
@@ -149,13 +163,8 @@ def build_app(
 
     app = FastAPI(title="Touchline notify", lifespan=lifespan)
     app.state.catalog = catalog
-    # The widget runs on the product's origin; it sends no cookies, only the signed user headers.
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=["*"],
-        allow_methods=["GET", "POST"],
-        allow_headers=["content-type", "x-touchline-user", "x-touchline-user-token"],
-    )
+    # The widget runs on the product's origin: only the configured origins may call the in-app API.
+    app.add_middleware(InappCORS, origins=settings.allowed_origins)
     app.include_router(ops_router(lambda: holder.get("runtime")))
     app.include_router(tracking.router)
     app.include_router(unsubscribe.router)

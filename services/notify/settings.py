@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from touchline.shared.settings import ServiceSettings
+
+from .domain.origins import AllowedOrigins, parse_origins
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 
@@ -48,6 +50,23 @@ class NotifySettings(ServiceSettings):
         SecretStr("dev-inapp-secret"),
         description="key the product signs its user ids with (user token = hex HMAC-SHA256(secret, user_id))",
     )
+    inapp_allowed_origins: str = Field(
+        "http://127.0.0.1:8004,http://localhost:8004",
+        description="web origins whose pages may call the in-app API (widget, messages, stream), comma separated: "
+        "https://app.example.com, https://*.example.com (subdomains) or * (any; refused in prod); "
+        "empty = only notify's own origin; default: the local demo page",
+    )
+
+    @field_validator("inapp_allowed_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: str) -> str:
+        parse_origins(value)  # a typo fails at start-up naming the entry, not as a blocked widget later
+        return value
+
+    @property
+    def allowed_origins(self) -> AllowedOrigins:
+        return parse_origins(self.inapp_allowed_origins)
+
     machine_open_seconds: float = Field(
         10.0, description="an open this soon after sending is recorded as automatic (prefetch, scanner)"
     )

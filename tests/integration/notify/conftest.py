@@ -31,6 +31,7 @@ from touchline.shared.stack.smtp_sink import MailSink
 
 WEBHOOK_SECRET = "whsec_" + "dG91Y2hsaW5lLXRlc3Qtd2ViaG9vay1zZWNyZXQ="
 INAPP_SECRET = "test-inapp-secret"
+PRODUCT_ORIGIN = "https://app.product.test"  # the only origin whose pages may call the in-app API
 
 
 async def eventually(probe: Any, *, what: str, seconds: float = 30.0) -> Any:
@@ -197,6 +198,7 @@ async def notify(common: CommonSettings) -> AsyncIterator[Notify]:
         poll_seconds=0.05,
         inapp_secret=SecretStr(INAPP_SECRET),
         inapp_cap_count=1,
+        inapp_allowed_origins=PRODUCT_ORIGIN,
         webhook_urls=[receiver.url("/hook"), receiver.url("/gone")],
         webhook_secret=SecretStr(WEBHOOK_SECRET),
         slack_webhook_url=receiver.url("/slack"),

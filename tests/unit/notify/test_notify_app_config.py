@@ -40,3 +40,20 @@ def test_preview_of_an_unknown_template_fails_listing_the_known_ones(capsys):
 def test_an_unknown_subcommand_is_a_usage_error(capsys):
     assert cli(["frobnicate"]) == 2
     assert "usage" in capsys.readouterr().err
+
+
+def test_prod_refuses_any_origin_for_the_inapp_api():
+    with pytest.raises(ValueError, match="inapp_allowed_origins: '\\*' is not allowed when env=prod"):
+        build_app(CommonSettings(**PROD), NotifySettings(**PROD_NOTIFY, inapp_allowed_origins="*"))
+
+
+def test_prod_accepts_listed_origins_or_none_at_all():
+    build_app(CommonSettings(**PROD), NotifySettings(**PROD_NOTIFY, inapp_allowed_origins="https://*.example.com"))
+    build_app(CommonSettings(**PROD), NotifySettings(**PROD_NOTIFY, inapp_allowed_origins=""))
+
+
+async def test_dev_accepts_any_origin_and_answers_it():
+    app = build_app(CommonSettings(), NotifySettings(inapp_allowed_origins="*"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        response = await client.get("/widget.js", headers={"Origin": "https://anywhere.test"})
+    assert response.headers["access-control-allow-origin"] == "*"
