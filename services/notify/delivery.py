@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -175,6 +176,7 @@ class Loops:
         async with self.engine.begin() as conn:
             await self._forget_unconfigured(conn, ours, now=now)
             await pg_tasks.release_stale_webhooks(conn, claimed_before=now - lease)
+            await pg_tasks.skip_disabled(conn)
             rows = await pg_tasks.claim_webhooks(conn, wall_now=now, limit=self.batch, endpoint_ids=ours)
         for row in rows:
             await self._post(row, stop)
@@ -191,6 +193,12 @@ class Loops:
             log.warning("webhooks for endpoints no longer configured were not sent", extra={"dropped": dropped})
 
     async def _post(self, row: Mapping[str, Any], stop: asyncio.Event) -> None:
+        # A 410 on an earlier row of this batch (or on another replica) may have disabled the endpoint
+        # since the claim: then this row was recorded as not sent and must not be posted.
+        async with self.engine.begin() as conn:
+            if not await pg_tasks.still_claimed(conn, row["id"], claimed_at=row["claimed_at"]):
+                log.info("webhook not posted: its endpoint was disabled", extra={"webhook": row["id"]})
+                return
         body = json.dumps(row["payload"], ensure_ascii=False).encode()
         headers = {"content-type": "application/json"}
         if row["kind"] != "slack" and row["secret"]:
@@ -206,23 +214,27 @@ class Loops:
 
         async def record(conn: AsyncConnection) -> None:
             after = timedelta(hours=self.settings.give_up_after_hours)
+            mark = partial(pg_tasks.set_webhook_state, conn, row["id"], claimed_at=row["claimed_at"])
             if error is None:
-                await pg_tasks.set_webhook_state(conn, row["id"], state="delivered", error=None, next_attempt_at=None)
+                await mark(state="delivered", error=None, next_attempt_at=None)
             elif status == 410:
-                await pg_tasks.disable_endpoint(conn, row["endpoint_id"], reason="410 Gone", now=wall_now())
-                await pg_tasks.set_webhook_state(conn, row["id"], state="failed", error=error, next_attempt_at=None)
+                await mark(state="failed", error=error, next_attempt_at=None)
+                skipped = await pg_tasks.disable_endpoint(conn, row["endpoint_id"], reason="410 Gone", now=wall_now())
+                log.warning(
+                    "webhook endpoint answered 410 Gone: disabled",
+                    extra={"endpoint": row["endpoint_id"], "not_sent": skipped},
+                )
             elif (
                 permanent
                 or (status is not None and 400 <= status < 500 and status not in (408, 429))
                 or gives_up(first_attempt_at=row["first_attempt_at"], now=wall_now(), after=after)
             ):
-                await pg_tasks.set_webhook_state(conn, row["id"], state="failed", error=error, next_attempt_at=None)
+                await mark(state="failed", error=error, next_attempt_at=None)
             else:
                 delay = backoff(
                     row["attempts"], base=self.settings.retry_base_seconds, cap=self.settings.retry_max_seconds
                 )
-                next_at = wall_now() + timedelta(seconds=delay)
-                await pg_tasks.set_webhook_state(conn, row["id"], state="pending", error=error, next_attempt_at=next_at)
+                await mark(state="pending", error=error, next_attempt_at=wall_now() + timedelta(seconds=delay))
 
         await self._write(record, stop)
 

@@ -164,11 +164,51 @@ async def drop_unconfigured(conn: AsyncConnection, endpoint_ids: Sequence[str]) 
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def disable_endpoint(conn: AsyncConnection, endpoint_id: str, *, reason: str, now: datetime) -> None:
+async def disable_endpoint(conn: AsyncConnection, endpoint_id: str, *, reason: str, now: datetime) -> int:
+    """Disable the endpoint and, in the same transaction, record everything queued for it as not sent."""
     await conn.execute(
-        text(f"UPDATE {S}.webhook_endpoints SET disabled_at = :now, disabled_reason = :r WHERE id = :id"),
+        text(f"""UPDATE {S}.webhook_endpoints SET disabled_at = COALESCE(disabled_at, :now),
+              disabled_reason = COALESCE(disabled_reason, :r) WHERE id = :id"""),
         {"id": endpoint_id, "r": reason, "now": now},
     )
+    # Claimed rows too: another replica may hold some it has not posted yet (it checks before posting).
+    return await _skip_disabled(conn, states=("pending", "sending"), endpoint_id=endpoint_id)
+
+
+async def skip_disabled(conn: AsyncConnection) -> int:
+    """Pending webhooks of disabled endpoints (queued by a transaction that raced the disabling): not sent."""
+    return await _skip_disabled(conn, states=("pending",), endpoint_id=None)
+
+
+async def _skip_disabled(conn: AsyncConnection, *, states: Sequence[str], endpoint_id: str | None) -> int:
+    # A skipped claim was never posted: its attempt is not counted.
+    result = await conn.execute(
+        text(f"""UPDATE {S}.webhook_deliveries w SET state = 'disabled',
+              attempts = w.attempts - CASE WHEN w.state = 'sending' THEN 1 ELSE 0 END,
+              last_error = 'endpoint disabled (' || COALESCE(e.disabled_reason, 'no reason') || '); not sent'
+            FROM {S}.webhook_endpoints e
+            WHERE e.id = w.endpoint_id AND e.disabled_at IS NOT NULL AND w.state = ANY(:states)
+              AND (CAST(:e AS text) IS NULL OR e.id = :e)"""),
+        {"states": list(states), "e": endpoint_id},
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def still_claimed(conn: AsyncConnection, delivery_id: str, *, claimed_at: datetime) -> bool:
+    """Right before posting: the claim holds and its endpoint is live (a 410 elsewhere may have disabled it)."""
+    await conn.execute(
+        text(f"""UPDATE {S}.webhook_deliveries w SET state = 'disabled', attempts = w.attempts - 1,
+              last_error = 'endpoint disabled (' || COALESCE(e.disabled_reason, 'no reason') || '); not sent'
+            FROM {S}.webhook_endpoints e
+            WHERE w.id = :id AND e.id = w.endpoint_id AND e.disabled_at IS NOT NULL
+              AND w.state = 'sending' AND w.claimed_at = :c"""),
+        {"id": delivery_id, "c": claimed_at},
+    )
+    found = await conn.scalar(
+        text(f"SELECT 1 FROM {S}.webhook_deliveries WHERE id = :id AND state = 'sending' AND claimed_at = :c"),
+        {"id": delivery_id, "c": claimed_at},
+    )
+    return found is not None
 
 
 async def insert_webhook(
@@ -189,7 +229,7 @@ async def claim_webhooks(
         text(f"""UPDATE {S}.webhook_deliveries w SET state = 'sending', claimed_at = :now, attempts = w.attempts + 1,
               first_attempt_at = COALESCE(w.first_attempt_at, :now)
             FROM {S}.webhook_endpoints e
-            WHERE e.id = w.endpoint_id AND w.id IN (
+            WHERE e.id = w.endpoint_id AND e.disabled_at IS NULL AND w.id IN (
               SELECT id FROM {S}.webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= :now
                 AND endpoint_id = ANY(:ids)
               ORDER BY next_attempt_at LIMIT :n FOR UPDATE SKIP LOCKED)
@@ -200,13 +240,23 @@ async def claim_webhooks(
 
 
 async def set_webhook_state(
-    conn: AsyncConnection, delivery_id: str, *, state: str, error: str | None, next_attempt_at: datetime | None
-) -> None:
-    await conn.execute(
+    conn: AsyncConnection,
+    delivery_id: str,
+    *,
+    claimed_at: datetime,
+    state: str,
+    error: str | None,
+    next_attempt_at: datetime | None,
+) -> bool:
+    """Record a post's result while its claim holds. 'delivered' is recorded whatever happened meanwhile
+    (it was posted); a failure or retry is not, if the row was recorded otherwise (disabled) since."""
+    result = await conn.execute(
         text(f"""UPDATE {S}.webhook_deliveries SET state = :s, last_error = :e,
-              next_attempt_at = COALESCE(:next, next_attempt_at) WHERE id = :id"""),
-        {"id": delivery_id, "s": state, "e": error, "next": next_attempt_at},
+              next_attempt_at = COALESCE(:next, next_attempt_at)
+            WHERE id = :id AND ((state = 'sending' AND claimed_at = :c) OR :s = 'delivered')"""),
+        {"id": delivery_id, "s": state, "e": error, "next": next_attempt_at, "c": claimed_at},
     )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def release_stale_webhooks(conn: AsyncConnection, *, claimed_before: datetime) -> int:

@@ -48,7 +48,7 @@ async def eventually(probe: Any, *, what: str, seconds: float = 30.0) -> Any:
 
 @dataclass
 class Receiver:
-    """A webhook endpoint that records what it is sent; /gone answers 410."""
+    """A webhook endpoint that records what it is sent; /gone (and /gone-anything) answers 410."""
 
     port: int
     received: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
@@ -62,7 +62,7 @@ class Receiver:
         @app.post("/{path}")
         async def hook(path: str, request: Request) -> Response:
             self.received.append((path, dict(request.headers), await request.body()))
-            return Response(status_code=410 if path == "gone" else 204)
+            return Response(status_code=410 if path.startswith("gone") else 204)
 
         return app
 
