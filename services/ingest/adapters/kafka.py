@@ -54,7 +54,8 @@ class KafkaEventPublisher:
         try:
             async with asyncio.timeout(self._timeout):
                 partitions = sorted(await producer.partitions_for(self._topic))
-            pending = self._append(producer, partitions, events)
+            deadline = asyncio.get_running_loop().time() + self._timeout - (time.perf_counter() - started)
+            pending = self._append(producer, partitions, events, deadline=deadline)
             left = max(0.0, self._timeout - (time.perf_counter() - started))
             done, waiting = await asyncio.wait(pending, timeout=left)  # never cancels: batches are shared
         except TimeoutError as exc:
@@ -69,7 +70,7 @@ class KafkaEventPublisher:
                 raise BrokerUnavailable(f"Kafka refused the events: {error.__class__.__name__}") from error
 
     def _append(
-        self, producer: AIOKafkaProducer, partitions: list[int], events: Sequence[EventDoc]
+        self, producer: AIOKafkaProducer, partitions: list[int], events: Sequence[EventDoc], *, deadline: float
     ) -> set[asyncio.Future[None]]:
         """Put every event in its partition's open batch; return the batches' acknowledgements.
 
@@ -89,20 +90,29 @@ class KafkaEventPublisher:
                 by_partition[partition] = [record]
             else:
                 records.append(record)
-        pending: set[asyncio.Future[None]] = set()
-        for partition, records in by_partition.items():
+        lanes = []
+        for partition in by_partition:
             lane = self._lanes.get(partition)
             if lane is None:
                 lane = self._lanes[partition] = _Lane(producer, self._topic, partition, self._timeout)
-            pending |= lane.extend(records)
+            if lane.stalled():
+                # Refused before queueing anything: records the broker cannot take must not pile
+                # up in memory while it is down or slow.
+                raise BrokerUnavailable(f"Kafka has not acknowledged partition {partition} for {self._timeout}s")
+            lanes.append(lane)
+        pending: set[asyncio.Future[None]] = set()
+        for lane, records in zip(lanes, by_partition.values(), strict=True):
+            pending |= lane.extend(records, deadline=deadline)
         return pending
 
 
 class _Batch:
-    __slots__ = ("acked", "builder")
+    __slots__ = ("acked", "builder", "created", "deadline")
 
-    def __init__(self, builder: BatchBuilder) -> None:
+    def __init__(self, builder: BatchBuilder, *, now: float) -> None:
         self.builder = builder
+        self.created = now
+        self.deadline = now  # the latest moment one of its requests still waits for it
         self.acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.acked.add_done_callback(_retrieve)  # every waiter may have given up (503) already
 
@@ -120,19 +130,26 @@ class _Lane:
         self._open: _Batch | None = None
         self._sending: asyncio.Task[None] | None = None
 
-    def extend(self, records: list[Record]) -> set[asyncio.Future[None]]:
+    def stalled(self) -> bool:
+        """True when the oldest batch not yet handed to the producer has waited past the timeout."""
+        return bool(self._queue) and asyncio.get_running_loop().time() - self._queue[0].created > self._timeout
+
+    def extend(self, records: list[Record], *, deadline: float) -> set[asyncio.Future[None]]:
         """Append records in order; return the acknowledgements of the batches they went into."""
+        loop = asyncio.get_running_loop()
         batch = self._open
         acked: set[asyncio.Future[None]] = set()
         for key, value, headers in records:
             if batch is None or batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
-                batch = self._open = _Batch(self._producer.create_batch())
+                batch = self._open = _Batch(self._producer.create_batch(), now=loop.time())
                 self._queue.append(batch)
                 if batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
                     raise BrokerUnavailable(f"event {headers[1][1].decode()} does not fit a record batch")
+            if deadline > batch.deadline:
+                batch.deadline = deadline
             acked.add(batch.acked)
         if self._sending is None:
-            self._sending = asyncio.get_running_loop().create_task(self._send())
+            self._sending = loop.create_task(self._send())
         return acked
 
     async def _send(self) -> None:
@@ -141,6 +158,10 @@ class _Lane:
                 batch = self._queue.popleft()
                 if batch is self._open:
                     self._open = None  # sealed: records from now on go to the next batch
+                if asyncio.get_running_loop().time() > batch.deadline:
+                    # Every request with a record in it was answered 503 already and will retry.
+                    batch.acked.set_exception(BrokerUnavailable("given up before it was sent"))
+                    continue
                 try:
                     acked = await self._producer.send_batch(batch.builder, self._topic, partition=self._partition)
                 except Exception as exc:  # the producer refused the batch: its requests answer 503

@@ -26,6 +26,8 @@ class FakeProducer:
     def __init__(self, *, refuse: bool = False) -> None:
         self.sent: list[tuple[int, int, asyncio.Future[object]]] = []  # (partition, records, ack)
         self.refuse = refuse
+        self.queue_free = asyncio.Event()  # cleared: send_batch waits, as when aiokafka's queue is full
+        self.queue_free.set()
 
     async def partitions_for(self, topic: str) -> set[int]:
         return {0}
@@ -36,6 +38,7 @@ class FakeProducer:
     async def send_batch(self, batch: BatchBuilder, topic: str, *, partition: int) -> asyncio.Future[object]:
         if self.refuse:
             raise KafkaTimeoutError()
+        await self.queue_free.wait()
         ack: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         self.sent.append((partition, batch._relative_offset, ack))
         return ack
@@ -93,3 +96,26 @@ async def test_a_failed_acknowledgement_fails_the_request_and_the_next_batch_sti
     await until(lambda: len(producer.sent) == 2)
     producer.sent[1][2].set_result(None)
     await later
+
+
+async def test_while_a_partition_is_stuck_new_requests_are_refused_at_once_and_stale_batches_never_sent() -> None:
+    producer = FakeProducer()
+    producer.queue_free.clear()
+    publisher = KafkaEventPublisher(lambda: producer, topic_name="t", timeout=0.05)  # type: ignore[arg-type,return-value]
+    with pytest.raises(BrokerUnavailable, match="did not acknowledge"):
+        await publisher.publish([doc("m1")])  # its batch is stuck in send_batch
+    with pytest.raises(BrokerUnavailable, match="did not acknowledge"):
+        await publisher.publish([doc("m2")])  # queued behind it, then given up
+    await asyncio.sleep(0.06)
+    with pytest.raises(BrokerUnavailable, match="has not acknowledged partition"):
+        await publisher.publish([doc("m3")])  # refused without queueing anything
+    producer.queue_free.set()
+    await until(lambda: len(producer.sent) == 1)
+    producer.sent[0][2].set_result(None)
+    for _ in range(100):
+        await asyncio.sleep(0)
+    assert len(producer.sent) == 1  # m2's batch, whose request had been answered 503, was dropped
+    recovered = asyncio.create_task(publisher.publish([doc("m4")]))  # the lane recovers
+    await until(lambda: len(producer.sent) == 2)
+    producer.sent[1][2].set_result(None)
+    await recovered
