@@ -82,17 +82,21 @@ def parse_batch(document: dict[str, Any], *, received_at: datetime, policy: Time
     calls: list[Call] = []
     rejected: list[Rejected] = []
     for index, item in enumerate(items):
-        result = _parse(
+        # parse_call directly, no **options forwarding: this loop runs for every event.
+        path = f"batch[{index}]"
+        result = parse_call(
             item,
             kind=None,
             index=index,
-            path=f"batch[{index}]",
+            path=path,
             received_at=received_at,
             policy=policy,
             limits=limits,
             outer_context=outer_context,
             outer_sent_at=outer_sent_at,
         )
+        if isinstance(result, Call) and result.kind in ("group", "identify"):
+            result = normalise(result, path=path)
         if isinstance(result, Call):
             calls.append(result)
         else:

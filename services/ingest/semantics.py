@@ -43,10 +43,12 @@ def _norm(text: str) -> str:
 
 def classify(event: str | None, properties: Mapping[str, Any]) -> tuple[Semantic, str | None]:
     """(semantic, feature) of a track call; any unknown name is still carried as "other"."""
-    feature = next(
-        (str(properties[k]) for k in ("feature", "feature_name", "featureName") if properties.get(k) not in (None, "")),
-        None,
-    )
+    feature = None
+    for key in ("feature", "feature_name", "featureName"):  # a loop, not next(genexpr): every track call
+        value = properties.get(key)
+        if value is not None and value != "":
+            feature = str(value)
+            break
     semantic = _NAMES.get(_norm(event or ""))
     if semantic is not None:
         if semantic == "feature_used" and feature is None and properties.get("name") not in (None, ""):

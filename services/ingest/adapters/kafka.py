@@ -22,7 +22,10 @@ from ..ports import BrokerUnavailable
 from ..semantics import EventDoc
 
 SOURCE_PREFIX = "touchline/ingest/"
-_CE_TYPE = ProductEvent.ce_type.encode()
+# The headers every record shares, built once (tuples are immutable; aiokafka only reads them).
+_SPECVERSION = ("ce_specversion", b"1.0")
+_CE_TYPE = ("ce_type", ProductEvent.ce_type.encode())
+_CONTENT_TYPE = ("content-type", CONTENT_TYPE)
 Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
 
 
@@ -201,20 +204,20 @@ def encode(event: EventDoc) -> Record:
     """
     key = event["account_id"].encode()
     headers = [
-        ("ce_specversion", b"1.0"),
+        _SPECVERSION,
         ("ce_id", event["message_id"].encode()),
-        ("ce_source", _source(event["source"])),
-        ("ce_type", _CE_TYPE),
+        _source(event["source"]),
+        _CE_TYPE,
         ("ce_subject", key),
-        ("content-type", CONTENT_TYPE),
+        _CONTENT_TYPE,
         ("ce_time", event["timestamp"].isoformat().encode()),
     ]
     return key, orjson.dumps(event), headers
 
 
 @lru_cache(maxsize=256)
-def _source(name: str) -> bytes:
-    return (SOURCE_PREFIX + name).encode()
+def _source(name: str) -> tuple[str, bytes]:
+    return "ce_source", (SOURCE_PREFIX + name).encode()
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
