@@ -29,7 +29,7 @@ from .adapters import pg_tasks
 from .adapters import postgres as pg
 from .adapters.webhooks import signature_headers
 from .domain.email import backoff, classify_smtp, gives_up
-from .domain.endpoints import configured_endpoints, orphaned
+from .domain.endpoints import Endpoint, Seen, settle_orphans
 from .domain.mime import Outgoing, compose
 from .domain.outcomes import outcome_for
 from .ports import Mailer, SendFailed, WebhookPoster
@@ -164,33 +164,37 @@ class Loops:
 
         return record
 
-    @property
-    def endpoint_ids(self) -> list[str]:
-        s = self.settings
-        return [e.id for e in configured_endpoints(webhook_urls=s.webhook_urls, slack_webhook_url=s.slack_webhook_url)]
-
     async def webhooks_once(self, stop: asyncio.Event) -> int:
         now = wall_now()
         lease = timedelta(seconds=self.settings.sending_lease_seconds)
-        ours = self.endpoint_ids
+        ours = self.settings.endpoints()
+        ids = [e.id for e in ours]
         async with self.engine.begin() as conn:
             await self._forget_unconfigured(conn, ours, now=now)
             await pg_tasks.release_stale_webhooks(conn, claimed_before=now - lease)
             await pg_tasks.skip_disabled(conn)
-            rows = await pg_tasks.claim_webhooks(conn, wall_now=now, limit=self.batch, endpoint_ids=ours)
+            rows = await pg_tasks.claim_webhooks(conn, wall_now=now, limit=self.batch, endpoint_ids=ids)
         for row in rows:
             await self._post(row, stop)
         return len(rows)
 
-    async def _forget_unconfigured(self, conn: AsyncConnection, ours: list[str], *, now: datetime) -> None:
-        """Stamp our endpoints as configured; record what waits for endpoints no instance names any more."""
+    async def _forget_unconfigured(self, conn: AsyncConnection, ours: list[Endpoint], *, now: datetime) -> None:
+        """Stamp our endpoints as configured; settle what waits for endpoints no instance names any more."""
         after = timedelta(seconds=self.settings.webhook_orphan_seconds)
         # Re-stamped well before it could look orphaned, but not on every poll.
-        await pg_tasks.stamp_configured(conn, ours, now=now, older_than=now - after / 4)
-        others = await pg_tasks.other_endpoints(conn, ours)
-        gone = [e["id"] for e in others if orphaned(configured_at=e["configured_at"], now=now, after=after)]
-        if gone and (dropped := await pg_tasks.drop_unconfigured(conn, gone)):
-            log.warning("webhooks for endpoints no longer configured were not sent", extra={"dropped": dropped})
+        await pg_tasks.stamp_configured(conn, [e.id for e in ours], now=now, older_than=now - after / 4)
+        seen = [Seen(r["id"], r["url"], r["kind"], r["configured_at"]) for r in await pg_tasks.all_endpoints(conn)]
+        settlement = settle_orphans(seen, now=now, after=after)
+        adopted = 0
+        for old, heir in settlement.moves:
+            adopted += await pg_tasks.adopt_webhooks(conn, from_endpoint=old, to_endpoint=heir)
+        if adopted:
+            log.info(
+                "webhooks queued under an endpoint's former secret are sent with the current one",
+                extra={"adopted": adopted},
+            )
+        if settlement.drops and (n := await pg_tasks.drop_unconfigured(conn, settlement.drops)):
+            log.warning("webhooks for endpoints no longer configured were not sent", extra={"dropped": n})
 
     async def _post(self, row: Mapping[str, Any], stop: asyncio.Event) -> None:
         # A 410 on an earlier row of this batch (or on another replica) may have disabled the endpoint

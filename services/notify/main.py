@@ -26,7 +26,6 @@ from .api import answers, inapp, tasks, tracking, unsubscribe
 from .api.cors import InappCORS
 from .compose import Composer
 from .delivery import Loops, wall_now
-from .domain.endpoints import Endpoint, configured_endpoints
 from .domain.tokens import user_token
 from .handlers import Deps, expire_parked
 from .ports import Mailer, WebhookPoster
@@ -50,23 +49,12 @@ def _mailer(settings: NotifySettings) -> Mailer:
     )
 
 
-def _endpoints(settings: NotifySettings) -> list[Endpoint]:
-    return configured_endpoints(webhook_urls=settings.webhook_urls, slack_webhook_url=settings.slack_webhook_url)
-
-
 async def _register_endpoints(runtime: Runtime, settings: NotifySettings) -> None:
     """Upsert (never delete) this configuration's endpoints: other instances may still use theirs."""
-    # A dev- prefix only marks the default secret as not-for-production; the key itself follows it.
-    secret = settings.webhook_secret.get_secret_value().removeprefix("dev-")
     async with runtime.engine.begin() as conn:
-        for e in _endpoints(settings):
+        for e in settings.endpoints():
             await pg_tasks.ensure_endpoint(
-                conn,
-                endpoint_id=e.id,
-                url=e.url,
-                kind=e.kind,
-                secret=secret if e.kind == "standard" else None,
-                now=wall_now(),
+                conn, endpoint_id=e.id, url=e.url, kind=e.kind, secret=e.secret, now=wall_now()
             )
 
 
@@ -111,7 +99,7 @@ def build_app(
             composer=composer,
             pools=settings.task_pools,
             now=runtime.clock.now,
-            endpoints=[e.id for e in _endpoints(settings)],
+            endpoints=[e.id for e in settings.endpoints()],
         )
         deps = Deps(
             composer=composer,

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from touchline.shared.settings import ServiceSettings
 
+from .domain.endpoints import Endpoint, configured_endpoints
 from .domain.origins import AllowedOrigins, parse_origins
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -102,3 +103,16 @@ class NotifySettings(ServiceSettings):
         SecretStr("dev-whsec_dG91Y2hsaW5lLWRldi13ZWJob29rLXNlY3JldA=="),
         description="Standard Webhooks secret (whsec_<base64>) of the endpoints in webhook_urls",
     )
+
+    @model_validator(mode="after")
+    def _endpoints_are_distinct(self) -> NotifySettings:
+        self.endpoints()  # a URL named as both a signed and a Slack endpoint stops start-up, naming both
+        return self
+
+    def endpoints(self) -> list[Endpoint]:
+        """This configuration's webhook endpoints (their ids include the secret they are signed with)."""
+        # A dev- prefix only marks the default secret as not-for-production; the key itself follows it.
+        secret = self.webhook_secret.get_secret_value().removeprefix("dev-")
+        return configured_endpoints(
+            webhook_urls=self.webhook_urls, webhook_secret=secret, slack_webhook_url=self.slack_webhook_url
+        )

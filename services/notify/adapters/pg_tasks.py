@@ -118,10 +118,15 @@ async def account_tasks(conn: AsyncConnection, account_id: str, *, limit: int) -
 async def ensure_endpoint(
     conn: AsyncConnection, *, endpoint_id: str, url: str, kind: str, secret: str | None, now: datetime
 ) -> None:
+    """Register (or re-stamp) an endpoint. Its id derives from kind, URL and secret, so another secret for
+    the same URL is another row, never an overwrite. A URL that answered 410 stays disabled under any secret."""
     await conn.execute(
-        text(f"""INSERT INTO {S}.webhook_endpoints (id, url, kind, secret, configured_at) VALUES (:id, :u, :k, :s, :now)
-            ON CONFLICT (url) DO UPDATE SET secret = EXCLUDED.secret, kind = EXCLUDED.kind,
-              configured_at = EXCLUDED.configured_at"""),
+        text(f"""INSERT INTO {S}.webhook_endpoints (id, url, kind, secret, configured_at, disabled_at, disabled_reason)
+            SELECT :id, :u, :k, :s, :now, gone.disabled_at, gone.disabled_reason
+            FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+              SELECT disabled_at, disabled_reason FROM {S}.webhook_endpoints
+              WHERE url = :u AND disabled_at IS NOT NULL ORDER BY disabled_at LIMIT 1) AS gone ON TRUE
+            ON CONFLICT (id) DO UPDATE SET configured_at = EXCLUDED.configured_at"""),
         {"id": endpoint_id, "u": url, "k": kind, "s": secret, "now": now},
     )
 
@@ -144,12 +149,9 @@ async def stamp_configured(conn: AsyncConnection, ids: Sequence[str], *, now: da
     )
 
 
-async def other_endpoints(conn: AsyncConnection, ids: Sequence[str]) -> list[Row]:
-    """Endpoints this instance does not configure, with the last time any instance said it did."""
-    rows = await conn.execute(
-        text(f"SELECT id, url, configured_at FROM {S}.webhook_endpoints WHERE NOT (id = ANY(:ids)) ORDER BY id"),
-        {"ids": list(ids)},
-    )
+async def all_endpoints(conn: AsyncConnection) -> list[Row]:
+    """Every instance's endpoints, with the last time any instance said it configures them."""
+    rows = await conn.execute(text(f"SELECT id, url, kind, configured_at FROM {S}.webhook_endpoints ORDER BY id"))
     return [dict(r) for r in rows.mappings()]
 
 
@@ -164,23 +166,34 @@ async def drop_unconfigured(conn: AsyncConnection, endpoint_ids: Sequence[str]) 
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+async def adopt_webhooks(conn: AsyncConnection, *, from_endpoint: str, to_endpoint: str) -> int:
+    """Queued webhooks of an orphaned endpoint move to the live one with the same URL (its secret signs them)."""
+    result = await conn.execute(
+        text(f"UPDATE {S}.webhook_deliveries SET endpoint_id = :to WHERE endpoint_id = :old AND state = 'pending'"),
+        {"old": from_endpoint, "to": to_endpoint},
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def disable_endpoint(conn: AsyncConnection, endpoint_id: str, *, reason: str, now: datetime) -> int:
-    """Disable the endpoint and, in the same transaction, record everything queued for it as not sent."""
+    """Disable the endpoint's URL (410 says the URL is gone, whatever secret signs for it) and, in the same
+    transaction, record everything queued for it as not sent."""
+    url = await conn.scalar(text(f"SELECT url FROM {S}.webhook_endpoints WHERE id = :id"), {"id": endpoint_id})
     await conn.execute(
         text(f"""UPDATE {S}.webhook_endpoints SET disabled_at = COALESCE(disabled_at, :now),
-              disabled_reason = COALESCE(disabled_reason, :r) WHERE id = :id"""),
-        {"id": endpoint_id, "r": reason, "now": now},
+              disabled_reason = COALESCE(disabled_reason, :r) WHERE url = :u"""),
+        {"u": url, "r": reason, "now": now},
     )
     # Claimed rows too: another replica may hold some it has not posted yet (it checks before posting).
-    return await _skip_disabled(conn, states=("pending", "sending"), endpoint_id=endpoint_id)
+    return await _skip_disabled(conn, states=("pending", "sending"), url=url)
 
 
 async def skip_disabled(conn: AsyncConnection) -> int:
     """Pending webhooks of disabled endpoints (queued by a transaction that raced the disabling): not sent."""
-    return await _skip_disabled(conn, states=("pending",), endpoint_id=None)
+    return await _skip_disabled(conn, states=("pending",), url=None)
 
 
-async def _skip_disabled(conn: AsyncConnection, *, states: Sequence[str], endpoint_id: str | None) -> int:
+async def _skip_disabled(conn: AsyncConnection, *, states: Sequence[str], url: str | None) -> int:
     # A skipped claim was never posted: its attempt is not counted.
     result = await conn.execute(
         text(f"""UPDATE {S}.webhook_deliveries w SET state = 'disabled',
@@ -188,8 +201,8 @@ async def _skip_disabled(conn: AsyncConnection, *, states: Sequence[str], endpoi
               last_error = 'endpoint disabled (' || COALESCE(e.disabled_reason, 'no reason') || '); not sent'
             FROM {S}.webhook_endpoints e
             WHERE e.id = w.endpoint_id AND e.disabled_at IS NOT NULL AND w.state = ANY(:states)
-              AND (CAST(:e AS text) IS NULL OR e.id = :e)"""),
-        {"states": list(states), "e": endpoint_id},
+              AND (CAST(:u AS text) IS NULL OR e.url = :u)"""),
+        {"states": list(states), "u": url},
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

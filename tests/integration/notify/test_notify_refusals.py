@@ -14,7 +14,6 @@ from test_notify_inapp_api import _survey_for, auth
 from touchline.notify.adapters import pg_tasks
 from touchline.notify.adapters.webhooks import HttpxPoster
 from touchline.notify.delivery import Loops
-from touchline.notify.domain.endpoints import endpoint_id
 from touchline.notify.settings import NotifySettings
 from touchline.shared import topics
 from touchline.shared.messages import Command
@@ -89,17 +88,17 @@ async def test_a_snooze_without_a_time_zone_is_refused(notify: Notify):
 async def test_a_webhook_endpoint_with_an_unusable_url_fails_once_instead_of_retrying(notify: Notify):
     """An instance configured with a URL that cannot be posted to (the session's instance does not name it)."""
     url = f"http://127.0.0.1:notaport/ep-bad-{uuid.uuid4().hex[:8]}"
-    endpoint, delivery = endpoint_id(url), f"bad-{uuid.uuid4()}"
+    settings = NotifySettings(webhook_urls=[url], poll_seconds=0.02)
+    (endpoint,), delivery = settings.endpoints(), f"bad-{uuid.uuid4()}"
     async with notify.state.engine.begin() as conn:
         now = datetime.now(UTC)
         await pg_tasks.ensure_endpoint(
-            conn, endpoint_id=endpoint, url=url, kind="standard", secret="whsec_a2V5", now=now
+            conn, endpoint_id=endpoint.id, url=url, kind="standard", secret=endpoint.secret, now=now
         )
         await pg_tasks.insert_webhook(
-            conn, delivery_id=delivery, endpoint_id=endpoint, event_type="task.opened", payload={}, now=now
+            conn, delivery_id=delivery, endpoint_id=endpoint.id, event_type="task.opened", payload={}, now=now
         )
     poster = HttpxPoster()
-    settings = NotifySettings(webhook_urls=[url], poll_seconds=0.02)
     loops = Loops(
         engine=notify.state.engine,
         mailer=notify.state.loops.mailer,

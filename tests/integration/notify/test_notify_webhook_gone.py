@@ -58,10 +58,11 @@ async def test_after_a_410_nothing_more_is_posted_to_the_endpoint_and_the_rest_i
         settings=settings,
         batch=batch,
     )
-    endpoint = endpoint_id(url)
+    (configured,) = settings.endpoints()
+    endpoint = configured.id
     async with notify.state.engine.begin() as conn:
         await pg_tasks.ensure_endpoint(
-            conn, endpoint_id=endpoint, url=url, kind="standard", secret=secret, now=wall_now()
+            conn, endpoint_id=endpoint, url=url, kind="standard", secret=configured.secret, now=wall_now()
         )
     try:
         # Three queued before the 410 (in one claimed batch, or waiting for the next): only one is posted.
