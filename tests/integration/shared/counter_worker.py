@@ -8,9 +8,10 @@ purpose, so an event applied twice shows up as a duplicate row.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
@@ -65,7 +66,11 @@ def build_runner(
     )
 
 
-async def main(bootstrap: str, database_url: str, topic: str, group: str, schema: str, delay_s: float) -> None:
+@contextlib.asynccontextmanager
+async def running(
+    *, bootstrap: str, database_url: str, topic: str, group: str, schema: str, delay_s: float = 0.0
+) -> AsyncIterator[AsyncEngine]:
+    """A counting runner consuming ``topic`` in the background while the block runs."""
     engine = make_engine(database_url)
     await prepare(engine, schema)
     producer = make_producer(bootstrap)
@@ -80,14 +85,25 @@ async def main(bootstrap: str, database_url: str, topic: str, group: str, schema
         delay_s=delay_s,
     )
     stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await consumer.start()
+    task = asyncio.create_task(runner.run(stop))
     try:
-        await runner.run(stop)
+        yield engine
     finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
         await consumer.stop()
         await producer.stop()
         await engine.dispose()
+
+
+async def main(bootstrap: str, database_url: str, topic: str, group: str, schema: str, delay_s: float) -> None:
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with running(
+        bootstrap=bootstrap, database_url=database_url, topic=topic, group=group, schema=schema, delay_s=delay_s
+    ):
+        await stop.wait()
 
 
 if __name__ == "__main__":

@@ -17,13 +17,12 @@ from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from sqlalchemy import text
 
 from touchline.shared import topics
-from touchline.shared.db import make_engine
 from touchline.shared.kafka import KafkaPublisher, create_topics, make_producer
 from touchline.shared.messages import ProductEvent
 from touchline.shared.settings import CommonSettings
 
 sys.path.insert(0, str(Path(__file__).parent))
-from counter_worker import build_runner, prepare
+from counter_worker import running
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 
@@ -49,39 +48,23 @@ async def _topic_with(common: CommonSettings, count: int) -> str:
 
 async def _run_until(common: CommonSettings, topic: str, group: str, schema: str, applied: int) -> list[str]:
     """Run a runner in-process until ``applied`` rows exist (or 60 s); the event ids applied."""
-    engine = make_engine(common.database_url)
-    await prepare(engine, schema)
-    producer = make_producer(common.kafka_bootstrap_servers)
-    await producer.start()
-    consumer, runner = build_runner(
+    async with running(
         bootstrap=common.kafka_bootstrap_servers,
-        engine=engine,
-        publisher=KafkaPublisher(producer, source="test"),
+        database_url=common.database_url,
         topic=topic,
         group=group,
         schema=schema,
-        delay_s=0,
-    )
-    stop = asyncio.Event()
-    await consumer.start()
-    task = asyncio.create_task(runner.run(stop))
-    try:
+    ) as engine:
         deadline = asyncio.get_running_loop().time() + 60
         while True:
             async with engine.connect() as conn:
                 ids = [r.event_id for r in await conn.execute(text(f"SELECT event_id FROM {schema}.applied"))]
-            if len(ids) >= applied or asyncio.get_running_loop().time() > deadline or task.done():
+            if len(ids) >= applied or asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.1)
         await asyncio.sleep(0.5)  # anything read from a wrong position would be applied by now
         async with engine.connect() as conn:
             return [r.event_id for r in await conn.execute(text(f"SELECT event_id FROM {schema}.applied"))]
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
-        await consumer.stop()
-        await producer.stop()
-        await engine.dispose()
 
 
 async def test_kafka_offsets_without_a_postgres_position_are_ignored_and_everything_is_read(

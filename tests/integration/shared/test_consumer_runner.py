@@ -21,7 +21,7 @@ from touchline.shared.messages import ProductEvent
 from touchline.shared.settings import CommonSettings
 
 sys.path.insert(0, str(Path(__file__).parent))
-from counter_worker import build_runner, prepare
+from counter_worker import build_runner, prepare, running
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 
@@ -93,23 +93,13 @@ async def test_a_malformed_record_ends_in_the_dlq_with_a_reason_and_the_consumer
     good2 = encode(_event("acme", 2), source="test")
     await _publish_raw(common, topic, [good1, (b"acme", b"\x00not a cloudevent", []), poison, good2])
 
-    engine = make_engine(common.database_url)
-    await prepare(engine, schema)
-    producer = make_producer(common.kafka_bootstrap_servers)
-    await producer.start()
-    consumer, runner = build_runner(
+    async with running(
         bootstrap=common.kafka_bootstrap_servers,
-        engine=engine,
-        publisher=KafkaPublisher(producer, source="test"),
+        database_url=common.database_url,
         topic=topic,
         group=f"g-{schema}",
         schema=schema,
-        delay_s=0,
-    )
-    await consumer.start()
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
-    try:
+    ):
         applied = await _wait_for_applied(common, schema, 2)
         assert applied == (2, 2)
         dlq = AIOKafkaConsumer(
@@ -132,12 +122,6 @@ async def test_a_malformed_record_ends_in_the_dlq_with_a_reason_and_the_consumer
         assert reasons[0].startswith("handler failed: ValueError('poison account')")
         assert reasons[1] == "missing header ce_specversion"
         assert {dict(r.headers)["dlq_offset"] for r in records} == {b"1", b"2"}
-    finally:
-        stop.set()
-        await task
-        await consumer.stop()
-        await producer.stop()
-        await engine.dispose()
 
 
 async def test_a_consumer_killed_mid_batch_neither_loses_nor_double_applies_events(common: CommonSettings) -> None:
