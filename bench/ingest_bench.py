@@ -3,9 +3,12 @@
 Both sides send the same realistic Segment payloads (100 events per request / per gathered send),
 to the same broker, with an idempotent producer and acks=all, at the same concurrency. Ingest runs
 as a real process (``touchline ingest``, uvicorn + uvloop); its users are grouped beforehand, so
-every event goes through the user -> account lookup in Postgres, as product traffic does.
+every event goes through the user -> account lookup in Postgres, as product traffic does. Both
+producers get ingest's batch size; the load generator is as cheap as it can be (prepared
+HTTP/1.1 requests on keep-alive sockets) because it shares the machine's CPUs with ingest.
 
-    .venv/bin/python bench/ingest_bench.py [--requests 400] [--concurrency 8]
+    .venv/bin/python bench/ingest_bench.py [--requests 600] [--concurrency 8] [--client httpx]
+                                           [--processes 2]
 """
 
 from __future__ import annotations
@@ -210,7 +213,7 @@ async def start_server(env: dict[str, str], url: str) -> subprocess.Popen[bytes]
 
 async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=300, help="batches of 100 events per side and round")
+    parser.add_argument("--requests", type=int, default=600, help="batches of 100 events per side and round")
     parser.add_argument("--concurrency", type=int, default=8, help="requests (or sends) in flight")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; medians are kept")
     parser.add_argument(
