@@ -45,29 +45,41 @@ def encode(message: Message, *, source: str, time: datetime | None = None) -> tu
     return message.key().encode(), message.model_dump_json().encode(), headers
 
 
+_READ = {"ce_specversion": 0, "ce_id": 1, "ce_source": 2, "ce_type": 3}
+_REQUIRED = tuple(_READ)
+
+
 def decode(
     *, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, headers: Headers
 ) -> Envelope:
     """Parse a record; raise DecodeError naming what is wrong."""
-    attrs = {k: v.decode("utf-8", "replace") for k, v in headers or ()}
-    for required in ("ce_specversion", "ce_id", "ce_source", "ce_type"):
-        if required not in attrs:
+    # Only the four attributes read are decoded (a record carries six or more headers), and
+    # the validator is called directly: this runs once per consumed record in every service.
+    attrs: list[str | None] = [None, None, None, None]
+    for name, raw in headers or ():
+        i = _READ.get(name)
+        if i is not None:
+            attrs[i] = raw.decode("utf-8", "replace")
+    specversion, ce_id, ce_source, ce_type = attrs
+    for required, got in zip(_REQUIRED, attrs, strict=True):
+        if got is None:
             raise DecodeError(f"missing header {required}")
-    if attrs["ce_specversion"] != "1.0":
-        raise DecodeError(f"unsupported specversion {attrs['ce_specversion']}")
-    model = REGISTRY.get(attrs["ce_type"])
+    if specversion != "1.0":
+        raise DecodeError(f"unsupported specversion {specversion}")
+    assert ce_id is not None and ce_source is not None and ce_type is not None
+    model = REGISTRY.get(ce_type)
     if model is None:
-        raise DecodeError(f"unknown ce_type {attrs['ce_type']}")
+        raise DecodeError(f"unknown ce_type {ce_type}")
     if value is None:
         raise DecodeError("empty value")
     try:
-        message = model.model_validate_json(value)
+        message = model.__pydantic_validator__.validate_json(value)
     except ValueError as exc:
-        raise DecodeError(f"invalid {attrs['ce_type']} data: {exc}") from exc
+        raise DecodeError(f"invalid {ce_type} data: {exc}") from exc
     return Envelope(
-        id=attrs["ce_id"],
-        source=attrs["ce_source"],
-        type=attrs["ce_type"],
+        id=ce_id,
+        source=ce_source,
+        type=ce_type,
         message=message,
         topic=topic,
         partition=partition,
@@ -95,5 +107,5 @@ def decode_record(record: Record) -> Envelope:
         offset=record.offset,
         key=record.key,
         value=record.value,
-        headers=list(record.headers),
+        headers=record.headers,
     )

@@ -107,57 +107,63 @@ class PostgresHealthRepository:
     async def save(self, scored: list[Scored], *, now: datetime) -> None:
         if not scored:
             return
-        cols: dict[str, list[Any]] = {k: [] for k in ("a s o p sc score cs b ov m pl ti t7 t30 ut dsl ao na".split())}
-        hist: dict[str, list[Any]] = {k: [] for k in ("a at score cs b sc ov m cause sid".split())}
+        # One tuple per account, turned into one array per column: runs once per account
+        # per batch, so it is kept to plain appends.
+        rows: list[tuple[Any, ...]] = []
+        hist: list[tuple[Any, ...]] = []
+        new: list[tuple[Any, ...]] = []
         for item in scored:
             r, st = item.rescored, item.record.state
             res = r.result
             measures = _dumps(measures_json(item))
             published = r.published()
-            for key, value in (
-                ("a", st.account_id),
-                ("s", _dumps(state_to_dict(st))),
-                ("o", _dumps([o.to_dict() for o in r.overrides])),
-                ("p", _dumps(published.to_dict()) if published else None),
-                ("sc", res.scorecard),
-                ("score", res.score),
-                ("cs", res.computed),
-                ("b", res.band),
-                ("ov", res.overridden),
-                ("m", measures),
-                ("pl", _text(st.traits.get("plan"))),
-                ("ti", _text(st.traits.get("tier"))),
-                ("t7", r.trend_7d),
-                ("t30", r.trend_30d),
-                ("ut", r.usage_trend),
-                ("dsl", r.days_since_login),
-                ("ao", r.as_of),
-                ("na", r.next_aging_at),
-            ):
-                cols[key].append(value)
+            traits = st.traits
+            row = (
+                st.account_id,
+                _dumps(state_to_dict(st)),
+                _dumps([o.to_dict() for o in r.overrides]) if r.overrides else "[]",
+                _dumps(published.to_dict()) if published else None,
+                res.scorecard,
+                res.score,
+                res.computed,
+                res.band,
+                res.overridden,
+                measures,
+                _text(traits.get("plan")),
+                _text(traits.get("tier")),
+                r.trend_7d,
+                r.trend_30d,
+                r.usage_trend,
+                r.days_since_login,
+                r.as_of,
+                r.next_aging_at,
+            )
+            rows.append(row)
+            if not item.record.exists:
+                new.append(row)
             if res.score is None or res.band is None:
                 continue
             if not item.score_id and item.record.stored == (res.score, res.computed, res.band, res.overridden):
                 continue  # unchanged: the previous history row still tells the story
-            for key, value in (
-                ("a", st.account_id),
-                ("at", r.as_of),
-                ("score", res.score),
-                ("cs", res.computed),
-                ("b", res.band),
-                ("sc", res.scorecard),
-                ("ov", res.overridden),
-                ("m", measures),
-                ("cause", item.cause),
-                ("sid", item.score_id),
-            ):
-                hist[key].append(value)
-        new = [i for i, item in enumerate(scored) if not item.record.exists]
+            hist.append(
+                (
+                    st.account_id,
+                    r.as_of,
+                    res.score,
+                    res.computed,
+                    res.band,
+                    res.scorecard,
+                    res.overridden,
+                    measures,
+                    item.cause,
+                    item.score_id,
+                )
+            )
         if new:
-            await self._conn.execute(_INSERT, {**{k: [v[i] for i in new] for k, v in cols.items()}, "now": now})
-        await self._conn.execute(_UPDATE, {**cols, "now": now})
-        if hist["a"]:
-            await self._conn.execute(_HISTORY, {**hist, "now": now})
+            await self._conn.execute(_INSERT, {**_columns(_ACCOUNT_COLUMNS, new), "now": now})
+        await self._conn.execute(_UPDATE, {**_columns(_ACCOUNT_COLUMNS, rows), "now": now})
+        if hist:
+            await self._conn.execute(_HISTORY, {**_columns(_HISTORY_COLUMNS, hist), "now": now})
 
     async def record_lifecycle(self, facts: list[LifecycleFact]) -> None:
         if not facts:
@@ -184,6 +190,15 @@ class PostgresHealthRepository:
             ),
             {"a": account_id, "action": action, "o": _dumps(override), "now": now},
         )
+
+
+_ACCOUNT_COLUMNS = "a s o p sc score cs b ov m pl ti t7 t30 ut dsl ao na".split()
+_HISTORY_COLUMNS = "a at score cs b sc ov m cause sid".split()
+
+
+def _columns(names: list[str], rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:
+    """Rows -> one list per named column (the unnest parameters)."""
+    return {name: list(values) for name, values in zip(names, zip(*rows, strict=True), strict=True)}
 
 
 def _text(value: object) -> str | None:
