@@ -96,9 +96,28 @@ async def create_topics(
                 await admin.create_topics(wanted)
             except TopicAlreadyExistsError:
                 pass  # another process created them between our list and create
+            await _wait_for_leaders(admin, [t.name for t in wanted])
         return [t.name for t in wanted]
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout: float = 30.0) -> None:
+    """Return once every partition of ``names`` has a leader: a producer that writes to a topic
+    just created otherwise meets NotLeaderForPartition while the broker is still electing."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        described = await admin.describe_topics(names)
+        waiting = sorted(
+            t["topic"]
+            for t in described
+            if t["error_code"] != 0 or not t["partitions"] or any(p["leader"] < 0 for p in t["partitions"])
+        )
+        if not waiting:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"topics without a leader after {timeout:.0f}s: {', '.join(waiting)}")
+        await asyncio.sleep(0.1)
 
 
 async def read_clock(bootstrap_servers: str, *, prefix: str = "") -> ClockSet | None:
