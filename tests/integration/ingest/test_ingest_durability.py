@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from conftest import Ingest, events_for, ingest_settings, running, wait_until
+from ingest_harness import Ingest, events_for, ingest_settings, running, wait_until
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 

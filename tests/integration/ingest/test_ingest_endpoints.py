@@ -6,7 +6,7 @@ import gzip
 import uuid
 
 import orjson
-from conftest import BACKFILL_KEY, NO_AUTH, ROTATED_KEY, Ingest, events_for, headers_of
+from ingest_harness import BACKFILL_KEY, NO_AUTH, ROTATED_KEY, Ingest, events_for, headers_of
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 

@@ -6,7 +6,7 @@ import gzip
 import uuid
 
 import orjson
-from conftest import NO_AUTH, Ingest, events_for, ingest_settings, running
+from ingest_harness import NO_AUTH, Ingest, events_for, ingest_settings, running
 
 from touchline.shared.settings import CommonSettings
 

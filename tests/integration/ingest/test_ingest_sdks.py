@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import WRITE_KEY, WRITE_KEYS, events_for
+from ingest_harness import WRITE_KEY, WRITE_KEYS, events_for
 from rudderstack.analytics.client import Client as RudderClient
 from segment.analytics.client import Client as SegmentClient
 

@@ -6,7 +6,7 @@ import re
 import uuid
 from datetime import datetime, timedelta
 
-from conftest import INAPP_SECRET, Notify, email_command, eventually, inapp_command
+from notify_harness import INAPP_SECRET, Notify, email_command, eventually, inapp_command
 from sqlalchemy import text
 
 from touchline.notify.domain.tokens import user_token

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from conftest import Notify, email_command, eventually
+from notify_harness import Notify, email_command, eventually
 from sqlalchemy import text
 
 from touchline.shared import topics

@@ -8,7 +8,7 @@ import uuid
 
 import httpx
 import uvicorn
-from conftest import INAPP_SECRET, Notify, eventually, inapp_command
+from notify_harness import INAPP_SECRET, Notify, eventually, inapp_command
 
 from touchline.notify.domain.tokens import user_token
 from touchline.shared import topics

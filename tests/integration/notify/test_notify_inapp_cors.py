@@ -7,7 +7,7 @@ import uuid
 
 import httpx
 import uvicorn
-from conftest import INAPP_SECRET, PRODUCT_ORIGIN, Notify, eventually
+from notify_harness import INAPP_SECRET, PRODUCT_ORIGIN, Notify, eventually
 
 from touchline.notify.domain.tokens import user_token
 from touchline.shared.stack.layout import free_port

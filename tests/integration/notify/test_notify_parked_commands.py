@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from conftest import Notify, email_command, eventually
+from notify_harness import Notify, email_command, eventually
 
 from touchline.shared import topics
 from touchline.shared.admin import publish_clock

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import httpx
-from conftest import eventually
+from notify_harness import eventually
 
 from touchline.shared.stack.layout import free_port
 

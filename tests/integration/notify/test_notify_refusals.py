@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer
-from conftest import Notify, eventually, inapp_command, task_command
+from notify_harness import Notify, eventually, inapp_command, task_command
 from sqlalchemy import text
 from test_notify_inapp_api import _survey_for, auth
 

@@ -6,7 +6,7 @@ import json
 import uuid
 from datetime import timedelta
 
-from conftest import WEBHOOK_SECRET, Notify, eventually, task_command
+from notify_harness import WEBHOOK_SECRET, Notify, eventually, task_command
 from standardwebhooks import Webhook
 
 from touchline.shared import topics

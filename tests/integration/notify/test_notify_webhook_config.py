@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from conftest import Notify, eventually, task_command
+from notify_harness import Notify, eventually, task_command
 
 from touchline.notify.adapters import pg_tasks
 from touchline.notify.delivery import Loops

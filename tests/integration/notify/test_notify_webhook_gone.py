@@ -7,7 +7,7 @@ import asyncio
 import uuid
 
 import pytest
-from conftest import WEBHOOK_SECRET, Notify
+from notify_harness import WEBHOOK_SECRET, Notify
 
 from touchline.notify.adapters import pg_tasks
 from touchline.notify.adapters.webhooks import HttpxPoster

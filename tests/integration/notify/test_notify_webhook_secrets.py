@@ -9,7 +9,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from conftest import Notify
+from notify_harness import Notify
 from pydantic import SecretStr
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from conftest import Touch  # type: ignore[import-not-found]
 from sqlalchemy import text
+from touch_harness import Touch  # type: ignore[import-not-found]
 from touch_support import eventually, new_account, what  # type: ignore[import-not-found]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from conftest import Touch  # type: ignore[import-not-found]
+from touch_harness import Touch  # type: ignore[import-not-found]
 from touch_support import DAY, eventually, new_account, what  # type: ignore[import-not-found]
 
 from touchline.shared import topics

@@ -52,5 +52,7 @@ def test_production_refuses_the_dev_session_secret() -> None:
     common = CommonSettings(env="prod", api_token=SecretStr("a-real-token-0123456789"))
     with pytest.raises(ValueError, match="session_secret"):
         main.build_app(common, ConsoleSettings(), users=UserStore({}))
-    app = main.build_app(common, ConsoleSettings(session_secret=SecretStr("a-real-secret-0123456789")), users=UserStore({}))
+    app = main.build_app(
+        common, ConsoleSettings(session_secret=SecretStr("a-real-secret-0123456789")), users=UserStore({})
+    )
     assert app.state.console.secure_cookies
