@@ -105,3 +105,27 @@ async def first_seen(conn: AsyncConnection, schema: str, ids: Iterable[str], *, 
         {"ids": unique, "now": now},
     )
     return {r.id for r in rows}
+
+
+def processed_index_ddl(schema: str) -> str:
+    """The index pruning reads (a later migration of each consuming service creates it)."""
+    return f"CREATE INDEX IF NOT EXISTS processed_messages_seen_at ON {schema}.processed_messages (seen_at)"
+
+
+async def prune_processed(engine: AsyncEngine, schema: str, *, before: datetime, chunk: int = 10_000) -> int:
+    """Forget processed ids first seen before ``before``, ``chunk`` rows per transaction (short
+    transactions: the consumer writes to the same table). Returns how many were forgotten."""
+    total = 0
+    while True:
+        async with engine.begin() as conn:
+            result = await conn.execute(
+                text(
+                    f"""DELETE FROM {schema}.processed_messages WHERE id IN (
+                        SELECT id FROM {schema}.processed_messages WHERE seen_at < :before LIMIT :chunk)"""
+                ),
+                {"before": before, "chunk": chunk},
+            )
+        deleted = result.rowcount or 0
+        total += deleted
+        if deleted < chunk:
+            return total

@@ -9,3 +9,6 @@ CONSUMER_RETRIES = Counter(
 )
 HTTP_LATENCY = Histogram("touchline_http_request_seconds", "HTTP request latency", ["service", "route", "status"])
 SKIPPED_REPLAYS = Counter("touchline_skipped_replays_total", "Redelivered records skipped: already applied", ["group"])
+PRUNED = Counter(
+    "touchline_processed_ids_pruned_total", "Processed message ids forgotten after the retention", ["schema"]
+)

@@ -6,12 +6,14 @@ Built in a service's ``main.py`` (inside the FastAPI lifespan), never at import 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import os
 import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -21,10 +23,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import topics
+from . import metrics, topics
 from .clock import Clock, SimulatedClock, SystemClock
-from .consumer import BatchHandler, ConsumerRunner, RunnerConfig
-from .db import make_engine
+from .consumer import BatchHandler, ConsumerRunner, RunnerConfig, is_transient
+from .db import make_engine, prune_processed
 from .kafka import KafkaPublisher, feed_clock, make_producer
 from .settings import CommonSettings
 
@@ -137,7 +139,34 @@ def start_consumer(
 
     runtime.runners.append(runner)
     runtime.spawn(f"consumer-{group_id}", _run())
+    if runtime.common.dedup_retention_days > 0:
+        retention = timedelta(days=runtime.common.dedup_retention_days)
+        runtime.spawn(f"prune-{schema}", prune_loop(runtime, schema, retention=retention))
     return runner
+
+
+PRUNE_EVERY_S = 3600.0
+
+
+async def prune_loop(runtime: Runtime, schema: str, *, retention: timedelta, every: float = PRUNE_EVERY_S) -> None:
+    """Forget processed message ids older than ``retention`` (service clock) once per ``every``
+    seconds, so duplicate detection keeps a bounded table. Replicas pruning the same schema
+    just delete fewer rows each."""
+    while not runtime.stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(runtime.stop.wait(), timeout=every)
+        if runtime.stop.is_set() or not runtime.clock.known:
+            continue  # before the first simulated time, "now" would be the wall clock
+        try:
+            pruned = await prune_processed(runtime.engine, schema, before=runtime.clock.now() - retention)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("pruning processed ids failed, retrying later", extra={"error": repr(exc)})
+            continue
+        metrics.PRUNED.labels(schema).inc(pruned)
+        if pruned:
+            log.info("processed ids pruned", extra={"schema": schema, "rows": pruned})
 
 
 async def stop_runtime(runtime: Runtime) -> None:

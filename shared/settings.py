@@ -30,6 +30,12 @@ class CommonSettings(BaseSettings):
         "system", description="system: wall clock; simulated: time moves only via `touchline clock`"
     )
     log_level: str = Field("INFO", description="Python log level")
+    dedup_retention_days: float = Field(
+        30.0,
+        ge=0,
+        description="processed message ids (duplicate detection) are forgotten after this many days of the "
+        "service clock; keep it longer than the topics' retention and any producer's retries (0 keeps them forever)",
+    )
     api_token: SecretStr = Field(
         SecretStr("dev-api-token"), description="bearer token for the service APIs (CSM/admin side)"
     )
