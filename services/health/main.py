@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -17,7 +16,7 @@ from fastapi import FastAPI
 
 from touchline.shared import logs
 from touchline.shared.db import make_engine
-from touchline.shared.runtime import Runtime, ops_router, serve, start_runtime, stop_runtime
+from touchline.shared.runtime import Runtime, ops_router, serve, start_runtime, stop_runtime, tune_gc
 from touchline.shared.settings import CommonSettings
 
 from .adapters import queries
@@ -138,15 +137,6 @@ def cli(argv: list[str]) -> int:
     except ScorecardFileError as exc:
         print(exc, file=sys.stderr)
         return 1
-    _tune_gc()
+    tune_gc()
     serve(app, host=settings.host, port=settings.port)
     return 0
-
-
-def _tune_gc() -> None:
-    """A batch allocates tens of thousands of short-lived objects; with CPython's default
-    thresholds the cyclic collector keeps re-walking every long-lived object (modules, models,
-    caches). Freezing those and collecting less often measured 1.1-1.8x the batch throughput."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)

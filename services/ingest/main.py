@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import sys
 import time
@@ -20,7 +19,7 @@ from touchline.shared.clock import Clock, SimulatedClock, SystemClock
 from touchline.shared.db import make_engine
 from touchline.shared.kafka import KafkaPublisher, feed_clock, make_producer
 from touchline.shared.metrics import HTTP_LATENCY
-from touchline.shared.runtime import Runtime, install_task_dump, ops_router, serve
+from touchline.shared.runtime import Runtime, install_task_dump, ops_router, serve, tune_gc
 from touchline.shared.settings import CommonSettings
 
 from .adapters.cache import CachedIdentities
@@ -217,17 +216,6 @@ def cli(argv: list[str]) -> int:
     settings = IngestSettings()
     configure("ingest", common.log_level)
     app = build_app(common, settings)
-    _tune_gc()
+    tune_gc()
     serve(app, host=settings.host, port=settings.port)
     return 0
-
-
-def _tune_gc() -> None:
-    """Every request allocates a few thousand short-lived containers (the body's dicts, calls,
-    event documents); with CPython's default thresholds the cyclic collector runs every few
-    requests and re-walks every long-lived object (modules, FastAPI's models, the account cache).
-    Freezing the start-up objects and collecting less often: 52-56 -> 44-46 us of server CPU
-    per event in bench/ingest_bench.py (the health service does the same)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
