@@ -174,6 +174,7 @@ async def on_in_app(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
         user_ids = sorted(admins or contacts)
     else:
         user_ids = sorted(contacts)
+    stored: list[str] = []
     for user_id in user_ids:
         contact = contacts.get(user_id)
         locale = pick_locale(
@@ -185,7 +186,7 @@ async def on_in_app(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
         rendered = catalog.render_inapp(cmd.template or "", locale=locale, context=context)
         days = rendered.expires_days
         expiry = timedelta(days=days) if days is not None else deps.inapp_expiry
-        await pg_inapp.insert_message(
+        inserted = await pg_inapp.insert_message(
             conn,
             {
                 "id": str(uuid.uuid5(_INAPP_NS, f"{cmd.command_id}\n{user_id}")),
@@ -209,6 +210,10 @@ async def on_in_app(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
                 "expires_at": now + expiry,
             },
         )
+        if inserted:
+            stored.append(user_id)
+    # In this transaction, so open streams (on any replica) hear of it exactly when it is committed.
+    await pg_inapp.announce(conn, stored)
 
 
 async def on_task(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:

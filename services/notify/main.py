@@ -19,7 +19,8 @@ from touchline.shared.runtime import Runtime, ops_router, require_token, serve, 
 from touchline.shared.settings import CommonSettings, refuse_dev_secrets
 
 from . import consumer
-from .adapters import pg_tasks
+from .adapters import pg_inapp, pg_tasks
+from .adapters.pg_listen import PgListener, listen_dsn
 from .adapters.smtp import SmtpMailer
 from .adapters.webhooks import HttpxPoster
 from .api import answers, inapp, tasks, tracking, unsubscribe
@@ -28,9 +29,11 @@ from .compose import Composer
 from .delivery import Loops, wall_now
 from .domain.tokens import user_token
 from .handlers import Deps, expire_parked
+from .inbox import PgInbox
 from .ports import Mailer, WebhookPoster
 from .settings import NotifySettings
 from .state import NotifyState
+from .streams import StreamHub, StreamWatcher
 from .task_handlers import TaskDeps
 from .templates import SAMPLE_CONTEXT, Catalog, sample_links
 
@@ -56,6 +59,29 @@ async def _register_endpoints(runtime: Runtime, settings: NotifySettings) -> Non
             await pg_tasks.ensure_endpoint(
                 conn, endpoint_id=e.id, url=e.url, kind=e.kind, secret=e.secret, now=wall_now()
             )
+
+
+def _start_streams(runtime: Runtime, settings: NotifySettings, hub: StreamHub, loops: Loops) -> StreamWatcher:
+    """One watcher per process for all its in-app streams (see streams.py)."""
+    watcher = StreamWatcher(
+        hub=hub,
+        source=PgInbox(
+            engine=runtime.engine,
+            now=runtime.clock.now,
+            cap_count=settings.inapp_cap_count,
+            cap_window=timedelta(hours=settings.inapp_cap_hours),
+            committed=lambda: loops.poke("outcomes"),
+        ),
+        clock=runtime.clock,
+        poll_seconds=settings.poll_seconds,
+        sweep_seconds=settings.inapp_stream_sweep_seconds,
+    )
+    runtime.spawn("inapp-streams", watcher.run(runtime.stop))
+    runtime.spawn("inapp-tick", watcher.tick(runtime.stop))
+    if settings.inapp_stream_listen:
+        listener = PgListener(listen_dsn(runtime.common.database_url), channel=pg_inapp.CHANNEL)
+        runtime.spawn("inapp-listen", watcher.listen(listener, runtime.stop))
+    return watcher
 
 
 def refuse_any_origin(settings: NotifySettings, *, env: str) -> None:
@@ -117,6 +143,7 @@ def build_app(
             settings=settings,
         )
         await _register_endpoints(runtime, settings)
+        hub = StreamHub(queue_size=settings.inapp_stream_queue)
         app.state.notify = NotifyState(
             common=common,
             settings=settings,
@@ -126,8 +153,10 @@ def build_app(
             tasks=task_deps,
             loops=loops,
             stopping=runtime.stop.is_set,
+            hub=hub,
         )
         consumer.start(runtime, deps)
+        app.state.inapp_watcher = _start_streams(runtime, settings, hub, loops)
         runtime.spawn("mail", loops.run("mail", lambda: loops.mail_once(runtime.stop), runtime.stop))
         runtime.spawn("webhooks", loops.run("webhooks", lambda: loops.webhooks_once(runtime.stop), runtime.stop))
         runtime.spawn("outcomes", loops.run("outcomes", loops.relay_once, runtime.stop))
@@ -145,6 +174,7 @@ def build_app(
         try:
             yield
         finally:
+            hub.close()
             await stop_runtime(runtime)
             if poster is None and isinstance(http_poster, HttpxPoster):
                 await http_poster.aclose()

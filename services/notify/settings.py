@@ -85,6 +85,20 @@ class NotifySettings(ServiceSettings):
     )
     inapp_cap_count: int = Field(1, description="at most this many new popups/surveys shown to one user ...")
     inapp_cap_hours: float = Field(24.0, description="... per this many hours (global frequency cap)")
+    inapp_stream_listen: bool = Field(
+        True,
+        description="in-app streams learn of new messages at once by Postgres LISTEN/NOTIFY (one extra connection "
+        "per process); false (e.g. behind a transaction-pooling proxy) = one query every poll_seconds for all "
+        "users connected to the process",
+    )
+    inapp_stream_sweep_seconds: float = Field(
+        30.0,
+        description="while listening, every in-app stream of the process is also re-checked this often (one query; "
+        "the frequency cap window rolls on) and whenever the simulated clock moves",
+    )
+    inapp_stream_queue: int = Field(
+        100, ge=1, description="in-app messages waiting for one slow stream client before it is disconnected"
+    )
     inapp_expiry_days: float = Field(14.0, description="in-app messages expire after this unless the template says")
     task_pools: dict[str, list[str]] = Field(
         default_factory=dict,

@@ -16,6 +16,7 @@ from touchline.shared.settings import CommonSettings
 from .compose import Composer
 from .delivery import Loops
 from .settings import NotifySettings
+from .streams import StreamHub
 from .task_handlers import TaskDeps
 
 
@@ -29,6 +30,7 @@ class NotifyState:
     tasks: TaskDeps
     loops: Loops
     stopping: Callable[[], bool]
+    hub: StreamHub  # the open in-app streams of this process, fed by its one watcher
 
     def now(self) -> datetime:
         return self.clock.now()

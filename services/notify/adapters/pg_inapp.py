@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 S = "notify"
 Row = Mapping[str, Any]
+# Postgres NOTIFY channel: "a new in-app message for user <payload>" (see announce).
+CHANNEL = "notify_inapp"
+MAX_PAYLOAD = 7900
 _EVENT_COLUMN = {"seen": "seen_at", "clicked": "clicked_at", "dismissed": "dismissed_at", "answered": "answered_at"}
 
 
@@ -26,15 +29,33 @@ async def insert_message(conn: AsyncConnection, row: Mapping[str, Any]) -> bool:
     return result.first() is not None
 
 
-async def user_messages(conn: AsyncConnection, user_id: str, *, since: datetime) -> list[Row]:
-    """The user's messages that are still open or were shown recently (the cap looks at those)."""
+async def users_messages(
+    conn: AsyncConnection, user_ids: Sequence[str], *, now: datetime, since: datetime
+) -> list[Row]:
+    """The users' messages that are still open and unexpired, or were shown since ``since`` (the cap
+    counts those): one query for every user a stream check looks at, oldest first per user."""
     rows = await conn.execute(
-        text(f"""SELECT * FROM {S}.inapp_messages WHERE user_id = :u
-              AND ((dismissed_at IS NULL AND answered_at IS NULL) OR shown_at >= :since)
-            ORDER BY created_at, id"""),
-        {"u": user_id, "since": since},
+        text(f"""SELECT * FROM {S}.inapp_messages WHERE user_id = ANY(:users)
+              AND ((dismissed_at IS NULL AND answered_at IS NULL AND (expires_at IS NULL OR expires_at > :now))
+                   OR shown_at >= :since)
+            ORDER BY user_id, created_at, id"""),
+        {"users": list(user_ids), "now": now, "since": since},
     )
     return [dict(r) for r in rows.mappings()]
+
+
+async def announce(conn: AsyncConnection, user_ids: Sequence[str]) -> None:
+    """NOTIFY every listening notify process that these users have a new message.
+
+    Postgres delivers it at commit (never for a rolled-back batch) to every replica's listener;
+    a payload must stay under 8000 bytes, so an absurdly long user id is left to the periodic sweep.
+    """
+    users = [u for u in dict.fromkeys(user_ids) if len(u.encode()) < MAX_PAYLOAD]
+    if users:
+        await conn.execute(
+            text("SELECT pg_notify(:channel, u) FROM unnest(CAST(:users AS text[])) AS u"),
+            {"channel": CHANNEL, "users": users},
+        )
 
 
 async def mark_shown(conn: AsyncConnection, ids: Sequence[str], *, now: datetime) -> list[Row]:
@@ -43,7 +64,7 @@ async def mark_shown(conn: AsyncConnection, ids: Sequence[str], *, now: datetime
     rows = await conn.execute(
         text(f"""UPDATE {S}.inapp_messages SET shown_at = :now WHERE id = ANY(:ids) AND shown_at IS NULL
             RETURNING *"""),
-        {"ids": list(ids), "now": now},
+        {"ids": sorted(ids), "now": now},
     )
     return [dict(r) for r in rows.mappings()]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -20,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..adapters import pg_inapp
 from ..adapters import postgres as pg
-from ..domain.inapp import InboxItem, eligible
 from ..domain.outcomes import answer_digest, outcome_for
 from ..domain.surveys import BadAnswer, normalise_answer
 from ..domain.tokens import verify_user_token
+from ..inbox import eligible_messages
 from ..state import NotifyState, StateDep
+from ..streams import StreamHub
 
 router = APIRouter(prefix="/v1/inapp", tags=["in-app"])
 HEARTBEAT_SECONDS = 15.0
@@ -41,45 +42,15 @@ def current_user(request: Request, state: StateDep) -> str:
 UserDep = Annotated[str, Depends(current_user)]
 
 
-def view(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "kind": row["kind"],
-        "survey": row["survey"],
-        "template": row["template"],
-        "locale": row["locale"],
-        "title": row["title"],
-        "body": row["body"],
-        "question": row["question"],
-        "choices": row["choices"],
-        "cta": {"label": row["cta_label"], "url": row["cta_url"]} if row["cta_url"] else None,
-        "created_at": row["created_at"].isoformat(),
-        "expires_at": row["expires_at"].isoformat() if row["expires_at"] else None,
-    }
-
-
 async def eligible_now(state: NotifyState, user_id: str) -> list[dict[str, Any]]:
     """Decide what the user may see, mark first showings (they count against the cap) and report them."""
     window = timedelta(hours=state.settings.inapp_cap_hours)
 
     async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
-        now = state.now()
-        rows = {r["id"]: r for r in await pg_inapp.user_messages(conn, user_id, since=now - window)}
-        items = [
-            InboxItem(
-                r["id"],
-                r["kind"],
-                r["created_at"],
-                r["expires_at"],
-                r["shown_at"],
-                bool(r["dismissed_at"] or r["answered_at"]),
-            )
-            for r in rows.values()
-        ]
-        decision = eligible(items, now=now, cap_count=state.settings.inapp_cap_count, cap_window=window)
-        shown = await pg_inapp.mark_shown(conn, decision.newly_shown, now=now)
-        await pg.add_outcomes(conn, [outcome_for(r, kind="inapp.shown", occurrence="shown", now=now) for r in shown])
-        return [view(rows[i]) for i in decision.show]
+        found = await eligible_messages(
+            conn, [user_id], now=state.now(), cap_count=state.settings.inapp_cap_count, cap_window=window
+        )
+        return found.get(user_id, [])
 
     result: list[dict[str, Any]] = await state.write(work)
     return result
@@ -90,28 +61,33 @@ async def list_messages(user_id: UserDep, state: StateDep) -> dict[str, Any]:
     return {"user_id": user_id, "messages": await eligible_now(state, user_id)}
 
 
-@router.get("/stream")
-async def stream(request: Request, user_id: UserDep, state: StateDep) -> StreamingResponse:
-    """Server-sent events: ``event: message`` with one message as JSON whenever a new one is eligible."""
+def sse_message(message: dict[str, Any]) -> str:
+    return f"id: {message['id']}\nevent: message\ndata: {json.dumps(message, ensure_ascii=False)}\n\n"
 
-    async def events() -> AsyncIterator[str]:
-        sent: set[str] = set()
-        idle = 0.0
+
+async def sse_events(hub: StreamHub, user_id: str, *, heartbeat: float = HEARTBEAT_SECONDS) -> AsyncIterator[str]:
+    """The stream of one connection: fed by the process's watcher, never by a query of its own."""
+    subscription = hub.subscribe(user_id)
+    try:
         yield "retry: 3000\n\n"
-        while not state.stopping() and not await request.is_disconnected():
-            for message in await eligible_now(state, user_id):
-                if message["id"] not in sent:
-                    sent.add(message["id"])
-                    yield f"id: {message['id']}\nevent: message\ndata: {json.dumps(message, ensure_ascii=False)}\n\n"
-                    idle = 0.0
-            await asyncio.sleep(state.settings.poll_seconds)
-            idle += state.settings.poll_seconds
-            if idle >= HEARTBEAT_SECONDS:
-                idle = 0.0
+        while True:
+            try:
+                message = await asyncio.wait_for(subscription.queue.get(), heartbeat)
+            except TimeoutError:
                 yield ": keep-alive\n\n"
+                continue
+            if message is None or subscription.dropped:
+                return  # dropped (too slow) or shutting down: the widget reconnects
+            yield sse_message(message)
+    finally:
+        hub.unsubscribe(subscription)
 
+
+@router.get("/stream")
+async def stream(user_id: UserDep, state: StateDep) -> StreamingResponse:
+    """Server-sent events: ``event: message`` with one message as JSON whenever a new one is eligible."""
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(sse_events(state.hub, user_id), media_type="text/event-stream", headers=headers)
 
 
 class InAppEvent(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,11 +20,13 @@ from fastapi import FastAPI, Request, Response
 from pydantic import SecretStr
 from sqlalchemy import text
 
+from touchline.notify.domain.tokens import user_token
 from touchline.notify.main import build_app
 from touchline.notify.settings import NotifySettings
 from touchline.notify.state import NotifyState
 from touchline.shared import topics
 from touchline.shared.cloudevents import decode_record, encode
+from touchline.shared.kafka import create_topics
 from touchline.shared.messages import Command, Message, Outcome, ProductEvent, Recipients, TaskSpec
 from touchline.shared.settings import CommonSettings
 from touchline.shared.stack.layout import free_port
@@ -223,3 +226,69 @@ async def notify(common: CommonSettings) -> AsyncIterator[Notify]:
         server.should_exit = True
         with contextlib.suppress(Exception):
             await server_task
+
+
+@contextlib.asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    """Serve an app that is already running (its lifespan entered) over real HTTP; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None))
+    task = asyncio.create_task(server.serve())
+    try:
+        await eventually(lambda: server.started, what="http server up")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@dataclass
+class StreamClient:
+    """One user's open /v1/inapp/stream, its message events collected as they arrive."""
+
+    user: str
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def templates(self) -> list[str]:
+        return [m["template"] for m in self.messages]
+
+    async def read(self, base_url: str) -> None:
+        params = {"user": self.user, "token": user_token(INAPP_SECRET, self.user)}
+        async with httpx.AsyncClient(base_url=base_url, timeout=None) as client:
+            async with client.stream("GET", "/v1/inapp/stream", params=params) as stream:
+                assert stream.status_code == 200
+                self.connected.set()
+                async for line in stream.aiter_lines():
+                    if line.startswith("data: "):
+                        self.messages.append(json.loads(line.removeprefix("data: ")))
+
+
+@contextlib.asynccontextmanager
+async def streaming(base_url: str, *users: str) -> AsyncIterator[list[StreamClient]]:
+    """Connect one stream per user and keep reading them until the block ends."""
+    clients = [StreamClient(u) for u in users]
+    tasks = [asyncio.create_task(c.read(base_url)) for c in clients]
+    try:
+        for c in clients:
+            await eventually(c.connected.is_set, what=f"stream of {c.user} open")
+        yield clients
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def another_instance(notify: Notify, **settings: Any) -> AsyncIterator[Notify]:
+    """A second notify process on the same database with its own topics (so its consumer, not the
+    fixture's, stores what is published to it), configured like the fixture but for ``settings``.
+    While it runs, its outcome relay may publish some of the fixture's outcomes to its own topics."""
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    common = notify.common.model_copy(update={"topic_prefix": prefix})
+    await create_topics(common.kafka_bootstrap_servers, prefix=prefix)
+    app = build_app(common, notify.state.settings.model_copy(update=settings))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://notify.test") as client:
+            yield Notify(app, client, common, notify.sink, notify.receiver, [], notify.producer)

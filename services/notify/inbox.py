@@ -1,0 +1,84 @@
+"""What each user may see now, for many users in one transaction (the API and the stream watcher).
+
+Deciding marks first showings (they count against the frequency cap) and records ``inapp.shown``
+in the same transaction, so a showing is counted exactly when it is handed out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from .adapters import pg_inapp
+from .adapters import postgres as pg
+from .domain.inapp import InboxItem, eligible
+from .domain.outcomes import outcome_for
+
+Message = dict[str, Any]
+
+
+def view(row: Mapping[str, Any]) -> Message:
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "survey": row["survey"],
+        "template": row["template"],
+        "locale": row["locale"],
+        "title": row["title"],
+        "body": row["body"],
+        "question": row["question"],
+        "choices": row["choices"],
+        "cta": {"label": row["cta_label"], "url": row["cta_url"]} if row["cta_url"] else None,
+        "created_at": row["created_at"].isoformat(),
+        "expires_at": row["expires_at"].isoformat() if row["expires_at"] else None,
+    }
+
+
+def _item(row: Mapping[str, Any]) -> InboxItem:
+    closed = bool(row["dismissed_at"] or row["answered_at"])
+    return InboxItem(row["id"], row["kind"], row["created_at"], row["expires_at"], row["shown_at"], closed)
+
+
+async def eligible_messages(
+    conn: AsyncConnection, user_ids: Sequence[str], *, now: datetime, cap_count: int, cap_window: timedelta
+) -> dict[str, list[Message]]:
+    """Each user's eligible messages, oldest first; a user with none is left out."""
+    if not user_ids:
+        return {}
+    by_user: dict[str, list[Mapping[str, Any]]] = {}
+    for row in await pg_inapp.users_messages(conn, user_ids, now=now, since=now - cap_window):
+        by_user.setdefault(row["user_id"], []).append(row)
+    shown: dict[str, list[Mapping[str, Any]]] = {}
+    newly: list[str] = []
+    for user, rows in by_user.items():
+        decision = eligible([_item(r) for r in rows], now=now, cap_count=cap_count, cap_window=cap_window)
+        ids = set(decision.show)
+        shown[user] = [r for r in rows if r["id"] in ids]
+        newly.extend(decision.newly_shown)
+    marked = await pg_inapp.mark_shown(conn, newly, now=now)
+    if marked:
+        await pg.add_outcomes(conn, [outcome_for(r, kind="inapp.shown", occurrence="shown", now=now) for r in marked])
+    return {user: [view(r) for r in rows] for user, rows in shown.items() if rows}
+
+
+@dataclass(frozen=True)
+class PgInbox:
+    """The stream watcher's InboxSource: one transaction for all the users it checks."""
+
+    engine: AsyncEngine
+    now: Callable[[], datetime]
+    cap_count: int
+    cap_window: timedelta
+    committed: Callable[[], None]  # wakes the outcome relay (first showings were recorded)
+
+    async def eligible(self, user_ids: Sequence[str]) -> Mapping[str, Sequence[Message]]:
+        async with self.engine.begin() as conn:
+            found = await eligible_messages(
+                conn, user_ids, now=self.now(), cap_count=self.cap_count, cap_window=self.cap_window
+            )
+        self.committed()
+        return found
