@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 
 $PY -m touchline.shared.stack up
+# Where `up` found or started Kafka and Postgres (not always the default ports).
+# shellcheck disable=SC1091
+source "${TOUCHLINE_HOME:-$PWD/.touchline}/env"
 echo
 echo "replaying ${DEMO_DAYS:-90} simulated days of ${DEMO_ACCOUNTS:-50} customer accounts (a line per simulated week)"
 exec $PY -m touchline.shared.cli simulate run \

@@ -77,12 +77,22 @@ def _sink(layout: Layout) -> None:
     _say(SINK, f"127.0.0.1:{SMTP_PORT} ({state}), mail in {layout.mail_dir}")
 
 
+def stack_env(*, kafka: str, database: str) -> dict[str, str]:
+    """Where this stack's Kafka, Postgres and mail sink are, under the names the settings read
+    (Kafka may not be on its default port when another checkout's stack holds it)."""
+    return {
+        KAFKA_ENV: kafka,
+        DATABASE_ENV: database,
+        "TOUCHLINE_NOTIFY_SMTP_HOST": "127.0.0.1",
+        "TOUCHLINE_NOTIFY_SMTP_PORT": str(SMTP_PORT),
+    }
+
+
 def infra_env(layout: Layout) -> dict[str, str]:
     """Start Kafka, Postgres and the sink as needed; write and return the env file's values."""
     with layout.lock():
-        env = {KAFKA_ENV: _kafka(layout), DATABASE_ENV: _postgres(layout)}
+        env = stack_env(kafka=_kafka(layout), database=_postgres(layout))
         _sink(layout)
-    env |= {"TOUCHLINE_SMTP_HOST": "127.0.0.1", "TOUCHLINE_SMTP_PORT": str(SMTP_PORT)}
     lines = [f"export {key}={shlex.quote(value)}" for key, value in env.items()]
     layout.env_file.write_text("\n".join(lines) + "\n")
     return env
