@@ -47,8 +47,16 @@ async def eligible_messages(
     conn: AsyncConnection, user_ids: Sequence[str], *, now: datetime, cap_count: int, cap_window: timedelta
 ) -> dict[str, list[Message]]:
     """Each user's eligible messages, oldest first; a user with none is left out."""
+    found, _ = await _decide(conn, user_ids, now=now, cap_count=cap_count, cap_window=cap_window)
+    return found
+
+
+async def _decide(
+    conn: AsyncConnection, user_ids: Sequence[str], *, now: datetime, cap_count: int, cap_window: timedelta
+) -> tuple[dict[str, list[Message]], int]:
+    """The eligible messages per user, and how many were shown for the first time."""
     if not user_ids:
-        return {}
+        return {}, 0
     by_user: dict[str, list[Mapping[str, Any]]] = {}
     for row in await pg_inapp.users_messages(conn, user_ids, now=now, since=now - cap_window):
         by_user.setdefault(row["user_id"], []).append(row)
@@ -62,7 +70,7 @@ async def eligible_messages(
     marked = await pg_inapp.mark_shown(conn, newly, now=now)
     if marked:
         await pg.add_outcomes(conn, [outcome_for(r, kind="inapp.shown", occurrence="shown", now=now) for r in marked])
-    return {user: [view(r) for r in rows] for user, rows in shown.items() if rows}
+    return {user: [view(r) for r in rows] for user, rows in shown.items() if rows}, len(marked)
 
 
 @dataclass(frozen=True)
@@ -73,12 +81,13 @@ class PgInbox:
     now: Callable[[], datetime]
     cap_count: int
     cap_window: timedelta
-    committed: Callable[[], None]  # wakes the outcome relay (first showings were recorded)
+    shown: Callable[[], None]  # wakes the outcome relay: first showings were recorded
 
     async def eligible(self, user_ids: Sequence[str]) -> Mapping[str, Sequence[Message]]:
         async with self.engine.begin() as conn:
-            found = await eligible_messages(
+            found, marked = await _decide(
                 conn, user_ids, now=self.now(), cap_count=self.cap_count, cap_window=self.cap_window
             )
-        self.committed()
+        if marked:
+            self.shown()
         return found

@@ -70,7 +70,7 @@ def _start_streams(runtime: Runtime, settings: NotifySettings, hub: StreamHub, l
             now=runtime.clock.now,
             cap_count=settings.inapp_cap_count,
             cap_window=timedelta(hours=settings.inapp_cap_hours),
-            committed=lambda: loops.poke("outcomes"),
+            shown=lambda: loops.poke("outcomes"),
         ),
         clock=runtime.clock,
         poll_seconds=settings.poll_seconds,
