@@ -203,6 +203,16 @@ async def test_line_breaks_in_a_contact_fail_only_that_mail_and_never_inject_hea
                      traits={"email": good, "name": "Aiko\nBcc: spy@evil.test", "locale": "en", "role": "admin"},
                      timestamp=now, received_at=now),
     )  # fmt: skip
+
+    async def both_contacts_as_sent() -> bool:
+        """The command travels on another topic than the identify events: wait until notify
+        knows Mallory and Aiko's new name, or the command may see the directory before them."""
+        rows = await notify.sql("SELECT user_id, name FROM notify.contacts WHERE account_id = :a", a=account)
+        return {r["user_id"]: r["name"] for r in rows}.keys() == {"user1", "user2"} and any(
+            "Aiko" in (r["name"] or "") for r in rows
+        )
+
+    await eventually(both_contacts_as_sent, what="both identify events applied")
     await notify.publish(topics.COMMANDS, email_command(account))
     [mail] = await eventually(lambda: notify.mails_to(good), what=f"mail to {good}")
     assert "\n" not in mail["To"] and mail["Bcc"] is None and "Aiko" in mail["To"]
