@@ -67,13 +67,13 @@ async def test_the_loop_prunes_by_the_service_clock_and_waits_for_a_simulated_on
         await engine.dispose()
 
 
-async def test_health_and_touch_have_the_index_pruning_reads(common: CommonSettings) -> None:
+async def test_every_consuming_service_has_the_index_pruning_reads(common: CommonSettings) -> None:
     engine = make_engine(common.database_url)
     try:
         async with engine.connect() as conn:
             found = await conn.execute(
                 text("SELECT schemaname FROM pg_indexes WHERE indexname = 'processed_messages_seen_at'")
             )
-            assert {"health", "touch"} <= {r.schemaname for r in found}
+            assert {"health", "touch", "notify"} <= {r.schemaname for r in found}
     finally:
         await engine.dispose()
