@@ -25,6 +25,7 @@ from touchline.notify.main import build_app
 from touchline.notify.settings import NotifySettings
 from touchline.notify.state import NotifyState
 from touchline.shared import topics
+from touchline.shared.admin import publish_clock
 from touchline.shared.cloudevents import decode_record, encode
 from touchline.shared.kafka import create_topics
 from touchline.shared.messages import Command, Message, Outcome, ProductEvent, Recipients, TaskSpec
@@ -287,8 +288,14 @@ async def another_instance(notify: Notify, **settings: Any) -> AsyncIterator[Not
     prefix = f"t{uuid.uuid4().hex[:8]}."
     common = notify.common.model_copy(update={"topic_prefix": prefix})
     await create_topics(common.kafka_bootstrap_servers, prefix=prefix)
+    # Its own topics mean its own clock topic: give it the fixture's time, or it would run on the
+    # wall clock while earlier tests have moved the session's simulated clock (an in-app message
+    # it stores would then look expired to the fixture's instance).
+    now = notify.state.now()
+    await publish_clock(common, now)
     app = build_app(common, notify.state.settings.model_copy(update=settings))
     async with app.router.lifespan_context(app):
+        await eventually(lambda: app.state.notify.now() == now, what="the second instance on the fixture's clock")
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://notify.test") as client:
             yield Notify(app, client, common, notify.sink, notify.receiver, [], notify.producer)
