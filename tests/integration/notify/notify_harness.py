@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request, Response
 from pydantic import SecretStr
 from sqlalchemy import text
 
+from touchline.notify.delivery import Loops
 from touchline.notify.domain.tokens import user_token
 from touchline.notify.main import build_app
 from touchline.notify.settings import NotifySettings
@@ -84,6 +85,19 @@ class Notify:
     @property
     def state(self) -> NotifyState:
         return self.app.state.notify  # type: ignore[no-any-return]
+
+    def loops_of_another_instance(self, settings: NotifySettings, poster: Any, **options: Any) -> Loops:
+        """The delivery loops an instance configured with ``settings`` would run: same database,
+        mailer, publisher and clock as the fixture, its own poster (an HTTP client or a recorder)."""
+        return Loops(
+            engine=self.state.engine,
+            mailer=self.state.loops.mailer,
+            poster=poster,
+            publisher=self.state.loops.publisher,
+            clock=self.state.clock,
+            settings=settings,
+            **options,
+        )
 
     async def publish(self, topic: topics.Topic, *messages: Message) -> None:
         for m in messages:

@@ -13,7 +13,6 @@ from test_notify_inapp_api import _survey_for, auth
 
 from touchline.notify.adapters import pg_tasks
 from touchline.notify.adapters.webhooks import HttpxPoster
-from touchline.notify.delivery import Loops
 from touchline.notify.settings import NotifySettings
 from touchline.shared import topics
 from touchline.shared.messages import Command
@@ -99,14 +98,7 @@ async def test_a_webhook_endpoint_with_an_unusable_url_fails_once_instead_of_ret
             conn, delivery_id=delivery, endpoint_id=endpoint.id, event_type="task.opened", payload={}, now=now
         )
     poster = HttpxPoster()
-    loops = Loops(
-        engine=notify.state.engine,
-        mailer=notify.state.loops.mailer,
-        poster=poster,
-        publisher=notify.state.loops.publisher,
-        clock=notify.state.clock,
-        settings=settings,
-    )
+    loops = notify.loops_of_another_instance(settings, poster)
     stop = asyncio.Event()
     running = asyncio.create_task(loops.run("webhooks", lambda: loops.webhooks_once(stop), stop))
 

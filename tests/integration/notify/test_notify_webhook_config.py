@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from notify_harness import Notify, eventually, task_command
 
 from touchline.notify.adapters import pg_tasks
-from touchline.notify.delivery import Loops
 from touchline.notify.domain.endpoints import endpoint_id
 from touchline.notify.settings import NotifySettings
 from touchline.shared import topics
@@ -90,13 +89,8 @@ async def test_a_task_is_announced_only_to_endpoints_this_instance_configures(no
 
 async def test_an_instance_with_another_configuration_neither_sends_nor_drops_the_others_webhooks(notify: Notify):
     poster = RecordingPoster()
-    other = Loops(
-        engine=notify.state.engine,
-        mailer=notify.state.loops.mailer,
-        poster=poster,
-        publisher=notify.state.loops.publisher,
-        clock=notify.state.clock,
-        settings=NotifySettings(webhook_urls=[notify.receiver.url("/other-only")], poll_seconds=0.02),
+    other = notify.loops_of_another_instance(
+        NotifySettings(webhook_urls=[notify.receiver.url("/other-only")], poll_seconds=0.02), poster
     )
     stop = asyncio.Event()
     running = asyncio.create_task(other.run("webhooks", lambda: other.webhooks_once(stop), stop))

@@ -49,15 +49,7 @@ async def test_after_a_410_nothing_more_is_posted_to_the_endpoint_and_the_rest_i
     # A second instance configuring only this endpoint, posting over real HTTP to the receiver.
     settings = NotifySettings(webhook_urls=[url], webhook_secret=secret, poll_seconds=0.02)  # type: ignore[arg-type]
     poster = HttpxPoster()
-    loops = Loops(
-        engine=notify.state.engine,
-        mailer=notify.state.loops.mailer,
-        poster=poster,
-        publisher=notify.state.loops.publisher,
-        clock=notify.state.clock,
-        settings=settings,
-        batch=batch,
-    )
+    loops = notify.loops_of_another_instance(settings, poster, batch=batch)
     (configured,) = settings.endpoints()
     endpoint = configured.id
     async with notify.state.engine.begin() as conn:

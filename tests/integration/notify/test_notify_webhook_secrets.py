@@ -16,7 +16,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from touchline.notify.adapters import pg_tasks
 from touchline.notify.adapters.webhooks import HttpxPoster
-from touchline.notify.delivery import Loops, wall_now
+from touchline.notify.delivery import wall_now
 from touchline.notify.domain.endpoints import Endpoint
 from touchline.notify.settings import NotifySettings
 
@@ -32,14 +32,7 @@ class Instance:
         self.settings = NotifySettings(webhook_urls=[url], webhook_secret=SecretStr(secret), poll_seconds=0.02)
         self.endpoint: Endpoint = self.settings.endpoints()[0]
         self.poster = HttpxPoster()
-        self.loops = Loops(
-            engine=notify.state.engine,
-            mailer=notify.state.loops.mailer,
-            poster=self.poster,
-            publisher=notify.state.loops.publisher,
-            clock=notify.state.clock,
-            settings=self.settings,
-        )
+        self.loops = notify.loops_of_another_instance(self.settings, self.poster)
 
     async def start(self, *, configured_ago: timedelta = timedelta(0)) -> Instance:
         """Register its endpoint as main.py does at start-up."""
