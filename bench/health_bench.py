@@ -31,11 +31,10 @@ from aiokafka import AIOKafkaConsumer
 
 from touchline.shared import topics
 from touchline.shared.cloudevents import encode
-from touchline.shared.kafka import create_topics, make_producer
+from touchline.shared.kafka import make_producer
 from touchline.shared.messages import ProductEvent
-from touchline.shared.migrate import upgrade_all
 from touchline.shared.stack.layout import free_port
-from touchline.shared.stack.testing import asyncpg_dsn, ensure_infra, fresh_database
+from touchline.shared.stack.testing import asyncpg_dsn, ensure_infra, isolated
 
 HOME = Path(os.environ.get("TOUCHLINE_HOME", Path(__file__).resolve().parents[1] / ".touchline"))
 FEATURES = ["reports", "dashboards", "exports", "alerts", "integrations", "search", "billing", "admin"]
@@ -221,10 +220,7 @@ async def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     infra = ensure_infra(HOME)
-    database_url = await fresh_database(infra.database_url)
-    await upgrade_all(database_url)
-    prefix = f"b{uuid.uuid4().hex[:8]}."
-    await create_topics(infra.bootstrap_servers, prefix=prefix)
+    database_url, prefix = await isolated(infra.bootstrap_servers, infra.database_url, tag="b")
     topic = topics.name(topics.EVENTS, prefix)
     dsn = asyncpg_dsn(database_url)
 

@@ -34,9 +34,8 @@ import orjson
 
 from touchline.ingest.main import MAX_BATCH_BYTES
 from touchline.shared import topics
-from touchline.shared.kafka import create_topics, make_producer
-from touchline.shared.migrate import upgrade_all
-from touchline.shared.stack.testing import ensure_infra, fresh_database
+from touchline.shared.kafka import make_producer
+from touchline.shared.stack.testing import ensure_infra, isolated
 
 HOME = Path(os.environ.get("TOUCHLINE_HOME", Path(__file__).resolve().parents[1] / ".touchline"))
 WRITE_KEY = "dev-bench-key"
@@ -233,10 +232,7 @@ async def main(argv: list[str]) -> int:
         parser.error("--processes needs the raw client")
 
     infra = ensure_infra(HOME)
-    database_url = await fresh_database(infra.database_url)
-    prefix = f"bench{uuid.uuid4().hex[:6]}."
-    await upgrade_all(database_url)
-    await create_topics(infra.bootstrap_servers, prefix=prefix)
+    database_url, prefix = await isolated(infra.bootstrap_servers, infra.database_url, tag="bench")
     topic = topics.name(topics.EVENTS, prefix)
     people = users(accounts=200, per_account=10)
     env = {

@@ -36,11 +36,10 @@ from touchline.notify.settings import NotifySettings
 from touchline.notify.state import NotifyState
 from touchline.shared import topics
 from touchline.shared.cloudevents import encode
-from touchline.shared.kafka import create_topics, make_producer
+from touchline.shared.kafka import make_producer
 from touchline.shared.messages import Command, Recipients
-from touchline.shared.migrate import upgrade_all
 from touchline.shared.settings import CommonSettings
-from touchline.shared.stack.testing import ensure_infra, fresh_database
+from touchline.shared.stack.testing import ensure_infra, isolated
 
 HOME = Path(__file__).resolve().parents[1] / ".touchline"
 
@@ -157,13 +156,10 @@ async def phase(name: str, common: CommonSettings, args: argparse.Namespace, **s
 
 async def main(args: argparse.Namespace) -> None:
     infra = ensure_infra(HOME)
-    url = await fresh_database(infra.database_url)
-    prefix = f"b{uuid.uuid4().hex[:8]}."
+    url, prefix = await isolated(infra.bootstrap_servers, infra.database_url, tag="b")
     common = CommonSettings(
         env="test", kafka_bootstrap_servers=infra.bootstrap_servers, database_url=url, topic_prefix=prefix
     )
-    await upgrade_all(url)
-    await create_topics(infra.bootstrap_servers, prefix=prefix)
     load_before = load()
     base: dict[str, Any] = {"poll_seconds": args.poll}
     rows = [

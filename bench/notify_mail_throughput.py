@@ -23,12 +23,11 @@ from touchline.notify.main import build_app
 from touchline.notify.settings import NotifySettings
 from touchline.shared import topics
 from touchline.shared.cloudevents import encode
-from touchline.shared.kafka import create_topics, make_producer
+from touchline.shared.kafka import make_producer
 from touchline.shared.messages import Command, ProductEvent, Recipients
-from touchline.shared.migrate import upgrade_all
 from touchline.shared.settings import CommonSettings
 from touchline.shared.stack.smtp_sink import MailSink
-from touchline.shared.stack.testing import ensure_infra, fresh_database
+from touchline.shared.stack.testing import ensure_infra, isolated
 
 
 async def raw_smtp(sink: MailSink, n: int) -> float:
@@ -46,13 +45,10 @@ HOME = Path(__file__).resolve().parents[1] / ".touchline"
 
 async def main(n: int) -> None:
     infra = ensure_infra(HOME)
-    url = await fresh_database(infra.database_url)
-    prefix = f"b{uuid.uuid4().hex[:8]}."
+    url, prefix = await isolated(infra.bootstrap_servers, infra.database_url, tag="b")
     common = CommonSettings(
         env="test", kafka_bootstrap_servers=infra.bootstrap_servers, database_url=url, topic_prefix=prefix
     )
-    await upgrade_all(url)
-    await create_topics(infra.bootstrap_servers, prefix=prefix)
     sink = MailSink().start()
     baseline = await raw_smtp(sink, n)
     app = build_app(common, NotifySettings(smtp_port=sink.port, poll_seconds=0.05))

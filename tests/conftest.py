@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -34,12 +33,9 @@ def infra():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 async def common(infra) -> AsyncIterator[CommonSettings]:  # type: ignore[no-untyped-def]
     """CommonSettings for this session: fresh database (migrated), fresh topic prefix (created)."""
-    from touchline.shared.kafka import create_topics
-    from touchline.shared.migrate import upgrade_all
-    from touchline.shared.stack.testing import fresh_database
+    from touchline.shared.stack.testing import isolated
 
-    database_url = await fresh_database(infra.database_url)
-    prefix = f"t{uuid.uuid4().hex[:8]}."
+    database_url, prefix = await isolated(infra.bootstrap_servers, infra.database_url, tag="t")
     settings = CommonSettings(
         env="test",
         kafka_bootstrap_servers=infra.bootstrap_servers,
@@ -47,8 +43,6 @@ async def common(infra) -> AsyncIterator[CommonSettings]:  # type: ignore[no-unt
         topic_prefix=prefix,
         clock="simulated",
     )
-    await upgrade_all(database_url)
-    await create_topics(infra.bootstrap_servers, prefix=prefix)
     yield settings
     await _clean_up(settings)
 

@@ -74,6 +74,21 @@ async def fresh_database(database_url: str) -> str:
     return with_database(database_url, name)
 
 
+async def isolated(bootstrap_servers: str, database_url: str, *, tag: str) -> tuple[str, str]:
+    """A fresh, migrated database beside ``database_url`` and a fresh topic prefix (``tag`` + hex)
+    with every catalogue topic created: what a test session, an e2e stack or a benchmark runs
+    on so it shares no state with anything else. Returns (database URL, topic prefix);
+    ``discard`` drops both."""
+    from touchline.shared.kafka import create_topics
+    from touchline.shared.migrate import upgrade_all
+
+    fresh = await fresh_database(database_url)
+    prefix = f"{tag}{uuid.uuid4().hex[:8]}."
+    await upgrade_all(fresh)
+    await create_topics(bootstrap_servers, prefix=prefix)
+    return fresh, prefix
+
+
 async def drop_database(database_url: str) -> None:
     """Drop the database behind ``database_url`` (connections still open are ended): what a
     test session created, so a developer's server does not collect one database per run."""

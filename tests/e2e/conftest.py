@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 from touchline.shared.settings import CommonSettings
 from touchline.shared.stack.layout import free_port, run_sync, tail
 from touchline.shared.stack.smtp_sink import MailSink
-from touchline.shared.stack.testing import discard
+from touchline.shared.stack.testing import discard, isolated
 from touchline.sim.client import SERVICES, Endpoints
 
 READY_TIMEOUT_S = 90.0
@@ -81,14 +80,7 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
 
 async def _isolated(common: CommonSettings) -> CommonSettings:
     """The session's settings with a fresh, migrated database and fresh topics."""
-    from touchline.shared.kafka import create_topics
-    from touchline.shared.migrate import upgrade_all
-    from touchline.shared.stack.testing import fresh_database
-
-    database_url = await fresh_database(common.database_url)
-    prefix = f"e{uuid.uuid4().hex[:8]}."
-    await upgrade_all(database_url)
-    await create_topics(common.kafka_bootstrap_servers, prefix=prefix)
+    database_url, prefix = await isolated(common.kafka_bootstrap_servers, common.database_url, tag="e")
     return common.model_copy(update={"database_url": database_url, "topic_prefix": prefix})
 
 
