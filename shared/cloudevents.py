@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .messages import REGISTRY, Message
 
@@ -16,9 +16,12 @@ class DecodeError(ValueError):
     """A record that is not a Touchline CloudEvent we can read; it belongs in the DLQ."""
 
 
-@dataclass(frozen=True)
-class Envelope:
-    """A decoded record: the message plus where it came from."""
+class Envelope(NamedTuple):
+    """A decoded record: the message plus where it came from.
+
+    ``message`` is the registered model for the record's ``type``, or what a consumer's own
+    reader returned for it (see :data:`Readers`). Immutable; a tuple because one is built for
+    every consumed record (about 4x cheaper than a frozen dataclass)."""
 
     id: str
     source: str
@@ -28,6 +31,13 @@ class Envelope:
     partition: int
     offset: int
     key: str | None
+
+
+# ce_type -> a function from the record's value to the message; raises ValueError when the
+# data is not valid. The default reads every registered type with its pydantic model.
+Reader = Callable[[bytes], Any]
+Readers = Mapping[str, Reader]
+DEFAULT_READERS: Readers = {ce_type: model.__pydantic_validator__.validate_json for ce_type, model in REGISTRY.items()}
 
 
 def encode(message: Message, *, source: str, time: datetime | None = None) -> tuple[bytes, bytes, Headers]:
@@ -50,7 +60,14 @@ _REQUIRED = tuple(_READ)
 
 
 def decode(
-    *, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, headers: Headers
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Headers,
+    readers: Readers = DEFAULT_READERS,
 ) -> Envelope:
     """Parse a record; raise DecodeError naming what is wrong."""
     # Only the four attributes read are decoded (a record carries six or more headers), and
@@ -61,30 +78,29 @@ def decode(
         if i is not None:
             attrs[i] = raw.decode("utf-8", "replace")
     specversion, ce_id, ce_source, ce_type = attrs
-    for required, got in zip(_REQUIRED, attrs, strict=True):
-        if got is None:
-            raise DecodeError(f"missing header {required}")
+    if ce_id is None or ce_source is None or ce_type is None or specversion is None:
+        missing = next(name for name, got in zip(_REQUIRED, attrs, strict=True) if got is None)
+        raise DecodeError(f"missing header {missing}")
     if specversion != "1.0":
         raise DecodeError(f"unsupported specversion {specversion}")
-    assert ce_id is not None and ce_source is not None and ce_type is not None
-    model = REGISTRY.get(ce_type)
-    if model is None:
+    reader = readers.get(ce_type)
+    if reader is None:
         raise DecodeError(f"unknown ce_type {ce_type}")
     if value is None:
         raise DecodeError("empty value")
     try:
-        message = model.__pydantic_validator__.validate_json(value)
+        message = reader(value)
     except ValueError as exc:
         raise DecodeError(f"invalid {ce_type} data: {exc}") from exc
     return Envelope(
-        id=ce_id,
-        source=ce_source,
-        type=ce_type,
-        message=message,
-        topic=topic,
-        partition=partition,
-        offset=offset,
-        key=key.decode("utf-8", "replace") if key is not None else None,
+        ce_id,
+        ce_source,
+        ce_type,
+        message,
+        topic,
+        partition,
+        offset,
+        None if key is None else key.decode("utf-8", "replace"),
     )
 
 
@@ -99,7 +115,7 @@ class Record(Protocol):
     headers: Any
 
 
-def decode_record(record: Record) -> Envelope:
+def decode_record(record: Record, readers: Readers = DEFAULT_READERS) -> Envelope:
     """:func:`decode` for a consumed record."""
     return decode(
         topic=record.topic,
@@ -108,4 +124,5 @@ def decode_record(record: Record) -> Envelope:
         key=record.key,
         value=record.value,
         headers=record.headers,
+        readers=readers,
     )

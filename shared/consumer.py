@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import metrics
-from .cloudevents import DecodeError, Envelope, decode_record
+from .cloudevents import DEFAULT_READERS, DecodeError, Envelope, Readers, decode_record
 from .db import load_offsets, lock_offsets, save_offsets
 from .kafka import KafkaPublisher
 from .messages import Message
@@ -88,30 +88,36 @@ class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._runner.seek_to_stored(assigned)
 
 
-def _decode_all(records: list[ConsumerRecord]) -> tuple[list[Envelope], list[tuple[ConsumerRecord, str]]]:
+def _decode_all(
+    records: list[ConsumerRecord], readers: Readers = DEFAULT_READERS
+) -> tuple[list[Envelope], list[tuple[ConsumerRecord, str]]]:
     """(envelopes, unreadable records with the reason) -- pure CPU, no I/O."""
     envelopes: list[Envelope] = []
     unreadable: list[tuple[ConsumerRecord, str]] = []
     for record in records:
         try:
-            envelopes.append(decode_record(record))
+            envelopes.append(decode_record(record, readers))
         except DecodeError as exc:
             unreadable.append((record, str(exc)))
     return envelopes, unreadable
 
 
 async def _decode_beside(
-    records: list[ConsumerRecord], in_flight: asyncio.Task[None] | None, *, chunk: int = 500
+    records: list[ConsumerRecord],
+    in_flight: asyncio.Task[None] | None,
+    *,
+    readers: Readers = DEFAULT_READERS,
+    chunk: int = 500,
 ) -> tuple[list[Envelope], list[tuple[ConsumerRecord, str]]]:
     """Decode while a batch is in flight, yielding between chunks so that batch's next
     statement is sent as soon as Postgres answers the previous one (instead of after the
     whole decode): the two then overlap rather than take turns."""
     if in_flight is None or in_flight.done():
-        return _decode_all(records)
+        return _decode_all(records, readers)
     envelopes: list[Envelope] = []
     unreadable: list[tuple[ConsumerRecord, str]] = []
     for start in range(0, len(records), chunk):
-        part = _decode_all(records[start : start + chunk])
+        part = _decode_all(records[start : start + chunk], readers)
         envelopes += part[0]
         unreadable += part[1]
         await asyncio.sleep(0)
@@ -127,8 +133,10 @@ class ConsumerRunner:
         publisher: KafkaPublisher,
         handler: BatchHandler,
         config: RunnerConfig,
+        readers: Readers = DEFAULT_READERS,
     ) -> None:
         self._consumer = consumer
+        self._readers = readers
         self._engine = engine
         self._publisher = publisher
         self._handler = handler
@@ -172,7 +180,7 @@ class ConsumerRunner:
                 )
                 records = [r for part in batch.values() for r in part]
                 if records:
-                    envelopes, unreadable = await _decode_beside(records, in_flight)
+                    envelopes, unreadable = await _decode_beside(records, in_flight, readers=self._readers)
                     if in_flight is not None:
                         await in_flight
                         # What arrived while the previous batch finished joins this one, so a
@@ -182,7 +190,7 @@ class ConsumerRunner:
                         late = [r for part in more.values() for r in part]
                         if late:
                             records += late
-                            extra = _decode_all(late)
+                            extra = _decode_all(late, self._readers)
                             envelopes += extra[0]
                             unreadable += extra[1]
                     in_flight = asyncio.create_task(self._process(records, decoded=(envelopes, unreadable)))
@@ -205,7 +213,7 @@ class ConsumerRunner:
         *,
         decoded: tuple[list[Envelope], list[tuple[ConsumerRecord, str]]] | None = None,
     ) -> None:
-        envelopes, unreadable = decoded if decoded is not None else _decode_all(records)
+        envelopes, unreadable = decoded if decoded is not None else _decode_all(records, self._readers)
         for record, reason in unreadable:
             await self._dead_letter(record, reason)
         positions = {(r.topic, r.partition): r.offset + 1 for r in records}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
 Band = Literal["good", "healthy", "caution", "action_required"]
@@ -53,6 +54,44 @@ class ProductEvent(Message):
 
     def event_id(self) -> str:
         return self.message_id
+
+
+class _ScoredProperties(msgspec.Struct, frozen=True, gc=False):
+    feature: Any = None
+
+
+class ProductEventFacts(msgspec.Struct, frozen=True, gc=False):
+    """What a consumer that only folds usage reads of a ProductEvent (health's scoring), as a
+    tolerant reader: the same names, types and defaults as the model for these fields, other
+    fields (context, most properties) skipped unread.
+
+    Decoded by msgspec instead of pydantic: about 1 us per event instead of 6, and health
+    decodes every event. tests/unit/shared/test_event_facts.py pins it to ProductEvent.
+    One difference: a time must be an RFC 3339 string here (what ProductEvent writes);
+    pydantic would also take a number of seconds."""
+
+    message_id: str
+    account_id: str
+    kind: Literal["track", "identify", "group", "page", "screen", "alias"]
+    timestamp: datetime
+    received_at: datetime
+    event: str | None = None
+    semantic: Literal["login", "feature_used", "signed", "renewed", "cancelled", "support_ticket", "other"] = "other"
+    feature: str | None = None
+    user_id: str | None = None
+    properties: _ScoredProperties = msgspec.field(default_factory=_ScoredProperties)
+    traits: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def event_id(self) -> str:
+        return self.message_id
+
+
+_FACTS = msgspec.json.Decoder(ProductEventFacts)
+
+
+def read_product_event_facts(value: bytes) -> ProductEventFacts:
+    """A cloudevents reader for ``touchline.event.v1``; invalid data raises ValueError."""
+    return _FACTS.decode(value)  # msgspec.ValidationError and DecodeError are ValueErrors
 
 
 class Contribution(BaseModel):

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import metrics, topics
 from .clock import Clock, SimulatedClock, SystemClock
+from .cloudevents import DEFAULT_READERS, Readers
 from .consumer import BatchHandler, ConsumerRunner, RunnerConfig, is_transient
 from .db import make_engine, prune_processed
 from .kafka import KafkaPublisher, feed_clock, make_producer
@@ -116,6 +117,7 @@ def start_consumer(
     schema: str,
     handler: BatchHandler,
     max_batch: int = 500,
+    readers: Readers = DEFAULT_READERS,
 ) -> ConsumerRunner:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=runtime.common.kafka_bootstrap_servers,
@@ -128,7 +130,12 @@ def start_consumer(
         group_id=group_id, topic_names=[runtime.topic(t) for t in subscribe], schema=schema, max_batch=max_batch
     )
     runner = ConsumerRunner(
-        consumer=consumer, engine=runtime.engine, publisher=runtime.publisher, handler=handler, config=config
+        consumer=consumer,
+        engine=runtime.engine,
+        publisher=runtime.publisher,
+        handler=handler,
+        config=config,
+        readers=readers,
     )
 
     async def _run() -> None:

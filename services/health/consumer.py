@@ -10,8 +10,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from touchline.shared import topics
-from touchline.shared.cloudevents import Envelope
+from touchline.shared.cloudevents import DEFAULT_READERS, Envelope
 from touchline.shared.consumer import ConsumerRunner, Outgoing
+from touchline.shared.messages import ProductEvent, read_product_event_facts
 from touchline.shared.runtime import Runtime, start_consumer
 
 from .adapters.postgres import PostgresHealthRepository
@@ -21,6 +22,11 @@ log = logging.getLogger(__name__)
 
 GROUP = "health"
 SCHEMA = "health"
+
+
+# Events are read as ProductEventFacts (only the fields scoring uses, decoded with msgspec):
+# decoding was the largest single cost per event. Outcomes keep their pydantic model.
+READERS = {**DEFAULT_READERS, ProductEvent.ce_type: read_product_event_facts}
 
 
 def start_health_consumer(runtime: Runtime, *, ctx: HealthContext, max_batch: int) -> ConsumerRunner:
@@ -34,6 +40,7 @@ def start_health_consumer(runtime: Runtime, *, ctx: HealthContext, max_batch: in
         schema=SCHEMA,
         handler=handler,
         max_batch=max_batch,
+        readers=READERS,
     )
 
 

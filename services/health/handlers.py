@@ -11,7 +11,7 @@ from typing import Any
 from touchline.shared import topics
 from touchline.shared.clock import Clock
 from touchline.shared.cloudevents import Envelope
-from touchline.shared.messages import HealthScored, Message, Outcome, ProductEvent
+from touchline.shared.messages import HealthScored, Message, Outcome, ProductEvent, ProductEventFacts
 
 from .domain.account import Policy, rescore, score_id
 from .domain.aggregates import AccountState, LifecycleFact, apply_outcome, apply_product_event
@@ -33,10 +33,14 @@ class AccountNotFound(LookupError):
     pass
 
 
-def fold_product_event(state: AccountState, event: ProductEvent) -> LifecycleFact | None:
+def fold_product_event(state: AccountState, event: ProductEvent | ProductEventFacts) -> LifecycleFact | None:
     # Event time, but never later than when ingest received it (a skewed client cannot
     # push the account's clock into the future).
     at = min(_aware(event.timestamp), _aware(event.received_at))
+    feature = event.feature
+    if not feature:
+        props = event.properties
+        feature = _str(props.get("feature") if isinstance(props, dict) else props.feature)
     return apply_product_event(
         state,
         event_id=event.message_id,
@@ -44,7 +48,7 @@ def fold_product_event(state: AccountState, event: ProductEvent) -> LifecycleFac
         semantic=event.semantic,
         at=at,
         user_id=event.user_id,
-        feature=event.feature or _str(event.properties.get("feature")),
+        feature=feature,
         traits=event.traits,
     )
 
@@ -56,8 +60,9 @@ def fold_outcome(state: AccountState, outcome: Outcome) -> LifecycleFact | None:
     return None
 
 
-FOLDS: dict[type[Message], Callable[[AccountState, Any], LifecycleFact | None]] = {
+FOLDS: dict[type, Callable[[AccountState, Any], LifecycleFact | None]] = {
     ProductEvent: fold_product_event,
+    ProductEventFacts: fold_product_event,  # what the consumer decodes events into (see consumer.READERS)
     Outcome: fold_outcome,
 }
 

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time
 from functools import cached_property
 from typing import Any
 
-from .aggregates import AccountState, day_of, measure_value, prune, usage_trend
+from .aggregates import AccountState, day_of, measure_values, prune, usage_trend
 from .explain import contributions, explain, top_reasons
 from .overrides import Band, Override, active, unexpired
 from .scorecard import ScorecardSet
@@ -96,7 +96,7 @@ def next_midnight(t: datetime) -> datetime:
 
 
 def _last_activity_day(state: AccountState) -> int | None:
-    days = [state.first_day, *state.usage.keys(), *state.tickets.keys()]
+    days = [max(state.usage, default=None), max(state.tickets, default=None), state.first_day]
     days += [day_of(t) for t in (state.last_login, state.last_contact) if t is not None]
     known = [d for d in days if d is not None]
     return max(known) if known else None
@@ -156,7 +156,7 @@ def rescore(
     prune(state, retention_days=scorecards.retention_days)
     card = scorecards.choose(state.traits)
     today = day_of(as_of)
-    values = {m.name: measure_value(state, m.source, today=today) for m in card.measures}
+    values = measure_values(state, card.compiled, today=today)
     kept = unexpired(overrides, as_of)
     result = score_card(card, values, previous_band=state.band, overrides=active(kept, as_of))  # type: ignore[arg-type]
     state.band = result.computed_band

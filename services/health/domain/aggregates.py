@@ -7,11 +7,12 @@ moved forward by the decay sweep when the clock passes it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .scorecard import Source
+from .scorecard import CompiledMeasure, Source
 
 CONTACT_OUTCOMES = frozenset({"task.completed", "email.answered", "inapp.answered"})
 USAGE_KINDS = frozenset({"track", "page", "screen"})
@@ -20,7 +21,12 @@ TRAIT_KEYS = ("name", "plan", "tier", "seats", "business_shrinking", "roi", "lif
 
 
 def day_of(t: datetime) -> int:
-    return t.astimezone(UTC).date().toordinal()
+    # Runs several times per event: the UTC date without building a converted datetime and
+    # a date when the time already is UTC (an aware time's wall clock shifted by its offset).
+    offset = t.utcoffset()
+    if offset is None:
+        return t.astimezone(UTC).date().toordinal()  # naive: local time, as astimezone reads it
+    return (t - offset).toordinal() if offset else t.toordinal()
 
 
 @dataclass
@@ -55,10 +61,12 @@ class AccountState:
     pruned_day: int | None = None
     daily_scores: dict[int, float] = field(default_factory=dict)  # day -> last score that day
 
-    def advance(self, t: datetime) -> None:
+    def advance(self, t: datetime, day: int | None = None) -> None:
+        """Move ``as_of`` forward to ``t`` (``day`` = day_of(t) when the caller has it)."""
         if self.as_of is None or t > self.as_of:
             self.as_of = t
-        day = day_of(t)
+        if day is None:
+            day = day_of(t)
         if self.first_day is None or day < self.first_day:
             self.first_day = day
 
@@ -89,8 +97,8 @@ def apply_product_event(
     traits: dict[str, Any],
 ) -> LifecycleFact | None:
     """Fold one product event into the state; returns a lifecycle fact for cancel/renew."""
-    state.advance(at)
     day = day_of(at)
+    state.advance(at, day)
     if kind == "group":
         for key in TRAIT_KEYS:
             if key in traits:
@@ -148,10 +156,6 @@ def prune(state: AccountState, *, retention_days: int) -> None:
     state.daily_scores = {d: s for d, s in state.daily_scores.items() if d > day_of(state.as_of) - 31}
 
 
-def _in_window(day: int, *, today: int, window: int) -> bool:
-    return today - window < day <= today
-
-
 def _days_since(t: datetime | None, *, fallback_day: int | None, today: int) -> float | None:
     # Never seen: count from when the account was first seen, so silence still ages.
     start = day_of(t) if t is not None else fallback_day
@@ -181,43 +185,86 @@ def _number(value: Any) -> float | None:
         return None
 
 
+def _active_users_ratio(state: AccountState, source: Source, today: int) -> float | None:
+    seats = _number(state.traits.get("seats"))
+    if not seats or seats <= 0:
+        return None
+    low = today - source.window_days
+    return sum(1 for d in state.users.values() if low < d <= today) / seats
+
+
+def _days_since_login(state: AccountState, source: Source, today: int) -> float | None:
+    return _days_since(state.last_login, fallback_day=state.first_day, today=today)
+
+
+def _days_since_contact(state: AccountState, source: Source, today: int) -> float | None:
+    return _days_since(state.last_contact, fallback_day=state.first_day, today=today)
+
+
+def _login_days(state: AccountState, source: Source, today: int) -> float | None:
+    if state.first_day is None:
+        return None
+    low = today - source.window_days
+    return float(sum(1 for d in state.login_days if low < d <= today))
+
+
+def _key_features_share(state: AccountState, source: Source, today: int) -> float | None:
+    low = today - source.window_days
+    used = {f for f, d in state.features.items() if low < d <= today}
+    if source.key_features:
+        return len(used & set(source.key_features)) / len(set(source.key_features))
+    return min(len(used) / source.expected_features, 1.0) if state.first_day is not None else None
+
+
+def _usage_trend(state: AccountState, source: Source, today: int) -> float | None:
+    return usage_trend(state, today=today, window=source.window_days)
+
+
+def _roi(state: AccountState, source: Source, today: int) -> float | None:
+    return state.roi.value if state.roi else _number(state.traits.get("roi"))
+
+
+def _nps(state: AccountState, source: Source, today: int) -> float | None:
+    return state.nps.value if state.nps else None
+
+
+def _risk_flags(state: AccountState, source: Source, today: int) -> float | None:
+    if "business_shrinking" not in state.traits:
+        return None
+    return 1.0 if state.traits.get("business_shrinking") in (True, "true", "yes", 1) else 0.0
+
+
+def _support_tickets(state: AccountState, source: Source, today: int) -> float | None:
+    if not state.tickets_seen:
+        return None
+    low = today - source.window_days
+    return float(sum(n for d, n in state.tickets.items() if low < d <= today))
+
+
+# One reader per aggregate (a dict lookup: this runs for every measure of every rescore).
+_READERS: dict[str, Callable[[AccountState, Source, int], float | None]] = {
+    "active_users_ratio": _active_users_ratio,
+    "days_since_login": _days_since_login,
+    "days_since_contact": _days_since_contact,
+    "login_days": _login_days,
+    "key_features_share": _key_features_share,
+    "usage_trend": _usage_trend,
+    "roi": _roi,
+    "nps": _nps,
+    "risk_flags": _risk_flags,
+    "support_tickets": _support_tickets,
+}
+
+
+def measure_values(state: AccountState, measures: Iterable[CompiledMeasure], *, today: int) -> dict[str, float | None]:
+    """The raw value of each measure (None = no data), as of ``today``."""
+    readers = _READERS
+    return {m.name: readers[m.aggregate](state, m.source, today) for m in measures}
+
+
 def measure_value(state: AccountState, source: Source, *, today: int) -> float | None:
-    """The raw value a measure scores, or None when there is no data for it."""
-    w = source.window_days
-    match source.aggregate:
-        case "active_users_ratio":
-            seats = _number(state.traits.get("seats"))
-            if not seats or seats <= 0:
-                return None
-            active = sum(1 for d in state.users.values() if _in_window(d, today=today, window=w))
-            return active / seats
-        case "days_since_login":
-            return _days_since(state.last_login, fallback_day=state.first_day, today=today)
-        case "days_since_contact":
-            return _days_since(state.last_contact, fallback_day=state.first_day, today=today)
-        case "login_days":
-            return (
-                None
-                if state.first_day is None
-                else float(sum(1 for d in state.login_days if _in_window(d, today=today, window=w)))
-            )
-        case "key_features_share":
-            used = {f for f, d in state.features.items() if _in_window(d, today=today, window=w)}
-            if source.key_features:
-                return len(used & set(source.key_features)) / len(set(source.key_features))
-            return min(len(used) / source.expected_features, 1.0) if state.first_day is not None else None
-        case "usage_trend":
-            return usage_trend(state, today=today, window=w)
-        case "roi":
-            return state.roi.value if state.roi else _number(state.traits.get("roi"))
-        case "nps":
-            return state.nps.value if state.nps else None
-        case "risk_flags":
-            if "business_shrinking" not in state.traits:
-                return None
-            return 1.0 if state.traits.get("business_shrinking") in (True, "true", "yes", 1) else 0.0
-        case "support_tickets":
-            if not state.tickets_seen:
-                return None
-            return float(sum(n for d, n in state.tickets.items() if _in_window(d, today=today, window=w)))
-    return None
+    """The raw value a measure scores, or None when there is no data for it.
+
+    A window of ``w`` days holds the days ``today - w < day <= today``."""
+    reader = _READERS.get(source.aggregate)
+    return None if reader is None else reader(state, source, today)

@@ -134,6 +134,12 @@ class CompiledMeasure:
     weight: float
     fn: Callable[[float], float]
     bands: BandThresholds
+    source: Source
+    thresholds: tuple[float, float, float]  # the bands' (good, healthy, caution), read on every rescore
+
+
+def _thresholds(bands: BandThresholds) -> tuple[float, float, float]:
+    return (bands.good, bands.healthy, bands.caution)
 
 
 class Scorecard(_Strict):
@@ -165,6 +171,8 @@ class Scorecard(_Strict):
                 weight=m.weight,
                 fn=m.scoring.fn,
                 bands=m.bands or self.bands,
+                source=m.source,
+                thresholds=_thresholds(m.bands or self.bands),
             )
             for m in self.measures
         )
@@ -179,7 +187,11 @@ class Scorecard(_Strict):
     def matches(self, traits: dict[str, object]) -> bool:
         if not self.match:
             return False
-        return all(str(traits.get(key, "")).lower() in allowed for key, allowed in self._match_sets.items())
+        for key, allowed in self._match_sets.items():  # every rescore: a plain loop
+            value = traits.get(key, "")
+            if (value if type(value) is str else str(value)).lower() not in allowed:
+                return False
+        return True
 
 
 class ScorecardSet(_Strict):

@@ -4,6 +4,7 @@ renormalisation, band hysteresis, overrides."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import inf
 
 from .overrides import BANDS, Band, Override
 from .scorecard import BandThresholds, Linear, Ranges, Scorecard
@@ -49,22 +50,27 @@ def score_function(scoring: Linear | Ranges, value: float) -> float:
 
 
 def band_of(score: float, thresholds: BandThresholds) -> Band:
-    if score >= thresholds.good:
+    return _band(score, thresholds.good, thresholds.healthy, thresholds.caution)
+
+
+def _band(score: float, good: float, healthy: float, caution: float) -> Band:
+    if score >= good:
         return "good"
-    if score >= thresholds.healthy:
+    if score >= healthy:
         return "healthy"
-    if score >= thresholds.caution:
+    if score >= caution:
         return "caution"
     return "action_required"
 
 
 def _band_range(band: Band, t: BandThresholds) -> tuple[float, float]:
-    return {
-        "good": (t.good, float("inf")),
-        "healthy": (t.healthy, t.good),
-        "caution": (t.caution, t.healthy),
-        "action_required": (float("-inf"), t.caution),
-    }[band]
+    if band == "good":
+        return t.good, inf
+    if band == "healthy":
+        return t.healthy, t.good
+    if band == "caution":
+        return t.caution, t.healthy
+    return -inf, t.caution
 
 
 def band_with_hysteresis(score: float, thresholds: BandThresholds, *, previous: Band | None, hysteresis: float) -> Band:
@@ -86,20 +92,26 @@ def score_card(
     previous_band: Band | None,
     overrides: list[Override],
 ) -> ScoreResult:
-    """Weighted score of the measures that have data; missing ones share out their weight."""
-    pins = {o.measure: o.score for o in overrides if o.kind == "measure" and o.score is not None}
-    scored = []
+    """Weighted score of the measures that have data; missing ones share out their weight.
+
+    Runs once per account per batch: one pass to score, one to build the results."""
+    pins = {o.measure: o.score for o in overrides if o.kind == "measure" and o.score is not None} if overrides else {}
+    compiled = card.compiled
+    scores: list[float | None] = []
     present = 0.0
-    for m in card.compiled:
-        value = values.get(m.name)
-        pinned = m.name in pins
-        s = pins[m.name] if pinned else (None if value is None else m.fn(value))
+    for m in compiled:
+        if pins and m.name in pins:
+            s: float | None = pins[m.name]
+        else:
+            value = values.get(m.name)
+            s = None if value is None else m.fn(value)
         if s is not None:
             present += m.weight
-        scored.append((m, value, s, pinned))
+        scores.append(s)
     results = []
     total = 0.0
-    for m, value, s, pinned in scored:
+    for m, s in zip(compiled, scores, strict=True):
+        value = values.get(m.name)
         if s is None:
             results.append(
                 MeasureResult(m.name, m.group, m.label, m.aggregate, value, None, m.weight, 0.0, 0.0, True, None)
@@ -107,10 +119,11 @@ def score_card(
             continue
         weight = m.weight / present
         total += s * weight
+        good, healthy, caution = m.thresholds
         results.append(
             MeasureResult(
                 m.name, m.group, m.label, m.aggregate, value, round(s, 2), m.weight, weight, s * weight, False,
-                band_of(s, m.bands), pinned,
+                _band(s, good, healthy, caution), bool(pins) and m.name in pins,
             )
         )  # fmt: skip
     computed = None if present == 0 else round(min(max(total, 0.0), 100.0), 1)

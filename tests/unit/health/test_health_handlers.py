@@ -176,3 +176,32 @@ async def test_naive_event_times_are_taken_as_utc(ctx: HealthContext) -> None:
     o = Outcome(outcome_id="o1", account_id="a", kind="task.completed", occurred_at=naive)
     await handle_batch([env(e), env(o)], repo=repo, ctx=ctx)
     assert repo.rows["a"].state.last_login == T0 and repo.rows["a"].state.last_contact == T0
+
+
+async def test_events_read_as_facts_fold_like_the_full_model() -> None:
+    """The consumer decodes events as ProductEventFacts; the fold must not tell them apart."""
+    from touchline.health.consumer import READERS
+    from touchline.shared.cloudevents import decode, encode
+
+    events = [
+        event("a", "m1", semantic="login"),
+        event("a", "m2", semantic="feature_used", feature="reports", at=T0 + timedelta(hours=1)),
+        event("a", "m3", semantic="feature_used", properties={"feature": "exports"}, at=T0 + timedelta(hours=2)),
+        event("a", "m4", kind="group", traits={"seats": 4, "plan": "pro"}, at=T0 + timedelta(hours=3)),
+        event("a", "m5", semantic="cancelled", at=T0 + timedelta(days=2)),
+    ]
+    results = []
+    for as_facts in (False, True):
+        repo, c = FakeRepo(), HealthContext(scorecards=load_scorecards(), policy=Policy(), clock=SimulatedClock(T0))
+        batch = [
+            decode(topic="t", partition=0, offset=i, key=k, value=v, headers=h, readers=READERS)
+            if as_facts
+            else env(e, i)
+            for i, e in enumerate(events)
+            for k, v, h in [encode(e, source="t")]
+        ]
+        out = await handle_batch(batch, repo=repo, ctx=c)
+        results.append((repo.rows["a"].state, [m.model_dump() for _, m in out], repo.facts))
+    assert type(batch[0].message).__name__ == "ProductEventFacts"
+    assert results[0] == results[1]
+    assert results[1][0].features.keys() == {"reports", "exports"}
