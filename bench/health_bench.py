@@ -149,6 +149,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 async def health_throughput(conn: asyncpg.Connection, topic: str, total: int, pid: int) -> tuple[float, float, float]:
     """Returns (events/s, server CPU seconds per event, share of wall time the server was on CPU)."""
     first_t, first_n, first_cpu = None, 0, 0.0
@@ -247,6 +254,7 @@ async def main(argv: list[str]) -> int:
         health_rate, cpu_per_event, busy = await health_throughput(conn, topic, len(events), server.pid)
         print(f"health consumer (same events):                     {health_rate:,.0f} events/s")
         print(f"  health process CPU: {cpu_per_event * 1e6:.0f} us/event, on CPU {busy:.0%} of the wall time")
+        print(f"  health process peak memory (VmHWM): {peak_rss_mib(server.pid):.0f} MiB")
         print(f"ratio health / baseline: {health_rate / base_rate:.2f} (target >= 0.5; absolute target >= 10,000/s)")
         paced = make_events(args.rate * args.seconds, args.accounts, seed=99)[args.accounts :]
         latencies = await health_latency(infra.bootstrap_servers, conn, topic, paced, args.rate)

@@ -118,7 +118,11 @@ def start_consumer(
     handler: BatchHandler,
     max_batch: int = 500,
     readers: Readers = DEFAULT_READERS,
+    prune: bool = True,
 ) -> ConsumerRunner:
+    """Start one consumer of ``group_id``. A process may start several of the same group: Kafka
+    splits the partitions between them, and one's Postgres round trips overlap the others' work.
+    ``prune``: also run the loop that forgets old processed ids (once per schema and process)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=runtime.common.kafka_bootstrap_servers,
         group_id=f"{runtime.common.topic_prefix}{group_id}",
@@ -146,8 +150,8 @@ def start_consumer(
             await consumer.stop()
 
     runtime.runners.append(runner)
-    runtime.spawn(f"consumer-{group_id}", _run())
-    if runtime.common.dedup_retention_days > 0:
+    runtime.spawn(f"consumer-{group_id}-{len(runtime.runners)}", _run())
+    if prune and runtime.common.dedup_retention_days > 0:
         retention = timedelta(days=runtime.common.dedup_retention_days)
         runtime.spawn(f"prune-{schema}", prune_loop(runtime, schema, retention=retention))
     return runner

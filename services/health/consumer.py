@@ -29,19 +29,29 @@ SCHEMA = "health"
 READERS = {**DEFAULT_READERS, ProductEvent.ce_type: read_product_event_facts}
 
 
-def start_health_consumer(runtime: Runtime, *, ctx: HealthContext, max_batch: int) -> ConsumerRunner:
-    async def handler(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> Outgoing:
-        return await handle_batch(envelopes, repo=PostgresHealthRepository(conn), ctx=ctx)
+def start_health_consumers(
+    runtime: Runtime, *, ctx: HealthContext, max_batch: int, consumers: int = 1
+) -> list[ConsumerRunner]:
+    """``consumers`` consumers of the health group in this process. Partitions are keyed by
+    account, so they never score the same account; while one waits on Postgres or the broker,
+    another folds and scores (the process is otherwise idle during those waits)."""
 
-    return start_consumer(
-        runtime,
-        group_id=GROUP,
-        subscribe=[topics.EVENTS, topics.OUTCOMES],
-        schema=SCHEMA,
-        handler=handler,
-        max_batch=max_batch,
-        readers=READERS,
-    )
+    async def handler(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> Outgoing:
+        return await handle_batch(envelopes, repo=PostgresHealthRepository(conn), ctx=ctx, publisher=runtime.publisher)
+
+    return [
+        start_consumer(
+            runtime,
+            group_id=GROUP,
+            subscribe=[topics.EVENTS, topics.OUTCOMES],
+            schema=SCHEMA,
+            handler=handler,
+            max_batch=max_batch,
+            readers=READERS,
+            prune=i == 0,
+        )
+        for i in range(consumers)
+    ]
 
 
 @dataclass

@@ -3,6 +3,8 @@ is grouped by account so each account is loaded, rescored and written once per b
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +19,7 @@ from .domain.account import Policy, rescore, score_id
 from .domain.aggregates import AccountState, LifecycleFact, apply_outcome, apply_product_event
 from .domain.overrides import make_override, put, remove
 from .domain.scorecard import ScorecardSet
-from .ports import AccountRecord, HealthRepository, Scored
+from .ports import AccountRecord, HealthRepository, Publisher, Scored
 
 Outgoing = list[tuple[topics.Topic, Message]]
 
@@ -132,8 +134,14 @@ def _publishable(scored: list[Scored]) -> Outgoing:
     return [(topics.HEALTH, scored_message(s.record.state.account_id, s)) for s in scored if s.score_id]
 
 
-async def handle_batch(envelopes: Sequence[Envelope], *, repo: HealthRepository, ctx: HealthContext) -> Outgoing:
-    """Fold a batch of events/outcomes into per-account aggregates and rescore each account once."""
+async def handle_batch(
+    envelopes: Sequence[Envelope], *, repo: HealthRepository, ctx: HealthContext, publisher: Publisher | None = None
+) -> Outgoing:
+    """Fold a batch of events/outcomes into per-account aggregates and rescore each account once.
+
+    Returns the score events to publish; with a ``publisher`` they are sent here instead, while
+    the save runs (the broker's acknowledgements and Postgres overlap), and nothing is returned.
+    Either way they are sent before the caller commits, so a failed batch replays the same ids."""
     fresh = await repo.first_seen([e.id for e in envelopes], now=ctx.clock.now())
     by_account: dict[str, list[Envelope]] = {}
     for env in envelopes:
@@ -155,9 +163,22 @@ async def handle_batch(envelopes: Sequence[Envelope], *, repo: HealthRepository,
         as_of = record.state.as_of
         assert as_of is not None  # every fold advances it
         scored.append(_rescore(record, ctx, as_of=as_of, cause="event", key=envs[-1].id))
-    await repo.save(scored, now=ctx.clock.now())
-    await repo.record_lifecycle(facts)
-    return _publishable(scored)
+    outgoing = _publishable(scored)
+    if publisher is None or not outgoing:
+        await repo.save(scored, now=ctx.clock.now())
+        await repo.record_lifecycle(facts)
+        return outgoing
+    sending = asyncio.ensure_future(publisher.publish(topics.HEALTH, [m for _, m in outgoing]))
+    try:
+        await repo.save(scored, now=ctx.clock.now())
+        await repo.record_lifecycle(facts)
+    except BaseException:
+        # The save's error is the one to report; the sends are waited for, not left running.
+        with contextlib.suppress(Exception):
+            await sending
+        raise
+    await sending
+    return []
 
 
 async def sweep_decay(*, repo: HealthRepository, ctx: HealthContext, now: datetime, limit: int) -> tuple[int, Outgoing]:

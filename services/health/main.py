@@ -22,7 +22,7 @@ from touchline.shared.settings import CommonSettings
 from .adapters import queries
 from .adapters.scorecard_file import ScorecardFileError, load_scorecards
 from .api import ApiDeps, health_router
-from .consumer import DecayStatus, run_decay_loop, start_health_consumer
+from .consumer import DecayStatus, run_decay_loop, start_health_consumers
 from .domain.account import Policy
 from .domain.trust import trust_report
 from .handlers import HealthContext
@@ -44,13 +44,15 @@ def build_app(common: CommonSettings, settings: HealthSettings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await start_runtime("health", common, engine_pool=5)
+        runtime = await start_runtime("health", common, engine_pool=4 + settings.consumers)
         ctx = HealthContext(scorecards=scorecards, policy=policy_of(settings), clock=runtime.clock)
         status = DecayStatus()
         holder.update(runtime=runtime, deps=ApiDeps(engine=runtime.engine, ctx=ctx, publisher=runtime.publisher))
         app.state.runtime = runtime
         app.state.decay = status
-        app.state.runner = start_health_consumer(runtime, ctx=ctx, max_batch=settings.max_batch)
+        app.state.runners = start_health_consumers(
+            runtime, ctx=ctx, max_batch=settings.max_batch, consumers=settings.consumers
+        )
         runtime.spawn(
             "decay",
             run_decay_loop(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+
+from touchline.shared import topics
+from touchline.shared.messages import Message
 
 from .domain.account import Published, Rescored
 from .domain.aggregates import AccountState, LifecycleFact
@@ -58,3 +61,9 @@ class HealthRepository(Protocol):
     async def log_override(
         self, account_id: str, *, action: str, override: dict[str, object], now: datetime
     ) -> None: ...
+
+
+class Publisher(Protocol):
+    async def publish(self, topic: topics.Topic, messages: Sequence[Message]) -> None:
+        """Return once the broker has acknowledged every message."""
+        ...

@@ -29,5 +29,16 @@ class HealthSettings(ServiceSettings):
     )
     decay_batch: int = Field(500, description="accounts re-scored per decay transaction")
     max_batch: int = Field(
-        10000, description="most records per consumer batch (one transaction per batch; small when traffic is light)"
+        10000,
+        ge=1,
+        description="most records per consumer batch (one transaction per batch; small when traffic is light)",
+    )
+    consumers: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description=(
+            "consumers of the health group in each process: Kafka splits the partitions between them, so one "
+            "scores while another waits on Postgres (more than the partitions leaves some idle)"
+        ),
     )

@@ -205,3 +205,43 @@ async def test_events_read_as_facts_fold_like_the_full_model() -> None:
     assert type(batch[0].message).__name__ == "ProductEventFacts"
     assert results[0] == results[1]
     assert results[1][0].features.keys() == {"reports", "exports"}
+
+
+class FakePublisher:
+    def __init__(self, *, fail: bool = False) -> None:
+        self.sent: list[tuple[str, list[Message]]] = []
+        self.fail = fail
+        self.saved_before_acks: bool | None = None
+
+    async def publish(self, topic, messages) -> None:  # type: ignore[no-untyped-def]
+        import asyncio
+
+        await asyncio.sleep(0)  # the acknowledgement comes later
+        if self.fail:
+            raise ConnectionError("broker away")
+        self.sent.append((topic, list(messages)))
+
+
+class SavingFails(FakeRepo):
+    async def save(self, scored: list[Scored], *, now: datetime) -> None:
+        raise RuntimeError("database said no")
+
+
+async def test_with_a_publisher_score_events_are_sent_by_the_handler(ctx: HealthContext) -> None:
+    repo, publisher = FakeRepo(), FakePublisher()
+    out = await handle_batch([env(event("a", "e1")), env(event("b", "e2"))], repo=repo, ctx=ctx, publisher=publisher)
+    assert out == []
+    assert [(t.name, sorted(m.account_id for m in ms)) for t, ms in publisher.sent] == [("touchline.health", ["a", "b"])]  # type: ignore[attr-defined]
+    assert set(repo.rows) == {"a", "b"}
+
+
+async def test_a_failed_save_reports_its_own_error_after_the_sends_finished(ctx: HealthContext) -> None:
+    publisher = FakePublisher()
+    with pytest.raises(RuntimeError, match="database said no"):
+        await handle_batch([env(event("a", "e1"))], repo=SavingFails(), ctx=ctx, publisher=publisher)
+    assert len(publisher.sent) == 1  # waited for, not left running; the replay resends the same ids
+
+
+async def test_a_failed_publish_fails_the_batch(ctx: HealthContext) -> None:
+    with pytest.raises(ConnectionError):
+        await handle_batch([env(event("a", "e1"))], repo=FakeRepo(), ctx=ctx, publisher=FakePublisher(fail=True))
