@@ -256,7 +256,7 @@ async def main(argv: list[str]) -> int:
         print(f"  health process CPU: {cpu_per_event * 1e6:.0f} us/event, on CPU {busy:.0%} of the wall time")
         print(f"  health process peak memory (VmHWM): {peak_rss_mib(server.pid):.0f} MiB")
         print(f"ratio health / baseline: {health_rate / base_rate:.2f} (target >= 0.5; absolute target >= 10,000/s)")
-        paced = make_events(args.rate * args.seconds, args.accounts, seed=99)[args.accounts :]
+        paced = make_events(args.accounts + args.rate * args.seconds, args.accounts, seed=99)[args.accounts :]
         latencies = await health_latency(infra.bootstrap_servers, conn, topic, paced, args.rate)
         print(
             f"latency at {args.rate} events/s over {len(latencies)} events, broker ack -> score committed: "

@@ -13,7 +13,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from . import topics
 from .clock import SimulatedClock
-from .cloudevents import DecodeError, Headers, decode_record, encode
+from .cloudevents import DecodeError, Encoded, Headers, decode_record, encode
 from .messages import ClockSet, Message
 
 log = logging.getLogger(__name__)
@@ -40,11 +40,15 @@ class KafkaPublisher:
         self._source = source
         self._prefix = prefix
 
-    async def publish(self, topic: topics.Topic, messages: Sequence[Message], *, time: datetime | None = None) -> None:
+    async def publish(
+        self, topic: topics.Topic, messages: Sequence[Message | Encoded], *, time: datetime | None = None
+    ) -> None:
         """Send every message and return once the broker acknowledged all of them."""
         await self.publish_raw(topics.name(topic, self._prefix), messages, time=time)
 
-    async def publish_raw(self, topic_name: str, messages: Sequence[Message], *, time: datetime | None = None) -> None:
+    async def publish_raw(
+        self, topic_name: str, messages: Sequence[Message | Encoded], *, time: datetime | None = None
+    ) -> None:
         futures = []
         for message in messages:
             key, value, headers = encode(message, source=self._source, time=time)

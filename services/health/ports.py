@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from touchline.shared import topics
+from touchline.shared.cloudevents import Encoded
 from touchline.shared.messages import Message
 
 from .domain.account import Published, Rescored
@@ -64,6 +65,6 @@ class HealthRepository(Protocol):
 
 
 class Publisher(Protocol):
-    async def publish(self, topic: topics.Topic, messages: Sequence[Message]) -> None:
+    async def publish(self, topic: topics.Topic, messages: Sequence[Message | Encoded]) -> None:
         """Return once the broker has acknowledged every message."""
         ...

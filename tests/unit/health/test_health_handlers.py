@@ -231,8 +231,21 @@ async def test_with_a_publisher_score_events_are_sent_by_the_handler(ctx: Health
     repo, publisher = FakeRepo(), FakePublisher()
     out = await handle_batch([env(event("a", "e1")), env(event("b", "e2"))], repo=repo, ctx=ctx, publisher=publisher)
     assert out == []
-    assert [(t.name, sorted(m.account_id for m in ms)) for t, ms in publisher.sent] == [("touchline.health", ["a", "b"])]  # type: ignore[attr-defined]
+    [(topic, sent)] = publisher.sent
+    assert topic.name == "touchline.health"
+    # Serialised straight from the data, read back as the model touch reads.
+    read = [HealthScored.model_validate_json(m.data) for m in sent]  # type: ignore[attr-defined]
+    assert sorted(m.account_id for m in read) == ["a", "b"]
+    assert [m.key for m in sent] == [m.account_id for m in read]  # type: ignore[attr-defined]
+    assert [m.id for m in sent] == [m.score_id for m in read]  # type: ignore[attr-defined]
     assert set(repo.rows) == {"a", "b"}
+    # The same batch without a publisher returns the validated models: equal to what was sent.
+    again = await handle_batch(
+        [env(event("a", "e1")), env(event("b", "e2"))],
+        repo=FakeRepo(),
+        ctx=HealthContext(scorecards=load_scorecards(), policy=Policy(), clock=SimulatedClock(T0)),
+    )
+    assert [m for _, m in again] == read
 
 
 async def test_a_failed_save_reports_its_own_error_after_the_sends_finished(ctx: HealthContext) -> None:
@@ -245,3 +258,40 @@ async def test_a_failed_save_reports_its_own_error_after_the_sends_finished(ctx:
 async def test_a_failed_publish_fails_the_batch(ctx: HealthContext) -> None:
     with pytest.raises(ConnectionError):
         await handle_batch([env(event("a", "e1"))], repo=FakeRepo(), ctx=ctx, publisher=FakePublisher(fail=True))
+
+
+async def test_the_encoded_score_event_reads_back_as_the_validated_model(ctx: HealthContext) -> None:
+    """scored_encoded skips the model for speed; every kind of score must read back the same."""
+    from touchline.health.handlers import scored_encoded, scored_message
+
+    repo = FakeRepo()
+    items: list[Scored] = []
+    await handle_batch([env(event("a", "e1"))], repo=repo, ctx=ctx)  # first score: no previous, data missing
+    items.append(repo.history[-1])
+    await handle_batch(
+        [
+            env(
+                event(
+                    "a", "e2", kind="group", traits={"seats": 3, "business_shrinking": True}, at=T0 + timedelta(hours=1)
+                )
+            ),
+            env(event("a", "e3", semantic="feature_used", feature="reports", at=T0 + timedelta(days=9))),
+        ],
+        repo=repo,
+        ctx=ctx,
+    )
+    items.append(repo.history[-1])
+    expires = T0 + timedelta(days=30)
+    for request in (
+        {"kind": "score", "score": 42, "reason": "call went badly", "expires_at": expires},
+        {"kind": "measure", "measure": "nps", "score": 90, "reason": "told us", "expires_at": expires},
+        {"kind": "band", "band": "good", "reason": "renewed early", "expires_at": expires},
+    ):
+        scored, _ = await change_override("a", repo=repo, ctx=ctx, set_by="csm@x", request=request)
+        items.append(scored)
+    published = [s for s in items if s.score_id]
+    assert len(published) == 5
+    for s in published:
+        encoded = scored_encoded("a", s)
+        assert HealthScored.model_validate_json(encoded.data) == scored_message("a", s)
+        assert (encoded.id, encoded.key, encoded.ce_type) == (s.score_id, "a", HealthScored.ce_type)
