@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from touchline.shared import topics
 from touchline.shared.cloudevents import DEFAULT_READERS, Envelope
-from touchline.shared.consumer import ConsumerRunner, Outgoing
+from touchline.shared.consumer import BatchHandler, ConsumerRunner, Outgoing
 from touchline.shared.messages import ProductEvent, read_product_event_facts
 from touchline.shared.runtime import Runtime, start_consumer
 
-from .adapters.postgres import PostgresHealthRepository
+from .adapters.postgres import PostgresHealthRepository, StateCache
 from .handlers import HealthContext, handle_batch, sweep_decay
 
 log = logging.getLogger(__name__)
@@ -30,14 +30,19 @@ READERS = {**DEFAULT_READERS, ProductEvent.ce_type: read_product_event_facts}
 
 
 def start_health_consumers(
-    runtime: Runtime, *, ctx: HealthContext, max_batch: int, consumers: int = 1
+    runtime: Runtime, *, ctx: HealthContext, max_batch: int, consumers: int = 1, cached_accounts: int = 0
 ) -> list[ConsumerRunner]:
     """``consumers`` consumers of the health group in this process. Partitions are keyed by
     account, so they never score the same account; while one waits on Postgres or the broker,
-    another folds and scores (the process is otherwise idle during those waits)."""
+    another folds and scores (the process is otherwise idle during those waits). Each keeps
+    up to ``cached_accounts`` accounts it wrote in memory (see StateCache)."""
 
-    async def handler(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> Outgoing:
-        return await handle_batch(envelopes, repo=PostgresHealthRepository(conn), ctx=ctx, publisher=runtime.publisher)
+    def handler_for(cache: StateCache) -> BatchHandler:
+        async def handler(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> Outgoing:
+            repo = PostgresHealthRepository(conn, cache=cache)
+            return await handle_batch(envelopes, repo=repo, ctx=ctx, publisher=runtime.publisher)
+
+        return handler
 
     return [
         start_consumer(
@@ -45,7 +50,7 @@ def start_health_consumers(
             group_id=GROUP,
             subscribe=[topics.EVENTS, topics.OUTCOMES],
             schema=SCHEMA,
-            handler=handler,
+            handler=handler_for(StateCache(cached_accounts)),
             max_batch=max_batch,
             readers=READERS,
             prune=i == 0,

@@ -51,7 +51,11 @@ def build_app(common: CommonSettings, settings: HealthSettings) -> FastAPI:
         app.state.runtime = runtime
         app.state.decay = status
         app.state.runners = start_health_consumers(
-            runtime, ctx=ctx, max_batch=settings.max_batch, consumers=settings.consumers
+            runtime,
+            ctx=ctx,
+            max_batch=settings.max_batch,
+            consumers=settings.consumers,
+            cached_accounts=settings.cached_accounts,
         )
         runtime.spawn(
             "decay",

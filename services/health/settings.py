@@ -42,3 +42,11 @@ class HealthSettings(ServiceSettings):
             "scores while another waits on Postgres (more than the partitions leaves some idle)"
         ),
     )
+    cached_accounts: int = Field(
+        20000,
+        ge=0,
+        description=(
+            "accounts each consumer keeps in memory after writing them, so the next batch need not read their "
+            "state back (checked against a version token; 0 = always read)"
+        ),
+    )

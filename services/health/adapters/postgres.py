@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -20,13 +21,25 @@ from ..ports import AccountRecord, Scored
 
 SCHEMA = "health"
 
-_SELECT = """SELECT account_id, state::text AS state, overrides::text AS overrides, published::text AS published,
-    score, computed_score, band, overridden"""
+_SELECT = """SELECT account_id, version, state::text AS state, overrides::text AS overrides,
+    published::text AS published, score, computed_score, band, overridden"""
+# Locked in key order (the decay sweep takes the same rows, skipping locked ones). The stored
+# data comes back only for accounts whose version differs from the one the cache holds.
+_LOAD_CACHED = text(
+    """SELECT a.account_id, a.version,
+        CASE WHEN a.version = c.v THEN NULL ELSE a.state::text END AS state,
+        CASE WHEN a.version = c.v THEN NULL ELSE a.overrides::text END AS overrides,
+        CASE WHEN a.version = c.v THEN NULL ELSE a.published::text END AS published,
+        a.score, a.computed_score, a.band, a.overridden
+    FROM health.accounts AS a
+    LEFT JOIN unnest(CAST(:ids AS text[]), CAST(:vs AS bigint[])) AS c(id, v) ON c.id = a.account_id
+    WHERE a.account_id = ANY(CAST(:ids AS text[])) ORDER BY a.account_id FOR UPDATE OF a"""
+)
 
 _COLUMNS = """state = u.s::json, overrides = u.o::json, published = u.p::json, scorecard = u.sc, score = u.score,
     computed_score = u.cs, band = u.b, overridden = u.ov, measures = u.m::json, plan = u.pl, tier = u.ti,
     trend_7d = u.t7, trend_30d = u.t30, usage_trend = u.ut, days_since_login = u.dsl, as_of = u.ao,
-    next_aging_at = u.na, updated_at = :now"""
+    next_aging_at = u.na, version = :version, updated_at = :now"""
 _SOURCE = """unnest(CAST(:a AS text[]), CAST(:s AS text[]), CAST(:o AS text[]), CAST(:p AS text[]),
     CAST(:sc AS text[]), CAST(:score AS float8[]), CAST(:cs AS float8[]), CAST(:b AS text[]),
     CAST(:ov AS bool[]), CAST(:m AS text[]), CAST(:pl AS text[]), CAST(:ti AS text[]),
@@ -37,8 +50,8 @@ _SOURCE = """unnest(CAST(:a AS text[]), CAST(:s AS text[]), CAST(:o AS text[]), 
 _UPDATE = text(f"UPDATE health.accounts AS t SET {_COLUMNS} FROM {_SOURCE} WHERE t.account_id = u.a")
 # New accounts: an insert, made safe against a concurrent first insert by the conflict clause.
 _INSERT = text(
-    f"""INSERT INTO health.accounts AS t (account_id, state, updated_at)
-    SELECT u.a, u.s::json, :now FROM {_SOURCE}
+    f"""INSERT INTO health.accounts AS t (account_id, state, version, updated_at)
+    SELECT u.a, u.s::json, :version, :now FROM {_SOURCE}
     ON CONFLICT (account_id) DO NOTHING"""
 )
 
@@ -65,6 +78,18 @@ def measures_json(scored: Scored) -> list[list[Any]]:
     ]
 
 
+def as_stored(item: Scored) -> AccountRecord:
+    """The account as ``save`` stores it (what a load would read back)."""
+    r, res = item.rescored, item.rescored.result
+    return AccountRecord(
+        state=item.record.state,
+        overrides=r.overrides,
+        published=r.published(),
+        exists=True,
+        stored=(res.score, res.computed, res.band, res.overridden),
+    )
+
+
 def _record(row: Any) -> AccountRecord:
     published = orjson.loads(row.published) if row.published else None
     return AccountRecord(
@@ -75,9 +100,52 @@ def _record(row: Any) -> AccountRecord:
     )
 
 
+class StateCache:
+    """The accounts one consumer wrote last, each with the version token that write stored.
+
+    A load hands an account out (it is taken out of the cache, since the batch mutates it) when
+    the stored version is still the cached one; a save puts it back with its new token. A write
+    by anyone else (decay sweep, override, another replica after a rebalance) or a rolled-back
+    transaction leaves a version the cache does not hold, so the account is read again.
+    Bounded: the least recently written accounts are dropped first."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: dict[str, tuple[int, AccountRecord]] = {}
+        self.hits = 0  # accounts handed out from memory
+        self.misses = 0  # accounts read from the database (not cached, or changed since)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def version(self, account_id: str) -> int | None:
+        item = self._items.get(account_id)
+        return None if item is None else item[0]
+
+    def take(self, account_id: str, version: int) -> AccountRecord | None:
+        """The account if the cache holds this version of it; either way it leaves the cache."""
+        item = self._items.pop(account_id, None)
+        if item is not None and item[0] == version:
+            self.hits += 1
+            return item[1]
+        return None
+
+    def read_back(self, account_id: str) -> None:
+        """The account was read from the database: whatever the cache held of it is stale."""
+        self._items.pop(account_id, None)
+        self.misses += 1
+
+    def put(self, account_id: str, version: int, record: AccountRecord) -> None:
+        self._items.pop(account_id, None)
+        self._items[account_id] = (version, record)
+        while len(self._items) > self.capacity:
+            del self._items[next(iter(self._items))]
+
+
 class PostgresHealthRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, *, cache: StateCache | None = None) -> None:
         self._conn = conn
+        self._cache = cache
 
     async def first_seen(self, ids: Iterable[str], *, now: datetime) -> set[str]:
         return await first_seen(self._conn, SCHEMA, ids, now=now)
@@ -85,6 +153,25 @@ class PostgresHealthRepository:
     async def load(self, account_ids: list[str]) -> dict[str, AccountRecord]:
         if not account_ids:
             return {}
+        cache = self._cache
+        if cache is not None and cache.capacity > 0:
+            rows = await self._conn.execute(
+                _LOAD_CACHED, {"ids": account_ids, "vs": [cache.version(a) for a in account_ids]}
+            )
+            loaded = {}
+            for row in rows:
+                if row.state is None:
+                    record = cache.take(row.account_id, row.version)
+                    if record is None:  # lost since the query (cannot happen in one consumer): read all
+                        return await self._load_stored(account_ids)
+                else:
+                    cache.read_back(row.account_id)
+                    record = _record(row)
+                loaded[row.account_id] = record
+            return loaded
+        return await self._load_stored(account_ids)
+
+    async def _load_stored(self, account_ids: list[str]) -> dict[str, AccountRecord]:
         rows = await self._conn.execute(
             # Locked in key order: the decay sweep takes the same rows (it skips locked ones).
             text(
@@ -159,11 +246,15 @@ class PostgresHealthRepository:
                     item.score_id,
                 )
             )
+        version = secrets.randbits(62) + 1  # never 0, the column's default
         if new:
-            await self._conn.execute(_INSERT, {**_columns(_ACCOUNT_COLUMNS, new), "now": now})
-        await self._conn.execute(_UPDATE, {**_columns(_ACCOUNT_COLUMNS, rows), "now": now})
+            await self._conn.execute(_INSERT, {**_columns(_ACCOUNT_COLUMNS, new), "now": now, "version": version})
+        await self._conn.execute(_UPDATE, {**_columns(_ACCOUNT_COLUMNS, rows), "now": now, "version": version})
         if hist:
             await self._conn.execute(_HISTORY, {**_columns(_HISTORY_COLUMNS, hist), "now": now})
+        if self._cache is not None and self._cache.capacity > 0:
+            for item in scored:
+                self._cache.put(item.record.state.account_id, version, as_stored(item))
 
     async def record_lifecycle(self, facts: list[LifecycleFact]) -> None:
         if not facts:
