@@ -119,6 +119,7 @@ def start_consumer(
     max_batch: int = 500,
     readers: Readers = DEFAULT_READERS,
     prune: bool = True,
+    fetch_bytes_per_partition: int = 1024 * 1024,
 ) -> ConsumerRunner:
     """Start one consumer of ``group_id``. A process may start several of the same group: Kafka
     splits the partitions between them, and one's Postgres round trips overlap the others' work.
@@ -129,6 +130,9 @@ def start_consumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=max_batch,
+        # What one fetch may bring per partition (aiokafka's default is 1 MiB): with big batches
+        # spread over few partitions, a smaller one caps the batch below max_batch.
+        max_partition_fetch_bytes=fetch_bytes_per_partition,
     )
     config = RunnerConfig(
         group_id=group_id, topic_names=[runtime.topic(t) for t in subscribe], schema=schema, max_batch=max_batch

@@ -54,6 +54,8 @@ def start_health_consumers(
             max_batch=max_batch,
             readers=READERS,
             prune=i == 0,
+            # A full batch from the few partitions each consumer holds (events are ~0.5-1 KiB).
+            fetch_bytes_per_partition=4 * 1024 * 1024,
         )
         for i in range(consumers)
     ]
