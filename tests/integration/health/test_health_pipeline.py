@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 from fastapi import FastAPI
 from health_support import (  # type: ignore[import-not-found]
     account_row,
@@ -219,3 +220,35 @@ async def test_trust_cli_reads_the_same_report(
 ) -> None:
     rows = await trust_rows(common, (60,))
     assert rows[0]["days"] == 60 and rows[0]["outcomes"] >= 2
+
+
+async def test_the_two_consumers_split_the_partitions_and_both_score(
+    health: tuple[FastAPI, httpx.AsyncClient], common: CommonSettings
+) -> None:
+    app, _ = health
+    runners = app.state.runners
+    assert len(runners) == 2  # TOUCHLINE_HEALTH_CONSUMERS' default
+    events_topic = topics.name(topics.EVENTS, common.topic_prefix)
+
+    def events_partitions(runner: Any) -> set[int]:
+        return {tp.partition for tp in runner.state.assigned if tp.topic == events_topic}
+
+    async def both_assigned() -> bool:
+        return all(events_partitions(r) for r in runners)
+
+    await eventually(both_assigned, what="both consumers hold events partitions")
+    first, second = (events_partitions(r) for r in runners)
+    assert not first & second and len(first | second) == topics.EVENTS.partitions
+    # One account on every partition (the producer's default partitioner): each consumer scores its share.
+    partitions = list(range(topics.EVENTS.partitions))
+    by_partition: dict[int, str] = {}
+    while len(by_partition) < len(partitions):
+        account = new_account()
+        by_partition.setdefault(DefaultPartitioner()(account.encode(), partitions, partitions), account)
+    accounts = list(by_partition.values())
+    batches_before = [r.state.batches for r in runners]
+    ends = await produce(common, topics.EVENTS, [e for a in accounts for e in busy_history(a, until=T0, days=2)])
+    await consumed_past(app.state.runtime.engine, ends)
+    assert all(r.state.batches > b for r, b in zip(runners, batches_before, strict=True))
+    for account in accounts:
+        assert (await _scored(app, account))["score"] is not None
