@@ -43,10 +43,10 @@ class HealthSettings(ServiceSettings):
         ),
     )
     cached_accounts: int = Field(
-        20000,
+        10000,
         ge=0,
         description=(
-            "accounts each consumer keeps in memory after writing them, so the next batch need not read their "
-            "state back (checked against a version token; 0 = always read)"
+            "accounts each consumer keeps in memory after writing them (about 5-10 KiB each), so the next batch "
+            "need not read their state back (checked against a version token; 0 = always read)"
         ),
     )
