@@ -50,8 +50,8 @@ _SOURCE = """unnest(CAST(:a AS text[]), CAST(:s AS text[]), CAST(:o AS text[]), 
 _UPDATE = text(f"UPDATE health.accounts AS t SET {_COLUMNS} FROM {_SOURCE} WHERE t.account_id = u.a")
 # New accounts: an insert, made safe against a concurrent first insert by the conflict clause.
 _INSERT = text(
-    f"""INSERT INTO health.accounts AS t (account_id, state, version, updated_at)
-    SELECT u.a, u.s::json, :version, :now FROM {_SOURCE}
+    f"""INSERT INTO health.accounts AS t (account_id, state, updated_at)
+    SELECT u.a, u.s::json, :now FROM {_SOURCE}
     ON CONFLICT (account_id) DO NOTHING"""
 )
 
@@ -248,7 +248,8 @@ class PostgresHealthRepository:
             )
         version = secrets.randbits(62) + 1  # never 0, the column's default
         if new:
-            await self._conn.execute(_INSERT, {**_columns(_ACCOUNT_COLUMNS, new), "now": now, "version": version})
+            # Inserted at version 0; the update below sets this write's version.
+            await self._conn.execute(_INSERT, {**_columns(_ACCOUNT_COLUMNS, new), "now": now})
         await self._conn.execute(_UPDATE, {**_columns(_ACCOUNT_COLUMNS, rows), "now": now, "version": version})
         if hist:
             await self._conn.execute(_HISTORY, {**_columns(_HISTORY_COLUMNS, hist), "now": now})

@@ -150,3 +150,20 @@ async def test_an_account_the_cache_cannot_hand_out_is_read_from_the_database(en
     assert orjson.loads(orjson.dumps(state_to_dict(loaded[account].state))) == _state_of(
         (await _stored(engine, [account]))[account]
     )
+
+
+async def test_a_write_that_keeps_the_version_still_invalidates_the_cache(engine: AsyncEngine) -> None:
+    """An operator's UPDATE by hand (or an older replica) does not set a version: the trigger does."""
+    tag = uuid.uuid4().hex[:8]
+    account = f"{tag}-a"
+    cache = StateCache(100)
+    await _run(engine, [_batch([account], 3)], cache=cache)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("""UPDATE health.accounts SET state = jsonb_set(state::jsonb, '{traits}', '{"seats": 7}')::json
+                WHERE account_id = :a"""),
+            {"a": account},
+        )
+    async with engine.begin() as conn:
+        loaded = await PostgresHealthRepository(conn, cache=cache).load([account])
+    assert cache.hits == 0 and loaded[account].state.traits == {"seats": 7}
