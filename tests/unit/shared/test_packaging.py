@@ -1,5 +1,6 @@
 """pyproject lists packages by hand (package-dir mapping); keep the list true to the tree."""
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -18,3 +19,18 @@ def test_every_python_package_folder_is_listed_in_pyproject() -> None:
                 continue
             found.add(".".join([package, *rel.parts]))
     assert found - listed == set(), "add these to [tool.setuptools] packages"
+
+
+def _name(requirement: str) -> str:
+    """'sqlalchemy[asyncio]>=2.0' -> 'sqlalchemy'; names compare as pip does (case, - _ .)."""
+    name = re.split(r"[\[<>=!~; ]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_every_declared_dependency_is_pinned_in_the_lock() -> None:
+    """CI installs requirements.lock, not pyproject: a dependency missing there breaks CI only."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    lines = (ROOT / "requirements.lock").read_text().splitlines()
+    pinned = {_name(line) for line in lines if line.strip() and not line.startswith("#")}
+    assert declared - pinned == set(), "add these to requirements.lock (pinned, ==)"
