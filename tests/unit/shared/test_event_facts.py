@@ -122,3 +122,10 @@ def test_the_envelope_carries_the_facts_and_where_they_came_from() -> None:
     )
     assert isinstance(env.message, ProductEventFacts)
     assert (env.id, env.topic, env.partition, env.offset, env.key) == ("m", "t", 0, 7, "a")
+
+
+def test_the_documented_differences_from_the_model_are_refused_not_misread() -> None:
+    base = '{"message_id":"m","account_id":"a","kind":"track","timestamp":%s,"received_at":"2026-01-02T03:04:05Z"%s}'
+    for data in (base % ("1767323045", ""), base % ('"2026-01-02T03:04:05Z"', ',"traits":{"x":1e400}')):
+        with pytest.raises(DecodeError):
+            decode(**_record(data.encode()), readers=READERS)  # type: ignore[arg-type]
