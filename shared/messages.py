@@ -135,7 +135,7 @@ class HealthScored(Message):
 class Recipients(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    role: Literal["contacts", "admins", "csm_owner", "user"] = "contacts"
+    role: Literal["contacts", "admins", "users", "csm_owner", "user"] = "contacts"
     user_ids: list[str] = Field(default_factory=list)
 
 

@@ -59,7 +59,12 @@ def fold_product_event(state: AccountState, event: ProductEvent | ProductEventFa
 
 def fold_outcome(state: AccountState, outcome: Outcome) -> LifecycleFact | None:
     apply_outcome(
-        state, outcome_id=outcome.outcome_id, kind=outcome.kind, at=_aware(outcome.occurred_at), answer=outcome.answer
+        state,
+        outcome_id=outcome.outcome_id,
+        kind=outcome.kind,
+        at=_aware(outcome.occurred_at),
+        answer=outcome.answer,
+        detail=outcome.detail,
     )
     return None
 

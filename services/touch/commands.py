@@ -7,15 +7,37 @@ from datetime import datetime
 
 from touchline.shared.messages import Command, Recipients, TaskSpec
 
+from .domain.activity import Activity, offered_features
 from .domain.engine import Enrolment, OpenTask, Send
-from .domain.playbook import Playbook
+from .domain.playbook import Playbook, Step
+
+
+def step_of(playbook: Playbook, e: Enrolment, step_id: str) -> Step | None:
+    return next((s for s in playbook.steps_of(e.variant) if s.id == step_id), None)
+
+
+def needs_activity(playbook: Playbook, e: Enrolment, decisions: object) -> bool:
+    steps = [step_of(playbook, e, d.step) for d in decisions if isinstance(d, Send)]  # type: ignore[attr-defined]
+    return any(s is not None and s.offer_features for s in steps)
 
 
 def command_for(
-    playbook: Playbook, e: Enrolment, d: Send | OpenTask, *, traits: Mapping[str, object], at: datetime
+    playbook: Playbook,
+    e: Enrolment,
+    d: Send | OpenTask,
+    *,
+    traits: Mapping[str, object],
+    at: datetime,
+    activity: Activity | None = None,
 ) -> Command:
     variables = {k: traits[k] for k in ("name", "plan", "renewal_date", "csm_owner", "locale") if k in traits}
     variables |= {"tier": e.tier, "playbook": playbook.name}
+    step = step_of(playbook, e, d.step) if isinstance(d, Send) else None
+    if step is not None and step.offer_features:
+        variables["features"] = offered_features(activity or Activity(), since=e.enrolled_at)
+    if step is not None and step.offer is not None:
+        offer = step.offer.choose(tier=e.tier, answer=e.answers.get(step.offer.survey))
+        variables["offer"] = offer.model_dump() if offer is not None else None
     common = {
         "command_id": d.command_id,
         "account_id": e.account_id,

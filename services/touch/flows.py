@@ -14,10 +14,11 @@ from typing import Any
 
 from touchline.shared.messages import Command
 
-from .commands import command_for
+from .commands import command_for, needs_activity
+from .domain.activity import Activity, UsageRules
 from .domain.engine import Advance, Enrolment, HistoryEntry, MessageCap, Send, on_signal, on_wake, start
 from .domain.playbook import Playbook, expand_signals
-from .domain.signals import Input, SignalThresholds, apply_input
+from .domain.signals import Input, SignalThresholds, apply_input, observe_activity
 from .domain.tiers import Profile, TierAssignment, TierRules, assign_tier
 from .domain.triggers import (
     Eligibility,
@@ -40,6 +41,7 @@ class TouchConfig:
     playbooks: Mapping[str, Playbook]
     cap: MessageCap | None = field(default_factory=lambda: MessageCap(limit=5, per=timedelta(days=7)))
     thresholds: SignalThresholds = field(default_factory=SignalThresholds)
+    usage: UsageRules = field(default_factory=UsageRules)
     # Older inputs still update profiles and running runs, but start nothing: a backfill of last
     # year's "signed" events must not replay every onboarding mail at once.
     max_trigger_age: timedelta = timedelta(days=2)
@@ -62,8 +64,21 @@ class _Seen:
     tier: StoredTier | None = None
     enrolments: list[Enrolment] | None = None
     earliest_due: datetime | None = _UNKNOWN
+    activity: Activity | None = None
+    activity_dirty: bool = False
+
+    async def get_activity(self, repo: Repository) -> Activity:
+        if self.activity is None:
+            self.activity = await repo.get_activity(self.account_id)
+        return self.activity
+
+    async def flush_activity(self, repo: Repository) -> None:
+        if self.activity is not None and self.activity_dirty:
+            await repo.save_activity(self.account_id, self.activity)
+            self.activity_dirty = False
 
     def forget(self, *, profile: Profile | None = _UNKNOWN) -> None:
+        # The activity stays: only this call changes it, and it is flushed before timers fire.
         self.profile, self.tier, self.enrolments, self.earliest_due = profile, None, None, _UNKNOWN
 
     async def get_profile(self, repo: Repository) -> Profile | None:
@@ -98,10 +113,12 @@ class Flows:
         for item in sorted(inputs, key=lambda i: i.at):
             at = min(item.at, now)
             if await seen.due_by(repo, at):
+                await seen.flush_activity(repo)
                 out += await self.fire_due(repo, account_id, until=at)
                 seen.forget()
             may_start = now - item.at <= self.config.max_trigger_age
             out += await self._apply_one(repo, seen, item, at=at, now=now, may_start=may_start)
+        await seen.flush_activity(repo)
         return out
 
     async def _apply_one(
@@ -118,23 +135,51 @@ class Flows:
             await self._schedule_date_triggers(repo, profile, at=now)
             seen.forget(profile=profile)
         assignment = await self.retier(repo, profile, at=at, seen=seen)
-        if item.signal is None:
-            return []
+        activity = await seen.get_activity(repo)
+        changed, derived = observe_activity(activity, item, at=at, rules=self.config.usage)
+        if changed != activity:
+            seen.activity, seen.activity_dirty = changed, True
+        signals = ([item.signal] if item.signal is not None else []) + derived
+        out: list[Command] = []
+        for signal in signals:
+            own = (
+                item
+                if signal is item.signal
+                else replace(item, signal=signal, source_id=f"{item.source_id}:{signal.name}")
+            )
+            out += await self._signal(repo, seen, own, profile, assignment, at=at, may_start=may_start)
+        return out
+
+    async def _signal(
+        self,
+        repo: Repository,
+        seen: _Seen,
+        item: Input,
+        profile: Profile,
+        assignment: TierAssignment,
+        *,
+        at: datetime,
+        may_start: bool,
+    ) -> list[Command]:
+        """One signal to the account's open runs, then to the playbooks it triggers."""
+        assert item.signal is not None
         out: list[Command] = []
         for e in await seen.open_enrolments(repo):
             playbook = self.config.playbooks.get(e.playbook)
             if playbook is None or (item.enrolment_id is not None and e.id != item.enrolment_id):
                 continue
             signal = replace(item.signal, at=max(at, e.step_started_at or e.enrolled_at))
-            sends = await self._recent(repo, account_id, signal.at)
+            sends = await self._recent(repo, seen.account_id, signal.at)
             adv = on_signal(playbook, e, signal, recent_sends=sends, cap=self.config.cap)
             if adv.state != e:
-                out += await self._persist(repo, playbook, adv, profile=profile, at=signal.at)
+                out += await self._persist(repo, playbook, adv, profile=profile, at=signal.at, activity=seen.activity)
                 seen.forget(profile=profile)
         for playbook in self.config.playbooks.values() if may_start else ():
             trigger = playbook.trigger.signal
             if trigger is not None and item.signal.name in expand_signals([trigger]):
-                verdict, commands = await self.enrol(repo, profile, assignment, playbook, at=at, cause=item.source_id)
+                verdict, commands = await self.enrol(
+                    repo, profile, assignment, playbook, at=at, cause=item.source_id, activity=seen.activity
+                )
                 out += commands
                 if verdict.ok:
                     seen.forget(profile=profile)
@@ -202,14 +247,18 @@ class Flows:
         profile = await repo.get_profile(account_id)
         if playbook is None or profile is None:
             return []
-        nxt = following_occurrence(playbook, at, now=now)
-        if nxt is not None:
-            await repo.set_timer(account_id, f"trigger:{name}", nxt, playbook=name)
-        occurrence = one_shot_occurrence(playbook, profile)
+        occurrence = one_shot_occurrence(playbook, profile, at=at)
         if occurrence is not None:
             # Remembered whether or not the account is enrolled now: the trigger had its turn for
             # this date, and an overdue one would otherwise be armed again by the next profile update.
             await repo.record_date_trigger(account_id, name, occurrence, at=at)
+        if playbook.trigger.max_runs is not None:
+            fired = (await repo.fired_date_triggers(account_id)).get(name, set())
+            nxt = next_date_trigger(playbook, profile, now=now, fired=fired)
+        else:
+            nxt = following_occurrence(playbook, at, now=now)
+        if nxt is not None:
+            await repo.set_timer(account_id, f"trigger:{name}", nxt, playbook=name)
         assignment = await self.retier(repo, profile, at=at)
         _, commands = await self.enrol(repo, profile, assignment, playbook, at=at, cause=f"date:{at.isoformat()}")
         return commands
@@ -226,6 +275,7 @@ class Flows:
         at: datetime,
         cause: str,
         manual: bool = False,
+        activity: Activity | None = None,
     ) -> tuple[Eligibility, list[Command]]:
         opened = [e for e in await repo.open_enrolments(profile.account_id) if e.playbook == playbook.name]
         verdict = eligibility(
@@ -261,7 +311,7 @@ class Flows:
         adv = start(playbook, fresh, now=at, recent_sends=sends, cap=self.config.cap)
         why = f"{verdict.reason}; {assignment.reason}; cause {cause}"
         adv = replace(adv, history=(HistoryEntry("enrolled", 0, at, "enrolled", why), *adv.history))
-        return verdict, await self._persist(repo, playbook, adv, profile=profile, at=at)
+        return verdict, await self._persist(repo, playbook, adv, profile=profile, at=at, activity=activity)
 
     async def set_status(self, repo: Repository, e: Enrolment, action: str, *, now: datetime, by: str) -> Enrolment:
         """pause / resume / cancel by a CSM; raises ValueError when the enrolment's status forbids it."""
@@ -292,7 +342,14 @@ class Flows:
         return await repo.recent_sends(account_id, since=at - self.config.cap.per)
 
     async def _persist(
-        self, repo: Repository, playbook: Playbook, adv: Advance, *, profile: Profile | None, at: datetime
+        self,
+        repo: Repository,
+        playbook: Playbook,
+        adv: Advance,
+        *,
+        profile: Profile | None,
+        at: datetime,
+        activity: Activity | None = None,
     ) -> list[Command]:
         e = adv.state
         await repo.save_enrolment(e, at=at)
@@ -304,4 +361,6 @@ class Flows:
         if playbook.counts_towards_cap:
             await repo.record_sends(e.account_id, [(d.command_id, at) for d in adv.decisions if isinstance(d, Send)])
         traits = profile.traits if profile is not None else {}
-        return [command_for(playbook, e, d, traits=traits, at=at) for d in adv.decisions]
+        if activity is None and needs_activity(playbook, e, adv.decisions):
+            activity = await repo.get_activity(e.account_id)
+        return [command_for(playbook, e, d, traits=traits, at=at, activity=activity) for d in adv.decisions]

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from touchline.shared.contact import task_reached_customer
+
 from .scorecard import CompiledMeasure, Source
 
 CONTACT_OUTCOMES = frozenset({"task.completed", "email.answered", "inapp.answered"})
@@ -123,11 +125,20 @@ def apply_product_event(
 
 
 def apply_outcome(
-    state: AccountState, *, outcome_id: str, kind: str, at: datetime, answer: dict[str, Any] | None
+    state: AccountState,
+    *,
+    outcome_id: str,
+    kind: str,
+    at: datetime,
+    answer: dict[str, Any] | None,
+    detail: str = "",
 ) -> None:
-    """CSM/customer contact and survey answers (NPS, ROI)."""
+    """CSM/customer contact and survey answers (NPS, ROI). A task closed undone or as "customer
+    unreachable" (``detail``, see touchline.shared.contact) is no contact."""
     state.advance(at)
     if kind not in CONTACT_OUTCOMES:
+        return
+    if kind == "task.completed" and not task_reached_customer(detail):
         return
     state.last_contact = _later(state.last_contact, at)
     if not answer:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..domain.activity import Activity
 from ..domain.engine import Enrolment, HistoryEntry
 from ..domain.manual import KeyRecord, ManualRequest
 from ..domain.tiers import Profile, TierAssignment
@@ -72,6 +73,21 @@ class PgRepository(TimerRows):
                 "l": profile.last_csm_contact_at,
                 "u": at,
             },
+        )
+
+    async def get_activity(self, account_id: str) -> Activity:
+        row = (
+            await self.conn.execute(text("SELECT data FROM touch.activity WHERE account_id = :a"), {"a": account_id})
+        ).first()
+        return Activity.from_dict(row.data if row is not None else None)
+
+    async def save_activity(self, account_id: str, activity: Activity) -> None:
+        await self.conn.execute(
+            text(
+                """INSERT INTO touch.activity (account_id, data) VALUES (:a, CAST(:d AS jsonb))
+                ON CONFLICT (account_id) DO UPDATE SET data = EXCLUDED.data"""
+            ),
+            {"a": account_id, "d": json.dumps(activity.to_dict())},
         )
 
     async def get_tier(self, account_id: str) -> StoredTier | None:
@@ -191,13 +207,14 @@ class PgRepository(TimerRows):
         await self.conn.execute(
             text(
                 """INSERT INTO touch.enrolments (id, account_id, playbook, variant, tier, status, step, step_started_at,
-                    wake_at, visits, seen, anchors, exiting, manual, enrolled_at, ended_at, end_reason, updated_at)
+                    wake_at, visits, seen, anchors, answers, exiting, manual, enrolled_at, ended_at, end_reason,
+                    updated_at)
                 VALUES (:id, :account, :playbook, :variant, :tier, :status, :step, :started, :wake,
-                    CAST(:visits AS jsonb), CAST(:seen AS jsonb), CAST(:anchors AS jsonb), :exiting, :manual,
-                    :enrolled, :ended, :reason, :at)
+                    CAST(:visits AS jsonb), CAST(:seen AS jsonb), CAST(:anchors AS jsonb), CAST(:answers AS jsonb),
+                    :exiting, :manual, :enrolled, :ended, :reason, :at)
                 ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, step = EXCLUDED.step,
                     step_started_at = EXCLUDED.step_started_at, wake_at = EXCLUDED.wake_at, visits = EXCLUDED.visits,
-                    seen = EXCLUDED.seen, exiting = EXCLUDED.exiting, ended_at = EXCLUDED.ended_at,
+                    seen = EXCLUDED.seen, answers = EXCLUDED.answers, exiting = EXCLUDED.exiting, ended_at = EXCLUDED.ended_at,
                     end_reason = EXCLUDED.end_reason, updated_at = EXCLUDED.updated_at"""
             ),
             {
@@ -213,6 +230,7 @@ class PgRepository(TimerRows):
                 "visits": json.dumps(dict(e.visits)),
                 "seen": _iso(e.seen),
                 "anchors": _iso(e.anchors),
+                "answers": json.dumps({k: dict(v) for k, v in e.answers.items()}, default=str),
                 "exiting": e.exiting,
                 "manual": e.manual,
                 "enrolled": e.enrolled_at,
@@ -323,6 +341,7 @@ def _enrolment(row: Any) -> Enrolment:
         ended_at=row.ended_at,
         end_reason=row.end_reason,
         manual=row.manual,
+        answers=dict(row.answers or {}),
     )
 
 

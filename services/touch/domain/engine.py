@@ -49,6 +49,7 @@ class Enrolment:
     ended_at: datetime | None = None
     end_reason: str | None = None
     manual: bool = False
+    answers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # survey -> its latest answer in this run
 
     @property
     def open(self) -> bool:
@@ -172,7 +173,11 @@ def on_signal(
         return stale
     seen = dict(state.seen)
     seen.setdefault(signal.name, signal.at)
-    run = _Run(playbook, replace(state, seen=seen), signal.at, list(recent_sends), cap)
+    answers = state.answers
+    survey = (signal.answer or {}).get("survey")
+    if isinstance(survey, str):
+        answers = {**answers, survey: dict(signal.answer or {})}
+    run = _Run(playbook, replace(state, seen=seen, answers=answers), signal.at, list(recent_sends), cap)
     for ex in playbook.exits:
         if signal.name in expand_signals([ex.signal]) and state.exiting is None:
             run.state = replace(run.state, exiting=ex.signal)

@@ -8,6 +8,7 @@ and ``end``. A step goes to the next one in its list unless it says ``next``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal, get_args
 
@@ -37,6 +38,8 @@ ACCOUNT_SIGNALS = (
     "band_recovered",
     "usage_declined",
     "usage_improved",
+    "setup_completed",  # the product reported its setup done (track "Setup Completed" or trait setup_completed)
+    "daily_use",  # a login that makes enough distinct login days in the window (see activity.py)
 )
 # Every outcome notify reports is a signal a playbook can wait for or branch on.
 OUTCOME_SIGNALS: tuple[str, ...] = get_args(OutcomeKind)
@@ -96,6 +99,46 @@ class Match(_Strict):
         return expand_signals([value] if isinstance(value, str) else list(value))
 
 
+RENEWAL_ANSWERS = ("likely", "undecided", "unlikely", "unanswered")
+
+
+class Offer(_Strict):
+    """What a renewal offer holds: rendered by the renewal.offer templates from ``variables["offer"]``."""
+
+    discount_percent: int | None = Field(None, ge=1, le=100)
+    event_tickets: int | None = Field(None, ge=1, le=100)
+    free_training: bool = False
+    emphasis: bool = False
+
+
+class OfferTable(_Strict):
+    """Offers per tier (or ``any``) and per answer of a survey (``unanswered`` when there is none)."""
+
+    survey: str = "renewal"
+    tiers: dict[Literal["high", "low", "tech", "any"], dict[str, Offer]]
+
+    @model_validator(mode="after")
+    def _complete(self) -> OfferTable:
+        if not self.tiers:
+            raise ValueError("offer.tiers: at least one tier (high, low, tech or any)")
+        for tier, table in self.tiers.items():
+            missing = [a for a in RENEWAL_ANSWERS if a not in table]
+            unknown = [a for a in table if a not in RENEWAL_ANSWERS]
+            if missing or unknown:
+                raise ValueError(
+                    f"offer.tiers.{tier}: needs exactly the answers {', '.join(RENEWAL_ANSWERS)}"
+                    f" (missing {missing or 'none'}, unknown {unknown or 'none'})"
+                )
+        return self
+
+    def choose(self, *, tier: str, answer: Mapping[str, Any] | None) -> Offer | None:
+        table = self.tiers.get(tier) or self.tiers.get("any")  # type: ignore[call-overload]
+        if table is None:
+            return None
+        choice = (answer or {}).get("choice")
+        return table.get(choice if isinstance(choice, str) and choice in table else "unanswered")
+
+
 class Step(_Strict):
     id: str
     kind: Literal["send", "task", "wait", "wait_for", "check", "end"]
@@ -103,7 +146,12 @@ class Step(_Strict):
     # send
     channel: Literal["email", "in_app"] | None = None
     template: str | None = None
-    to: Literal["contacts", "admins", "csm_owner", "user"] = "admins"
+    to: Literal["contacts", "admins", "users", "csm_owner", "user"] = "admins"
+    # send: offer the features the account used (first used since the run started first) in
+    # variables["features"]; the feature-usefulness survey's choices
+    offer_features: bool = False
+    # send: the offer for this tier and the answer given to ``offer.survey`` in variables["offer"]
+    offer: OfferTable | None = None
     # task
     task_type: str | None = None
     reason: str | None = None
@@ -141,6 +189,8 @@ class Step(_Strict):
             raise ValueError(f"step {self.id!r} ({self.kind}) needs exactly one of duration, until")
         if self.kind == "wait_for" and not self.when:
             raise ValueError(f"step {self.id!r} (wait_for) needs at least one branch in when")
+        if self.kind != "send" and (self.offer_features or self.offer is not None):
+            raise ValueError(f"step {self.id!r} ({self.kind}): offer_features and offer belong to a send step")
         if self.kind == "check" and not self.seen:
             raise ValueError(f"step {self.id!r} (check) needs seen")
         return self
@@ -156,6 +206,9 @@ class Trigger(_Strict):
     signal: str | None = None
     date: Anchor | None = None
     every: timedelta | None = None  # recurring date trigger (e.g. NPS twice a year)
+    # A recurring trigger fires at most this many times for one value of its date (e.g. while
+    # the last contact stays the same); None = no limit.
+    max_runs: int | None = Field(None, ge=1)
     phases: tuple[str, ...] = ()  # only accounts in these phases; empty = any phase but churned
 
     _every = field_validator("every", mode="before")(lambda v: None if v is None else _duration(v))
@@ -168,6 +221,8 @@ class Trigger(_Strict):
             expand_signals([self.signal])
         if self.every is not None and self.date is None:
             raise ValueError("trigger.every only applies to a date trigger")
+        if self.max_runs is not None and self.every is None:
+            raise ValueError("trigger.max_runs only applies to a recurring trigger (with every)")
         return self
 
 

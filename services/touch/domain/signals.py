@@ -6,8 +6,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from touchline.shared.contact import task_reached_customer
 from touchline.shared.messages import HealthScored, Outcome, ProductEvent
 
+from .activity import Activity, UsageRules, clear_decline, in_daily_use, note_decline, record_use, recovered
 from .engine import Signal
 from .tiers import Profile
 
@@ -25,6 +27,11 @@ PROFILE_TRAITS = (
     "locale",
     "signed_at",
 )
+USAGE_KINDS = ("track", "page", "screen")
+# How a product says its setup is done: a track event of this name (any case, spaces or _),
+# or the group trait setup_completed (true or a date). See docs/touch.md.
+SETUP_EVENT = "setup completed"
+SETUP_TRAIT = "setup_completed"
 
 
 @dataclass(frozen=True)
@@ -44,16 +51,40 @@ class Input:
     enrolment_id: str | None = None
     traits: dict[str, Any] = field(default_factory=dict)
     csm_contact: bool = False
+    usage: bool = False  # a usage event (track, page, screen): counted in the account's activity
+    feature: str | None = None  # the feature a feature_used event names
+
+
+def _setup_completed(event: ProductEvent) -> bool:
+    if event.kind == "track" and event.event:
+        return " ".join(event.event.replace("_", " ").split()).lower() == SETUP_EVENT
+    if event.kind == "group":
+        value = event.traits.get(SETUP_TRAIT)
+        return value not in (None, False, "", 0, "false", "no")
+    return False
 
 
 def from_event(event: ProductEvent) -> list[Input]:
     traits = {k: v for k, v in event.traits.items() if k in PROFILE_TRAITS} if event.kind == "group" else {}
     signal = None
-    if event.semantic != "other":
+    if _setup_completed(event):
+        signal = Signal("setup_completed", event.timestamp)
+    elif event.semantic != "other":
         signal = Signal(event.semantic, event.timestamp)
-    if not traits and signal is None:
+    usage = event.kind in USAGE_KINDS
+    if not traits and signal is None and not usage:
         return []
-    return [Input(source_id=event.message_id, at=event.timestamp, signal=signal, traits=traits)]
+    feature = event.feature if event.semantic == "feature_used" else None
+    return [
+        Input(
+            source_id=event.message_id,
+            at=event.timestamp,
+            signal=signal,
+            traits=traits,
+            usage=usage,
+            feature=feature,
+        )
+    ]
 
 
 def from_health(scored: HealthScored, *, thresholds: SignalThresholds) -> list[Input]:
@@ -73,6 +104,10 @@ def from_health(scored: HealthScored, *, thresholds: SignalThresholds) -> list[I
 
 
 def from_outcome(outcome: Outcome) -> list[Input]:
+    if outcome.machine:
+        # An automatic open (prefetch, scanner, Mail Privacy Protection) is no sign of a person:
+        # it must not satisfy an "opened" wait or check.
+        return []
     signal = Signal(outcome.kind, outcome.occurred_at, answer=outcome.answer, template=outcome.template)
     return [
         Input(
@@ -80,7 +115,7 @@ def from_outcome(outcome: Outcome) -> list[Input]:
             at=outcome.occurred_at,
             signal=signal,
             enrolment_id=outcome.enrolment_id,
-            csm_contact=outcome.kind == "task.completed",
+            csm_contact=outcome.kind == "task.completed" and task_reached_customer(outcome.detail),
         )
     ]
 
@@ -99,3 +134,24 @@ def apply_input(profile: Profile | None, item: Input, *, account_id: str, at: da
     if item.csm_contact and (contact is None or at > contact):
         contact = at
     return replace(base, traits=traits, churned=churned, last_csm_contact_at=contact)
+
+
+def observe_activity(
+    activity: Activity, item: Input, *, at: datetime, rules: UsageRules
+) -> tuple[Activity, list[Signal]]:
+    """The activity after this input, and the signals it derives: ``usage_improved`` when use is
+    back to the level before the decline, ``daily_use`` on a login that completes daily use."""
+    name = item.signal.name if item.signal is not None else None
+    derived: list[Signal] = []
+    if name == "usage_declined":
+        activity = note_decline(activity, at=at)
+    elif name == "usage_improved":
+        activity = clear_decline(activity)
+    if item.usage:
+        activity = record_use(activity, at=at, login=name == "login", feature=item.feature)
+        if recovered(activity, at=at, rules=rules):
+            activity = clear_decline(activity)
+            derived.append(Signal("usage_improved", at))
+        if name == "login" and in_daily_use(activity, at=at, rules=rules):
+            derived.append(Signal("daily_use", at))
+    return activity, derived

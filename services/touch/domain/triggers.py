@@ -18,14 +18,37 @@ class Eligibility:
     reason: str
 
 
-def one_shot_occurrence(playbook: Playbook, profile: Profile) -> datetime | None:
-    """The date value a one-shot date trigger stands for (e.g. renewal_date - 120d), which it fires
-    for once; None for a recurring trigger, another kind of trigger, or an unknown date."""
+def one_shot_occurrence(playbook: Playbook, profile: Profile, *, at: datetime | None = None) -> datetime | None:
+    """The date value a date trigger firing at ``at`` stands for, which it fires for once: a
+    one-shot trigger's date (e.g. renewal_date - 120d); for a recurring trigger with ``max_runs``
+    the latest of its runs due by ``at``; None for an unbounded recurring trigger, another kind
+    of trigger, or an unknown date."""
     trigger = playbook.trigger
-    if trigger.date is None or trigger.every is not None:
+    if trigger.date is None:
         return None
     anchor = profile.date(trigger.date.attribute)
-    return anchor + trigger.date.offset if anchor is not None else None
+    if anchor is None:
+        return None
+    due = anchor + trigger.date.offset
+    if trigger.every is None:
+        return due
+    if trigger.max_runs is None or at is None:
+        return None
+    k = min(max(math.floor((at - due) / trigger.every), 0), trigger.max_runs - 1)
+    return due + k * trigger.every
+
+
+def _next_bounded_run(
+    due: datetime, every: timedelta, max_runs: int, *, now: datetime, fired: Collection[datetime]
+) -> datetime | None:
+    """Runs are due, due + every, ... (max_runs of them); the first not yet fired for, after the
+    last one fired for; one that is overdue fires at once (missed runs are caught up once)."""
+    runs = [due + k * every for k in range(max_runs)]
+    done = [k for k, run in enumerate(runs) if run in fired]
+    left = runs[max(done) + 1 :] if done else runs
+    if not left:
+        return None
+    return now if left[0] <= now else left[0]
 
 
 def next_date_trigger(
@@ -38,7 +61,8 @@ def next_date_trigger(
     A one-shot trigger fires once per date value: ``fired`` holds the values it already fired for
     (see ``one_shot_occurrence``), so a profile update that leaves the date alone does not arm an
     overdue trigger again, while a new date (the renewal moved a year on) does.
-    A recurring trigger gives its first occurrence at or after ``now``.
+    A recurring trigger gives its first occurrence at or after ``now``; one with ``max_runs``
+    (re-engagement while silent) fires for each of its runs once, as a one-shot trigger does.
     """
     trigger = playbook.trigger
     if trigger.date is None:
@@ -49,6 +73,8 @@ def next_date_trigger(
     due = anchor + trigger.date.offset
     if trigger.every is None and due in fired:
         return None
+    if trigger.every is not None and trigger.max_runs is not None:
+        return _next_bounded_run(due, trigger.every, trigger.max_runs, now=now, fired=fired)
     if trigger.every is not None:
         if due >= now:
             return due
@@ -65,7 +91,8 @@ def following_occurrence(playbook: Playbook, fired_at: datetime, *, now: datetim
     """For a recurring trigger that just fired at ``fired_at`` (processed at ``now``): the next instant.
 
     After a long jump (or downtime) only the latest missed occurrence is caught up: five missed
-    half-yearly surveys become one, not five in a row.
+    half-yearly surveys become one, not five in a row. (A trigger with ``max_runs`` is scheduled
+    by ``next_date_trigger`` from the runs it already fired for.)
     """
     every = playbook.trigger.every
     if every is None:

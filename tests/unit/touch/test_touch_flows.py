@@ -112,22 +112,41 @@ def group(account: str, at: datetime, **traits: object) -> ProductEvent:
     )
 
 
-async def test_a_profile_update_does_not_fire_an_overdue_one_shot_trigger_again(flows: Flows) -> None:
-    """Re-engagement (120 d without CSM contact) fired once; a later group call with other traits
-    must not start it again, while a CSM contact (a new date) schedules the next one."""
+async def test_a_silent_account_hears_from_us_every_30_days_four_times_until_a_real_contact(flows: Flows) -> None:
+    """Re-engagement (120 d without CSM contact) recurs while the silence lasts, capped; a group
+    call does not add runs, a task closed as "customer unreachable" does not reset the clock,
+    a real contact does."""
     repo = FakeRepo()
     day = timedelta(days=1)
     await flows.apply(repo, "a1", from_event(group("a1", T0, arr=900, lifecycle_stage="adoption")), now=T0)
-    fired = await flows.fire_due(repo, "a1", until=T0 + 120 * day)
-    assert [c.step for c in fired if c.playbook == "reengagement"] == ["news_mail", "news_popup"]
+    fired = []
+    for days in (120, 150, 180, 210, 240, 270):
+        fired += await flows.fire_due(repo, "a1", until=T0 + days * day)
+    mails = [c.issued_at for c in fired if c.playbook == "reengagement" and c.step == "news_mail"]
+    assert mails == [T0 + d * day for d in (120, 150, 180, 210)]
 
-    later = T0 + 220 * day  # past the 90-day cooldown: only the fix holds it back
+    later = T0 + 275 * day
     again = await flows.apply(repo, "a1", from_event(group("a1", later, seats=12)), now=later)
-    again += await flows.fire_due(repo, "a1", until=later + day)
+    again += await flows.fire_due(repo, "a1", until=later + 60 * day)
     assert [c for c in again if c.playbook == "reengagement"] == []
     assert ("a1", "trigger:reengagement") not in repo.timers
 
-    contact = later + 2 * day
-    done = Outcome(outcome_id="o1", account_id="a1", kind="task.completed", occurred_at=contact)
+    unreachable = later + 61 * day
+    closed = Outcome(
+        outcome_id="o0",
+        account_id="a1",
+        kind="task.completed",
+        detail="completed: customer_unreachable: three calls, no answer",
+        occurred_at=unreachable,
+    )
+    await flows.apply(repo, "a1", from_outcome(closed), now=unreachable)
+    assert repo.profiles["a1"].last_csm_contact_at is None
+    assert ("a1", "trigger:reengagement") not in repo.timers
+
+    contact = later + 62 * day
+    done = Outcome(
+        outcome_id="o1", account_id="a1", kind="task.completed", detail="completed: resolved", occurred_at=contact
+    )
     await flows.apply(repo, "a1", from_outcome(done), now=contact)
+    assert repo.profiles["a1"].last_csm_contact_at == contact
     assert repo.timers[("a1", "trigger:reengagement")].due_at == contact + 120 * day

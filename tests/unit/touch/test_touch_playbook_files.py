@@ -37,20 +37,25 @@ def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
 
 def test_the_seed_playbooks_are_all_valid_and_use_the_agreed_templates_and_task_types() -> None:
     playbooks = load_playbooks(SEEDS)
-    assert set(playbooks) == {"onboarding", "renewal", "risk", "advocacy", "reengagement", "churn"}
+    assert set(playbooks) == {"onboarding", "renewal", "risk", "advocacy", "reengagement", "churn", "band_drop"}
     templates = {s.template for p in playbooks.values() for steps in p.variants.values() for s in steps if s.template}
     assert templates <= {
         "onboarding.welcome", "onboarding.training_invite", "onboarding.setup_material", "onboarding.tips",
         "onboarding.thanks", "onboarding.reminder", "onboarding.satisfaction_survey", "renewal.reminder_survey",
         "renewal.offer", "renewal.thanks", "risk.decline_notice", "risk.use_cases", "risk.feature_survey",
         "advocacy.nps_survey", "advocacy.passive_thanks", "advocacy.promoter_referral_ask", "advocacy.reminder",
-        "advocacy.gift_thanks", "reengagement.news", "churn.exit_survey",
+        "advocacy.gift_thanks", "advocacy.detractor_followup", "reengagement.news", "churn.exit_survey",
     }  # fmt: skip
+    shipped = Path(__file__).parents[3] / "services" / "notify" / "templates"
+    for step in (s for p in playbooks.values() for steps in p.variants.values() for s in steps if s.template):
+        folder = "email" if step.channel == "email" else "inapp"
+        assert any((shipped / folder).glob(f"{step.template}.*")), f"{step.template} has no {folder} template"
     types = {s.task_type for p in playbooks.values() for steps in p.variants.values() for s in steps if s.task_type}
     assert types <= {
         "onboarding_no_response", "onboarding_stalled", "renewal_churn_risk", "renewal_follow_up", "risk_no_recovery",
         "risk_high_touch", "detractor_follow_up", "passive_interview", "referral_gift", "account_plan",
-        "reengagement_low_touch", "churn_reason", "webinar_invite",
+        "reengagement_low_touch", "churn_reason", "webinar_invite", "band_drop_no_reaction", "band_drop_check_in",
+        "band_drop_call",
     }  # fmt: skip
 
 
@@ -70,6 +75,22 @@ def test_a_bare_on_key_is_read_as_the_branches_despite_yaml_1_1(tmp_path: Path) 
         (
             ("template: onboarding.welcome", "template: onboarding.welcome, colour: red"),
             ":6: variants.default.0.colour",
+        ),
+        (
+            ("template: onboarding.welcome", "template: renewal.offer, offer: {tiers: {any: {likely: {}}}}"),
+            "offer.tiers.any: needs exactly the answers likely, undecided, unlikely, unanswered",
+        ),
+        (
+            (
+                "template: onboarding.welcome",
+                "template: renewal.offer, offer: {tiers: {any: {likely: {discount_percent: 0}}}}",
+            ),
+            "discount_percent",
+        ),
+        (("trigger: {signal: signed}", "trigger: {signal: signed, max_runs: 3}"), "max_runs only applies"),
+        (
+            ("type: onboarding_no_response, ", "type: onboarding_no_response, offer_features: true, "),
+            "belong to a send",
         ),
     ],
 )

@@ -91,21 +91,64 @@ def answer(survey: str, **values: object) -> Signal:
 # --- onboarding -----------------------------------------------------------------------------------
 
 
+HOUR = timedelta(hours=1)
+
+
 def test_tech_onboarding_that_goes_well_gets_welcome_training_setup_tips_thanks_and_survey(seeds) -> None:
     timeline, state = run(
         seeds["onboarding"],
         tier="tech",
-        signals=[(2 * 3600 * timedelta(seconds=1), "email.opened"), (6 * DAY, "feature_used")],
+        signals=[(2 * HOUR, "email.opened"), (3 * DAY, "login"), (6 * DAY, "feature_used"), (13 * DAY, "daily_use")],
     )
     assert timeline == [
         (0 * DAY, "email:onboarding.welcome"),
         (2 * DAY, "email:onboarding.training_invite"),
         (5 * DAY, "email:onboarding.setup_material"),
         (6 * DAY, "in_app:onboarding.tips"),
-        (16 * DAY, "email:onboarding.thanks"),
-        (18 * DAY, "in_app:onboarding.satisfaction_survey"),
+        (13 * DAY, "email:onboarding.thanks"),
+        (15 * DAY, "in_app:onboarding.satisfaction_survey"),
     ]
     assert state.status == "completed"
+
+
+def test_a_product_reporting_setup_done_skips_the_setup_material_and_tips_follow_use(seeds) -> None:
+    timeline, _ = run(
+        seeds["onboarding"],
+        tier="tech",
+        signals=[(2 * HOUR, "email.opened"), (4 * DAY, "setup_completed"), (4 * DAY + 3 * HOUR, "feature_used")],
+        until=5 * DAY,
+    )
+    assert timeline == [
+        (0 * DAY, "email:onboarding.welcome"),
+        (2 * DAY, "email:onboarding.training_invite"),
+        (4 * DAY + 3 * HOUR, "in_app:onboarding.tips"),
+    ]
+
+
+def test_set_up_before_the_setup_step_goes_straight_to_tips_once_in_use(seeds) -> None:
+    timeline, _ = run(
+        seeds["onboarding"],
+        tier="tech",
+        signals=[(2 * HOUR, "email.opened"), (1 * DAY, "setup_completed"), (1 * DAY, "feature_used")],
+        until=6 * DAY,
+    )
+    assert [w for _, w in timeline] == [
+        "email:onboarding.welcome",
+        "email:onboarding.training_invite",
+        "in_app:onboarding.tips",
+    ]
+    assert timeline[-1][0] == 5 * DAY
+
+
+def test_a_customer_who_logged_in_once_gets_no_thanks_but_a_reminder_then_a_human(seeds) -> None:
+    timeline, _ = run(
+        seeds["onboarding"],
+        tier="tech",
+        signals=[(2 * HOUR, "email.opened"), (3 * DAY, "login"), (6 * DAY, "feature_used")],
+        until=40 * DAY,
+    )
+    assert all("onboarding.thanks" not in what for _, what in timeline)
+    assert timeline[4:] == [(20 * DAY, "email:onboarding.reminder"), (34 * DAY, "task:onboarding_stalled:high")]
 
 
 def test_unopened_welcome_mail_brings_a_human_in_after_a_day(seeds) -> None:
@@ -117,29 +160,41 @@ def test_unopened_welcome_mail_brings_a_human_in_after_a_day(seeds) -> None:
     ]
 
 
-def test_stalled_tech_onboarding_gets_a_reminder_then_a_human(seeds) -> None:
-    timeline, _ = run(seeds["onboarding"], tier="tech", signals=[(1 * 3600 * timedelta(seconds=1), "email.opened")])
+def test_tech_onboarding_without_progress_gets_a_reminder_then_a_human_and_no_survey_while_the_task_is_open(
+    seeds,
+) -> None:
+    timeline, state = run(seeds["onboarding"], tier="tech", signals=[(1 * HOUR, "email.opened")])
     assert timeline == [
         (0 * DAY, "email:onboarding.welcome"),
         (2 * DAY, "email:onboarding.training_invite"),
-        (5 * DAY, "email:onboarding.setup_material"),
-        (12 * DAY, "email:onboarding.reminder"),
-        (17 * DAY, "task:onboarding_stalled:high"),
-        (33 * DAY, "in_app:onboarding.satisfaction_survey"),
+        (5 * DAY, "email:onboarding.reminder"),
+        (10 * DAY, "task:onboarding_stalled:high"),
+    ]
+    assert (state.status, state.step) == ("completed", "await_after_call")
+
+
+def test_a_stalled_onboarding_gets_the_closing_survey_once_the_csm_closed_the_task(seeds) -> None:
+    timeline, _ = run(
+        seeds["onboarding"], tier="tech", signals=[(1 * HOUR, "email.opened"), (15 * DAY, "task.completed")]
+    )
+    assert timeline[3:] == [
+        (10 * DAY, "task:onboarding_stalled:high"),
+        (17 * DAY, "in_app:onboarding.satisfaction_survey"),
     ]
 
 
 def test_high_touch_onboarding_stall_goes_straight_to_the_csm(seeds) -> None:
-    timeline, _ = run(seeds["onboarding"], tier="high", signals=[(3600 * timedelta(seconds=1), "email.opened")])
+    timeline, _ = run(seeds["onboarding"], tier="high", signals=[(HOUR, "email.opened"), (3 * DAY, "login")])
     assert (12 * DAY, "task:onboarding_stalled:high") in timeline
     assert all("onboarding.reminder" not in what for _, what in timeline)
+    assert all("satisfaction_survey" not in what for _, what in timeline)
 
 
 def test_onboarding_usage_decline_during_the_daily_use_weeks_is_a_stall_not_a_thank_you(seeds) -> None:
     timeline, _ = run(
         seeds["onboarding"],
         tier="tech",
-        signals=[(3600 * timedelta(seconds=1), "email.opened"), (6 * DAY, "feature_used"), (9 * DAY, "usage_declined")],
+        signals=[(HOUR, "email.opened"), (6 * DAY, "feature_used"), (9 * DAY, "usage_declined")],
     )
     assert (9 * DAY, "email:onboarding.reminder") in timeline
     assert all("onboarding.thanks" not in what for _, what in timeline)
@@ -238,13 +293,20 @@ def test_high_touch_risk_is_an_immediate_csm_task(seeds) -> None:
 # --- advocacy -------------------------------------------------------------------------------------
 
 
-def test_nps_detractor_gets_a_fast_csm_follow_up(seeds) -> None:
+def test_nps_detractor_gets_a_follow_up_mail_and_a_fast_csm_follow_up(seeds) -> None:
     timeline, _ = run(seeds["advocacy"], tier="tech", signals=[(1 * DAY, answer("nps", score=3, comment="slow"))])
     assert timeline == [
         (0 * DAY, "email:advocacy.nps_survey"),
         (0 * DAY, "in_app:advocacy.nps_survey"),
+        (1 * DAY, "email:advocacy.detractor_followup"),
         (1 * DAY, "task:detractor_follow_up:urgent"),
     ]
+
+
+def test_the_nps_mail_goes_to_decision_makers_and_the_in_app_survey_to_end_users(seeds) -> None:
+    steps = {s.id: s for s in seeds["advocacy"].variants["default"]}
+    assert (steps["survey_mail"].channel, steps["survey_mail"].to) == ("email", "admins")
+    assert (steps["survey_popup"].channel, steps["survey_popup"].to) == ("in_app", "users")
 
 
 def test_nps_passive_gets_thanks_and_an_interview_ask(seeds) -> None:
@@ -252,13 +314,17 @@ def test_nps_passive_gets_thanks_and_an_interview_ask(seeds) -> None:
     assert timeline[2:] == [(1 * DAY, "email:advocacy.passive_thanks"), (1 * DAY, "task:passive_interview:low")]
 
 
-def test_nps_promoter_who_agrees_to_refer_gets_a_gift_task(seeds) -> None:
+def test_nps_promoter_who_agrees_to_refer_gets_a_thank_you_mail_and_a_gift_task(seeds) -> None:
     timeline, _ = run(
         seeds["advocacy"],
         tier="tech",
         signals=[(1 * DAY, answer("nps", score=10)), (3 * DAY, answer("referral", choice="yes"))],
     )
-    assert timeline[2:] == [(1 * DAY, "email:advocacy.promoter_referral_ask"), (3 * DAY, "task:referral_gift:medium")]
+    assert timeline[2:] == [
+        (1 * DAY, "email:advocacy.promoter_referral_ask"),
+        (3 * DAY, "email:advocacy.gift_thanks"),
+        (3 * DAY, "task:referral_gift:medium"),
+    ]
 
 
 def test_nps_opened_but_unanswered_gets_one_reminder(seeds) -> None:

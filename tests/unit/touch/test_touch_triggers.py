@@ -131,14 +131,51 @@ def test_group_traits_and_lifecycle_events_shape_the_profile() -> None:
     )
     assert apply_input(prof, from_event(cancelled)[0], account_id="a", at=NOW).churned
     page = ProductEvent(message_id="m3", account_id="a", kind="page", timestamp=NOW, received_at=NOW)
-    assert from_event(page) == []
+    [use] = from_event(page)
+    assert (use.signal, use.usage, use.traits) == (None, True, {})  # counted as use, no signal
+    identify = ProductEvent(message_id="m4", account_id="a", kind="identify", timestamp=NOW, received_at=NOW)
+    assert from_event(identify) == []
 
 
 def test_a_completed_task_counts_as_csm_contact() -> None:
-    done = Outcome(outcome_id="o1", account_id="a", kind="task.completed", occurred_at=NOW, enrolment_id="e1")
+    done = Outcome(
+        outcome_id="o1",
+        account_id="a",
+        kind="task.completed",
+        occurred_at=NOW,
+        enrolment_id="e1",
+        detail="completed: resolved: talked about the roadmap",
+    )
     [item] = from_outcome(done)
     assert item.enrolment_id == "e1" and item.signal.name == "task.completed"
     assert apply_input(profile(), item, account_id="a", at=NOW).last_csm_contact_at == NOW
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        "completed: customer_unreachable",
+        "completed: customer_unreachable: three calls, voicemail",
+        "completed: Customer unreachable by phone",
+        "completed: no answer after two mails",
+        "completed: 電話したが不在",
+        "completed: not_needed",
+        "completed: duplicate",
+        "closed: resolved elsewhere",
+    ],
+)
+def test_a_task_closed_without_reaching_the_customer_is_no_csm_contact(detail: str) -> None:
+    closed = Outcome(outcome_id="o1", account_id="a", kind="task.completed", occurred_at=NOW, detail=detail)
+    [item] = from_outcome(closed)
+    assert item.signal.name == "task.completed" and not item.csm_contact
+    assert apply_input(profile(), item, account_id="a", at=NOW).last_csm_contact_at is None
+
+
+def test_a_machine_open_is_no_signal_at_all() -> None:
+    machine = Outcome(outcome_id="o1", account_id="a", kind="email.opened", occurred_at=NOW, machine=True)
+    human = Outcome(outcome_id="o2", account_id="a", kind="email.opened", occurred_at=NOW)
+    assert from_outcome(machine) == []
+    assert [i.signal.name for i in from_outcome(human)] == ["email.opened"]
 
 
 def test_a_one_shot_trigger_stands_for_its_date_value_and_a_recurring_one_for_none(seeds) -> None:
@@ -153,12 +190,24 @@ def test_a_one_shot_trigger_stands_for_its_date_value_and_a_recurring_one_for_no
 
 def test_an_overdue_one_shot_trigger_that_fired_for_its_date_is_not_armed_again(seeds) -> None:
     silent = Profile(account_id="a", traits={"seats": 12}, first_seen_at=NOW - 300 * DAY)
-    fired = [one_shot_occurrence(seeds["reengagement"], silent)]
-    assert next_date_trigger(seeds["reengagement"], silent, now=NOW, fired=fired) is None
+    last_run = one_shot_occurrence(seeds["reengagement"], silent, at=NOW)
+    assert last_run == NOW - 90 * DAY  # runs at 120, 150, 180, 210 days of silence: the fourth is the last
+    assert next_date_trigger(seeds["reengagement"], silent, now=NOW, fired=[last_run]) is None
     late = profile(renewal_date="2030-08-01")  # learned inside the 120 days: it fired at once
     fired_for = one_shot_occurrence(seeds["renewal"], late)
     assert fired_for == NOW - 59 * DAY
     assert next_date_trigger(seeds["renewal"], late, now=NOW, fired=[fired_for]) is None
+
+
+def test_reengagement_recurs_every_30_days_of_silence_at_most_four_times(seeds) -> None:
+    silent = Profile(account_id="a", traits={}, first_seen_at=NOW - 125 * DAY)
+    first = NOW - 5 * DAY
+    assert next_date_trigger(seeds["reengagement"], silent, now=NOW - 10 * DAY) == first
+    assert next_date_trigger(seeds["reengagement"], silent, now=NOW, fired=[first]) == first + 30 * DAY
+    assert next_date_trigger(seeds["reengagement"], silent, now=NOW + 60 * DAY, fired=[first]) == NOW + 60 * DAY
+    assert one_shot_occurrence(seeds["reengagement"], silent, at=NOW + 60 * DAY) == first + 60 * DAY
+    runs = [first + k * 30 * DAY for k in range(4)]
+    assert next_date_trigger(seeds["reengagement"], silent, now=NOW + 400 * DAY, fired=runs) is None
 
 
 def test_a_new_date_arms_a_one_shot_trigger_again(seeds) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from touchline.touch.domain.activity import Activity
 from touchline.touch.domain.engine import Enrolment, HistoryEntry
 from touchline.touch.domain.manual import KeyRecord
 from touchline.touch.domain.tiers import Profile, TierAssignment
@@ -22,6 +23,7 @@ class FakeRepo:
         self.locked: list[str] = []
         self.keys: dict[str, KeyRecord] = {}
         self.fired: dict[tuple[str, str], set[datetime]] = {}  # (account, playbook) -> date values
+        self.activity: dict[str, Activity] = {}
 
     async def lock_account(self, account_id: str) -> None:
         self.locked.append(account_id)
@@ -31,6 +33,12 @@ class FakeRepo:
 
     async def save_profile(self, profile: Profile, *, at: datetime) -> None:
         self.profiles[profile.account_id] = profile
+
+    async def get_activity(self, account_id: str) -> Activity:
+        return self.activity.get(account_id, Activity())
+
+    async def save_activity(self, account_id: str, activity: Activity) -> None:
+        self.activity[account_id] = activity
 
     async def get_tier(self, account_id: str) -> StoredTier | None:
         return self.tiers.get(account_id)
