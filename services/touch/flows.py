@@ -277,7 +277,8 @@ class Flows:
         manual: bool = False,
         activity: Activity | None = None,
     ) -> tuple[Eligibility, list[Command]]:
-        opened = [e for e in await repo.open_enrolments(profile.account_id) if e.playbook == playbook.name]
+        running = [e.playbook for e in await repo.open_enrolments(profile.account_id)]
+        opened = [name for name in running if name == playbook.name]
         verdict = eligibility(
             playbook,
             tier=assignment.tier,
@@ -286,6 +287,7 @@ class Flows:
             last_enrolled_at=await repo.last_enrolled_at(profile.account_id, playbook.name),
             now=at,
             manual=manual,
+            running=running,
         )
         if not verdict.ok:
             log.debug(

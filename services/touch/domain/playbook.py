@@ -210,6 +210,8 @@ class Trigger(_Strict):
     # the last contact stays the same); None = no limit.
     max_runs: int | None = Field(None, ge=1)
     phases: tuple[str, ...] = ()  # only accounts in these phases; empty = any phase but churned
+    # Not while one of these playbooks runs for the account (it already handles the situation).
+    unless_running: tuple[str, ...] = ()
 
     _every = field_validator("every", mode="before")(lambda v: None if v is None else _duration(v))
 

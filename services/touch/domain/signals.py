@@ -88,17 +88,19 @@ def from_event(event: ProductEvent) -> list[Input]:
 
 
 def from_health(scored: HealthScored, *, thresholds: SignalThresholds) -> list[Input]:
+    # Usage first: a band that dropped because usage fell is the risk playbook's, which the band
+    # drop playbook leaves alone while it runs (trigger.unless_running).
     names: list[str] = []
-    now, before = BAND_RANK[scored.band], BAND_RANK.get(scored.previous_band or "", None)
-    if before is not None and now < before and now <= BAND_RANK["caution"]:
-        names.append("band_dropped")
-    if before is not None and now > before and before <= BAND_RANK["caution"] and now >= BAND_RANK["healthy"]:
-        names.append("band_recovered")
     trend, idle = scored.usage_trend, scored.days_since_login
     if (trend is not None and trend <= -thresholds.decline) or (idle is not None and idle >= thresholds.inactive_days):
         names.append("usage_declined")
     elif trend is not None and trend >= thresholds.recovered:
         names.append("usage_improved")
+    now, before = BAND_RANK[scored.band], BAND_RANK.get(scored.previous_band or "", None)
+    if before is not None and now < before and now <= BAND_RANK["caution"]:
+        names.append("band_dropped")
+    if before is not None and now > before and before <= BAND_RANK["caution"] and now >= BAND_RANK["healthy"]:
+        names.append("band_recovered")
     at = scored.computed_at
     return [Input(source_id=f"{scored.score_id}:{n}", at=at, signal=Signal(n, at)) for n in names]
 

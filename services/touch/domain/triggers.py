@@ -110,6 +110,7 @@ def eligibility(
     last_enrolled_at: datetime | None,
     now: datetime,
     manual: bool = False,
+    running: Collection[str] = (),
 ) -> Eligibility:
     """The caps and filters of enrolment. A CSM enrolling by hand skips phase and cooldown, not the one-run cap."""
     if has_open_run:
@@ -118,6 +119,9 @@ def eligibility(
         return Eligibility(False, f"no variant for tier {tier}")
     if manual:
         return Eligibility(True, "enrolled by hand")
+    busy = [name for name in playbook.trigger.unless_running if name in running]
+    if busy:
+        return Eligibility(False, f"{busy[0]} is running for this account")
     phases = playbook.trigger.phases
     if phases and phase not in phases:
         return Eligibility(False, f"phase {phase} not in {'/'.join(phases)}")

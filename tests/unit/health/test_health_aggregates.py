@@ -134,3 +134,15 @@ def test_prune_keeps_the_state_bounded_and_the_codec_round_trips() -> None:
     prune(s, retention_days=60)
     assert set(s.users) == {"new"} and len(s.login_days) == 1
     assert state_to_dict(state_from_dict("a", state_to_dict(s))) == state_to_dict(s)
+
+
+def test_a_task_closed_as_customer_unreachable_is_no_contact_a_resolved_one_is() -> None:
+    s = AccountState("a")
+    for i, detail in enumerate(
+        ["completed: customer_unreachable: voicemail twice", "closed: not done", "completed: 連絡が取れず"]
+    ):
+        apply_outcome(s, outcome_id=f"u{i}", kind="task.completed", at=T0, answer=None, detail=detail)
+    assert s.last_contact is None
+    later = T0 + timedelta(days=1)
+    apply_outcome(s, outcome_id="r", kind="task.completed", at=later, answer=None, detail="completed: resolved")
+    assert s.last_contact == later
