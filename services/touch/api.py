@@ -23,6 +23,7 @@ from .domain.manual import HEADER, BadKey, KeyReused, ManualRequest, parse_key
 from .domain.playbook import Playbook
 from .flows import Flows
 from .manual import NotEnrolled, UnknownAccount, enrol_by_hand
+from .playbook_view import PlaybookView, playbook_view
 
 
 class EnrolRequest(BaseModel):
@@ -35,17 +36,7 @@ class ActionRequest(BaseModel):
 
 
 def playbook_summary(p: Playbook) -> dict[str, Any]:
-    return {
-        "name": p.name,
-        "description": p.description,
-        "trigger": p.trigger.model_dump(mode="json", exclude_none=True),
-        "cooldown_seconds": p.cooldown.total_seconds(),
-        "exits": [e.model_dump(exclude_none=True) for e in p.exits],
-        "variants": {
-            name: [{"id": s.id, "kind": s.kind, "template": s.template, "task_type": s.task_type} for s in steps]
-            for name, steps in p.variants.items()
-        },
-    }
+    return playbook_view(p).model_dump(mode="json")
 
 
 def enrolment_view(e: Enrolment, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -63,8 +54,8 @@ def router(
     api = APIRouter(prefix="/v1", dependencies=[require_token(get_common)], tags=["touch"])
 
     @api.get("/playbooks")
-    async def list_playbooks() -> list[dict[str, Any]]:
-        return [playbook_summary(p) for p in get_flows().config.playbooks.values()]
+    async def list_playbooks() -> list[PlaybookView]:
+        return [playbook_view(p) for p in get_flows().config.playbooks.values()]
 
     @api.post("/playbooks/validate")
     async def validate(body: str = Body(..., media_type="application/yaml")) -> dict[str, Any]:

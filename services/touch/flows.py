@@ -254,7 +254,8 @@ class Flows:
             await repo.record_date_trigger(account_id, name, occurrence, at=at)
         if playbook.trigger.max_runs is not None:
             fired = (await repo.fired_date_triggers(account_id)).get(name, set())
-            nxt = next_date_trigger(playbook, profile, now=now, fired=fired)
+            # As of the run that just fired: after a long jump each run still fires on its own day.
+            nxt = next_date_trigger(playbook, profile, now=at, fired=fired)
         else:
             nxt = following_occurrence(playbook, at, now=now)
         if nxt is not None:

@@ -27,11 +27,37 @@ async def test_every_route_needs_the_bearer_token(touch: Touch) -> None:
     assert response.status_code == 401
 
 
-async def test_playbooks_are_listed_with_triggers_and_variants(touch: Touch) -> None:
+async def test_playbooks_are_listed_with_their_whole_definition(touch: Touch) -> None:
     playbooks = {p["name"]: p for p in (await touch.client.get("/v1/playbooks")).json()}
-    assert set(playbooks) == {"onboarding", "renewal", "risk", "advocacy", "reengagement", "churn"}
-    assert playbooks["renewal"]["trigger"]["date"]["attribute"] == "renewal_date"
+    assert set(playbooks) == {"onboarding", "renewal", "risk", "advocacy", "reengagement", "churn", "band_drop"}
+    renewal = playbooks["renewal"]
+    assert renewal["trigger"]["date"] == {"attribute": "renewal_date", "offset_seconds": -120 * 86400}
     assert set(playbooks["risk"]["variants"]) == {"tech", "low", "high"}
+    assert renewal["tiers"] == {"high": "high", "low": "default", "tech": "default"}
+    steps = {s["id"]: s for s in renewal["variants"]["default"]}
+    assert (steps["reminder"]["channel"], steps["reminder"]["to"], steps["reminder"]["then"]) == (
+        "email",
+        "admins",
+        "await_answer",
+    )
+    assert steps["await_answer"]["wait_until"] == {"attribute": "renewal_date", "offset_seconds": -90 * 86400}
+    assert [b["answer"] for b in steps["await_answer"]["branches"]] == [
+        {"survey": "renewal", "choice": ["unlikely", "undecided"]},
+        {"survey": "renewal", "choice": "likely"},
+    ]
+    assert steps["await_answer"]["timeout"] == "second_reminder"
+    assert steps["churn_risk"]["task"] == {
+        "type": "renewal_churn_risk",
+        "reason": "renewal survey not answered",
+        "subject": "Renewal survey unanswered: treat as churn risk",
+        "priority": "high",
+        "due_seconds": 3 * 86400,
+    }
+    assert steps["offer"]["offer"]["low"]["undecided"]["emphasis"] is True
+    reengagement = playbooks["reengagement"]["trigger"]
+    assert (reengagement["every_seconds"], reengagement["max_runs"]) == (30 * 86400, 4)
+    popup = {s["id"]: s for s in playbooks["advocacy"]["variants"]["default"]}["survey_popup"]
+    assert (popup["channel"], popup["to"]) == ("in_app", "users")
 
 
 async def test_tier_is_stored_with_its_reason_and_re_evaluated_when_value_changes(touch: Touch) -> None:

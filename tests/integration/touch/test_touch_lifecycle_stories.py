@@ -26,9 +26,11 @@ async def test_tech_onboarding_that_goes_well_from_signing_to_the_satisfaction_s
 
     await touch.sim.set(t0 + 2 * HOUR)
     await touch.feed.outcome(welcome, "email.opened", t0 + 2 * HOUR)
-    await touch.sim.set(t0 + 6 * DAY)
-    await touch.feed.track(account, t0 + 6 * DAY, "feature_used")
-    await touch.commands.wait(account, 4, playbook="onboarding")
+    for day in (3, 6, 7, 8, 9, 10, 11):  # logins on 7 days within two weeks: daily use
+        await touch.sim.set(t0 + day * DAY)
+        await touch.feed.track(account, t0 + day * DAY, "login")
+        if day == 6:
+            await touch.feed.track(account, t0 + 6 * DAY, "feature_used", feature="reports")
     await touch.sim.set(t0 + 20 * DAY)
     commands = await touch.commands.wait(account, 6, playbook="onboarding")
     assert [(what(c), c.issued_at - t0) for c in commands] == [
@@ -36,8 +38,8 @@ async def test_tech_onboarding_that_goes_well_from_signing_to_the_satisfaction_s
         ("email:onboarding.training_invite", 2 * DAY),
         ("email:onboarding.setup_material", 5 * DAY),
         ("in_app:onboarding.tips", 6 * DAY),
-        ("email:onboarding.thanks", 16 * DAY),
-        ("in_app:onboarding.satisfaction_survey", 18 * DAY),
+        ("email:onboarding.thanks", 11 * DAY),
+        ("in_app:onboarding.satisfaction_survey", 13 * DAY),
     ]
     assert all(c.channel != "task" for c in touch.commands.of(account, "onboarding"))
 
@@ -96,6 +98,8 @@ async def test_renewal_undecided_answer_gets_a_csm_follow_up_and_then_the_offer(
         ("task:renewal_follow_up:high", t0 + DAY),
         ("email:renewal.offer", renewal - 60 * DAY),
     ]
+    offer = commands[2].variables["offer"]
+    assert offer == {"discount_percent": 10, "event_tickets": None, "free_training": True, "emphasis": True}
 
 
 async def test_high_touch_renewal_puts_the_csm_on_it_at_120_days_and_escalates_silence_at_90(touch: Touch) -> None:
@@ -124,19 +128,20 @@ async def test_nps_twice_a_year_promoter_who_agrees_to_refer_gets_a_gift_task(to
         ("email:advocacy.nps_survey", t0 + 30 * DAY),
         ("in_app:advocacy.nps_survey", t0 + 30 * DAY),
     }
-    assert {mail.recipients.role, popup.recipients.role} == {"admins", "contacts"}
+    assert (mail.recipients.role, popup.recipients.role) == ("admins", "users")
     await touch.feed.outcome(popup, "inapp.answered", t0 + 31 * DAY, {"survey": "nps", "score": 10})
     [*_, ask] = await touch.commands.wait(account, 3, playbook="advocacy")
     assert what(ask) == "email:advocacy.promoter_referral_ask"
     await touch.feed.outcome(ask, "email.answered", t0 + 31 * DAY, {"survey": "referral", "choice": "yes"})
-    [*_, gift] = await touch.commands.wait(account, 4, playbook="advocacy")
+    [*_, thanks, gift] = await touch.commands.wait(account, 5, playbook="advocacy")
+    assert (what(thanks), thanks.recipients.role) == ("email:advocacy.gift_thanks", "admins")
     assert what(gift) == "task:referral_gift:medium"
     await touch.sim.set(t0 + 213 * DAY)  # half a year later: asked again
-    later = await touch.commands.wait(account, 6, playbook="advocacy")
-    assert {c.issued_at for c in later[4:]} == {t0 + 212 * DAY}
+    later = await touch.commands.wait(account, 7, playbook="advocacy")
+    assert {c.issued_at for c in later[5:]} == {t0 + 212 * DAY}
 
 
-async def test_nps_detractor_gets_an_urgent_csm_follow_up(touch: Touch) -> None:
+async def test_nps_detractor_gets_a_follow_up_mail_and_an_urgent_csm_follow_up(touch: Touch) -> None:
     account = touch.account(new_account())
     t0 = await touch.sim.fresh_start()
     await touch.feed.group(account, t0, arr=60_000)
@@ -144,7 +149,8 @@ async def test_nps_detractor_gets_an_urgent_csm_follow_up(touch: Touch) -> None:
     await touch.sim.set(t0 + 30 * DAY)
     mail, _ = await touch.commands.wait(account, 2, playbook="advocacy")
     await touch.feed.outcome(mail, "email.answered", t0 + 30 * DAY, {"survey": "nps", "score": 2, "comment": "slow"})
-    [*_, task] = await touch.commands.wait(account, 3, playbook="advocacy")
+    [*_, followup, task] = await touch.commands.wait(account, 4, playbook="advocacy")
+    assert (what(followup), followup.issued_at) == ("email:advocacy.detractor_followup", t0 + 30 * DAY)
     assert what(task) == "task:detractor_follow_up:urgent" and task.task is not None
     assert task.task.due_at == t0 + 31 * DAY
 

@@ -1,4 +1,4 @@
-"""A one-shot date trigger fires once per date value, on the session's Kafka and Postgres."""
+"""A date trigger fires once per date value (re-engagement: once per run it allows), on the session's Kafka and Postgres."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from touchline.shared import topics
 from touchline.shared.messages import Outcome
 
 
-async def test_reengagement_that_fired_is_not_started_again_by_a_profile_update_only_by_new_csm_contact(
+async def test_reengagement_fires_once_per_run_of_the_silence_never_on_a_profile_update_and_anew_after_contact(
     touch: Touch,
 ) -> None:
     account = touch.account(new_account())
@@ -24,27 +24,37 @@ async def test_reengagement_that_fired_is_not_started_again_by_a_profile_update_
     await eventually(profiled, what="profile")
     await touch.sim.set(t0 + 121 * DAY)
     await touch.commands.wait(account, 2, playbook="reengagement")
+    await touch.sim.set(t0 + 151 * DAY)  # still silent a month later: news again
+    await touch.commands.wait(account, 4, playbook="reengagement")
 
-    # 220 days in, past the 90-day cooldown, the product sends group calls: other traits, then the same.
-    await touch.sim.set(t0 + 220 * DAY)
-    await touch.feed.group(account, t0 + 220 * DAY, arr=900, seats=12)
-    await touch.feed.group(account, t0 + 220 * DAY, arr=900, seats=12)
-    await touch.sim.set(t0 + 221 * DAY)
+    # A long jump: the third and fourth (last) runs fire as of their own days, no more after them.
+    await touch.sim.set(t0 + 300 * DAY)
+    # The product sends group calls: other traits, then the same; they must not start any run.
+    await touch.feed.group(account, t0 + 300 * DAY, arr=900, seats=12)
+    await touch.feed.group(account, t0 + 300 * DAY, arr=900, seats=12)
+    await touch.sim.set(t0 + 301 * DAY)
     # A risk mail for the same account (same partition) comes after anything the update caused.
-    await touch.feed.health(account, t0 + 221 * DAY, usage_trend=-0.6)
+    await touch.feed.health(account, t0 + 301 * DAY, usage_trend=-0.6)
     await touch.commands.wait(account, 1, playbook="risk")
-    assert len(touch.commands.of(account, "reengagement")) == 2
+    assert [c.issued_at - t0 for c in touch.commands.of(account, "reengagement") if c.channel == "email"] == [
+        120 * DAY,
+        150 * DAY,
+        180 * DAY,
+        210 * DAY,
+    ]
 
-    # A completed CSM task is a new date: 120 days later the news goes out again.
+    # A completed CSM task (a real contact) is a new date: 120 days later the news goes out again.
     contact = Outcome(
-        outcome_id=uuid.uuid4().hex, account_id=account, kind="task.completed", occurred_at=t0 + 221 * DAY
+        outcome_id=uuid.uuid4().hex,
+        account_id=account,
+        kind="task.completed",
+        detail="completed: resolved",
+        occurred_at=t0 + 301 * DAY,
     )
     await touch.feed.send(topics.OUTCOMES, contact)
-    await touch.sim.set(t0 + 342 * DAY)
-    news = await touch.commands.wait(account, 4, playbook="reengagement")
-    assert [(what(c), c.issued_at - t0) for c in news] == [
-        ("email:reengagement.news", 120 * DAY),
-        ("in_app:reengagement.news", 120 * DAY),
-        ("email:reengagement.news", 341 * DAY),
-        ("in_app:reengagement.news", 341 * DAY),
+    await touch.sim.set(t0 + 422 * DAY)
+    news = await touch.commands.wait(account, 10, playbook="reengagement")
+    assert [(what(c), c.issued_at - t0) for c in news[8:]] == [
+        ("email:reengagement.news", 421 * DAY),
+        ("in_app:reengagement.news", 421 * DAY),
     ]

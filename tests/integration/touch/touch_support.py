@@ -81,24 +81,36 @@ class Feed:
     async def group(self, account: str, at: datetime, **traits: Any) -> None:
         await self.send(topics.EVENTS, group_event(account, at, **traits))
 
-    async def track(self, account: str, at: datetime, semantic: str) -> None:
-        event = ProductEvent(
+    async def track(
+        self, account: str, at: datetime, semantic: str, *, feature: str | None = None, event: str | None = None
+    ) -> None:
+        message = ProductEvent(
             message_id=uuid.uuid4().hex,
             account_id=account,
             kind="track",
-            event=semantic,
+            event=event or semantic,
             semantic=semantic,  # type: ignore[arg-type]
+            feature=feature,
             user_id="u1",
             timestamp=at,
             received_at=at,
         )
-        await self.send(topics.EVENTS, event)
+        await self.send(topics.EVENTS, message)
 
     async def health(self, account: str, at: datetime, **kw: Any) -> None:
         base: dict[str, Any] = {"score_id": uuid.uuid4().hex, "account_id": account, "score": 40.0, "band": "caution"}
         await self.send(topics.HEALTH, HealthScored.model_validate({**base, "computed_at": at, **kw}))
 
-    async def outcome(self, command: Command, kind: str, at: datetime, answer: dict[str, Any] | None = None) -> None:
+    async def outcome(
+        self,
+        command: Command,
+        kind: str,
+        at: datetime,
+        answer: dict[str, Any] | None = None,
+        *,
+        machine: bool = False,
+        detail: str = "",
+    ) -> None:
         outcome = Outcome(
             outcome_id=uuid.uuid4().hex,
             account_id=command.account_id,
@@ -109,6 +121,8 @@ class Feed:
             step=command.step,
             template=command.template,
             answer=answer,
+            machine=machine,
+            detail=detail,
             occurred_at=at,
         )
         await self.send(topics.OUTCOMES, outcome)
