@@ -21,6 +21,7 @@ from . import consumer
 from .adapters.config import ConfigError, load_playbook, load_playbooks, load_tiers
 from .api import router
 from .domain.engine import MessageCap
+from .domain.activity import UsageRules
 from .domain.signals import SignalThresholds
 from .flows import Flows, TouchConfig
 from .handlers import handle_batch
@@ -50,7 +51,14 @@ def load_config(settings: TouchSettings) -> TouchConfig:
         recovered=settings.usage_recovered_threshold,
         inactive_days=settings.inactive_days,
     )
-    return TouchConfig(rules=rules, playbooks=playbooks, cap=cap, thresholds=thresholds)
+    usage = UsageRules(
+        recent_days=settings.recovery_days,
+        baseline_days=settings.recovery_baseline_days,
+        recovery_ratio=settings.recovery_ratio,
+        daily_use_days=settings.daily_use_login_days,
+        daily_use_window=settings.daily_use_window_days,
+    )
+    return TouchConfig(rules=rules, playbooks=playbooks, cap=cap, thresholds=thresholds, usage=usage)
 
 
 def build_app(common: CommonSettings, settings: TouchSettings) -> FastAPI:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from touchline.shared.settings import ServiceSettings
@@ -40,9 +40,33 @@ class TouchSettings(ServiceSettings):
         -0.1, description="a usage trend at or above this (after a decline) counts as usage improved"
     )
     inactive_days: float = Field(14.0, gt=0, description="days without login that count as a usage decline")
+    recovery_ratio: float = Field(
+        0.8,
+        gt=0,
+        le=2,
+        description="usage recovered = daily use since the decline was detected (at most the last "
+        "recovery_days) reaches this share of the daily use in the recovery_baseline_days before it",
+    )
+    recovery_days: int = Field(7, ge=1, le=60, description="the recent days recovery looks at")
+    recovery_baseline_days: int = Field(
+        30, ge=1, le=60, description="the days before the decline that are the account's own level"
+    )
+    daily_use_login_days: int = Field(
+        7, ge=1, description="distinct login days within daily_use_window_days that make daily use (onboarding thanks)"
+    )
+    daily_use_window_days: int = Field(14, ge=1, le=60, description="the window daily use is counted in")
     timer_poll_seconds: float = Field(
         1.0, gt=0, description="longest sleep of the timer loop when the clock does not move"
     )
+
+    @model_validator(mode="after")
+    def _daily_use_fits(self) -> TouchSettings:
+        if self.daily_use_login_days > self.daily_use_window_days:
+            raise ValueError(
+                "daily_use_login_days: cannot exceed daily_use_window_days "
+                f"({self.daily_use_login_days} > {self.daily_use_window_days})"
+            )
+        return self
 
     @field_validator("tiers_file", "playbooks_dir", mode="before")
     @classmethod

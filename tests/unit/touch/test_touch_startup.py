@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pydantic
 import pytest
 
 from touchline.shared.clock import SimulatedClock
@@ -82,3 +83,9 @@ def test_empty_config_paths_mean_the_shipped_files(monkeypatch) -> None:
     settings = TouchSettings()
     assert settings.tiers_path() == Path(CONFIG_DIR) / "tiers.yaml"
     assert settings.playbooks_path() == Path(CONFIG_DIR) / "playbooks"
+
+
+def test_daily_use_cannot_need_more_login_days_than_its_window() -> None:
+    with pytest.raises(pydantic.ValidationError, match="daily_use_login_days"):
+        TouchSettings(daily_use_login_days=15, daily_use_window_days=14)
+    assert load_config(TouchSettings(recovery_days=3)).usage.recent_days == 3
