@@ -20,8 +20,8 @@ from touchline.shared.settings import CommonSettings
 from . import consumer
 from .adapters.config import ConfigError, load_playbook, load_playbooks, load_tiers
 from .api import router
-from .domain.engine import MessageCap
 from .domain.activity import UsageRules
+from .domain.engine import MessageCap
 from .domain.signals import SignalThresholds
 from .flows import Flows, TouchConfig
 from .handlers import handle_batch
