@@ -162,3 +162,44 @@ async def test_a_band_drop_gets_the_engagement_action_of_the_tier(touch: Touch) 
     assert {(what(c), c.issued_at) for c in mails} == {("email:risk.use_cases", t0), ("in_app:risk.use_cases", t0)}
     [call] = await touch.commands.wait(high, 1, playbook="band_drop")
     assert (what(call), call.issued_at) == ("task:band_drop_call:urgent", t0)
+
+
+async def opened_welcome(touch: Touch) -> tuple[str, datetime]:
+    account, t0, welcome = await signed_tech_account(touch)
+    await touch.sim.set(t0 + timedelta(hours=2))
+    await touch.feed.outcome(welcome, "email.opened", t0 + timedelta(hours=2))
+    return account, t0
+
+
+async def test_a_product_reporting_setup_completed_skips_the_setup_material_and_tips_follow_first_use(
+    touch: Touch,
+) -> None:
+    account, t0 = await opened_welcome(touch)
+    await touch.sim.set(t0 + 3 * DAY)
+    await touch.feed.track(account, t0 + 3 * DAY, "other", event="Setup Completed")
+    await touch.sim.set(t0 + 4 * DAY)
+    await touch.feed.track(account, t0 + 4 * DAY, "feature_used", feature="reports")
+    await touch.sim.set(t0 + 6 * DAY)
+    commands = await touch.commands.wait(account, 3, playbook="onboarding")
+    assert [(what(c), c.issued_at - t0) for c in commands] == [
+        ("email:onboarding.welcome", 0 * DAY),
+        ("email:onboarding.training_invite", 2 * DAY),
+        ("in_app:onboarding.tips", 4 * DAY),
+    ]
+
+
+async def test_a_customer_who_logged_in_once_gets_no_thanks_for_daily_use(touch: Touch) -> None:
+    account, t0 = await opened_welcome(touch)
+    await touch.sim.set(t0 + 3 * DAY)
+    await touch.feed.track(account, t0 + 3 * DAY, "login")
+    await touch.sim.set(t0 + 6 * DAY)
+    await touch.feed.track(account, t0 + 6 * DAY, "feature_used", feature="reports")
+    await touch.sim.set(t0 + 21 * DAY)
+    commands = await touch.commands.wait(account, 5, playbook="onboarding")
+    assert [(what(c), c.issued_at - t0) for c in commands] == [
+        ("email:onboarding.welcome", 0 * DAY),
+        ("email:onboarding.training_invite", 2 * DAY),
+        ("email:onboarding.setup_material", 5 * DAY),
+        ("in_app:onboarding.tips", 6 * DAY),
+        ("email:onboarding.reminder", 20 * DAY),  # 14 days after the tips without daily use
+    ]
