@@ -22,6 +22,17 @@ def needs_activity(playbook: Playbook, e: Enrolment, decisions: Sequence[Decisio
     return any(s is not None and s.offer_features for s in steps)
 
 
+def recipients_of(to: str, e: Enrolment) -> Recipients:
+    """``answerer`` is the author of the run's latest answer; unknown (an answer without a user) -> admins."""
+    if to != "answerer":
+        return Recipients(role=to)  # type: ignore[arg-type]
+    latest = list(e.answers.values())[-1] if e.answers else {}
+    author = latest.get("answered_by")
+    if isinstance(author, str) and author:
+        return Recipients(role="user", user_ids=[author])
+    return Recipients(role="admins")
+
+
 def command_for(
     playbook: Playbook,
     e: Enrolment,
@@ -52,7 +63,7 @@ def command_for(
         return Command(
             channel=d.channel,  # type: ignore[arg-type]
             template=d.template,
-            recipients=Recipients(role=d.to),  # type: ignore[arg-type]
+            recipients=recipients_of(d.to, e),
             dedup_key=d.command_id,
             **common,  # type: ignore[arg-type]
         )

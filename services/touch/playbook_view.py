@@ -51,7 +51,9 @@ class StepView(BaseModel):
     then: str = Field(description="the step that follows when this one is done (end: the run ends)")
     channel: str | None = None
     template: str | None = None
-    to: str | None = Field(None, description="recipients of a send: contacts, admins, users, csm_owner, user")
+    to: str | None = Field(
+        None, description="recipients of a send: contacts, admins, users, csm_owner, user, answerer (who answered last)"
+    )
     task: TaskView | None = None
     wait_seconds: float | None = Field(None, description="a wait's duration from the step's start")
     wait_until: AnchorView | None = Field(None, description="a wait's end, relative to an account date")

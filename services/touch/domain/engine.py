@@ -28,6 +28,7 @@ class Signal:
     at: datetime
     answer: Mapping[str, Any] | None = None
     template: str | None = None
+    user_id: str | None = None  # who acted (an answer's author), when known
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ class Enrolment:
     ended_at: datetime | None = None
     end_reason: str | None = None
     manual: bool = False
-    answers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # survey -> its latest answer in this run
+    # survey -> its latest answer in this run (with ``answered_by``), the latest answered survey last
+    answers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def open(self) -> bool:
@@ -176,7 +178,8 @@ def on_signal(
     answers = state.answers
     survey = (signal.answer or {}).get("survey")
     if isinstance(survey, str):
-        answers = {**answers, survey: dict(signal.answer or {})}
+        given = dict(signal.answer or {}) | ({"answered_by": signal.user_id} if signal.user_id else {})
+        answers = {**{k: v for k, v in answers.items() if k != survey}, survey: given}
     run = _Run(playbook, replace(state, seen=seen, answers=answers), signal.at, list(recent_sends), cap)
     for ex in playbook.exits:
         if signal.name in expand_signals([ex.signal]) and state.exiting is None:

@@ -146,7 +146,8 @@ class Step(_Strict):
     # send
     channel: Literal["email", "in_app"] | None = None
     template: str | None = None
-    to: Literal["contacts", "admins", "users", "csm_owner", "user"] = "admins"
+    # answerer: the person who gave the run's latest answer (admins when unknown)
+    to: Literal["contacts", "admins", "users", "csm_owner", "user", "answerer"] = "admins"
     # send: offer the features the account used (first used since the run started first) in
     # variables["features"]; the feature-usefulness survey's choices
     offer_features: bool = False

@@ -110,7 +110,9 @@ def from_outcome(outcome: Outcome) -> list[Input]:
         # An automatic open (prefetch, scanner, Mail Privacy Protection) is no sign of a person:
         # it must not satisfy an "opened" wait or check.
         return []
-    signal = Signal(outcome.kind, outcome.occurred_at, answer=outcome.answer, template=outcome.template)
+    signal = Signal(
+        outcome.kind, outcome.occurred_at, answer=outcome.answer, template=outcome.template, user_id=outcome.user_id
+    )
     return [
         Input(
             source_id=outcome.outcome_id,

@@ -132,9 +132,11 @@ async def test_nps_twice_a_year_promoter_who_agrees_to_refer_gets_a_gift_task(to
     await touch.feed.outcome(popup, "inapp.answered", t0 + 31 * DAY, {"survey": "nps", "score": 10})
     [*_, ask] = await touch.commands.wait(account, 3, playbook="advocacy")
     assert what(ask) == "email:advocacy.promoter_referral_ask"
-    await touch.feed.outcome(ask, "email.answered", t0 + 31 * DAY, {"survey": "referral", "choice": "yes"})
+    answer = {"survey": "referral", "choice": "yes"}
+    await touch.feed.outcome(ask, "email.answered", t0 + 31 * DAY, answer, user_id="u-sponsor")
     [*_, thanks, gift] = await touch.commands.wait(account, 5, playbook="advocacy")
-    assert (what(thanks), thanks.recipients.role) == ("email:advocacy.gift_thanks", "admins")
+    assert what(thanks) == "email:advocacy.gift_thanks"
+    assert (thanks.recipients.role, thanks.recipients.user_ids) == ("user", ["u-sponsor"])  # who agreed
     assert what(gift) == "task:referral_gift:medium"
     await touch.sim.set(t0 + 213 * DAY)  # half a year later: asked again
     later = await touch.commands.wait(account, 7, playbook="advocacy")

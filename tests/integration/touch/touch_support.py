@@ -110,6 +110,7 @@ class Feed:
         *,
         machine: bool = False,
         detail: str = "",
+        user_id: str | None = None,
     ) -> None:
         outcome = Outcome(
             outcome_id=uuid.uuid4().hex,
@@ -123,6 +124,7 @@ class Feed:
             answer=answer,
             machine=machine,
             detail=detail,
+            user_id=user_id,
             occurred_at=at,
         )
         await self.send(topics.OUTCOMES, outcome)

@@ -195,3 +195,26 @@ async def test_a_band_drop_caused_by_falling_usage_is_left_to_the_risk_playbook(
     repo = FakeRepo()
     out = await risk_account_in_decline(flows, repo)
     assert [c.playbook for c in out] == ["risk"]
+
+
+async def test_the_detractor_follow_up_mail_goes_to_the_person_who_answered_else_to_the_admins(flows) -> None:
+    async def detractor(user_id: str | None) -> list[Command]:
+        repo = FakeRepo()
+        await feed(flows, repo, event(T0, kind="group", arr=1200, lifecycle_stage="adoption"), now=T0)
+        out = await flows.fire_due(repo, ACC, until=T0 + 31 * DAY)
+        popup = next(c for c in out if c.channel == "in_app" and c.template == "advocacy.nps_survey")
+        assert popup.recipients.role == "users"
+        at = T0 + 31 * DAY
+        answer = {"survey": "nps", "score": 2, "comment": "too slow"}
+        kw = {"user_id": user_id} if user_id else {}
+        return await feed(flows, repo, outcome(popup, "inapp.answered", at, answer=answer, **kw), now=at)
+
+    mail, task = await detractor("u-end-7")
+    assert (what(mail), mail.recipients.role, mail.recipients.user_ids) == (
+        "email:advocacy.detractor_followup",
+        "user",
+        ["u-end-7"],
+    )
+    assert what(task) == "task:detractor_follow_up"
+    anonymous, _ = await detractor(None)
+    assert (anonymous.recipients.role, anonymous.recipients.user_ids) == ("admins", [])
