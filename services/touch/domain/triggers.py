@@ -19,36 +19,31 @@ class Eligibility:
 
 
 def one_shot_occurrence(playbook: Playbook, profile: Profile, *, at: datetime | None = None) -> datetime | None:
-    """The date value a date trigger firing at ``at`` stands for, which it fires for once: a
-    one-shot trigger's date (e.g. renewal_date - 120d); for a recurring trigger with ``max_runs``
-    the latest of its runs due by ``at``; None for an unbounded recurring trigger, another kind
-    of trigger, or an unknown date."""
+    """What to remember of a date trigger firing at ``at``, so it fires once per value: a one-shot
+    trigger's date (e.g. renewal_date - 120d); for a recurring trigger with ``max_runs`` the instant
+    it fired (``at``); None for an unbounded recurring trigger, another kind of trigger, or an
+    unknown date."""
     trigger = playbook.trigger
-    if trigger.date is None:
+    anchor = profile.date(trigger.date.attribute) if trigger.date is not None else None
+    if trigger.date is None or anchor is None:
         return None
-    anchor = profile.date(trigger.date.attribute)
-    if anchor is None:
-        return None
-    due = anchor + trigger.date.offset
     if trigger.every is None:
-        return due
-    if trigger.max_runs is None or at is None:
-        return None
-    k = min(max(math.floor((at - due) / trigger.every), 0), trigger.max_runs - 1)
-    return due + k * trigger.every
+        return anchor + trigger.date.offset
+    return at if trigger.max_runs is not None else None
 
 
 def _next_bounded_run(
     due: datetime, every: timedelta, max_runs: int, *, now: datetime, fired: Collection[datetime]
 ) -> datetime | None:
-    """Runs are due, due + every, ... (max_runs of them); the first not yet fired for, after the
-    last one fired for; one that is overdue fires at once (missed runs are caught up once)."""
-    runs = [due + k * every for k in range(max_runs)]
-    done = [k for k, run in enumerate(runs) if run in fired]
-    left = runs[max(done) + 1 :] if done else runs
-    if not left:
+    """Runs of one date value: the first at ``due``, each next ``every`` after the one before, at
+    most ``max_runs``. ``fired`` holds when runs fired; those at or after ``due`` are this value's
+    (a new value, e.g. a later CSM contact, lies after all runs of the old one). A run overdue
+    (learned late, an outage) fires at once, and the next comes ``every`` after it."""
+    runs = sorted(f for f in fired if f >= due)
+    if len(runs) >= max_runs:
         return None
-    return now if left[0] <= now else left[0]
+    nxt = runs[-1] + every if runs else due
+    return max(nxt, now)
 
 
 def next_date_trigger(

@@ -150,3 +150,17 @@ async def test_a_silent_account_hears_from_us_every_30_days_four_times_until_a_r
     await flows.apply(repo, "a1", from_outcome(done), now=contact)
     assert repo.profiles["a1"].last_csm_contact_at == contact
     assert repo.timers[("a1", "trigger:reengagement")].due_at == contact + 120 * day
+
+
+async def test_an_account_silent_for_140_days_when_first_heard_of_gets_news_at_once_and_again_30_days_later(
+    flows: Flows,
+) -> None:
+    repo = FakeRepo()
+    day = timedelta(days=1)
+    first_seen = T0 - 140 * day  # a backfilled group call: first seen long ago
+    await flows.apply(repo, "a1", from_event(group("a1", first_seen, arr=900, lifecycle_stage="adoption")), now=T0)
+    fired = []
+    for days in range(0, 45, 5):
+        fired += await flows.fire_due(repo, "a1", until=T0 + days * day)
+    mails = [c.issued_at for c in fired if c.playbook == "reengagement" and c.step == "news_mail"]
+    assert mails == [T0, T0 + 30 * day]  # never two within weeks of each other

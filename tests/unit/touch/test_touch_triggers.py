@@ -190,9 +190,9 @@ def test_a_one_shot_trigger_stands_for_its_date_value_and_a_recurring_one_for_no
 
 def test_an_overdue_one_shot_trigger_that_fired_for_its_date_is_not_armed_again(seeds) -> None:
     silent = Profile(account_id="a", traits={"seats": 12}, first_seen_at=NOW - 300 * DAY)
-    last_run = one_shot_occurrence(seeds["reengagement"], silent, at=NOW)
-    assert last_run == NOW - 90 * DAY  # runs at 120, 150, 180, 210 days of silence: the fourth is the last
-    assert next_date_trigger(seeds["reengagement"], silent, now=NOW, fired=[last_run]) is None
+    assert one_shot_occurrence(seeds["reengagement"], silent, at=NOW) == NOW  # a bounded trigger keeps when it fired
+    runs = [NOW - d * DAY for d in (180, 150, 120, 90)]  # at 120, 150, 180, 210 days of silence
+    assert next_date_trigger(seeds["reengagement"], silent, now=NOW, fired=runs) is None
     late = profile(renewal_date="2030-08-01")  # learned inside the 120 days: it fired at once
     fired_for = one_shot_occurrence(seeds["renewal"], late)
     assert fired_for == NOW - 59 * DAY
@@ -204,10 +204,19 @@ def test_reengagement_recurs_every_30_days_of_silence_at_most_four_times(seeds) 
     first = NOW - 5 * DAY
     assert next_date_trigger(seeds["reengagement"], silent, now=NOW - 10 * DAY) == first
     assert next_date_trigger(seeds["reengagement"], silent, now=NOW, fired=[first]) == first + 30 * DAY
-    assert next_date_trigger(seeds["reengagement"], silent, now=NOW + 60 * DAY, fired=[first]) == NOW + 60 * DAY
-    assert one_shot_occurrence(seeds["reengagement"], silent, at=NOW + 60 * DAY) == first + 60 * DAY
+    # An outage: the overdue run fires at once, and the next one comes a whole period after it.
+    late = NOW + 60 * DAY
+    assert next_date_trigger(seeds["reengagement"], silent, now=late, fired=[first]) == late
+    assert next_date_trigger(seeds["reengagement"], silent, now=late, fired=[first, late]) == late + 30 * DAY
     runs = [first + k * 30 * DAY for k in range(4)]
     assert next_date_trigger(seeds["reengagement"], silent, now=NOW + 400 * DAY, fired=runs) is None
+
+
+def test_runs_of_an_earlier_silence_do_not_count_against_a_new_one(seeds) -> None:
+    """A real contact moved the date: the runs before it belong to the old silence."""
+    contacted = Profile(account_id="a", traits={}, first_seen_at=NOW - 400 * DAY, last_csm_contact_at=NOW - 130 * DAY)
+    old_runs = [NOW - d * DAY for d in (280, 250, 220, 190)]  # four runs before the contact
+    assert next_date_trigger(seeds["reengagement"], contacted, now=NOW, fired=old_runs) == NOW
 
 
 def test_a_new_date_arms_a_one_shot_trigger_again(seeds) -> None:
