@@ -54,6 +54,7 @@ def load_config(settings: TouchSettings) -> TouchConfig:
     usage = UsageRules(
         recent_days=settings.recovery_days,
         baseline_days=settings.recovery_baseline_days,
+        skip_days=settings.recovery_skip_days,
         recovery_ratio=settings.recovery_ratio,
         daily_use_days=settings.daily_use_login_days,
         daily_use_window=settings.daily_use_window_days,

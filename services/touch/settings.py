@@ -45,11 +45,18 @@ class TouchSettings(ServiceSettings):
         gt=0,
         le=2,
         description="usage recovered = daily use since the decline was detected (at most the last "
-        "recovery_days) reaches this share of the daily use in the recovery_baseline_days before it",
+        "recovery_days) reaches this share of the daily use in the recovery_baseline_days before the drop",
     )
     recovery_days: int = Field(7, ge=1, le=60, description="the recent days recovery looks at")
     recovery_baseline_days: int = Field(
-        30, ge=1, le=60, description="the days before the decline that are the account's own level"
+        30, ge=1, le=60, description="the days of use before the drop that are the account's own level"
+    )
+    recovery_skip_days: int = Field(
+        30,
+        ge=0,
+        le=30,
+        description="days right before the decline's detection the baseline skips: the decline was measured "
+        "over them (health's 30-day usage trend)",
     )
     daily_use_login_days: int = Field(
         7, ge=1, description="distinct login days within daily_use_window_days that make daily use (onboarding thanks)"

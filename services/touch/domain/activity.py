@@ -5,8 +5,9 @@ the features it used (first and last day, at most ``MAX_FEATURES``), and when th
 decline was detected. From these come three things the playbooks need:
 
 - recovery: the recent use (the days after the decline was detected, at most the last
-  ``recent_days``) against the account's own level before it (the ``baseline_days`` before
-  the detection day), per day; recovered when recent >= ``recovery_ratio`` x before;
+  ``recent_days``) against the account's own level before the drop, per day: the ``baseline_days``
+  before the ``skip_days`` the decline was measured over (health's 30-day trend window), so the
+  drop itself does not lower the bar; recovered when recent >= ``recovery_ratio`` x before;
 - daily use: at least ``daily_use_days`` distinct login days within the last ``daily_use_window``;
 - the features to offer in a feature survey: newly used since a date first, then the rest.
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-RETAIN_DAYS = 75  # the 30-day baseline before a decline, plus the weeks a risk run watches
+RETAIN_DAYS = 100  # the baseline 30-60 days before a decline, plus the weeks a risk run watches
 FEATURE_RETAIN_DAYS = 180
 MAX_FEATURES = 40
 MAX_OFFERED_FEATURES = 6
@@ -32,6 +33,7 @@ def day_of(t: datetime) -> int:
 class UsageRules:
     recent_days: int = 7
     baseline_days: int = 30
+    skip_days: int = 30  # the days before the detection the decline was measured over
     recovery_ratio: float = 0.8
     daily_use_days: int = 7
     daily_use_window: int = 14
@@ -96,7 +98,9 @@ def recovered(activity: Activity, *, at: datetime, rules: UsageRules) -> bool:
     """Recent use per day is back to ``recovery_ratio`` of the level before the decline.
 
     Only days after the detection day count as recent, so the decline itself never looks like
-    a recovery; with no use at all before the decline (a long silence), any use is a recovery."""
+    a recovery. The level before the drop is the ``baseline_days`` ending ``skip_days`` before the
+    detection; an account without history that old is compared with the days it has before the
+    detection. With no use at all before (a long silence), any use is a recovery."""
     if activity.declined_at is None:
         return False
     detected, today = day_of(activity.declined_at), day_of(at)
@@ -107,8 +111,11 @@ def recovered(activity: Activity, *, at: datetime, rules: UsageRules) -> bool:
     known = [d for d in activity.usage if d < detected]
     if not known:
         return recent_rate > 0
-    start = max(detected - rules.baseline_days, min(known))
-    before = range(start, detected)
+    end = detected - rules.skip_days
+    start = max(end - rules.baseline_days, min(known))
+    if start >= end:  # no history from before the measured decline
+        end, start = detected, max(detected - rules.baseline_days, min(known))
+    before = range(start, end)
     baseline = sum(activity.usage.get(d, 0) for d in before) / len(before)
     if baseline == 0:
         return recent_rate > 0

@@ -17,12 +17,13 @@ async def tier_is(touch: Touch, account: str, tier: str) -> bool:
 
 
 async def declined_after_a_month_at_two_a_day(touch: Touch) -> tuple[str, datetime]:
+    """Reports used twice a day for a month, then once a day for the month health measured the decline over."""
     account = touch.account(new_account())
     t0 = await touch.sim.fresh_start()
-    await touch.feed.group(account, t0 - 40 * DAY, arr=1200, lifecycle_stage="adoption")
+    await touch.feed.group(account, t0 - 70 * DAY, arr=1200, lifecycle_stage="adoption")
     await eventually(lambda: tier_is(touch, account, "tech"), what="tech tier")
-    for d in range(30, 0, -1):
-        for _ in range(2):
+    for d in range(60, 0, -1):
+        for _ in range(2 if d > 30 else 1):
             await touch.feed.track(account, t0 - d * DAY, "feature_used", feature="reports")
     await touch.feed.health(account, t0, usage_trend=-0.6, previous_band="healthy")
     [notice] = await touch.commands.wait(account, 1, playbook="risk")

@@ -30,26 +30,45 @@ def used(
     return activity
 
 
-def steady_then_declined(per_day: int = 10) -> Activity:
-    """30 days at ``per_day`` events, then 20 days at 2, then the decline is detected at T0."""
+def steady_then_declined(per_day: int = 10, dropped_to: int = 6) -> Activity:
+    """40 days at ``per_day`` events, then 30 days at ``dropped_to`` (health's trend window), then
+    the decline is detected at T0."""
     a = Activity()
-    for d in range(50, 20, -1):
+    for d in range(70, 30, -1):
         a = used(a, T0 - d * DAY, per_day)
-    for d in range(20, 0, -1):
-        a = used(a, T0 - d * DAY, 2)
+    for d in range(30, 0, -1):
+        a = used(a, T0 - d * DAY, dropped_to)
     return note_decline(a, at=T0)
 
 
 def test_a_customer_back_at_full_use_the_day_after_the_decline_is_recovered_at_once() -> None:
-    # The 30 days before detection: 10 days at 10 and 20 at 2, 4.67 a day; 80 % of it is 3.73.
-    a = used(steady_then_declined(), T0 + DAY, 3)
+    # The level before the drop is 10 a day (days 60-31 before detection); 80 % of it is 8.
+    a = used(steady_then_declined(), T0 + DAY, 7)
     assert not recovered(a, at=T0 + DAY, rules=RULES)
     a = used(a, T0 + DAY, 1)
     assert recovered(a, at=T0 + DAY, rules=RULES)
 
 
+def test_staying_at_the_lowered_level_is_no_recovery() -> None:
+    """60 % of the old use: the 30 days just before detection are at that level too, so a bar
+    drawn from them would call it a recovery; the level before the drop does not."""
+    a = steady_then_declined(dropped_to=6)
+    for d in range(1, 8):
+        a = used(a, T0 + d * DAY, 6)
+    assert not recovered(a, at=T0 + 7 * DAY, rules=RULES)
+
+
+def test_an_account_without_history_before_the_measured_decline_compares_with_what_it_has() -> None:
+    a = Activity()
+    for d in range(20, 0, -1):
+        a = used(a, T0 - d * DAY, 5)
+    a = note_decline(a, at=T0)
+    assert not recovered(used(a, T0 + DAY, 3), at=T0 + DAY, rules=RULES)
+    assert recovered(used(a, T0 + DAY, 4), at=T0 + DAY, rules=RULES)
+
+
 def test_use_still_low_after_the_decline_is_no_recovery_even_weeks_later() -> None:
-    a = steady_then_declined()
+    a = steady_then_declined(dropped_to=2)
     for d in range(1, 15):
         a = used(a, T0 + d * DAY, 3)
     assert not recovered(a, at=T0 + 14 * DAY, rules=RULES)
@@ -73,7 +92,7 @@ def test_the_usage_event_that_completes_recovery_derives_usage_improved_once() -
     assert derived == [] and a.declined_at == T0
     at = T0 + 2 * DAY
     signals: list[str] = []
-    for i in range(12):
+    for i in range(20):  # the 16th makes 8 a day over the two days since detection
         a, derived = observe_activity(a, Input(source_id=f"e{i}", at=at, usage=True), at=at, rules=RULES)
         signals += [s.name for s in derived]
     assert signals == ["usage_improved"] and a.declined_at is None
@@ -122,7 +141,7 @@ def test_the_activity_stays_small_and_survives_a_round_trip() -> None:
     for i in range(MAX_FEATURES + 10):
         a = used(a, T0 + i * DAY, login=True, feature=f"f{i}")
     assert len(a.features) == MAX_FEATURES and "f0" not in a.features
-    assert min(a.usage) > (T0 + 49 * DAY).date().toordinal() - 75
+    assert min(a.usage) > (T0 + 49 * DAY).date().toordinal() - 100
     a = note_decline(a, at=T0)
     assert Activity.from_dict(a.to_dict()) == a
     assert Activity.from_dict(None) == Activity()

@@ -78,10 +78,11 @@ async def feed(flows: Flows, repo: FakeRepo, inputs: list[Input], *, now: dateti
 
 
 async def risk_account_in_decline(flows: Flows, repo: FakeRepo) -> list[Command]:
-    """A tech-touch account that used reports 5 times a day for 30 days, then dropped."""
-    history: list[Input] = event(T0 - 40 * DAY, kind="group", arr=1200, lifecycle_stage="adoption")
-    for d in range(30, 0, -1):
-        for _ in range(5):
+    """A tech-touch account that used reports 5 times a day for a month, then 2 times a day for
+    the month over which health measured the decline."""
+    history: list[Input] = event(T0 - 70 * DAY, kind="group", arr=1200, lifecycle_stage="adoption")
+    for d in range(60, 0, -1):
+        for _ in range(5 if d > 30 else 2):
             history += event(T0 - d * DAY, semantic="feature_used", feature="reports")
     await feed(flows, repo, history, now=T0 - DAY)
     return await feed(flows, repo, health(T0, usage_trend=-0.6, previous_band="healthy"), now=T0)
