@@ -289,6 +289,9 @@ class Flows:
             now=at,
             manual=manual,
             running=running,
+            others_started={
+                name: await repo.last_enrolled_at(profile.account_id, name) for name in playbook.trigger.unless_running
+            },
         )
         if not verdict.ok:
             log.debug(

@@ -23,7 +23,9 @@ class TriggerView(BaseModel):
     phases: list[str] = Field(
         default_factory=list, description="only accounts in these phases (empty: any but churned)"
     )
-    unless_running: list[str] = Field(default_factory=list, description="not while these playbooks run")
+    unless_running: list[str] = Field(
+        default_factory=list, description="not while these playbooks run, nor within this cooldown of their last start"
+    )
 
 
 class ExitView(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -106,8 +106,14 @@ def eligibility(
     now: datetime,
     manual: bool = False,
     running: Collection[str] = (),
+    others_started: Mapping[str, datetime | None] | None = None,
 ) -> Eligibility:
-    """The caps and filters of enrolment. A CSM enrolling by hand skips phase and cooldown, not the one-run cap."""
+    """The caps and filters of enrolment. A CSM enrolling by hand skips phase and cooldown, not the one-run cap.
+
+    ``running`` are the playbooks with an open run for the account; ``others_started`` when each
+    ``unless_running`` playbook last started for it. A run of one of those that started within
+    this playbook's cooldown blocks it too, finished or not: the account already got that kind of
+    help (e.g. the risk mails) and is not sent it again a few days later."""
     if has_open_run:
         return Eligibility(False, "already running for this account")
     if playbook.variant_for(tier) is None:
@@ -117,6 +123,9 @@ def eligibility(
     busy = [name for name in playbook.trigger.unless_running if name in running]
     if busy:
         return Eligibility(False, f"{busy[0]} is running for this account")
+    for name, started in (others_started or {}).items():
+        if name in playbook.trigger.unless_running and started is not None and now - started < playbook.cooldown:
+            return Eligibility(False, f"{name} started for this account on {started.date().isoformat()}")
     phases = playbook.trigger.phases
     if phases and phase not in phases:
         return Eligibility(False, f"phase {phase} not in {'/'.join(phases)}")

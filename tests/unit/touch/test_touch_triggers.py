@@ -236,3 +236,21 @@ def test_what_fired_before_does_not_hold_back_a_recurring_survey(seeds) -> None:
     first = next_date_trigger(seeds["advocacy"], profile(), now=NOW)
     assert first is not None
     assert next_date_trigger(seeds["advocacy"], profile(), now=NOW, fired=[first]) == first
+
+
+def test_a_band_drop_starts_nothing_while_risk_runs_or_within_a_cooldown_of_its_start(seeds) -> None:
+    band_drop = seeds["band_drop"]
+
+    def verdict(**kwargs: object):  # type: ignore[no-untyped-def]
+        return eligibility(
+            band_drop, tier="tech", phase="adoption", has_open_run=False, last_enrolled_at=None, now=NOW, **kwargs
+        )
+
+    assert not verdict(running=["risk"]).ok
+    # The risk mails went out two weeks ago and the run is over: not the same mails again.
+    lately = verdict(others_started={"risk": NOW - 14 * DAY})
+    assert not lately.ok and "risk started" in lately.reason
+    assert verdict(others_started={"risk": NOW - 31 * DAY}).ok
+    assert verdict(others_started={"risk": None}).ok
+    # Only the playbooks the trigger names count.
+    assert verdict(others_started={"renewal": NOW - DAY}).ok
