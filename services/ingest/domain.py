@@ -14,6 +14,12 @@ Kind = Literal["track", "identify", "group", "page", "screen", "alias"]
 KINDS: tuple[Kind, ...] = ("track", "identify", "group", "page", "screen", "alias")
 MAX_MESSAGE_ID = 100
 MAX_ID = 512
+# Objects and arrays nested inside one event, at most. Real SDK payloads nest a handful of levels;
+# orjson (and so Kafka and Postgres on the way) refuses more than 255, Python recursion about 1,000.
+MAX_DEPTH = 64
+# Account ids are read back as one URL path segment (/v1/accounts/{id}): a "/" can never be.
+ACCOUNT_ID_FORBIDDEN = "/"
+UNREADABLE_ACCOUNT = "must not contain '/': account ids are read back as one URL path segment"
 # Never carried further than the HTTP layer: a key in an event would leak into Kafka.
 _STRIPPED = ("writeKey", "write_key")
 
@@ -99,9 +105,13 @@ def parse_instant(value: Any, path: str) -> datetime | Problem:
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         else:
             parsed = datetime.fromtimestamp(value / 1000, UTC)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        elif parsed.year in (1, 9999):
+            parsed.astimezone(UTC)  # an offset at the calendar's edge leaves it: refused here, not later
     except (ValueError, OverflowError, OSError):
         return Problem(path, f"not a valid ISO-8601 date-time: {str(value)[:40]!r}", "timestamp")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed
 
 
 def correct_timestamp(
@@ -117,7 +127,10 @@ def correct_timestamp(
     elif sent_at is None:
         corrected = timestamp
     else:
-        corrected = received_at - (sent_at - timestamp)
+        try:
+            corrected = received_at - (sent_at - timestamp)
+        except OverflowError:  # e.g. a timestamp of 9999-12-31 sent in 2000: past the calendar's end
+            return Problem(path, "timestamp and sentAt are too far apart to correct the clock skew", "timestamp")
     if corrected > received_at + policy.future_tolerance:
         return received_at, corrected
     if corrected < received_at - policy.max_age:
@@ -150,6 +163,62 @@ def default_message_id(raw: Mapping[str, Any], *, received_at: datetime) -> str:
         identity = {**raw, "_received_at": received_at.isoformat()}
     digest = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
     return f"ingest-{digest[:32]}"
+
+
+def too_deep(value: Any, path: str, *, limit: int = MAX_DEPTH) -> Problem | None:
+    """The first object or array nested more than ``limit`` levels inside ``value``, as a problem."""
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = ((f"{where}.{_key(k)}", v) for k, v in item.items())
+        elif isinstance(item, list):
+            children = ((f"{where}[{i}]", v) for i, v in enumerate(item))
+        else:
+            continue
+        if depth >= limit:
+            return Problem(where, f"nested more than {limit} levels deep")
+        stack.extend((child, child_path, depth + 1) for child_path, child in children)
+    return None
+
+
+def nul_in(value: Any, path: str) -> Problem | None:
+    """The first key or string holding U+0000 inside ``value``: Postgres stores no such text."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return Problem(where, "contains a NUL character (U+0000)")
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if "\x00" in key:
+                    return Problem(f"{where}.{_key(key)}", "key contains a NUL character (U+0000)")
+                stack.append((child, f"{where}.{key}"))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
+    return None
+
+
+def _key(key: str) -> str:
+    return key.replace("\x00", "\\u0000")
+
+
+def hostile(raw: Mapping[str, Any], path: str, encoded: bytes | None) -> Problem | None:
+    """Nesting or NUL characters that would fail every store on the way, found from the event's JSON.
+
+    ``encoded`` is the event's JSON (None when orjson refused it as too deep): the brackets and the
+    escape are counted in C, and the event is walked only when they say it may be needed.
+    """
+    if encoded is None or encoded.count(b"{") + encoded.count(b"[") > MAX_DEPTH:
+        problem = too_deep(raw, path)
+        if problem is not None:
+            return problem
+    if encoded is None:  # not reachable from a parsed body (orjson reads integers past 64 bits as floats)
+        return Problem(path, "cannot be written as JSON")
+    if encoded is not None and b"\\u0000" in encoded:
+        return nul_in(raw, path)
+    return None
 
 
 def _ident(raw: Mapping[str, Any], key: str, path: str, problems: list[Problem]) -> str | None:
@@ -204,9 +273,16 @@ def parse_call(
     """Validate one call; return it or every problem found, each naming its field path."""
     if not isinstance(raw, dict):
         return [Problem(path, "expected an object")]
-    size = len(orjson.dumps(raw, default=str))
-    if size > limits.max_event_bytes:
+    try:
+        encoded: bytes | None = orjson.dumps(raw, default=str)
+    except TypeError:  # orjson's own recursion limit (255 levels): reported by hostile() below
+        encoded = None
+    if encoded is not None and len(encoded) > limits.max_event_bytes:
+        size = len(encoded)
         return [Problem(path, f"event is {size} bytes, limit {limits.max_event_bytes}", "too_large")]
+    refused = hostile(raw, path, encoded)
+    if refused is not None:
+        return [refused]
     if "writeKey" in raw or "write_key" in raw:  # _STRIPPED, spelt out: checked for every event
         raw = {k: v for k, v in raw.items() if k not in _STRIPPED}
     problems: list[Problem] = []
@@ -223,6 +299,8 @@ def parse_call(
     group_id = _ident(raw, "groupId", path, problems)
     if kind == "group" and group_id is None:
         problems.append(Problem(f"{path}.groupId", "required for group"))
+    elif group_id is not None and ACCOUNT_ID_FORBIDDEN in group_id:
+        problems.append(Problem(f"{path}.groupId", UNREADABLE_ACCOUNT))
     previous_id = _ident(raw, "previousId", path, problems)
     if kind == "alias" and (previous_id is None or user_id is None):
         problems.append(Problem(f"{path}.previousId", "alias needs previousId and userId"))
@@ -235,6 +313,9 @@ def parse_call(
         # RudderStack's SDKs send identify traits only as context.traits.
         traits = _obj(raw["context"], "traits", f"{path}.context", problems)
     context = merge_context(outer_context or {}, _obj(raw, "context", path, problems))
+    context_group = context.get("groupId")
+    if isinstance(context_group, str) and ACCOUNT_ID_FORBIDDEN in context_group:
+        problems.append(Problem(f"{path}.context.groupId", UNREADABLE_ACCOUNT))
     if kind == "page" and raw.get("name") is not None:
         properties = {"name": raw["name"], **properties}
     if kind == "screen" and raw.get("name") is not None:

@@ -8,25 +8,51 @@ from typing import Any
 
 import orjson
 
-from .domain import Call, Limits, Parsed, Problem, Rejected, RequestInvalid, TimePolicy, parse_call, parse_instant
+from .domain import (
+    Call,
+    Limits,
+    Parsed,
+    Problem,
+    Rejected,
+    RequestInvalid,
+    TimePolicy,
+    nul_in,
+    parse_call,
+    parse_instant,
+    too_deep,
+)
 from .semantics import normalise
+
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def gunzip_capped(data: bytes, *, limit: int) -> bytes:
-    """Decompress a gzip body without ever holding more than ``limit`` bytes (a zip bomb stops early)."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(data, limit + 1)
-        if len(out) > limit or inflater.unconsumed_tail:
+    """Decompress a gzip body without ever holding more than ``limit`` bytes (a zip bomb stops early).
+
+    Several gzip members one after the other are one body (RFC 1952); any other byte after the
+    stream is refused: a body is what it says, or nothing.
+    """
+    out = b""
+    while True:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out += inflater.decompress(data, limit + 1 - len(out))
+            if len(out) > limit or inflater.unconsumed_tail:
+                raise RequestInvalid(
+                    Problem("body", f"decompressed body exceeds {limit} bytes", "too_large"), status=413
+                )
+            out += inflater.flush()
+        except zlib.error as exc:
+            raise RequestInvalid(Problem("body", f"Content-Encoding is gzip but the body is not: {exc}")) from exc
+        if not inflater.eof:
+            raise RequestInvalid(Problem("body", "gzip body is truncated"))
+        if len(out) > limit:
             raise RequestInvalid(Problem("body", f"decompressed body exceeds {limit} bytes", "too_large"), status=413)
-        out += inflater.flush()
-    except zlib.error as exc:
-        raise RequestInvalid(Problem("body", f"Content-Encoding is gzip but the body is not: {exc}")) from exc
-    if not inflater.eof:
-        raise RequestInvalid(Problem("body", "gzip body is truncated"))
-    if len(out) > limit:
-        raise RequestInvalid(Problem("body", f"decompressed body exceeds {limit} bytes", "too_large"), status=413)
-    return out
+        data = inflater.unused_data
+        if not data:
+            return out
+        if not data.startswith(GZIP_MAGIC):
+            raise RequestInvalid(Problem("body", f"{len(data)} bytes of trailing garbage after the gzip stream"))
 
 
 def load_document(data: bytes, *, limit: int) -> dict[str, Any]:
@@ -73,6 +99,10 @@ def parse_batch(document: dict[str, Any], *, received_at: datetime, policy: Time
     outer_context = document.get("context") or {}
     if not isinstance(outer_context, dict):
         raise RequestInvalid(Problem("context", "expected an object"))
+    # Merged into every event: refused once here rather than once per event.
+    refused = too_deep(outer_context, "context") or nul_in(outer_context, "context")
+    if refused is not None:
+        raise RequestInvalid(refused)
     outer_sent_at: datetime | None = None
     if document.get("sentAt") is not None:
         parsed = parse_instant(document["sentAt"], "sentAt")

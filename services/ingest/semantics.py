@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -72,8 +73,20 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def _count(value: Any) -> int | float | None:
+# The largest integer every JSON reader (JavaScript's included) holds exactly: amounts and counts
+# beyond it are typing mistakes, and past 2^64 no consumer's decoder takes them at all.
+MAX_AMOUNT = 2**53
+
+
+def _amount(value: Any) -> float | None:
     number = _number(value)
+    if number is None or not math.isfinite(number) or abs(number) > MAX_AMOUNT:
+        return None
+    return number
+
+
+def _count(value: Any) -> int | float | None:
+    number = _amount(value)
     if number is None or number < 0:
         return None
     return int(number) if number.is_integer() else number
@@ -149,9 +162,13 @@ Rule = tuple[tuple[str, ...], Callable[[Any], Any], str]
 GROUP_RULES: dict[str, Rule] = {
     "name": (("name", "accountname", "companyname"), _text, "a string"),
     "plan": (("plan", "planname", "tier"), _text, "a string"),
-    "arr": (("arr", "annualrevenue", "annualrecurringrevenue"), _number, "a number (yearly)"),
-    "mrr": (("mrr", "monthlyrevenue", "monthlyrecurringrevenue"), _number, "a number (monthly)"),
-    "seats": (("seats", "seatspurchased", "licenses", "licences", "seatcount"), _count, "a non-negative number"),
+    "arr": (("arr", "annualrevenue", "annualrecurringrevenue"), _amount, "a number (yearly) of at most 2^53"),
+    "mrr": (("mrr", "monthlyrevenue", "monthlyrecurringrevenue"), _amount, "a number (monthly) of at most 2^53"),
+    "seats": (
+        ("seats", "seatspurchased", "licenses", "licences", "seatcount"),
+        _count,
+        "a non-negative number of at most 2^53",
+    ),
     "renewal_date": (
         ("renewaldate", "renewal", "renewalon", "contractenddate", "contractend"),
         _iso_date,
