@@ -16,7 +16,9 @@ from ..ports import StoredParked, StoreUnavailable
 from ..semantics import EventDoc
 
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(k, 7)) FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"
-_RELEASABLE = """SELECT p.message_id, p.event, m.account_id
+# The event as text, read by orjson: jsonb prints a number such as 1e133 with all its digits, and
+# a JSON reader that makes that a Python int would hand Kafka's encoder an integer past 64 bits.
+_RELEASABLE = """SELECT p.message_id, p.event::text AS event, m.account_id
     FROM ingest.parked_events p
     JOIN LATERAL (SELECT account_id FROM ingest.user_accounts a
                   WHERE a.user_key = ANY(p.user_keys) ORDER BY array_position(p.user_keys, a.user_key) LIMIT 1) m

@@ -64,3 +64,14 @@ async def test_an_account_id_with_a_slash_is_refused_so_nothing_unreadable_is_ac
     assert response.status_code == 400
     assert response.json()["rejected"][0]["errors"][0]["path"] == "$.groupId"
     assert await events_for(ingest.common, f"{account}/x") == []
+
+
+async def test_a_parked_event_with_a_huge_number_is_released_when_its_user_is_grouped(ingest: Ingest) -> None:
+    account, visitor = acct(), f"anon-{uuid.uuid4().hex[:8]}"
+    body = f'{{"anonymousId": "{visitor}", "event": "Viewed", "properties": {{"n": -1.5e133, "m": 1e300}}}}'
+    parked = await ingest.client.post("/v1/track", content=body, headers={"Content-Type": "application/json"})
+    assert parked.status_code == 200, parked.text
+    grouped = await ingest.client.post("/v1/group", json={"anonymousId": visitor, "groupId": account})
+    assert grouped.status_code == 200, grouped.text
+    [released, group] = await events_for(ingest.common, account)
+    assert released.message.properties == {"n": -1.5e133, "m": 1e300}  # type: ignore[attr-defined]
