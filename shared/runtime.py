@@ -19,7 +19,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -203,18 +203,18 @@ def ops_router(get_runtime: Callable[[], Runtime | None]) -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    @router.get("/readyz", responses={503: {"description": "a dependency does not answer: `problems` says which"}})
     async def readyz() -> Response:
         runtime = get_runtime()
         problems = await _readiness_problems(runtime)
         status = 200 if not problems else 503
         return JSONResponse({"ready": not problems, "problems": problems}, status_code=status)
 
-    @router.get("/metrics")
+    @router.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @router.get("/clock")
+    @router.get("/clock", responses={503: {"description": "starting"}})
     async def clock() -> dict[str, object]:
         runtime = get_runtime()
         if runtime is None:

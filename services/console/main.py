@@ -15,12 +15,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -90,7 +91,14 @@ def build_app(
         if owned_backend:
             await app.state.console.backend.aclose()
 
-    app = FastAPI(title="Touchline console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Touchline console",
+        description=CONSOLE_API,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     install_filters(templates.env)
     app.state.console = ConsoleState(
@@ -109,12 +117,58 @@ def build_app(
     for module in (auth, accounts, tasks, feedback):
         app.include_router(module.router)
     _install_handlers(app)
+    app.openapi = partial(console_openapi, app)  # type: ignore[method-assign]
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+CONSOLE_API = """The CSM console: HTML pages (GET) and form actions (POST), signed in by a session cookie.
+
+No route answers JSON; this spec lists each page and action with every status it can answer, so a
+client (or a fuzzer) knows what to expect. Pages redirect (303) to /login without a session;
+actions answer 401 without one, 403 without the CSRF token of the CSM's own session, and redirect
+(303) back to the page they came from, with the outcome in the query string."""
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+_TEXT = {"text/plain": {"schema": {"type": "string"}}}
+_PAGE: dict[str, dict[str, Any]] = {
+    "200": {"description": "the page", "content": _HTML},
+    "303": {"description": "to /login without a session (or from / to /accounts)"},
+    "404": {"description": "no such page, or no such account: the error page", "content": {**_TEXT, **_HTML}},
+    "422": {"description": "an invalid query: the error page", "content": _HTML},
+    "502": {"description": "health, touch or notify did not answer: the error page", "content": _HTML},
+}
+_ACTION: dict[str, dict[str, Any]] = {
+    "200": {"description": "the form again, with what to correct", "content": _HTML},
+    "303": {"description": "back to the page the form was on, with the outcome in the query string"},
+    "401": {"description": "not signed in, or a wrong password", "content": {**_TEXT, **_HTML}},
+    "403": {"description": "the CSRF (or login) token is missing or not this session's", "content": {**_TEXT, **_HTML}},
+    "404": {"description": "no such action", "content": _TEXT},
+    "422": {"description": "an invalid form: the error page", "content": _HTML},
+    "429": {"description": "too many wrong passwords: wait", "content": _HTML},
+    "502": {"description": "health, touch or notify did not answer: the error page", "content": _HTML},
+}
+
+
+def console_openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's spec of the routes, with the statuses and media types the pages really answer."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        for operations in schema["paths"].values():
+            for method, operation in operations.items():
+                answers = _PAGE if method == "get" else _ACTION
+                validation = operation.get("responses", {}).get("422", {}).get("content", {})
+                operation["responses"] = {
+                    code: {**answer, "content": {**answer.get("content", {}), **validation}}
+                    if code == "422" and validation
+                    else answer
+                    for code, answer in answers.items()
+                }
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def _load_themes(path: Path) -> dict[str, list[str]]:

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from touchline.shared import topics
+from touchline.shared.api_errors import error_responses, field_error, refuse_nul
 from touchline.shared.kafka import KafkaPublisher
 from touchline.shared.runtime import require_token
 from touchline.shared.settings import CommonSettings
@@ -26,6 +27,11 @@ from .domain.scorecard import ScorecardSet
 from .domain.scoring import MeasureResult, band_of
 from .domain.trust import trust_report
 from .handlers import AccountNotFound, HealthContext, change_override
+
+# Beyond it an offset is a mistake, and Postgres' bigint ends at 2^63 (a 500, before this bound).
+MAX_OFFSET = 2**53
+MAX_EXPIRY_DAYS = 36_500  # an override for a century is as good as permanent
+MAX_HORIZON_DAYS = 3650
 
 
 @dataclass
@@ -44,7 +50,7 @@ class OverrideIn(BaseModel):
     band: str | None = None
     measure: str | None = None
     expires_at: datetime | None = None
-    expires_in_days: float | None = Field(None, gt=0)
+    expires_in_days: float | None = Field(None, gt=0, le=MAX_EXPIRY_DAYS)
     set_by: str = "api"
 
     @model_validator(mode="after")
@@ -124,7 +130,12 @@ def _field_error(field: str, message: str) -> JSONResponse:
 
 
 def health_router(get_deps: Callable[[], ApiDeps], get_common: Callable[[], CommonSettings]) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["health"], dependencies=[require_token(get_common)])
+    router = APIRouter(
+        prefix="/v1",
+        tags=["health"],
+        dependencies=[require_token(get_common), Depends(refuse_nul)],
+        responses=error_responses(401, 422),
+    )
 
     @router.get("/accounts")
     async def list_accounts(
@@ -135,7 +146,7 @@ def health_router(get_deps: Callable[[], ApiDeps], get_common: Callable[[], Comm
         max_score: float | None = Query(None, ge=0, le=100),
         sort: Literal[tuple(queries.SORTS)] = "band",  # type: ignore[valid-type]
         limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> dict[str, Any]:
         rows = await queries.list_accounts(
             get_deps().engine,
@@ -150,7 +161,7 @@ def health_router(get_deps: Callable[[], ApiDeps], get_common: Callable[[], Comm
         )
         return {"accounts": rows, "limit": limit, "offset": offset}
 
-    @router.get("/accounts/{account_id}")
+    @router.get("/accounts/{account_id}", responses=error_responses(404))
     async def get_account(account_id: str) -> dict[str, Any]:
         row = await queries.get_account(get_deps().engine, account_id)
         if row is None:
@@ -170,19 +181,19 @@ def health_router(get_deps: Callable[[], ApiDeps], get_common: Callable[[], Comm
             ]
         return {"account_id": account_id, "history": rows}
 
-    @router.put("/accounts/{account_id}/overrides")
+    @router.put("/accounts/{account_id}/overrides", responses=error_responses(400, 404))
     async def set_override(account_id: str, body: OverrideIn) -> Any:
         deps = get_deps()
         expires_at = body.expires_at or deps.ctx.clock.now() + timedelta(days=body.expires_in_days or 0)
         request = body.model_dump(exclude={"expires_in_days", "set_by"}) | {"expires_at": expires_at}
         return await _override(deps, account_id, set_by=body.set_by, request=request)
 
-    @router.delete("/accounts/{account_id}/overrides/{kind}")
+    @router.delete("/accounts/{account_id}/overrides/{kind}", responses=error_responses(404))
     async def clear_override(
         account_id: str, kind: Literal["score", "band", "measure"], measure: str | None = None
     ) -> Any:
         if kind == "measure" and not measure:
-            raise HTTPException(422, "measure: required to clear a pinned measure")
+            raise field_error("query", "measure", "required to clear a pinned measure")
         return await _override(get_deps(), account_id, set_by="api", request=None, clear=(kind, measure))
 
     @router.get("/trust")
@@ -190,7 +201,11 @@ def health_router(get_deps: Callable[[], ApiDeps], get_common: Callable[[], Comm
         try:
             days = tuple(int(h) for h in horizons.split(","))
         except ValueError:
-            raise HTTPException(422, "horizons: comma-separated whole days, e.g. 30,60,90") from None
+            days = ()
+        if not days or not all(1 <= d <= MAX_HORIZON_DAYS for d in days):
+            raise field_error(
+                "query", "horizons", f"comma-separated whole days from 1 to {MAX_HORIZON_DAYS}, e.g. 30,60,90"
+            )
         outcomes, hist = await queries.trust_inputs(get_deps().engine)
         return {"outcomes": len(outcomes), "horizons": [vars(r) for r in trust_report(outcomes, hist, horizons=days)]}
 

@@ -9,10 +9,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
 from touchline.shared import topics
+from touchline.shared.api_errors import error_responses, field_error, refuse_nul
 from touchline.shared.runtime import Runtime, require_token
 from touchline.shared.settings import CommonSettings
 
@@ -24,6 +25,9 @@ from .domain.playbook import Playbook
 from .flows import Flows
 from .manual import NotEnrolled, UnknownAccount, enrol_by_hand
 from .playbook_view import PlaybookView, playbook_view
+
+# Beyond it an offset is a mistake, and Postgres' bigint ends at 2^63 (a 500, before this bound).
+MAX_OFFSET = 2**53
 
 
 class EnrolRequest(BaseModel):
@@ -51,7 +55,12 @@ def enrolment_view(e: Enrolment, history: list[dict[str, Any]] | None = None) ->
 def router(
     *, get_runtime: Callable[[], Runtime], get_flows: Callable[[], Flows], get_common: Callable[[], CommonSettings]
 ) -> APIRouter:
-    api = APIRouter(prefix="/v1", dependencies=[require_token(get_common)], tags=["touch"])
+    api = APIRouter(
+        prefix="/v1",
+        dependencies=[require_token(get_common), Depends(refuse_nul)],
+        tags=["touch"],
+        responses=error_responses(401, 422),
+    )
 
     @api.get("/playbooks")
     async def list_playbooks() -> list[PlaybookView]:
@@ -75,7 +84,7 @@ def router(
         owner: str | None = None,
         q: str | None = Query(None, description="part of the account id or name"),
         limit: int = Query(50, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> dict[str, Any]:
         async with get_runtime().engine.connect() as conn:
             found = await PgRepository(conn).list_accounts(
@@ -83,7 +92,7 @@ def router(
             )
         return {"accounts": found, "limit": limit, "offset": offset}
 
-    @api.get("/accounts/{account_id}")
+    @api.get("/accounts/{account_id}", responses=error_responses(404))
     async def account(account_id: str) -> dict[str, Any]:
         async with get_runtime().engine.connect() as conn:
             repo = PgRepository(conn)
@@ -93,7 +102,7 @@ def router(
             stored = await repo.get_tier(account_id)
             return {**asdict(profile), "tier": asdict(stored) if stored else None}
 
-    @api.get("/accounts/{account_id}/tier")
+    @api.get("/accounts/{account_id}/tier", responses=error_responses(404))
     async def tier(account_id: str) -> dict[str, Any]:
         async with get_runtime().engine.connect() as conn:
             repo = PgRepository(conn)
@@ -108,7 +117,7 @@ def router(
             repo = PgRepository(conn)
             return [enrolment_view(e, await repo.history(e.id)) for e in await repo.enrolments(account_id)]
 
-    @api.get("/enrolments/{enrolment_id}")
+    @api.get("/enrolments/{enrolment_id}", responses=error_responses(404))
     async def enrolment(enrolment_id: str) -> dict[str, Any]:
         async with get_runtime().engine.connect() as conn:
             repo = PgRepository(conn)
@@ -117,7 +126,7 @@ def router(
                 raise HTTPException(404, f"enrolment {enrolment_id!r} not found")
             return enrolment_view(e, await repo.history(e.id))
 
-    @api.post("/enrolments/{enrolment_id}/{action}")
+    @api.post("/enrolments/{enrolment_id}/{action}", responses=error_responses(400, 404, 409))
     async def act(
         enrolment_id: str, action: Literal["pause", "resume", "cancel"], request: ActionRequest | None = None
     ) -> dict[str, Any]:
@@ -137,7 +146,12 @@ def router(
                 raise HTTPException(409, str(exc)) from exc
             return enrolment_view(updated, await repo.history(enrolment_id))
 
-    @api.post("/accounts/{account_id}/enrolments", status_code=201)
+    @api.post(
+        "/accounts/{account_id}/enrolments",
+        status_code=201,
+        responses={200: {"description": "a retry with the same Idempotency-Key: the enrolment it created"}}
+        | error_responses(400, 404, 409),
+    )
     async def enrol(
         account_id: str,
         request: EnrolRequest,
@@ -156,7 +170,7 @@ def router(
         playbook = flows.config.playbooks.get(request.playbook)
         if playbook is None:
             known = ", ".join(flows.config.playbooks)
-            raise HTTPException(422, f"playbook: unknown playbook {request.playbook!r} (known: {known})")
+            raise field_error("body", "playbook", f"unknown playbook {request.playbook!r} (known: {known})")
         wanted = ManualRequest(account_id, playbook.name, request.by)
         now = runtime.clock.now()
         async with runtime.engine.begin() as conn:
@@ -170,7 +184,7 @@ def router(
             except NotEnrolled as exc:
                 raise HTTPException(409, str(exc)) from exc
             except KeyReused as exc:
-                raise HTTPException(422, str(exc)) from exc
+                raise field_error("header", HEADER, str(exc)) from exc
             if done.replayed:
                 response.status_code = 200
                 response.headers["Idempotent-Replayed"] = "true"

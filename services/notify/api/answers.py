@@ -11,13 +11,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
+
+from touchline.shared.api_errors import error_responses, field_error, refuse_nul
 
 from ..adapters.pg_answers import AnswerFilter, list_answers
 from ..domain.surveys import SURVEYS
 from ..state import StateDep
 
-router = APIRouter(tags=["answers"])
+router = APIRouter(tags=["answers"], dependencies=[Depends(refuse_nul)], responses=error_responses(401, 422))
 # In a query string an unencoded "+" arrives as a space: "...T09:00:00 09:00" meant "+09:00".
 _SPACED_OFFSET = re.compile(r" (\d{2}(?::?\d{2})?)$")
 
@@ -81,12 +83,13 @@ async def answers(
     until: str | None = None,
     account_id: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=2**53),  # Postgres' bigint ends at 2^63: a bound, not a 500
 ) -> dict[str, Any]:
     try:
         where = answer_filter(survey=survey, account_id=account_id, since=since, until=until)
     except BadQuery as exc:
-        raise HTTPException(422, str(exc)) from None
+        name, _, message = str(exc).partition(": ")
+        raise field_error("query", name, message) from None
     async with state.engine.connect() as conn:
         rows, total = await list_answers(conn, where, limit=limit, offset=offset)
     return {"answers": [answer_view(r) for r in rows], "total": total, "limit": limit, "offset": offset}

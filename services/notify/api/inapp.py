@@ -18,6 +18,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from touchline.shared.api_errors import error_responses, field_error, refuse_nul
+
 from ..adapters import pg_inapp
 from ..adapters import postgres as pg
 from ..domain.outcomes import answer_digest, outcome_for
@@ -26,8 +28,11 @@ from ..domain.tokens import verify_user_token
 from ..inbox import eligible_messages
 from ..state import NotifyState, StateDep
 from ..streams import StreamHub
+from .schemas import InAppEventRecorded, InAppMessages
 
-router = APIRouter(prefix="/v1/inapp", tags=["in-app"])
+router = APIRouter(
+    prefix="/v1/inapp", tags=["in-app"], dependencies=[Depends(refuse_nul)], responses=error_responses(401, 422)
+)
 HEARTBEAT_SECONDS = 15.0
 
 
@@ -56,7 +61,7 @@ async def eligible_now(state: NotifyState, user_id: str) -> list[dict[str, Any]]
     return result
 
 
-@router.get("/messages")
+@router.get("/messages", response_model=InAppMessages)
 async def list_messages(user_id: UserDep, state: StateDep) -> dict[str, Any]:
     return {"user_id": user_id, "messages": await eligible_now(state, user_id)}
 
@@ -83,7 +88,11 @@ async def sse_events(hub: StreamHub, user_id: str, *, heartbeat: float = HEARTBE
         hub.unsubscribe(subscription)
 
 
-@router.get("/stream")
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "server-sent events"}},
+)
 async def stream(user_id: UserDep, state: StateDep) -> StreamingResponse:
     """Server-sent events: ``event: message`` with one message as JSON whenever a new one is eligible."""
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
@@ -95,7 +104,7 @@ class InAppEvent(BaseModel):
     answer: dict[str, Any] | None = None
 
 
-@router.post("/messages/{message_id}/events")
+@router.post("/messages/{message_id}/events", response_model=InAppEventRecorded, responses=error_responses(400, 404))
 async def post_event(message_id: str, event: InAppEvent, user_id: UserDep, state: StateDep) -> dict[str, Any]:
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         row = await pg_inapp.get_message(conn, message_id, user_id=user_id)
@@ -104,11 +113,11 @@ async def post_event(message_id: str, event: InAppEvent, user_id: UserDep, state
         answer = None
         if event.type == "answered":
             if not row["survey"]:
-                raise HTTPException(422, "type: this message is not a survey; it cannot be answered")
+                raise field_error("body", "type", "this message is not a survey; it cannot be answered")
             try:
                 answer = normalise_answer(event.answer, expected=row["survey"])
             except BadAnswer as exc:
-                raise HTTPException(422, str(exc)) from None
+                raise field_error("body", "answer", str(exc)) from None
         now = state.now()
         first = await pg_inapp.record_event(conn, message_id, event=event.type, now=now, answer=answer)
         if first:

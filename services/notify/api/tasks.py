@@ -6,16 +6,20 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from touchline.shared.api_errors import error_responses, field_error, refuse_nul
 
 from .. import task_handlers as th
 from ..adapters import pg_inapp, pg_tasks
 from ..adapters import postgres as pg
 from ..state import NotifyState, StateDep
+from .schemas import Tasks, TaskWithComments, Timeline
 
-router = APIRouter(tags=["tasks"])
+router = APIRouter(tags=["tasks"], dependencies=[Depends(refuse_nul)], responses=error_responses(401, 422))
+TASK_ERRORS = error_responses(400, 404, 409)
 
 
 class Assign(BaseModel):
@@ -47,7 +51,7 @@ async def _task_or_404(conn: AsyncConnection, state: NotifyState, task_id: str) 
     return view
 
 
-@router.get("/v1/tasks")
+@router.get("/v1/tasks", response_model=Tasks)
 async def list_tasks(
     state: StateDep,
     owner: str | None = None,
@@ -66,7 +70,7 @@ async def list_tasks(
     return {"tasks": [th.task_view(r, now=now) for r in rows]}
 
 
-@router.get("/v1/tasks/{task_id}")
+@router.get("/v1/tasks/{task_id}", response_model=TaskWithComments, responses=error_responses(404))
 async def get_task(task_id: str, state: StateDep) -> dict[str, Any]:
     async with state.engine.connect() as conn:
         return await _task_or_404(conn, state, task_id)
@@ -86,26 +90,26 @@ async def _act(state: NotifyState, task_id: str, action: Any) -> dict[str, Any]:
     return result
 
 
-@router.post("/v1/tasks/{task_id}/assign")
+@router.post("/v1/tasks/{task_id}/assign", response_model=TaskWithComments, responses=TASK_ERRORS)
 async def assign(task_id: str, body: Assign, state: StateDep) -> dict[str, Any]:
     return await _act(state, task_id, lambda c: th.assign(c, state.tasks, task_id, owner=body.owner))
 
 
-@router.post("/v1/tasks/{task_id}/snooze")
+@router.post("/v1/tasks/{task_id}/snooze", response_model=TaskWithComments, responses=TASK_ERRORS)
 async def snooze(task_id: str, body: Snooze, state: StateDep) -> dict[str, Any]:
     if body.until.tzinfo is None:
-        raise HTTPException(422, "until: give a time zone (e.g. 2027-01-10T09:00Z)")
+        raise field_error("body", "until", "give a time zone (e.g. 2027-01-10T09:00Z)")
     if body.until <= state.now():
-        raise HTTPException(422, "until: must be in the future")
+        raise field_error("body", "until", "must be in the future")
     return await _act(state, task_id, lambda c: th.snooze(c, state.tasks, task_id, until=body.until))
 
 
-@router.post("/v1/tasks/{task_id}/comment")
+@router.post("/v1/tasks/{task_id}/comment", response_model=TaskWithComments, responses=TASK_ERRORS)
 async def comment(task_id: str, body: Comment, state: StateDep) -> dict[str, Any]:
     return await _act(state, task_id, lambda c: th.comment(c, state.tasks, task_id, author=body.author, body=body.body))
 
 
-@router.post("/v1/tasks/{task_id}/complete")
+@router.post("/v1/tasks/{task_id}/complete", response_model=TaskWithComments, responses=TASK_ERRORS)
 async def complete(task_id: str, body: Close, state: StateDep) -> dict[str, Any]:
     return await _act(
         state, task_id, lambda c: th.complete(c, state.tasks, task_id, status=body.status, reason=body.reason)
@@ -116,7 +120,7 @@ def _iso(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
 
 
-@router.get("/v1/accounts/{account_id}/timeline")
+@router.get("/v1/accounts/{account_id}/timeline", response_model=Timeline)
 async def timeline(account_id: str, state: StateDep, limit: int = Query(200, ge=1, le=2000)) -> dict[str, Any]:
     """Mails (with opened/clicked/answered), in-app messages (with answers) and tasks, newest first."""
     async with state.engine.connect() as conn:

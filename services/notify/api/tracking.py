@@ -11,13 +11,16 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from touchline.shared.api_errors import error_responses
+
 from ..adapters import postgres as pg
 from ..domain.email import is_machine_open
 from ..domain.outcomes import answer_digest, outcome_for
 from ..domain.tokens import BadToken, LinkClaim, LinkKind, verify_link
 from ..state import NotifyState, StateDep
 
-router = APIRouter(tags=["tracking"])
+# A forged, altered or unknown token is a 404, exactly like a link that never existed.
+router = APIRouter(tags=["tracking"], responses=error_responses(404))
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store, max-age=0"}
 THANKS = {
@@ -52,7 +55,11 @@ async def record_open(conn: AsyncConnection, state: NotifyState, row: Mapping[st
         )
 
 
-@router.get("/t/o/{token}.gif")
+@router.get(
+    "/t/o/{token}.gif",
+    response_class=Response,
+    responses={200: {"content": {"image/gif": {}}, "description": "a 1x1 transparent GIF"}},
+)
 async def open_pixel(token: str, state: StateDep) -> Response:
     claim = claim_of(state, token, "open")
 
@@ -63,7 +70,12 @@ async def open_pixel(token: str, state: StateDep) -> Response:
     return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
 
-@router.get("/t/c/{token}")
+@router.get(
+    "/t/c/{token}",
+    response_class=RedirectResponse,
+    status_code=302,
+    responses={302: {"description": "to the link's URL (signed in the token)"}},
+)
 async def click(token: str, state: StateDep) -> Response:
     claim = claim_of(state, token, "click")
     if not claim.url or not claim.url.startswith(("http://", "https://")):
@@ -85,7 +97,7 @@ async def click(token: str, state: StateDep) -> Response:
     return RedirectResponse(claim.url, status_code=302, headers=NO_STORE)
 
 
-@router.get("/t/a/{token}")
+@router.get("/t/a/{token}", response_class=HTMLResponse)
 async def answer(token: str, state: StateDep) -> HTMLResponse:
     claim = claim_of(state, token, "answer")
     given = claim.answer or {}

@@ -8,12 +8,14 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from touchline.shared.api_errors import error_responses
+
 from ..adapters import postgres as pg
 from ..domain.outcomes import outcome_for
 from ..state import StateDep
 from .tracking import NO_STORE, claim_of, delivery_of, page
 
-router = APIRouter(tags=["unsubscribe"])
+router = APIRouter(tags=["unsubscribe"], responses=error_responses(404))
 TEXT = {
     "en": (
         "Unsubscribe",
@@ -30,7 +32,7 @@ TEXT = {
 }
 
 
-@router.get("/u/{token}")
+@router.get("/u/{token}", response_class=HTMLResponse)
 async def unsubscribe_page(token: str, state: StateDep) -> HTMLResponse:
     claim = claim_of(state, token, "unsubscribe")
     async with state.engine.connect() as conn:
@@ -42,7 +44,7 @@ async def unsubscribe_page(token: str, state: StateDep) -> HTMLResponse:
     return HTMLResponse(page(title, form, locale=locale), headers=NO_STORE)
 
 
-@router.post("/u/{token}")
+@router.post("/u/{token}", response_class=HTMLResponse)
 async def unsubscribe(token: str, state: StateDep) -> HTMLResponse:
     """Mail clients POST ``List-Unsubscribe=One-Click``; the page's button posts an empty form. Both count."""
     claim = claim_of(state, token, "unsubscribe")

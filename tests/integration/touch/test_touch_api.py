@@ -119,7 +119,9 @@ async def test_a_csm_enrols_an_account_by_hand_once_at_a_time(touch: Touch) -> N
     twice = await touch.client.post(f"/v1/accounts/{account}/enrolments", json={"playbook": "risk"})
     assert twice.status_code == 409 and "already running" in twice.json()["detail"]
     unknown = await touch.client.post(f"/v1/accounts/{account}/enrolments", json={"playbook": "nope"})
-    assert unknown.status_code == 422 and "unknown playbook 'nope'" in unknown.json()["detail"]
+    [problem] = unknown.json()["detail"]
+    assert unknown.status_code == 422 and problem["loc"] == ["body", "playbook"]
+    assert "unknown playbook 'nope'" in problem["msg"]
     stranger = await touch.client.post(f"/v1/accounts/{new_account()}/enrolments", json={"playbook": "risk"})
     assert stranger.status_code == 404
     listed = (await touch.client.get(f"/v1/accounts/{account}/enrolments")).json()

@@ -87,7 +87,9 @@ async def test_a_key_reused_for_another_request_is_refused_naming_the_header(tou
         await enrol(touch, account, "risk", key, by="mia"),
     ):
         assert response.status_code == 422
-        assert response.json()["detail"].startswith(f"Idempotency-Key: '{key}' was already used for a different")
+        [problem] = response.json()["detail"]
+        assert problem["loc"] == ["header", "Idempotency-Key"]
+        assert problem["msg"].startswith(f"Idempotency-Key: '{key}' was already used for a different")
     assert (await touch.client.get(f"/v1/accounts/{other}/enrolments")).json() == []
     assert [r["playbook"] for r in (await touch.client.get(f"/v1/accounts/{account}/enrolments")).json()] == ["risk"]
 
