@@ -4,7 +4,7 @@ PY := .venv/bin/python
 # Reinstalling on every `make up` is slow: the stamp re-runs pip only when the deps change.
 STAMP := .venv/.installed
 
-.PHONY: venv up down infra logs status env test test-unit test-integration test-e2e demo bench lint
+.PHONY: venv up down infra logs status env test test-unit test-integration test-e2e fuzz demo bench lint
 
 venv: $(STAMP)
 
@@ -44,6 +44,12 @@ test-integration: venv
 
 test-e2e: venv
 	.venv/bin/pytest -q tests/e2e
+
+# Schemathesis against every service's OpenAPI with more examples than `make test` runs
+# (FUZZ_EXAMPLES per operation and generation mode; `make test` runs 10).
+FUZZ_EXAMPLES ?= 150
+fuzz: venv
+	TOUCHLINE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) .venv/bin/pytest -q tests/fuzz
 
 # Replays a simulated quarter on the local stack (started if needed).
 # DEMO_ACCOUNTS / DEMO_DAYS / DEMO_SEED size it.
