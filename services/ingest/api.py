@@ -20,7 +20,7 @@ from .auth import WriteKeys, basic_user
 from .domain import KINDS, Limits, Parsed, Problem, RequestInvalid, TimePolicy
 from .handlers import Ports, accept
 from .metrics import ACCEPTED, REJECTED
-from .openapi import BATCH_BODY, CALL_BODY, RESPONSES
+from .openapi import BATCH_BODY, RESPONSES, call_body
 from .payloads import body_write_key, gunzip_capped, load_document, parse_batch, parse_single
 from .ports import Unavailable
 from .ratelimit import RateLimiter
@@ -173,7 +173,7 @@ def router(get_state: Callable[[], IngestState]) -> APIRouter:
         )
 
     for kind in KINDS:
-        add(f"/{kind}", kind, CALL_BODY, f"Segment {kind} call")
+        add(f"/{kind}", kind, call_body(kind), f"Segment {kind} call")
     add("/batch", "batch", BATCH_BODY, "Several calls at once (outer context merged into each)")
     add("/import", "batch", BATCH_BODY, "Same as /v1/batch")
     return api

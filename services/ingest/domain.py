@@ -320,7 +320,10 @@ def parse_call(
         properties = {"name": raw["name"], **properties}
     if kind == "screen" and raw.get("name") is not None:
         properties = {"name": raw["name"], **properties}
-    original = _time(raw, "timestamp", path, problems) or _time(raw, "originalTimestamp", path, problems)
+    # Both read, so a wrong originalTimestamp is refused even beside a timestamp (the spec says so).
+    original = _time(raw, "timestamp", path, problems)
+    fallback = _time(raw, "originalTimestamp", path, problems)
+    original = original or fallback
     sent_at = _time(raw, "sentAt", path, problems) or outer_sent_at
     if problems:
         return problems

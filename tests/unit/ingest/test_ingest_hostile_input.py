@@ -162,3 +162,20 @@ def test_several_gzip_members_share_one_cap() -> None:
     with pytest.raises(RequestInvalid) as caught:
         gunzip_capped(gzip.compress(b" " * 600) + gzip.compress(b" " * 600), limit=1000)
     assert caught.value.status == 413
+
+
+def test_an_invalid_original_timestamp_is_refused_even_beside_a_valid_timestamp() -> None:
+    parsed = single({"userId": "u", "event": "e", "timestamp": "2027-03-01T11:00:00Z", "originalTimestamp": [1]})
+    assert only_problem(parsed)[0] == "$.originalTimestamp"
+
+
+def test_the_openapi_of_each_call_requires_what_ingest_requires() -> None:
+    from touchline.ingest.openapi import call_schema
+
+    assert call_schema("track")["required"] == ["event"]
+    assert call_schema("alias")["required"] == ["previousId", "userId"]
+    group = call_schema("group")
+    assert group["required"] == ["groupId"]
+    assert group["properties"]["groupId"]["anyOf"][0]["pattern"] == "^[^/\\u0000]+$"
+    assert group["properties"]["traits"]["properties"]["seats"]["maximum"] == 2**53
+    assert [option["required"] for option in call_schema("page")["anyOf"]] == [["userId"], ["anonymousId"]]
