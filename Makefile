@@ -46,7 +46,7 @@ test-e2e: venv
 	.venv/bin/pytest -q tests/e2e
 
 # Schemathesis against every service's OpenAPI with more examples than `make test` runs
-# (FUZZ_EXAMPLES per operation and generation mode; `make test` runs 10).
+# (FUZZ_EXAMPLES per operation and generation mode; `make test` runs 25).
 FUZZ_EXAMPLES ?= 150
 fuzz: venv
 	TOUCHLINE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) .venv/bin/pytest -q tests/fuzz

@@ -23,7 +23,7 @@ from touchline.console.settings import ConsoleSettings
 from touchline.console.views.common import SESSION_COOKIE
 from touchline.shared.settings import CommonSettings
 
-EXAMPLES = int(os.environ.get("TOUCHLINE_FUZZ_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("TOUCHLINE_FUZZ_EXAMPLES", "25"))
 CHECKS = [
     schemathesis.checks.not_a_server_error,
     schemathesis.checks.status_code_conformance,

@@ -120,3 +120,14 @@ def test_every_service_publishes_its_openapi_with_every_status_documented(fuzz_s
     assert timeline["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Timeline"}
     inapp = notify["paths"]["/v1/inapp/messages"]["get"]["responses"]["200"]
     assert inapp["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/InAppMessages"}
+
+
+@pytest.mark.parametrize("path", ["/t/o/%00.gif", "/t/c/a%00.b", "/t/a/%00", "/u/x%00y", "/t/c/" + "A" * 5000])
+def test_a_hostile_signed_link_token_is_a_404_like_any_forged_one(http: dict[str, httpx.Client], path: str) -> None:
+    answer = httpx.get(f"{http['notify'].base_url}{path}")
+    assert answer.status_code == 404 and answer.json() == {"detail": "no such link"}
+
+
+def test_an_in_app_identity_with_a_nul_is_a_422_naming_user(http: dict[str, httpx.Client]) -> None:
+    answer = httpx.get(f"{http['notify'].base_url}/v1/inapp/messages", params={"user": "u\x00", "token": "00"})
+    assert "NUL" in named(answer, "query", "user")
