@@ -75,3 +75,4 @@ async def test_a_parked_event_with_a_huge_number_is_released_when_its_user_is_gr
     assert grouped.status_code == 200, grouped.text
     [released, group] = await events_for(ingest.common, account)
     assert released.message.properties == {"n": -1.5e133, "m": 1e300}  # type: ignore[attr-defined]
+    assert group.message.kind == "group"  # type: ignore[attr-defined]
