@@ -183,7 +183,7 @@ async def test_a_band_drop_without_a_usage_decline_gets_the_engagement_action_of
     repo = FakeRepo()
     await feed(flows, repo, event(T0 - DAY, kind="group", arr=1200, lifecycle_stage="adoption"), now=T0 - DAY)
     out = await feed(flows, repo, health(T0, band="caution", previous_band="healthy"), now=T0)
-    assert [what(c) for c in out] == ["email:risk.use_cases", "in_app:risk.use_cases"]
+    assert [what(c) for c in out] == ["email:band_drop.check_in", "in_app:band_drop.check_in"]
     out = await flows.fire_due(repo, ACC, until=T0 + 8 * DAY)
     assert [(what(c), c.issued_at) for c in out] == [("task:band_drop_no_reaction", T0 + 7 * DAY)]
     high = FakeRepo()

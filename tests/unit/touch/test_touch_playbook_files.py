@@ -42,7 +42,7 @@ def test_the_seed_playbooks_are_all_valid_and_use_the_agreed_templates_and_task_
     assert templates <= {
         "onboarding.welcome", "onboarding.training_invite", "onboarding.setup_material", "onboarding.tips",
         "onboarding.thanks", "onboarding.reminder", "onboarding.satisfaction_survey", "renewal.reminder_survey",
-        "renewal.offer", "renewal.thanks", "risk.decline_notice", "risk.use_cases", "risk.feature_survey",
+        "renewal.offer", "renewal.thanks", "risk.decline_notice", "risk.use_cases", "risk.feature_survey", "band_drop.check_in",
         "advocacy.nps_survey", "advocacy.passive_thanks", "advocacy.promoter_referral_ask", "advocacy.reminder",
         "advocacy.gift_thanks", "advocacy.detractor_followup", "reengagement.news", "churn.exit_survey",
     }  # fmt: skip
