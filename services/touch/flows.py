@@ -369,4 +369,18 @@ class Flows:
         traits = profile.traits if profile is not None else {}
         if activity is None and needs_activity(playbook, e, adv.decisions):
             activity = await repo.get_activity(e.account_id)
-        return [command_for(playbook, e, d, traits=traits, at=at, activity=activity) for d in adv.decisions]
+        commands = [command_for(playbook, e, d, traits=traits, at=at, activity=activity) for d in adv.decisions]
+        # A feature survey needs features to offer: an account whose product reported no feature
+        # use gets nothing rather than a survey nobody can answer (recorded on the run's history).
+        unanswerable = [c for c in commands if c.variables.get("features") == []]
+        if unanswerable:
+            await repo.add_history(
+                e.id,
+                [
+                    HistoryEntry(
+                        c.step or "-", e.visits.get(c.step or "", 0), at, "skipped", "no feature use to ask about"
+                    )
+                    for c in unanswerable
+                ],
+            )
+        return [c for c in commands if c not in unanswerable]

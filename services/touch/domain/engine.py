@@ -88,7 +88,7 @@ class HistoryEntry:
     step: str
     visit: int
     at: datetime
-    event: str  # entered, sent, task, waiting, deferred, branch, timeout, completed, exited, ignored
+    event: str  # entered, sent, task, waiting, deferred, branch, timeout, completed, exited, ignored, skipped
     detail: str = ""
     command_id: str | None = None
 

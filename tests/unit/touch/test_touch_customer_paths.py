@@ -219,3 +219,24 @@ async def test_the_detractor_follow_up_mail_goes_to_the_person_who_answered_else
     assert what(task) == "task:detractor_follow_up"
     anonymous, _ = await detractor(None)
     assert (anonymous.recipients.role, anonymous.recipients.user_ids) == ("admins", [])
+
+
+async def test_a_recovered_customer_whose_product_names_no_features_gets_no_unanswerable_survey(flows) -> None:
+    repo = FakeRepo()
+    history: list[Input] = event(T0 - 70 * DAY, kind="group", arr=1200, lifecycle_stage="adoption")
+    for d in range(60, 0, -1):
+        for _ in range(5 if d > 30 else 2):
+            history += event(T0 - d * DAY, semantic="feature_used")  # use, but no feature named
+    await feed(flows, repo, history, now=T0 - DAY)
+    assert [what(c) for c in await feed(flows, repo, health(T0, usage_trend=-0.6), now=T0)] == [
+        "email:risk.decline_notice"
+    ]
+    out: list[Command] = []
+    for d in range(4, 12):
+        at = T0 + d * DAY
+        out += await feed(flows, repo, [i for _ in range(5) for i in event(at, semantic="feature_used")], now=at)
+    out += await flows.fire_due(repo, ACC, until=T0 + 30 * DAY)
+    # Recovered (no CSM task), but there is nothing to ask which features helped.
+    assert [what(c) for c in out] == ["email:risk.use_cases"]
+    [run] = repo.history.values()
+    assert [(h.step, h.detail) for h in run if h.event == "skipped"] == [("survey", "no feature use to ask about")]
