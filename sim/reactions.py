@@ -28,6 +28,7 @@ OPEN_RATE: dict[Persona, float] = {
     "slow_decline": 0.0,
     "stalled_onboarding": 0.0,
     "long_silent": 0.0,
+    "recovering": 1.0,
 }
 # A score survey's offered score is taken when it lies this close to the persona's leaning: a
 # detractor offered only 8-10 does not pretend to be a promoter.
@@ -68,6 +69,9 @@ LEANINGS: dict[Persona, Leaning] = {
         choices={"renewal": ("undecided",)},
         comments={"nps": "Fine, but is it worth the price?"},
     ),
+    # Back at full use after the decline notice: says which new feature helped, renews, but
+    # leaves the NPS question unanswered (opened, not answered: the seed's reminder branch).
+    "recovering": Leaning(choices={"renewal": ("likely",)}, names_features=True),
 }
 
 

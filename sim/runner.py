@@ -69,6 +69,19 @@ class MailRecord:
     reaction: Reaction
 
 
+@dataclass(frozen=True)
+class GivenAnswer:
+    """One answer a simulated customer gave, with what the message offered (for the checks that
+    nothing else answers on the customers' behalf, and nothing outside the offer)."""
+
+    day: int
+    account_id: str
+    user_id: str
+    channel: str  # email (one-click link) or in_app (widget choice)
+    answer: Answer  # as sent: an offered answer, plus the widget's comment in-app
+    offered: tuple[Answer, ...]
+
+
 @dataclass
 class Timings:
     settle_s: float = 0.0
@@ -98,6 +111,7 @@ class Runner:
         self.total = Tally()
         self.today = Tally()
         self.mails: list[MailRecord] = []
+        self.given: list[GivenAnswer] = []
         self.timings = Timings()
         self._people = {u.email.lower(): (a, u) for a in self.accounts for u in a.users}
         self._active_today: set[str] = set()
@@ -179,6 +193,10 @@ class Runner:
                     seed=self.config.seed,
                 )  # fmt: skip
             await self._act_on_mail(mail, offer, reaction)
+            if reaction.answer is not None:
+                self.given.append(
+                    GivenAnswer(day, account.account_id, user.user_id, "email", reaction.answer, offer.answers)
+                )
             self.mails.append(
                 MailRecord(
                     day=day, account_id=account.account_id, to=user.email, template=template_of(mail),
@@ -233,6 +251,7 @@ class Runner:
                     answer["comment"] = reaction.comment
                 await self.client.inapp_event(user.user_id, message_id, "answered", answer)
                 self.today.answers[str(answer.get("survey"))] += 1
+                self.given.append(GivenAnswer(day, account.account_id, user.user_id, "in_app", answer, offer.answers))
             elif reaction.click and not offer.asks and (message.get("cta") or {}).get("url"):
                 await self.client.inapp_event(user.user_id, message_id, "clicked")
             else:

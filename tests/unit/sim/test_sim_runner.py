@@ -104,6 +104,7 @@ async def test_a_detractor_opens_the_nps_mail_and_clicks_a_low_score(tmp_path):
     payload = json.loads(base64.urlsafe_b64decode(answered[0].split("/t/a/")[1].split(".")[0] + "=="))
     assert payload["a"] == {"survey": "nps", "score": 2}
     assert runner.total.answers["nps"] == 1
+    assert [(g.channel, g.answer) for g in runner.given] == [("email", {"survey": "nps", "score": 2})]
     assert runner.mails[0].template == "advocacy.nps_survey" and runner.mails[0].account_id == account.account_id
 
 
@@ -167,6 +168,9 @@ async def test_users_active_today_answer_an_in_app_survey_with_one_of_its_choice
         assert {"survey": answer["survey"], "score": answer["score"]} in NPS and answer["score"] == 10
         assert set(answer) == {"survey", "score", "comment"}  # the widget's comment box
     assert {e[0] for e in client.inapp_events} <= {u.user_id for u in account.users}
+    assert [g.answer for g in runner.given] == [e[3] for e in answered] and {g.channel for g in runner.given} == {
+        "in_app"
+    }
 
 
 async def test_an_in_app_survey_without_choices_is_dismissed_unanswered_and_counted_once(tmp_path):
