@@ -81,6 +81,13 @@ class Offer:
     def unanswerable(self) -> bool:
         return self.asks and not self.answers
 
+    @property
+    def survey(self) -> str | None:
+        """The survey it asks: its answers say, else its template."""
+        if self.answers:
+            return str(self.answers[0].get("survey"))
+        return ASKS.get(self.label) if self.asks else None
+
 
 def template_of(mail: Mail) -> str | None:
     """The template the mail says it is, else the one its subject gives away, else None."""

@@ -23,6 +23,7 @@ Persona = Literal[
     "promoter",
     "long_silent",
     "recovering",
+    "hesitant",
 ]
 PERSONAS: tuple[Persona, ...] = (
     "thriving",
@@ -34,6 +35,7 @@ PERSONAS: tuple[Persona, ...] = (
     "promoter",
     "long_silent",
     "recovering",
+    "hesitant",
 )
 Tier = Literal["tech", "low", "high"]
 # ARR ranges that land in each touch tier with the seed tier rules (ARR-based segmentation).
@@ -48,9 +50,9 @@ CHAMPION_LEAVES_DAY = 14
 # from daily use to almost nothing, so usage falls 30 % month-on-month within the first week.
 DECLINE_FROM = -20
 DECLINE_DAYS = 30
-# A recovering account declines like a slow one, reads the decline notice (sent on day 0) and is
-# back at full use from this day, trying features it never used before.
-RECOVERS_DAY = 2
+# A recovering account declines like a slow one (noticed on day 0-1), reads the decline notice
+# and is back at full use from this day, trying features it never used before.
+RECOVERS_DAY = 6
 # The features a recovering account used before it recovered; the rest are new to it afterwards.
 USUAL_FEATURES = FEATURES[:4]
 # Renewal of the undecided account: inside the 90–120-day reminder window on day 0, so the
@@ -201,7 +203,7 @@ def activity(persona: Persona, *, day: int, user_index: int) -> float:
         return 0.15 if user_index == 0 else 0.0
     if persona in ("thriving", "promoter"):
         return 0.9
-    if persona in ("renewal_undecided", "detractor"):
+    if persona in ("renewal_undecided", "detractor", "hesitant"):
         return 0.6
     if persona == "recovering" and day >= RECOVERS_DAY:
         return 0.9

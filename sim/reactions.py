@@ -29,6 +29,7 @@ OPEN_RATE: dict[Persona, float] = {
     "stalled_onboarding": 0.0,
     "long_silent": 0.0,
     "recovering": 1.0,
+    "hesitant": 1.0,
 }
 # A score survey's offered score is taken when it lies this close to the persona's leaning: a
 # detractor offered only 8-10 does not pretend to be a promoter.
@@ -44,6 +45,9 @@ class Leaning:
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # survey -> acceptable, best first
     names_features: bool = False  # picks one of the features a feature survey offers
     comments: Mapping[str, str] = field(default_factory=dict)  # typed where a comment box is offered
+    # Answers a survey mail only when the same survey reached it by mail on an earlier day.
+    when_asked_again: bool = False
+    answers_in_app: bool = True
 
 
 LEANINGS: dict[Persona, Leaning] = {
@@ -72,6 +76,15 @@ LEANINGS: dict[Persona, Leaning] = {
     # Back at full use after the decline notice: says which new feature helped, renews, but
     # leaves the NPS question unanswered (opened, not answered: the seed's reminder branch).
     "recovering": Leaning(choices={"renewal": ("likely",)}, names_features=True),
+    # Reads every mail, closes every in-app survey, and answers a survey mail only the second
+    # time: the seed's "opened but unanswered -> reminder" branch, then a passive score if the
+    # reminder can be answered.
+    "hesitant": Leaning(
+        scores={"nps": 7, "satisfaction": 3, "roi": 6},
+        choices={"renewal": ("likely",), "referral": ("no",)},
+        when_asked_again=True,
+        answers_in_app=False,
+    ),
 }
 
 
@@ -123,9 +136,12 @@ def react(
     offered: Sequence[Mapping[str, Any]],
     day: int,
     seed: int,
+    in_app: bool = False,
+    asked_before: bool = False,
 ) -> Reaction:
     """What ``user_id`` does with one message (mail or in-app) seen on simulation ``day`` that
-    offers the answers ``offered`` (none for a message that asks nothing, or cannot be answered).
+    offers the answers ``offered`` (none for a message that asks nothing, or cannot be answered);
+    ``asked_before``: the same survey reached this user by mail on an earlier day.
 
     ``message_key`` names the message (its id) so a retried look at the same mail gives the
     same reaction."""
@@ -137,7 +153,11 @@ def react(
     r = rng(seed, "react", user_id, message_key)
     if r.random() >= rate:
         return NO_REACTION
-    picked = choose(persona, offered, r)
+    leaning = LEANINGS.get(persona)
+    hesitating = leaning is not None and (
+        (in_app and not leaning.answers_in_app) or (not in_app and leaning.when_asked_again and not asked_before)
+    )
+    picked = None if hesitating else choose(persona, offered, r)
     if picked is None:
         return Reaction(open=True, click=r.random() < 0.4)
     answer = dict(offered[picked])

@@ -82,6 +82,17 @@ class GivenAnswer:
     offered: tuple[Answer, ...]
 
 
+@dataclass(frozen=True)
+class Unanswerable:
+    """A message that asked a question without offering a single answer."""
+
+    day: int
+    account_id: str
+    user_id: str
+    channel: str
+    label: str  # template, else "subject: ..." (mail) or the message's title (in-app)
+
+
 @dataclass
 class Timings:
     settle_s: float = 0.0
@@ -112,6 +123,9 @@ class Runner:
         self.today = Tally()
         self.mails: list[MailRecord] = []
         self.given: list[GivenAnswer] = []
+        self.unanswerable: list[Unanswerable] = []
+        # The first day each user got a mail asking each survey (a reminder is a second ask).
+        self._first_asked: dict[tuple[str, str], int] = {}
         self.timings = Timings()
         self._people = {u.email.lower(): (a, u) for a in self.accounts for u in a.users}
         self._active_today: set[str] = set()
@@ -185,12 +199,13 @@ class Runner:
             self.today.mails += 1
             self.today.mails_by_template[offer.label] += 1
             if offer.unanswerable:
-                self.today.unanswerable[f"{offer.label} (email)"] += 1
+                self._gap(Unanswerable(day, account.account_id, user.user_id, "email", offer.label))
             reaction = NO_REACTION
+            asked_before = self._asked(user, offer, day)
             if self.react_to_mail:
                 reaction = react(
                     account, user_id=user.user_id, message_key=mail.message_id, offered=offer.answers, day=day,
-                    seed=self.config.seed,
+                    seed=self.config.seed, asked_before=asked_before,
                 )  # fmt: skip
             await self._act_on_mail(mail, offer, reaction)
             if reaction.answer is not None:
@@ -221,6 +236,17 @@ class Runner:
             await self.client.hit(mail.of_kind("click")[0].url)
             self.today.clicks += 1
 
+    def _asked(self, user: User, offer: Offer, day: int) -> bool:
+        """Whether a mail asked ``user`` this survey on an earlier day; remembers today's ask."""
+        if offer.survey is None:
+            return False
+        first = self._first_asked.setdefault((user.user_id, offer.survey), day)
+        return first < day
+
+    def _gap(self, gap: Unanswerable) -> None:
+        self.unanswerable.append(gap)
+        self.today.unanswerable[f"{gap.label} ({gap.channel})"] += 1
+
     async def use_inapp(self, day: int) -> None:
         """Users who were in the product today see their in-app messages and react to them."""
         await _bounded(
@@ -239,11 +265,11 @@ class Runner:
             self.today.inapp_seen += 1
             if offer.unanswerable and message_id not in self._unanswerable_seen:
                 self._unanswerable_seen.add(message_id)
-                self.today.unanswerable[f"{offer.label} (in-app)"] += 1
+                self._gap(Unanswerable(day, account.account_id, user.user_id, "in-app", offer.label))
             await self.client.inapp_event(user.user_id, message_id, "seen")
             reaction = react(
                 account, user_id=user.user_id, message_key=message_id, offered=offer.answers, day=day,
-                seed=self.config.seed,
+                seed=self.config.seed, in_app=True,
             )  # fmt: skip
             if reaction.answer is not None:
                 answer = dict(reaction.answer)

@@ -86,3 +86,17 @@ def test_thriving_users_open_some_but_not_all_mails():
 
 def test_the_same_message_always_gets_the_same_reaction():
     assert reaction("thriving", NPS, key="x") == reaction("thriving", NPS, key="x")
+
+
+def test_a_hesitant_customer_answers_a_survey_mail_only_when_asked_again_and_never_in_app():
+    a = account("hesitant")
+
+    def hesitant(offered, *, asked_before):
+        return react(a, user_id="u", message_key="m", offered=offered, day=5, seed=1, asked_before=asked_before)
+
+    first = hesitant(NPS, asked_before=False)
+    assert first.open and first.answer is None
+    assert hesitant(NPS, asked_before=True).answer == {"survey": "nps", "score": 7}
+    assert hesitant((), asked_before=True).answer is None
+    in_app = react(a, user_id="u", message_key="m", offered=NPS, day=5, seed=1, in_app=True, asked_before=True)
+    assert in_app.open and in_app.answer is None

@@ -135,6 +135,7 @@ async def test_a_feature_survey_mail_without_choices_gets_no_answer_and_is_count
     assert [url for url in client.hits if "/t/a/" in url] == []
     assert runner.total.answers == {}
     assert runner.total.unanswerable == {"risk.feature_survey (email)": 1}
+    assert [(g.channel, g.label) for g in runner.unanswerable] == [("email", "risk.feature_survey")]
     assert "risk.feature_survey (email)" in summary(
         accounts=1, days=1, wall_s=1.0, total=runner.total, observed=Observed(), where={}
     )
@@ -148,6 +149,26 @@ async def test_a_feature_survey_mail_with_choices_gets_one_of_them(tmp_path):
     answered = [answer_of(url) for url in client.hits if "/t/a/" in url]
     assert len(answered) == 1 and answered[0] in offered
     assert runner.mails[0].template == "risk.feature_survey" and runner.mails[0].offered == tuple(offered)
+
+
+def add_mail(folder, name, raw):
+    (folder / name).write_bytes(raw)
+    with open(folder / "index.jsonl", "a") as index:
+        index.write(json.dumps({"file": name}) + "\n")
+
+
+async def test_a_hesitant_customer_answers_the_reminder_only_among_its_links(tmp_path):
+    runner, client, _, account = runner_for(tmp_path, "hesitant")
+    await runner.run_day(0)  # the NPS mail: read, not answered
+    assert any("/t/o/" in url for url in client.hits) and runner.given == []
+    to = account.users[0].email
+    add_mail(tmp_path, "2.eml", survey_mail(to, subject="We would still love your answer", answers=[]))
+    await runner.run_day(1)  # a reminder without links: nothing to click
+    assert runner.given == [] and runner.total.unanswerable == {"advocacy.reminder (email)": 1}
+    add_mail(tmp_path, "3.eml", survey_mail(to, subject="We would still love your answer", answers=NPS[5:9]))
+    await runner.run_day(2)
+    assert [(g.channel, g.answer) for g in runner.given] == [("email", {"survey": "nps", "score": 7})]
+    assert [answer_of(url) for url in client.hits if "/t/a/" in url] == [{"survey": "nps", "score": 7}]
 
 
 def inapp_runner(tmp_path, persona, message):
