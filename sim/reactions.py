@@ -116,13 +116,15 @@ def choose(persona: Persona, offered: Sequence[Mapping[str, Any]], r: random.Ran
 
 def _cost(leaning: Leaning, answer: Mapping[str, Any], *, feature_order: float, index: int, count: int) -> float | None:
     survey = str(answer.get("survey"))
-    fields = set(answer) - {"survey"}
-    if fields == {"score"} and survey in leaning.scores and isinstance(answer["score"], int):
+    # What the answer says is its score, choice or features; other keys (a flag, a comment)
+    # ride along. An answer saying none of those, or two at once, is not understood.
+    decisive = set(answer) & {"score", "choice", "features"}
+    if decisive == {"score"} and survey in leaning.scores and isinstance(answer["score"], int):
         distance = abs(answer["score"] - leaning.scores[survey])
         return distance if distance <= SCORE_TOLERANCE else None
-    if fields == {"choice"} and answer["choice"] in leaning.choices.get(survey, ()):
+    if decisive == {"choice"} and answer["choice"] in leaning.choices.get(survey, ()):
         return leaning.choices[survey].index(answer["choice"])
-    if fields == {"features"} and leaning.names_features and answer["features"]:
+    if decisive == {"features"} and leaning.names_features and answer["features"]:
         # One of the offered features, drawn from the seed: rotate where the search starts.
         return (index - int(feature_order * count)) % count
     return None

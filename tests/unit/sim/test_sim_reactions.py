@@ -63,9 +63,14 @@ def test_a_feature_survey_gets_one_of_the_offered_features():
 
 
 def test_an_answer_of_an_unknown_shape_is_not_picked():
-    offered = ({"survey": "nps"}, {"survey": "nps", "score": 2, "extra": "x"}, {"survey": "poll", "choice": "a"})
+    offered = ({"survey": "nps"}, {"survey": "nps", "score": 2, "choice": "x"}, {"survey": "poll", "choice": "a"})
     for persona in LEANINGS:
         assert reaction(persona, offered).answer is None
+
+
+def test_an_offered_answer_carrying_an_extra_flag_is_picked_unchanged():
+    offered = tuple({**a, "reminder": True} for a in NPS)
+    assert reaction("detractor", offered).answer == {"survey": "nps", "score": 2, "reminder": True}
 
 
 def test_declining_and_silent_accounts_never_open_anything():
