@@ -221,8 +221,10 @@ async def test_an_in_app_popup_with_a_call_to_action_may_be_clicked_but_never_an
 
 def test_week_line_shows_what_happened_and_na_for_missing_apis():
     tally = Tally(events=1234, mails=5, opens=2)
+    tally.unanswerable.update({"risk.feature_survey (in-app)": 3})
     line = week_line(week=2, day=14, date="2027-01-17", tally=tally, observed=Observed())
     assert "events   1,234" in line and "bands n/a" in line and "tasks n/a" in line
+    assert "unanswerable  3" in line
 
 
 def test_summary_lists_bands_templates_tasks_surveys_and_where_to_look():
