@@ -50,9 +50,10 @@ CHAMPION_LEAVES_DAY = 14
 # from daily use to almost nothing, so usage falls 30 % month-on-month within the first week.
 DECLINE_FROM = -20
 DECLINE_DAYS = 30
-# A recovering account declines like a slow one (noticed on day 0-1), reads the decline notice
-# and is back at full use from this day, trying features it never used before.
-RECOVERS_DAY = 6
+# A recovering account declines like a slow one (touch's usage_declined: the 30-day trend at -0.3,
+# reached around day 4), reads the decline notice and is back at full use from this day, trying
+# features it never used before; late enough that noise cannot hide the decline.
+RECOVERS_DAY = 10
 # The features a recovering account used before it recovered; the rest are new to it afterwards.
 USUAL_FEATURES = FEATURES[:4]
 # Renewal of the undecided account: inside the 90–120-day reminder window on day 0, so the
