@@ -4,7 +4,8 @@ The simulator reads mails the way a person would: who it is for, its subject, it
 Tracking links carry a signed token ``<base64url json>.<mac>``; the json half is readable
 (it is in the URL in clear) and says what the link does: ``k`` o(pen) / c(lick) / a(nswer) /
 u(nsubscribe), and for an answer link the answer it records. Reading it is how a simulated
-reader picks "undecided" among the one-click choices without parsing the layout.
+reader knows which answer each one-click link records without parsing the layout (what it
+then offers and which one a customer picks: :mod:`touchline.sim.offers`, :mod:`touchline.sim.reactions`).
 """
 
 from __future__ import annotations
@@ -49,17 +50,6 @@ class Mail:
 
     def of_kind(self, kind: str) -> list[Link]:
         return [link for link in self.links if link.kind == kind]
-
-    def answer_link(self, wanted: dict[str, Any]) -> Link | None:
-        """The one-click link recording ``wanted``: same survey, same score/choice where the
-        link fixes one (a comment cannot ride on a one-click link, so it is not compared)."""
-        for link in self.of_kind("answer"):
-            carried = link.answer or {}
-            if carried.get("survey", wanted.get("survey")) != wanted.get("survey"):
-                continue
-            if all(carried[k] == wanted.get(k) for k in ("score", "choice") if k in carried):
-                return link
-        return None
 
 
 _KINDS = {"o": "open", "c": "click", "a": "answer", "u": "unsubscribe"}

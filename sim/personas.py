@@ -22,6 +22,8 @@ Persona = Literal[
     "detractor",
     "promoter",
     "long_silent",
+    "recovering",
+    "hesitant",
 ]
 PERSONAS: tuple[Persona, ...] = (
     "thriving",
@@ -32,6 +34,8 @@ PERSONAS: tuple[Persona, ...] = (
     "detractor",
     "promoter",
     "long_silent",
+    "recovering",
+    "hesitant",
 )
 Tier = Literal["tech", "low", "high"]
 # ARR ranges that land in each touch tier with the seed tier rules (ARR-based segmentation).
@@ -46,6 +50,12 @@ CHAMPION_LEAVES_DAY = 14
 # from daily use to almost nothing, so usage falls 30 % month-on-month within the first week.
 DECLINE_FROM = -20
 DECLINE_DAYS = 30
+# A recovering account declines like a slow one (touch's usage_declined: the 30-day trend at -0.3,
+# reached around day 4), reads the decline notice and is back at full use from this day, trying
+# features it never used before; late enough that noise cannot hide the decline.
+RECOVERS_DAY = 10
+# The features a recovering account used before it recovered; the rest are new to it afterwards.
+USUAL_FEATURES = FEATURES[:4]
 # Renewal of the undecided account: inside the 90–120-day reminder window on day 0, so the
 # 60-day offer falls on day 31 of the simulation.
 UNDECIDED_RENEWAL_IN_DAYS = 91
@@ -194,9 +204,11 @@ def activity(persona: Persona, *, day: int, user_index: int) -> float:
         return 0.15 if user_index == 0 else 0.0
     if persona in ("thriving", "promoter"):
         return 0.9
-    if persona in ("renewal_undecided", "detractor"):
+    if persona in ("renewal_undecided", "detractor", "hesitant"):
         return 0.6
-    if persona == "slow_decline":
+    if persona == "recovering" and day >= RECOVERS_DAY:
+        return 0.9
+    if persona in ("slow_decline", "recovering"):
         # From daily use to almost nothing over DECLINE_DAYS, then it stays low.
         return max(0.05, min(0.85, 0.85 - 0.8 * (day - DECLINE_FROM) / DECLINE_DAYS))
     # champion_leaves: business as usual until the champion goes, then the rest drift away.
@@ -207,13 +219,20 @@ def activity(persona: Persona, *, day: int, user_index: int) -> float:
 
 def depth(persona: Persona, *, day: int) -> int:
     """How many distinct features an active user touches in a day."""
-    if persona in ("thriving", "promoter"):
+    if persona in ("thriving", "promoter") or (persona == "recovering" and day >= RECOVERS_DAY):
         return 4
-    if persona == "slow_decline":
+    if persona in ("slow_decline", "recovering"):
         return 3 if day < DECLINE_FROM + DECLINE_DAYS // 2 else 1
     if persona in ("stalled_onboarding", "long_silent"):
         return 0
     return 2
+
+
+def features_of(persona: Persona, *, day: int) -> tuple[str, ...]:
+    """The features ``persona``'s users pick from on ``day``."""
+    if persona == "recovering" and day < RECOVERS_DAY:
+        return USUAL_FEATURES
+    return FEATURES
 
 
 def day_events(account: Account, *, seed: int, day: int, start: datetime) -> list[PlannedEvent]:
@@ -229,7 +248,7 @@ def day_events(account: Account, *, seed: int, day: int, start: datetime) -> lis
             continue
         at = base + timedelta(minutes=5 + r.randint(0, 50))
         events.append(_track(account, user, at=at, event="Signed In", tag=f"d{day}-login"))
-        features = r.sample(FEATURES, depth(account.persona, day=day))
+        features = r.sample(features_of(account.persona, day=day), depth(account.persona, day=day))
         for n, feature in enumerate(features):
             events.append(
                 _track(

@@ -32,7 +32,7 @@ class Config:
     # every account): the others are first heard of on day 0, which keeps day 0 light and
     # their date-triggered playbooks (NPS 30 days after first seen) ahead of the clock.
     history_days: int = 60
-    backfill: tuple[str, ...] | None = ("slow_decline", "champion_leaves")
+    backfill: tuple[str, ...] | None = ("slow_decline", "champion_leaves", "recovering")
     # How long before day 0 the long-silent account was last heard of (and never contacted).
     silent_days: int = 365
 

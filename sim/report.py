@@ -34,9 +34,10 @@ def _bands(bands: Mapping[str, int] | None) -> str:
 def week_line(*, week: int, day: int, date: str, tally: Tally, observed: Observed) -> str:
     tasks = "tasks n/a" if observed.open_tasks is None else f"open tasks {observed.open_tasks}"
     answers = sum(tally.answers.values())
+    unanswerable = sum(tally.unanswerable.values())
     return (
         f"week {week:>2} (day {day:>3}, {date}): events {tally.events:>7,}  {_bands(observed.bands)}  "
-        f"mails {tally.mails:>4}  opens {tally.opens:>3}  answers {answers:>3}  {tasks}"
+        f"mails {tally.mails:>4}  opens {tally.opens:>3}  answers {answers:>3}  unanswerable {unanswerable:>2}  {tasks}"
     )
 
 
@@ -78,6 +79,8 @@ def summary(
     lines += _table("mails per template", total.mails_by_template)
     lines += _table("CSM tasks per reason", observed.tasks_by_reason)
     lines += _table("surveys answered", total.answers)
+    # A question the customers could not answer (no choice offered) is a gap, not a quiet zero.
+    lines += _table("unanswerable surveys received", total.unanswerable)
     lines += [f"note: {n}" for n in observed.notes]
     if timings:
         lines.append("wall time: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))

@@ -19,9 +19,10 @@ from typing import Any
 from touchline.sim.barrier import Barrier
 from touchline.sim.client import StackClient
 from touchline.sim.mailbox import Mail, Mailbox, address_of
+from touchline.sim.offers import Answer, Offer, inapp_offer, mail_offer, template_of
 from touchline.sim.personas import Account, PlannedEvent, User
 from touchline.sim.plan import Config, batches, events_of_day, to_segment
-from touchline.sim.reactions import NO_REACTION, Reaction, react, survey_of
+from touchline.sim.reactions import NO_REACTION, Reaction, react
 
 MORNING = timedelta(hours=9)
 SEND_CONCURRENCY = 4
@@ -40,6 +41,8 @@ class Tally:
     clicks: int = 0
     answers: Counter[str] = field(default_factory=Counter)  # per survey, mail and in-app together
     inapp_seen: int = 0
+    # Messages asking a question without offering any answer, per "template (channel)".
+    unanswerable: Counter[str] = field(default_factory=Counter)
 
     def add(self, other: Tally) -> None:
         self.events += other.events
@@ -49,6 +52,7 @@ class Tally:
         self.clicks += other.clicks
         self.answers.update(other.answers)
         self.inapp_seen += other.inapp_seen
+        self.unanswerable.update(other.unanswerable)
 
 
 @dataclass
@@ -58,10 +62,35 @@ class MailRecord:
     day: int
     account_id: str
     to: str
-    template: str | None
+    template: str | None  # the X-Touchline-Template header, else recognised from the subject
     subject: str
     delivery_id: str | None
+    offered: tuple[Answer, ...]  # the answers its one-click links offered
     reaction: Reaction
+
+
+@dataclass(frozen=True)
+class GivenAnswer:
+    """One answer a simulated customer gave, with what the message offered (for the checks that
+    nothing else answers on the customers' behalf, and nothing outside the offer)."""
+
+    day: int
+    account_id: str
+    user_id: str
+    channel: str  # email (one-click link) or in_app (widget choice)
+    answer: Answer  # as sent: an offered answer, plus the widget's comment in-app
+    offered: tuple[Answer, ...]
+
+
+@dataclass(frozen=True)
+class Unanswerable:
+    """A message that asked a question without offering a single answer."""
+
+    day: int
+    account_id: str
+    user_id: str
+    channel: str
+    label: str  # template, else "subject: ..." (mail) or the message's title (in-app)
 
 
 @dataclass
@@ -93,10 +122,14 @@ class Runner:
         self.total = Tally()
         self.today = Tally()
         self.mails: list[MailRecord] = []
+        self.given: list[GivenAnswer] = []
+        self.unanswerable: list[Unanswerable] = []
+        # The first day each user got a mail asking each survey (a reminder is a second ask).
+        self._first_asked: dict[tuple[str, str], int] = {}
         self.timings = Timings()
         self._people = {u.email.lower(): (a, u) for a in self.accounts for u in a.users}
         self._active_today: set[str] = set()
-        self.templates = TemplateBook(client)
+        self._unanswerable_seen: set[str] = set()
 
     def day_at(self, day: int, offset: timedelta) -> datetime:
         return self.config.day_start(day) + offset
@@ -162,35 +195,57 @@ class Runner:
 
     async def _read_account_mail(self, day: int, mails: list[tuple[Mail, Account, User]]) -> None:
         for mail, account, user in mails:
-            template = mail.template or await self.templates.of(mail, account.account_id)
+            offer = mail_offer(mail)
             self.today.mails += 1
-            self.today.mails_by_template[template or f"subject: {mail.subject}"] += 1
+            self.today.mails_by_template[offer.label] += 1
+            if offer.unanswerable:
+                self._gap(Unanswerable(day, account.account_id, user.user_id, "email", offer.label))
             reaction = NO_REACTION
+            asked_before = self._asked(user, offer, day)
             if self.react_to_mail:
                 reaction = react(
-                    account, user_id=user.user_id, message_key=mail.message_id, template=template, day=day,
-                    seed=self.config.seed,
+                    account, user_id=user.user_id, message_key=mail.message_id, offered=offer.answers, day=day,
+                    seed=self.config.seed, asked_before=asked_before,
                 )  # fmt: skip
-            await self._act_on_mail(mail, reaction)
-            record = MailRecord(day, account.account_id, user.email, template, mail.subject, mail.delivery_id, reaction)
-            self.mails.append(record)
+            await self._act_on_mail(mail, offer, reaction)
+            if reaction.answer is not None:
+                self.given.append(
+                    GivenAnswer(day, account.account_id, user.user_id, "email", reaction.answer, offer.answers)
+                )
+            self.mails.append(
+                MailRecord(
+                    day=day, account_id=account.account_id, to=user.email, template=template_of(mail),
+                    subject=mail.subject, delivery_id=mail.delivery_id, offered=offer.answers, reaction=reaction,
+                )
+            )  # fmt: skip
 
-    async def _act_on_mail(self, mail: Mail, reaction: Reaction) -> None:
+    async def _act_on_mail(self, mail: Mail, offer: Offer, reaction: Reaction) -> None:
+        """Only the mail's own links: the open pixel, then the one-click link of the chosen
+        answer, or a tracked link."""
         if not reaction.open:
             return
         for link in mail.of_kind("open")[:1]:
             await self.client.hit(link.url)
         self.today.opens += 1
-        answered = reaction.answer is not None and mail.answer_link(reaction.answer) is not None
-        if answered and reaction.answer is not None:
-            link = mail.answer_link(reaction.answer)
-            assert link is not None
+        if reaction.answer is not None:
+            link = offer.links[offer.answers.index(reaction.answer)]
             await self.client.hit(link.url)
-            self.today.answers[reaction.answer["survey"]] += 1
+            self.today.answers[str(reaction.answer.get("survey"))] += 1
             self.today.clicks += 1
         elif reaction.click and mail.of_kind("click"):
             await self.client.hit(mail.of_kind("click")[0].url)
             self.today.clicks += 1
+
+    def _asked(self, user: User, offer: Offer, day: int) -> bool:
+        """Whether a mail asked ``user`` this survey on an earlier day; remembers today's ask."""
+        if offer.survey is None:
+            return False
+        first = self._first_asked.setdefault((user.user_id, offer.survey), day)
+        return first < day
+
+    def _gap(self, gap: Unanswerable) -> None:
+        self.unanswerable.append(gap)
+        self.today.unanswerable[f"{gap.label} ({gap.channel})"] += 1
 
     async def use_inapp(self, day: int) -> None:
         """Users who were in the product today see their in-app messages and react to them."""
@@ -202,20 +257,28 @@ class Runner:
         )
 
     async def _inapp_for(self, account: Account, user: User, day: int) -> None:
+        """What the widget lets its user do: answer a survey with one of its choices (and a
+        comment), follow a message's call to action, or close it."""
         for message in await self.client.inapp_messages(user.user_id):
             message_id = str(message["id"])
+            offer = inapp_offer(message)
             self.today.inapp_seen += 1
+            if offer.unanswerable and message_id not in self._unanswerable_seen:
+                self._unanswerable_seen.add(message_id)
+                self._gap(Unanswerable(day, account.account_id, user.user_id, "in-app", offer.label))
             await self.client.inapp_event(user.user_id, message_id, "seen")
-            template = message.get("template")
             reaction = react(
-                account, user_id=user.user_id, message_key=message_id, template=template, day=day, seed=self.config.seed
-            )
-            survey = message.get("survey") or survey_of(template)
-            answer = reaction.answer if reaction.answer and reaction.answer.get("survey") == survey else None
-            if answer is not None:
+                account, user_id=user.user_id, message_key=message_id, offered=offer.answers, day=day,
+                seed=self.config.seed, in_app=True,
+            )  # fmt: skip
+            if reaction.answer is not None:
+                answer = dict(reaction.answer)
+                if offer.comment_box and reaction.comment:
+                    answer["comment"] = reaction.comment
                 await self.client.inapp_event(user.user_id, message_id, "answered", answer)
-                self.today.answers[answer["survey"]] += 1
-            elif reaction.click:
+                self.today.answers[str(answer.get("survey"))] += 1
+                self.given.append(GivenAnswer(day, account.account_id, user.user_id, "in_app", answer, offer.answers))
+            elif reaction.click and not offer.asks and (message.get("cta") or {}).get("url"):
                 await self.client.inapp_event(user.user_id, message_id, "clicked")
             else:
                 await self.client.inapp_event(user.user_id, message_id, "dismissed")
@@ -229,21 +292,3 @@ async def _bounded(work: Iterable[Coroutine[Any, Any, None]], *, limit: int = RE
             await coro
 
     await asyncio.gather(*(one(c) for c in work))
-
-
-class TemplateBook:
-    """Which template a mail was rendered from, by its delivery id, from notify's account
-    timeline (the mail itself only names its delivery)."""
-
-    def __init__(self, client: StackClient) -> None:
-        self.client = client
-        self._known: dict[str, str | None] = {}
-
-    async def of(self, mail: Mail, account_id: str) -> str | None:
-        if mail.delivery_id is None:
-            return None
-        if mail.delivery_id not in self._known:
-            for item in await self.client.timeline(account_id):
-                if item.get("channel") == "email":
-                    self._known[str(item.get("id"))] = item.get("template")
-        return self._known.get(mail.delivery_id)

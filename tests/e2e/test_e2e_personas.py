@@ -1,8 +1,13 @@
 """A small seeded simulation on the real stack, then one check per persona's expected story.
 
-One account per persona, all tech touch, 34 simulated days: long enough for the NPS survey
-(30 days after an account is first seen), the decline playbook's 14-day no-recovery task and
-the renewal offer 60 days before the renewal date. Only the accounts whose story is a usage
+The simulated customers act only on what they received: the links of the mails in the sink and
+the choices of the in-app messages, read through notify's in-app API with a signed user token.
+Nothing here posts an answer; the checks below also prove that every answer notify recorded is
+one a customer gave by clicking a link or a choice it was offered.
+
+One account per persona, all tech touch, 40 simulated days: long enough for the NPS survey
+(30 days after an account is first seen) and its reminder a week later, the decline playbook's
+14-day no-recovery task and the renewal offer 60 days before the renewal date. Only the accounts whose story is a usage
 trend get 60 days of history; the others are first heard of on day 0 and the silent one 140
 days before. (With history for everyone, date triggers fall due before the simulated "now"
 and touch runs those enrolments as of their due date, so their waits have already expired
@@ -22,11 +27,12 @@ import pytest
 
 from touchline.sim.client import SimulationError, StackClient
 from touchline.sim.main import Outcome, choose_start, simulate
-from touchline.sim.personas import Account
+from touchline.sim.offers import ASKS
+from touchline.sim.personas import PERSONAS, Account
 from touchline.sim.plan import Config
 
 pytestmark = pytest.mark.e2e
-DAYS = 34
+DAYS = 40
 
 
 @dataclass
@@ -35,6 +41,7 @@ class Story:
     mails: list[dict[str, Any]]  # notify's timeline: email items
     inapp: list[dict[str, Any]]
     tasks: list[dict[str, Any]]
+    answers: list[dict[str, Any]]  # notify's record of this account's survey answers
     enrolments: list[dict[str, Any]]
     tier: str
     band: str
@@ -82,11 +89,11 @@ async def run(e2e_stack) -> Run:  # type: ignore[no-untyped-def]
     start = await choose_start(e2e_stack.common, None)
     config = Config(
         seed=11,
-        accounts=8,
+        accounts=len(PERSONAS),
         days=DAYS,
         start=start,
         id_prefix=f"e2e{uuid.uuid4().hex[:6]}",
-        backfill=("slow_decline", "champion_leaves"),
+        backfill=("slow_decline", "champion_leaves", "recovering"),
         silent_days=140,
     )
     try:
@@ -105,11 +112,13 @@ async def run(e2e_stack) -> Run:  # type: ignore[no-untyped-def]
         for account in outcome.accounts:
             items = await client.timeline(account.account_id)
             tasks = await client.get_json("notify", "/v1/tasks", account_id=account.account_id, limit=1000)
+            answers = await client.get_json("notify", "/v1/answers", account_id=account.account_id, limit=1000)
             stories[account.persona] = Story(
                 account=account,
                 mails=[i for i in items if i["channel"] == "email"],
                 inapp=[i for i in items if i["channel"] == "in_app"],
                 tasks=tasks["tasks"],
+                answers=answers["answers"],
                 enrolments=await client.get_json("touch", f"/v1/accounts/{account.account_id}/enrolments"),
                 tier=(await client.get_json("touch", f"/v1/accounts/{account.account_id}/tier"))["tier"],
                 band=(await client.get_json("health", f"/v1/accounts/{account.account_id}"))["band"],
@@ -198,3 +207,60 @@ def test_no_account_has_two_open_tasks_for_the_same_reason(run: Run) -> None:
     for story in run.stories.values():
         open_keys = Counter((t["type"], t["reason"]) for t in story.tasks if t["status"] in ("open", "snoozed"))
         assert [k for k, n in open_keys.items() if n > 1] == [], story.describe()
+
+
+def _key(channel: str, answer: dict[str, Any]) -> tuple[Any, ...]:
+    features = answer.get("features")
+    return (channel, answer.get("survey"), answer.get("score"), answer.get("choice"), tuple(features or ()))
+
+
+def test_every_answer_notify_recorded_was_given_by_a_customer_among_the_offered_choices(run: Run) -> None:
+    given = run.outcome.runner.given
+    assert given, "no simulated customer answered anything"
+    for g in given:
+        offered = {_key(g.channel, a) for a in g.offered}
+        assert _key(g.channel, g.answer) in offered, f"{g} was not offered"
+    for story in run.stories.values():
+        mine = Counter(_key(g.channel, g.answer) for g in given if g.account_id == story.account.account_id)
+        recorded = Counter(_key(a["channel"], a["answer"]) for a in story.answers)
+        assert recorded == mine, story.describe()
+
+
+def test_the_run_report_counts_the_surveys_customers_could_not_answer(run: Run) -> None:
+    gaps = run.outcome.runner.unanswerable
+    assert "unanswerable surveys received" in run.outcome.report
+    assert sum(run.outcome.total.unanswerable.values()) == len(gaps)
+    unanswerable_mails = [m for m in run.outcome.runner.mails if not m.offered and m.template in ASKS]
+    assert len(unanswerable_mails) == sum(1 for g in gaps if g.channel == "email")
+    for gap in gaps:
+        print(f"unanswerable: day {gap.day} {gap.account_id} {gap.channel} {gap.label}")
+
+
+def test_a_recovered_customer_gets_no_task_and_is_asked_only_what_it_can_answer(run: Run) -> None:
+    story = run.stories["recovering"]
+    assert story.first_mail("risk.decline_notice") is not None, story.describe()
+    assert story.tasks_of("risk_no_recovery") == [], story.describe()
+    gaps = [g for g in run.outcome.runner.unanswerable if g.account_id == story.account.account_id]
+    assert [g for g in gaps if g.label == "risk.feature_survey"] == [], f"{gaps}: {story.describe()}"
+    print(f"recovering: {story.describe()} unanswerable {gaps}")
+
+
+def test_a_hesitant_customer_opens_the_nps_survey_and_gets_a_reminder_it_answers_if_it_can(run: Run) -> None:
+    story = run.stories["hesitant"]
+    account_id = story.account.account_id
+    mails = [m for m in run.outcome.runner.mails if m.account_id == account_id]
+    surveys = [m for m in mails if m.template == "advocacy.nps_survey"]
+    assert surveys and surveys[0].reaction.open and surveys[0].reaction.answer is None, story.describe()
+    reminders = [m for m in mails if m.template == "advocacy.reminder"]
+    assert reminders, f"no reminder after the opened, unanswered survey: {story.describe()}"
+    assert 6 <= reminders[0].day - surveys[0].day <= 8, story.describe()
+    given = [g for g in run.outcome.runner.given if g.account_id == account_id]
+    gaps = [g for g in run.outcome.runner.unanswerable if g.account_id == account_id]
+    if reminders[0].offered:
+        # The reminder can be answered: the customer did, among its links, and was heard.
+        answers = {(g.channel, g.answer["survey"], g.answer.get("score")) for g in given}
+        assert answers == {("email", "nps", 7)}, story.describe()
+        assert story.tasks_of("passive_interview") or "advocacy.passive_thanks" in story.templates()
+    else:
+        # It cannot: no answer, and the report shows the gap instead of hiding it.
+        assert given == [] and ("email", "advocacy.reminder") in {(g.channel, g.label) for g in gaps}

@@ -39,11 +39,11 @@ def test_links_are_classified_by_what_their_token_says():
     assert len(mail.of_kind("unsubscribe")) == 1
 
 
-def test_answer_link_picks_the_wanted_choice():
+def test_each_answer_link_says_the_answer_it_records():
     mail = parse_mail(raw_mail())
-    link = mail.answer_link({"survey": "renewal", "choice": "undecided"})
-    assert link is not None and link.answer == {"survey": "renewal", "choice": "undecided"}
-    assert mail.answer_link({"survey": "nps", "score": 3}) is None
+    assert [link.answer for link in mail.of_kind("answer")] == [
+        {"survey": "renewal", "choice": c} for c in ("likely", "undecided", "unlikely")
+    ]
 
 
 def test_a_url_without_a_token_is_not_a_tracking_link():

@@ -5,6 +5,8 @@ import pytest
 from touchline.sim.personas import (
     CHAMPION_LEAVES_DAY,
     PERSONAS,
+    RECOVERS_DAY,
+    USUAL_FEATURES,
     activity,
     day_events,
     introductions,
@@ -68,6 +70,25 @@ def test_slow_decline_uses_the_product_less_and_less():
     before = logins(account, seed=5, days=range(-30, 0))
     late = logins(account, seed=5, days=range(30, 60))
     assert late < before / 3
+
+
+def test_recovering_account_declines_then_is_back_at_full_use_with_new_features():
+    account = make_accounts(seed=5, count=1, start=START, personas=("recovering",))[0]
+    early = logins(account, seed=5, days=range(-50, -40))
+    low = logins(account, seed=5, days=range(RECOVERS_DAY - 10, RECOVERS_DAY))
+    back = logins(account, seed=5, days=range(RECOVERS_DAY, RECOVERS_DAY + 10))
+    assert low < 0.6 * early and back > 1.5 * low
+
+    def features(days):
+        return {
+            e.properties["feature"]
+            for d in days
+            for e in day_events(account, seed=5, day=d, start=START)
+            if e.event == "Feature Used"
+        }
+
+    assert features(range(-60, RECOVERS_DAY)) <= set(USUAL_FEATURES)
+    assert features(range(RECOVERS_DAY, RECOVERS_DAY + 10)) - set(USUAL_FEATURES)
 
 
 def test_champion_stops_entirely_after_leaving():
