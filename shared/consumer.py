@@ -9,8 +9,9 @@ transaction is in flight.
 
 A failing batch is retried with backoff; if it keeps failing it is replayed one record at
 a time so only the poison record is dead-lettered and the partition keeps moving. Errors
-that mean "the database or broker is away" are retried without limit instead: they are
-not the record's fault.
+that mean "the database or broker is away" (see ``outages``) are retried with capped
+backoff for as long as the outage lasts instead, the batch kept: they are not the record's
+fault. Meanwhile ``state.waiting_on`` names the dependency, which readiness reports.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import metrics
@@ -32,6 +32,7 @@ from .cloudevents import DEFAULT_READERS, DecodeError, Envelope, Readers, decode
 from .db import load_offsets, lock_offsets, save_offsets
 from .kafka import KafkaPublisher
 from .messages import Message
+from .outages import dependency_away, is_transient
 from .topics import Topic
 
 log = logging.getLogger(__name__)
@@ -61,13 +62,12 @@ class RunnerState:
     batches: int = 0
     dead_lettered: int = 0
     assigned: set[TopicPartition] = field(default_factory=set)
+    # The dependency the current batch waits for (None when the last attempt succeeded).
+    waiting_on: str | None = None
+    outage_retries: int = 0
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Infrastructure trouble (retry forever) as opposed to a bad record (dead-letter it)."""
-    if isinstance(exc, (OperationalError, InterfaceError, OSError, KafkaError, TimeoutError, ConnectionError)):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+__all__ = ["BatchHandler", "ConsumerRunner", "Outgoing", "RunnerConfig", "RunnerState", "is_transient"]
 
 
 class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -242,15 +242,24 @@ class ConsumerRunner:
         self, envelopes: Sequence[Envelope], positions: dict[tuple[str, int], int], retries: int
     ) -> None:
         attempt = 0
+        failed = 0  # attempts that failed for the records' sake; outages do not count
         while True:
             try:
                 await self._apply(envelopes, positions)
+                self.state.waiting_on = None
                 return
             except Exception as exc:
                 attempt += 1
-                transient = is_transient(exc)
-                if not transient and attempt > retries:
-                    raise
+                away = dependency_away(exc)
+                transient = away is not None
+                if transient:
+                    self.state.waiting_on = away
+                    self.state.outage_retries += 1
+                else:
+                    self.state.waiting_on = None
+                    failed += 1
+                    if failed > retries:
+                        raise
                 delay = min(self.config.backoff_s * 2 ** min(attempt, 8), self.config.max_backoff_s)
                 metrics.CONSUMER_RETRIES.labels(self.config.group_id, "transient" if transient else "handler").inc()
                 log.warning(

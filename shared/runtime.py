@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from . import metrics, topics
 from .clock import Clock, SimulatedClock, SystemClock
 from .cloudevents import DEFAULT_READERS, Readers
-from .consumer import BatchHandler, ConsumerRunner, RunnerConfig, is_transient
+from .consumer import BatchHandler, ConsumerRunner, RunnerConfig
 from .db import make_engine, prune_processed
 from .kafka import KafkaPublisher, feed_clock, make_producer
+from .outages import is_transient
 from .settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -88,11 +89,28 @@ def install_task_dump() -> None:
         log.info("no SIGUSR1 task dump in this process")
 
 
+async def until_started(start: Callable[[], Coroutine[Any, Any, None]], *, what: str, cap_s: float = 10.0) -> None:
+    """Await ``start()`` until it succeeds, waiting out a broker or database that is away (a
+    process started while its dependencies restart is not broken, it is early)."""
+    attempt = 0
+    while True:
+        try:
+            await start()
+            return
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            attempt += 1
+            delay = min(0.5 * 2 ** min(attempt, 6), cap_s)
+            log.warning("could not start; retrying", extra={"what": what, "error": repr(exc), "retry_in_s": delay})
+            await asyncio.sleep(delay)
+
+
 async def start_runtime(service: str, common: CommonSettings, *, engine_pool: int = 5) -> Runtime:
     install_task_dump()
     clock: Clock = SystemClock() if common.clock == "system" else SimulatedClock()
     producer = make_producer(common.kafka_bootstrap_servers)
-    await producer.start()
+    await until_started(producer.start, what="kafka producer")
     runtime = Runtime(
         service=service,
         common=common,
@@ -147,7 +165,7 @@ def start_consumer(
     )
 
     async def _run() -> None:
-        await consumer.start()
+        await until_started(consumer.start, what=f"consumer {group_id}")
         try:
             await runner.run(runtime.stop)
         finally:
@@ -225,16 +243,32 @@ def ops_router(get_runtime: Callable[[], Runtime | None]) -> APIRouter:
     return router
 
 
+READINESS_PROBE_TIMEOUT_S = 2.0
+
+
+async def _database_answers(runtime: Runtime) -> None:
+    async with runtime.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
 async def _readiness_problems(runtime: Runtime | None) -> list[str]:
     if runtime is None:
         return ["starting"]
     problems = []
     try:
-        async with runtime.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await asyncio.wait_for(_database_answers(runtime), READINESS_PROBE_TIMEOUT_S)
     except Exception as exc:
         problems.append(f"database: {exc.__class__.__name__}")
+    try:
+        await asyncio.wait_for(runtime.producer.client.fetch_all_metadata(), READINESS_PROBE_TIMEOUT_S)
+    except Exception as exc:
+        problems.append(f"broker: {exc.__class__.__name__}")
     problems += [f"consumer {r.config.group_id}: not started" for r in runtime.runners if not r.state.ready]
+    problems += [
+        f"consumer {r.config.group_id}: waiting for the {r.state.waiting_on}"
+        for r in runtime.runners
+        if r.state.waiting_on is not None
+    ]
     if any(t.done() for t in runtime.tasks) and not runtime.stop.is_set():
         problems.append("a background task stopped")
     return problems
