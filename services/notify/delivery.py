@@ -1,10 +1,13 @@
 """The loops that act after the consumer committed: send mail, post webhooks, publish outcomes.
 
-Mail: claim due "pending" rows (FOR UPDATE SKIP LOCKED) and mark them "sending" in a committed
-transaction *before* talking SMTP, so a second replica or a redelivered command can never send the
-same row again. Then send with the Message-ID fixed at recording time and mark "sent" / "pending"
-(retry later) / "failed". A row left "sending" by a crash is never resent: after the lease it
-becomes "interrupted" and is reported as failed (at-most-once; the Message-ID finds it in MTA logs).
+Mail is delivered at least once, each copy with the same Message-ID. The loop claims due "pending"
+rows (FOR UPDATE SKIP LOCKED) and marks them "sending" in a committed transaction *before*
+talking SMTP, so a second replica or a redelivered command does not send the same row at the same
+time. Each mail's result ("sent" / "pending" to retry later / "failed") is committed as soon as
+its SMTP server answers, so the only mails whose fate a crash leaves unknown are those whose
+conversation was in flight at that moment. A row still "sending" after the lease is such a
+mail: it goes back to "pending" and is sent again with its Message-ID (fixed when the delivery
+was recorded), which receivers and the local sink deduplicate on.
 """
 
 from __future__ import annotations
@@ -77,25 +80,25 @@ class Loops:
         now = wall_now()
         lease = timedelta(seconds=self.settings.sending_lease_seconds)
         async with self.engine.begin() as conn:
-            for row in await pg.interrupted(conn, claimed_before=now - lease):
-                detail = f"interrupted: delivery unknown, Message-ID {row['message_id']}"
-                outcome = outcome_for(
-                    row, kind="email.failed", occurrence="interrupted", now=self.clock.now(), detail=detail
-                )
-                await pg.add_outcomes(conn, [outcome])
+            unknown = await pg.resend_unknown(conn, claimed_before=now - lease, wall_now=now)
             rows = await pg.claim_due(conn, wall_now=now, limit=max(self.settings.smtp_concurrency, 1))
             # Checked again at send time: an unsubscribe may have come after the command was recorded.
             silenced = await pg.unsubscribed(conn, [r["email"] for r in rows if not r["internal"]])
+        for row in unknown:
+            log.warning(
+                "a mail's fate is unknown after a crash; sending it again with the same Message-ID",
+                extra={"delivery": row["id"], "message_id": row["message_id"]},
+            )
         if not rows:
-            return 0
-        results = await asyncio.gather(*(self._send(row, silenced=row["email"].lower() in silenced) for row in rows))
+            return len(unknown)
 
-        async def record(conn: AsyncConnection) -> None:
-            # One transaction for the whole batch: the facts of every send land together.
-            for work in results:
-                await work(conn)
+        async def send_and_record(row: Mapping[str, Any]) -> None:
+            work = await self._send(row, silenced=row["email"].lower() in silenced)
+            # Committed as soon as this server answered, not with the batch: a crash while the
+            # other conversations go on must not leave this mail's fate unknown.
+            await self._write(work, stop)
 
-        await self._write(record, stop)
+        await asyncio.gather(*(send_and_record(row) for row in rows))
         return len(rows)
 
     async def _send(self, row: Mapping[str, Any], *, silenced: bool) -> Work:
@@ -155,7 +158,7 @@ class Loops:
             error = None if state == "sent" else detail
             claim = row["claimed_at"]
             if not await pg.set_state(conn, row["id"], claimed_at=claim, state=state, error=error, sent_at=sent_at):
-                # The lease ran out and the row was reported interrupted; that report stands.
+                # The lease ran out and the row was claimed again: that claim records its own result.
                 log.warning("a delivery finished after its lease", extra={"delivery": row["id"], "state": state})
                 return
             occurrence = "sent" if state == "sent" else state

@@ -75,7 +75,9 @@ class NotifySettings(ServiceSettings):
     retry_max_seconds: float = Field(300.0, description="longest delay between retries")
     give_up_after_hours: float = Field(72.0, description="a mail/webhook still failing transiently after this fails")
     sending_lease_seconds: float = Field(
-        300.0, description="a delivery still 'sending' after this was interrupted by a crash (never resent)"
+        300.0,
+        description="a delivery still 'sending' after this was cut off by a crash and is sent again with the same "
+        "Message-ID (keep it above smtp_timeout_seconds)",
     )
     poll_seconds: float = Field(0.5, description="how often the delivery and outcome loops look for work")
     recipient_wait_hours: float = Field(

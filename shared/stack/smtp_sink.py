@@ -4,6 +4,11 @@
 mail to ``<dir>/<timestamp>-<n>.eml`` and appends a JSON line to ``<dir>/index.jsonl``.
 :class:`MailSink` runs the same handler in-process for tests, and can be told to refuse
 mail with a 4xx/5xx reply to exercise retry and dead-letter paths.
+
+Like a receiving MTA, it deduplicates on Message-ID: notify sends a mail whose fate a crash left
+unknown again with the same Message-ID, and the sink accepts the copy (250) without storing it
+again; ``duplicates`` (and the lines of ``<dir>/duplicates.jsonl``) count such copies.
+``delay_seconds`` makes it a slow server (each DATA answered that much later).
 """
 
 from __future__ import annotations
@@ -27,19 +32,40 @@ from touchline.shared.stack.layout import free_port
 class SinkHandler:
     """aiosmtpd handler: keeps messages in memory and, given a folder, on disk."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, *, delay_seconds: float = 0.0) -> None:
         self.directory = directory
         self.messages: list[Message] = []
+        self.duplicates: list[str] = []
         self.failure: str | None = None
+        self.delay_seconds = delay_seconds
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
+        self._seen = self._stored_ids()
+
+    def _stored_ids(self) -> set[str]:
+        """Message-IDs already in the folder's index: a restarted sink still knows them."""
+        index = self.directory / "index.jsonl" if self.directory is not None else None
+        if index is None or not index.exists():
+            return set()
+        lines = (json.loads(line) for line in index.read_text(encoding="utf-8").splitlines() if line.strip())
+        return {entry["message_id"] for entry in lines if entry.get("message_id")}
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
         if self.failure is not None:
             return self.failure
         raw: bytes = envelope.original_content or envelope.content
         message = email.message_from_bytes(raw, policy=email.policy.default)
+        message_id = message.get("Message-ID")
         with self._lock:
+            if message_id and message_id in self._seen:
+                self.duplicates.append(message_id)
+                if self.directory is not None:
+                    self._index({"message_id": message_id, "to": list(envelope.rcpt_tos)}, "duplicates.jsonl")
+                return "250 OK: already have this Message-ID"
+            if message_id:
+                self._seen.add(message_id)
             self.messages.append(message)
             if self.directory is not None:
                 self._store(raw, message, envelope)
@@ -58,7 +84,11 @@ class SinkHandler:
             "message_id": message.get("Message-ID"),
             "file": path.name,
         }
-        with open(self.directory / "index.jsonl", "a", encoding="utf-8") as index:
+        self._index(entry, "index.jsonl")
+
+    def _index(self, entry: dict[str, Any], name: str) -> None:
+        assert self.directory is not None
+        with open(self.directory / name, "a", encoding="utf-8") as index:
             index.write(json.dumps(entry) + "\n")
 
 
@@ -70,12 +100,12 @@ class MailSink:
         assert sink.messages()[0]["Subject"] == "Welcome"
     """
 
-    def __init__(self, directory: Path | None = None, *, port: int | None = None) -> None:
+    def __init__(self, directory: Path | None = None, *, port: int | None = None, delay_seconds: float = 0.0) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
-        self._handler = SinkHandler(directory)
+        self._handler = SinkHandler(directory, delay_seconds=delay_seconds)
         self._controller: Any = None
 
     def start(self) -> MailSink:
@@ -94,6 +124,11 @@ class MailSink:
         with self._handler._lock:
             return list(self._handler.messages)
 
+    def duplicates(self) -> list[str]:
+        """Message-IDs received again after the first copy was stored."""
+        with self._handler._lock:
+            return list(self._handler.duplicates)
+
     def fail_with(self, code: int | None, text: str = "Simulated failure") -> None:
         """Answer every following DATA with ``code`` (e.g. 451, 550); None accepts again."""
         self._handler.failure = None if code is None else f"{code} {text}"
@@ -105,10 +140,10 @@ class MailSink:
         self.stop()
 
 
-async def _serve(host: str, port: int, directory: Path) -> None:
+async def _serve(host: str, port: int, directory: Path, delay_seconds: float = 0.0) -> None:
     from aiosmtpd.smtp import SMTP
 
-    handler = SinkHandler(directory)
+    handler = SinkHandler(directory, delay_seconds=delay_seconds)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(handler, hostname="touchline-sink", enable_SMTPUTF8=True), host, port
@@ -127,9 +162,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=2525)
     parser.add_argument("--dir", type=Path, required=True, help="where .eml files go")
+    parser.add_argument("--delay-seconds", type=float, default=0.0, help="answer each mail this much later")
     args = parser.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(_serve(args.host, args.port, args.dir))
+    asyncio.run(_serve(args.host, args.port, args.dir, args.delay_seconds))
 
 
 if __name__ == "__main__":

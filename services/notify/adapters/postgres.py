@@ -131,14 +131,15 @@ async def claim_due(conn: AsyncConnection, *, wall_now: datetime, limit: int) ->
     return [dict(r) for r in rows.mappings()]
 
 
-async def interrupted(conn: AsyncConnection, *, claimed_before: datetime) -> list[Row]:
-    """Deliveries a crashed process left in 'sending': mark them, never resend (at most once)."""
+async def resend_unknown(conn: AsyncConnection, *, claimed_before: datetime, wall_now: datetime) -> list[Row]:
+    """Deliveries a crashed process left in 'sending' (claimed before ``claimed_before``): whether
+    the server accepted them is unknown, so they are due again (at least once; same Message-ID)."""
     rows = await conn.execute(
-        text(f"""UPDATE {S}.deliveries SET state = 'interrupted',
-              last_error = 'process stopped while sending; check the MTA log for this Message-ID'
+        text(f"""UPDATE {S}.deliveries SET state = 'pending', next_attempt_at = :now,
+              last_error = 'process stopped while sending; sent again with the same Message-ID'
             WHERE id IN (SELECT id FROM {S}.deliveries WHERE state = 'sending' AND claimed_at < :t
                          FOR UPDATE SKIP LOCKED) RETURNING *"""),
-        {"t": claimed_before},
+        {"t": claimed_before, "now": wall_now},
     )
     return [dict(r) for r in rows.mappings()]
 

@@ -147,7 +147,7 @@ async def test_a_permanent_smtp_refusal_marks_the_mail_failed_without_retrying(n
     assert [(r["state"], r["attempts"]) for r in rows] == [("failed", 1)]
 
 
-async def test_a_send_interrupted_by_a_crash_is_reported_and_never_resent(notify: Notify):
+async def test_a_send_cut_off_by_a_crash_is_sent_again_with_its_message_id(notify: Notify):
     account = str(uuid.uuid4())
     address = f"{account[:8]}@customer.test"
     await notify.directory(account, user1=(address, "en"))
@@ -172,9 +172,11 @@ async def test_a_send_interrupted_by_a_crash_is_reported_and_never_resent(notify
         await eventually(crashed_between_attempts, what="delivery attempted and waiting for its retry")
     finally:
         notify.sink.fail_with(None)
-    failed = await eventually(lambda: notify.outcomes_of(account, "email.failed"), what="interrupted outcome")
-    assert failed[0].detail.startswith("interrupted")
-    assert notify.mails_to(address) == []
+    sent = await eventually(lambda: notify.outcomes_of(account, "email.sent"), what="sent outcome")
+    rows = await notify.sql("SELECT state, message_id FROM notify.deliveries WHERE account_id = :a", a=account)
+    assert [r["state"] for r in rows] == ["sent"]
+    assert [m["Message-ID"] for m in notify.mails_to(address)] == [rows[0]["message_id"]]
+    assert notify.outcomes_of(account, "email.failed") == [] and len(sent) == 1
 
 
 async def test_an_unknown_template_is_reported_as_failed(notify: Notify):
