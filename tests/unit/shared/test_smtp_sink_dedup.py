@@ -20,6 +20,11 @@ def _mail(message_id: str, subject: str) -> EmailMessage:
     return message
 
 
+def _stored(folder: Path) -> tuple[int, int]:
+    """(index lines, .eml files) in the sink's folder."""
+    return len((folder / "index.jsonl").read_text().splitlines()), len(list(folder.glob("*.eml")))
+
+
 async def test_a_copy_with_a_known_message_id_is_accepted_but_stored_once(tmp_path: Path) -> None:
     with MailSink(tmp_path) as sink:
         await aiosmtplib.send(_mail("<a@touchline>", "first"), hostname=sink.host, port=sink.port)
@@ -27,8 +32,7 @@ async def test_a_copy_with_a_known_message_id_is_accepted_but_stored_once(tmp_pa
         await aiosmtplib.send(_mail("<b@touchline>", "second"), hostname=sink.host, port=sink.port)
         assert [m["Subject"] for m in sink.messages()] == ["first", "second"]
         assert sink.duplicates() == ["<a@touchline>"]
-    assert len((tmp_path / "index.jsonl").read_text().splitlines()) == 2
-    assert len(list(tmp_path.glob("*.eml"))) == 2
+    assert _stored(tmp_path) == (2, 2)
 
 
 async def test_a_restarted_sink_still_knows_what_it_stored(tmp_path: Path) -> None:
