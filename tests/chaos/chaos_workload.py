@@ -11,14 +11,18 @@ A fault starts right after its day's events were sent, while the pipeline is bus
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from chaos_stack import ChaosStack
 
+from touchline.shared import topics
 from touchline.shared.settings import CommonSettings
 from touchline.sim.barrier import Barrier
 from touchline.sim.client import StackClient
@@ -42,6 +46,9 @@ class Snapshot:
 
     events_sent: int = 0
     scores: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    # Each account's measures as health explains them (the aggregates of its events).
+    measures: dict[str, str] = field(default_factory=dict)
+    dead_lettered: int = 0
     enrolments: Counter[tuple[str, ...]] = field(default_factory=Counter)
     tasks: Counter[tuple[str, ...]] = field(default_factory=Counter)
     mails: Counter[tuple[str, ...]] = field(default_factory=Counter)
@@ -99,7 +106,12 @@ async def _settle(stack: ChaosStack, barrier: Barrier, faults: list[asyncio.Task
         await asyncio.gather(*faults)
     calm = 0
     while calm < 2:
-        await barrier.drain(stall_s=120)
+        try:
+            await barrier.drain(stall_s=120)
+        except KafkaError:  # the broker restarting (e.g. its group coordinator loading): ask again
+            calm = 0
+            await asyncio.sleep(0.5)
+            continue
         if await stack.mail_settled():
             calm += 1
         else:
@@ -112,6 +124,7 @@ async def _observe(client: StackClient, stack: ChaosStack, account_ids: list[str
         try:
             health = await client.get_json("health", f"/v1/accounts/{account_id}")
             snapshot.scores[account_id] = (health.get("score"), health.get("band"))
+            snapshot.measures[account_id] = json.dumps(health.get("measures"), sort_keys=True, default=str)
         except Exception:
             snapshot.unscored += 1
         for enrolment in await client.get_json("touch", f"/v1/accounts/{account_id}/enrolments"):
@@ -126,6 +139,19 @@ async def _observe(client: StackClient, stack: ChaosStack, account_ids: list[str
         snapshot.mails[(str(mail["To"]), template, str(mail["Subject"]))] += 1
     snapshot.mails_under_one_id = len({str(m["Message-ID"]) for m in stored})
     snapshot.sink_duplicates = stack.duplicates()
+    snapshot.dead_lettered = await _dead_lettered(stack)
+
+
+async def _dead_lettered(stack: ChaosStack) -> int:
+    """Records in the run's dead-letter topics: a valid event there was never applied."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        names = [topics.dlq_name(topics.name(t, stack.topic_prefix)) for t in topics.ALL]
+        ends = await consumer.end_offsets([TopicPartition(n, 0) for n in names])
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
 
 
 def differences(clean: Snapshot, chaos: Snapshot) -> dict[str, int]:
@@ -134,6 +160,10 @@ def differences(clean: Snapshot, chaos: Snapshot) -> dict[str, int]:
         "events not sent": clean.events_sent - chaos.events_sent,
         "accounts unscored": chaos.unscored - clean.unscored,
         "scores differing": sum(1 for a, s in clean.scores.items() if chaos.scores.get(a) != s),
+        "health measures differing (events lost or doubled)": sum(
+            1 for a, m in clean.measures.items() if chaos.measures.get(a) != m
+        ),
+        "records dead-lettered": chaos.dead_lettered - clean.dead_lettered,
         "enrolments missing": sum((clean.enrolments - chaos.enrolments).values()),
         "enrolments extra": sum((chaos.enrolments - clean.enrolments).values()),
         "tasks missing": sum((clean.tasks - chaos.tasks).values()),

@@ -1,13 +1,13 @@
 """Chaos: one deterministic workload replayed twice -- clean, then with faults -- compared.
 
 Faults (one leg each, on its own simulated day, while the pipeline processes that day's events):
-kill -9 of health, of touch and of notify (each restarted), a Postgres restart, a 15-second
-Postgres outage and an SMTP outage. Compared through the read APIs and the mail sink: scores
+kill -9 of health, of touch and of notify (each restarted), kill -9 of the broker (restarted), a
+Postgres restart, a 15-second Postgres outage and an SMTP outage. Compared through the read APIs and the mail sink: scores
 and health details, enrolments, tasks (missing / duplicated), mails (lost / duplicated under
 another Message-ID). Every figure must be zero.
 
 Sized for CI by default; ``make chaos`` runs a larger replay (TOUCHLINE_CHAOS_ACCOUNTS,
-TOUCHLINE_CHAOS_DAYS). Runs on a Postgres server of its own and the session's broker.
+TOUCHLINE_CHAOS_DAYS). Runs on a Postgres server and a Kafka broker of its own (never the shared ones).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from chaos_stack import ChaosStack, free_ports, stack_env
 from chaos_workload import Leg, Snapshot, config_for, differences, replay
+from own_kafka import OwnKafka, own_kafka
 from own_postgres import OwnPostgres, own_postgres
 
 from touchline.shared.settings import CommonSettings
@@ -60,9 +61,20 @@ async def _smtp_down(stack: ChaosStack) -> None:
     stack.start_sink()
 
 
-def legs(server: OwnPostgres) -> list[Leg]:
+def _broker_killed(broker: OwnKafka) -> Any:
+    async def leg(stack: ChaosStack) -> None:
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(broker.kill)
+        await asyncio.to_thread(broker.start)
+        await stack.wait_ready()
+
+    return leg
+
+
+def legs(server: OwnPostgres, broker: OwnKafka) -> list[Leg]:
     planned = [
         ("kill -9 notify", _kill_and_restart("notify")),
+        ("kill -9 broker", _broker_killed(broker)),
         ("smtp outage", _smtp_down),
         ("kill -9 health", _kill_and_restart("health")),
         ("kill -9 touch", _kill_and_restart("touch")),
@@ -79,15 +91,22 @@ def server() -> Iterator[OwnPostgres]:
         yield pg
 
 
+@pytest.fixture(scope="module")
+def broker() -> Iterator[OwnKafka]:
+    with own_kafka() as kafka:
+        yield kafka
+
+
 async def _run(
     name: str,
     server: OwnPostgres,
+    broker: OwnKafka,
     common: CommonSettings,
     base_env: dict[str, str],
     base: Path,
     chosen: list[Leg],
 ) -> Snapshot:
-    bootstrap = common.kafka_bootstrap_servers
+    bootstrap = broker.bootstrap
     database_url, prefix = await isolated(bootstrap, server.url, tag="chaos")
     ports, sink_port = free_ports()
     env = stack_env(
@@ -96,7 +115,9 @@ async def _run(
     folder = base / name
     folder.mkdir(parents=True, exist_ok=True)
     stack = ChaosStack(env, database_url, prefix, bootstrap, folder, ports, sink_port)
-    run_common = common.model_copy(update={"database_url": database_url, "topic_prefix": prefix})
+    run_common = common.model_copy(
+        update={"database_url": database_url, "topic_prefix": prefix, "kafka_bootstrap_servers": bootstrap}
+    )
     stack.start_sink()
     try:
         for service in SERVICES:
@@ -113,10 +134,10 @@ async def _run(
 
 
 async def test_nothing_is_lost_or_doubled_by_kills_and_outages(
-    server: OwnPostgres, common: CommonSettings, env_for_subprocess: dict[str, str], tmp_path: Path
+    server: OwnPostgres, broker: OwnKafka, common: CommonSettings, env_for_subprocess: dict[str, str], tmp_path: Path
 ) -> None:
-    clean = await _run("clean", server, common, env_for_subprocess, tmp_path, [])
-    chaos = await _run("chaos", server, common, env_for_subprocess, tmp_path, legs(server))
+    clean = await _run("clean", server, broker, common, env_for_subprocess, tmp_path, [])
+    chaos = await _run("chaos", server, broker, common, env_for_subprocess, tmp_path, legs(server, broker))
     found = differences(clean, chaos)
     print(
         f"chaos: {ACCOUNTS} accounts x {DAYS} days, {clean.events_sent} events, {sum(clean.mails.values())} mails, "
