@@ -4,7 +4,7 @@ PY := .venv/bin/python
 # Reinstalling on every `make up` is slow: the stamp re-runs pip only when the deps change.
 STAMP := .venv/.installed
 
-.PHONY: venv up down infra logs status env test test-unit test-integration test-e2e fuzz demo bench lint
+.PHONY: venv up down infra logs status env test test-unit test-integration test-e2e test-chaos chaos fuzz demo bench lint
 
 venv: $(STAMP)
 
@@ -50,6 +50,17 @@ test-e2e: venv
 FUZZ_EXAMPLES ?= 150
 fuzz: venv
 	TOUCHLINE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) .venv/bin/pytest -q tests/fuzz
+
+# The chaos suite at CI size (part of `make test` too): a workload replayed clean and with kills
+# and outages, on a Postgres and a broker of its own.
+test-chaos: venv
+	.venv/bin/pytest -q -s tests/chaos
+
+# The same, larger. CHAOS_ACCOUNTS / CHAOS_DAYS size it.
+CHAOS_ACCOUNTS ?= 40
+CHAOS_DAYS ?= 21
+chaos: venv
+	TOUCHLINE_CHAOS_ACCOUNTS=$(CHAOS_ACCOUNTS) TOUCHLINE_CHAOS_DAYS=$(CHAOS_DAYS) .venv/bin/pytest -q -s tests/chaos
 
 # Replays a simulated quarter on the local stack (started if needed).
 # DEMO_ACCOUNTS / DEMO_DAYS / DEMO_SEED size it.
