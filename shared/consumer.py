@@ -54,6 +54,9 @@ class RunnerConfig:
     # The Kafka offset commit only feeds lag monitoring; it never holds the partition up longer.
     kafka_commit_timeout_s: float = 10.0
     kafka_commit_retry_s: float = 2.0
+    # Tries at reading the stored positions on assignment (inside aiokafka's rebalance callback,
+    # which must not wait for a long outage).
+    seek_attempts: int = 5
 
 
 @dataclass
@@ -146,10 +149,29 @@ class ConsumerRunner:
         self.unmirrored: dict[TopicPartition, int] = {}
         self._next_mirror_try = 0.0
 
+    async def _stored_positions(self, topic_names: set[str]) -> dict[tuple[str, int], int] | None:
+        """The positions Postgres holds, waiting out a short outage; None if it stays away."""
+        for attempt in range(1, self.config.seek_attempts + 1):
+            try:
+                async with self._engine.connect() as conn:
+                    return await load_offsets(conn, self.config.schema, self.config.group_id, topic_names)
+            except Exception as exc:
+                if not is_transient(exc) or attempt == self.config.seek_attempts:
+                    log.warning(
+                        "stored positions unreadable; resuming from Kafka's committed offsets",
+                        extra={"group": self.config.group_id, "error": repr(exc)},
+                    )
+                    return None
+                await asyncio.sleep(min(self.config.backoff_s * 2**attempt, self.config.max_backoff_s))
+        return None
+
     async def seek_to_stored(self, assigned: list[TopicPartition]) -> None:
-        async with self._engine.connect() as conn:
-            stored = await load_offsets(conn, self.config.schema, self.config.group_id, {tp.topic for tp in assigned})
-        for tp in assigned:
+        # Without the positions, Kafka's committed offsets (never ahead of Postgres) decide where
+        # fetching starts; the applied-position filter in _apply skips what was already applied.
+        # The partitions still count as assigned: their offsets must keep being mirrored.
+        known = await self._stored_positions({tp.topic for tp in assigned})
+        stored = known or {}
+        for tp in assigned if known is not None else []:
             position = stored.get((tp.topic, tp.partition))
             if position is not None:
                 self._consumer.seek(tp, position)

@@ -87,3 +87,41 @@ async def test_the_task_dump_names_each_task_and_where_it_waits() -> None:
         assert any("waiting_for_a_coordinator" in frame for frame in dumped["consumer-touch"]["stack"])  # type: ignore[attr-defined]
     finally:
         task.cancel()
+
+
+class AwayEngine:
+    """An engine whose database is away: every connect is refused."""
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    def connect(self) -> "AwayEngine":
+        self.tries += 1
+        return self
+
+    async def __aenter__(self) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class SeekingConsumer:
+    def __init__(self) -> None:
+        self.seeks: dict[TopicPartition, int] = {}
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks[tp] = offset
+
+
+async def test_an_assignment_while_postgres_is_away_still_counts_the_partitions_as_ours() -> None:
+    engine = AwayEngine()
+    consumer = SeekingConsumer()
+    config = RunnerConfig(group_id="g", topic_names=["t"], schema="s", backoff_s=0.001, seek_attempts=3)
+    runner = ConsumerRunner(consumer=consumer, engine=engine, publisher=None, handler=None, config=config)  # type: ignore[arg-type]
+    await runner.seek_to_stored([TP0, TP1])
+    assert engine.tries == 3
+    assert runner.state.assigned == {TP0, TP1}  # so their offsets keep being mirrored to Kafka
+    # No seek: Kafka's committed offsets (never ahead of Postgres) decide, and the applied-position
+    # filter skips whatever of that was already applied.
+    assert consumer.seeks == {}
