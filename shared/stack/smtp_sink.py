@@ -8,7 +8,7 @@ mail with a 4xx/5xx reply to exercise retry and dead-letter paths.
 Like a receiving MTA, it deduplicates on Message-ID: notify sends a mail whose fate a crash left
 unknown again with the same Message-ID, and the sink accepts the copy (250) without storing it
 again; ``duplicates`` (and the lines of ``<dir>/duplicates.jsonl``) count such copies.
-``delay_seconds`` makes it a slow server (each DATA answered that much later).
+``delay_seconds`` makes it a slow server: each mail is kept at once but answered that much later.
 """
 
 from __future__ import annotations
@@ -51,10 +51,15 @@ class SinkHandler:
         return {entry["message_id"] for entry in lines if entry.get("message_id")}
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.delay_seconds:
-            await asyncio.sleep(self.delay_seconds)
         if self.failure is not None:
             return self.failure
+        reply = self._keep(envelope)
+        if self.delay_seconds:
+            # Kept first, answered late: a client that dies meanwhile cannot know the mail was taken.
+            await asyncio.sleep(self.delay_seconds)
+        return reply
+
+    def _keep(self, envelope: Any) -> str:
         raw: bytes = envelope.original_content or envelope.content
         message = email.message_from_bytes(raw, policy=email.policy.default)
         message_id = message.get("Message-ID")
