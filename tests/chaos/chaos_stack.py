@@ -127,6 +127,27 @@ class ChaosStack:
                         waiting.discard(service)
                 await asyncio.sleep(0.2)
 
+    async def wait_not_ready(self, services: tuple[str, ...] = SERVICES) -> dict[str, list[str]]:
+        """Until every one of ``services`` answers /readyz with 503 (alive, saying what it waits
+        for); returns their problems. A service that exits fails."""
+        problems: dict[str, list[str]] = {}
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            while len(problems) < len(services):
+                if dead := self.exited():
+                    raise AssertionError(f"{dead} exited\n{self.log_tails()}")
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"still ready while a dependency is away: {set(services) - set(problems)}")
+                for service in services:
+                    try:
+                        response = await client.get(f"http://127.0.0.1:{self.ports[service]}/readyz")
+                    except httpx.TransportError:
+                        continue
+                    if response.status_code == 503:
+                        problems[service] = list(response.json().get("problems", []))
+                await asyncio.sleep(0.2)
+        return problems
+
     async def restart(self, service: str) -> None:
         self.start(service)
         await self.wait_ready((service,))

@@ -47,7 +47,12 @@ def _postgres_down(server: OwnPostgres, seconds: float) -> Any:
     async def leg(stack: ChaosStack) -> None:
         await asyncio.sleep(0.3)
         await asyncio.to_thread(server.stop)
-        await asyncio.sleep(seconds)
+        if seconds:
+            began = asyncio.get_running_loop().time()
+            # Alive and saying why they are not ready, for as long as the database is away.
+            problems = await stack.wait_not_ready()
+            assert all(any(p.startswith("database") for p in found) for found in problems.values()), problems
+            await asyncio.sleep(max(0.0, seconds - (asyncio.get_running_loop().time() - began)))
         await asyncio.to_thread(server.start)
         # Nothing may have exited meanwhile, and every service must say it is ready again.
         await stack.wait_ready()
