@@ -70,6 +70,9 @@ def _broker_killed(broker: OwnKafka) -> Any:
     async def leg(stack: ChaosStack) -> None:
         await asyncio.sleep(0.3)
         await asyncio.to_thread(broker.kill)
+        # The consumers stay up and say the broker is away (ingest reports it its own way).
+        problems = await stack.wait_not_ready(("health", "touch", "notify"))
+        assert all(any(p.startswith("broker") for p in found) for found in problems.values()), problems
         await asyncio.to_thread(broker.start)
         await stack.wait_ready()
 
