@@ -160,7 +160,10 @@ async def test_a_band_drop_gets_the_engagement_action_of_the_tier(touch: Touch) 
     await touch.feed.health(tech, t0, band="caution", previous_band="healthy")
     await touch.feed.health(high, t0, band="action_required", previous_band="healthy")
     mails = await touch.commands.wait(tech, 2, playbook="band_drop")
-    assert {(what(c), c.issued_at) for c in mails} == {("email:band_drop.check_in", t0), ("in_app:band_drop.check_in", t0)}
+    assert {(what(c), c.issued_at) for c in mails} == {
+        ("email:band_drop.check_in", t0),
+        ("in_app:band_drop.check_in", t0),
+    }
     [call] = await touch.commands.wait(high, 1, playbook="band_drop")
     assert (what(call), call.issued_at) == ("task:band_drop_call:urgent", t0)
 
