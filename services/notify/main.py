@@ -15,7 +15,15 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from touchline.shared.logs import configure as configure_logging
-from touchline.shared.runtime import Runtime, ops_router, require_token, serve, start_runtime, stop_runtime
+from touchline.shared.runtime import (
+    Runtime,
+    ops_router,
+    require_token,
+    serve,
+    start_runtime,
+    stop_runtime,
+    until_started,
+)
 from touchline.shared.settings import CommonSettings, refuse_dev_secrets
 
 from . import consumer
@@ -142,7 +150,12 @@ def build_app(
             clock=runtime.clock,
             settings=settings,
         )
-        await _register_endpoints(runtime, settings)
+        # In the background: a notify started while Postgres is away waits for it (readiness says
+        # so) instead of failing its start-up.
+        runtime.spawn(
+            "register-endpoints",
+            until_started(lambda: _register_endpoints(runtime, settings), what="webhook endpoints"),
+        )
         hub = StreamHub(queue_size=settings.inapp_stream_queue)
         app.state.notify = NotifyState(
             common=common,
