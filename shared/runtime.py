@@ -47,6 +47,7 @@ class Runtime:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     runners: list[ConsumerRunner] = field(default_factory=list)
+    setup: list[asyncio.Task[None]] = field(default_factory=list)
 
     def topic(self, topic: topics.Topic) -> str:
         return topics.name(topic, self.common.topic_prefix)
@@ -56,6 +57,13 @@ class Runtime:
         task = asyncio.create_task(coro, name=name)
         task.add_done_callback(_exit_on_crash)
         self.tasks.append(task)
+
+    def start_up(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a start-up step in the background (one that may wait for a dependency that is
+        away): the process answers /readyz 503 until it is done, and stops if it fails for good."""
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(_exit_on_crash)
+        self.setup.append(task)
 
 
 def _exit_on_crash(task: asyncio.Task[None]) -> None:
@@ -205,6 +213,8 @@ async def prune_loop(runtime: Runtime, schema: str, *, retention: timedelta, eve
 
 async def stop_runtime(runtime: Runtime) -> None:
     runtime.stop.set()
+    for task in runtime.setup:
+        task.cancel()
     if runtime.tasks:
         await asyncio.wait(runtime.tasks, timeout=15)
     for task in runtime.tasks:
@@ -269,6 +279,7 @@ async def _readiness_problems(runtime: Runtime | None) -> list[str]:
         for r in runtime.runners
         if r.state.waiting_on is not None
     ]
+    problems += [f"starting: {t.get_name()}" for t in runtime.setup if not t.done()]
     if any(t.done() for t in runtime.tasks) and not runtime.stop.is_set():
         problems.append("a background task stopped")
     return problems

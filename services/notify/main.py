@@ -152,8 +152,8 @@ def build_app(
         )
         # In the background: a notify started while Postgres is away waits for it (readiness says
         # so) instead of failing its start-up.
-        runtime.spawn(
-            "register-endpoints",
+        runtime.start_up(
+            "webhook endpoints",
             until_started(lambda: _register_endpoints(runtime, settings), what="webhook endpoints"),
         )
         hub = StreamHub(queue_size=settings.inapp_stream_queue)
