@@ -50,6 +50,8 @@ async def test_tech_account_whose_usage_recovers_gets_the_feature_survey_and_no_
     await touch.commands.wait(account, 1)
 
     await touch.sim.set(t0 + 5 * DAY)
+    # Back in the product, with a feature the survey can ask about (without one it is not sent).
+    await touch.feed.track(account, t0 + 5 * DAY, "feature_used", feature="reports")
     await touch.feed.health(account, t0 + 5 * DAY, band="healthy", previous_band="caution", usage_trend=0.05)
     commands = await touch.commands.wait(account, 3)
     assert [(what(c), c.issued_at) for c in commands] == [
@@ -57,6 +59,7 @@ async def test_tech_account_whose_usage_recovers_gets_the_feature_survey_and_no_
         ("email:risk.use_cases", t0 + 3 * DAY),
         ("in_app:risk.feature_survey", t0 + 5 * DAY),
     ]
+    assert commands[-1].variables["features"] == ["reports"]
     await touch.sim.set(t0 + 20 * DAY)
     assert await eventually(lambda: enrolment_status(touch, account, "risk")) == "completed"
     assert [what(c) for c in touch.commands.of(account)] == [what(c) for c in commands]
