@@ -1,5 +1,6 @@
 """No Docker engine runs here, so the operators' compose file is checked statically."""
 
+import re
 from pathlib import Path
 
 import yaml
@@ -39,12 +40,74 @@ def test_healthchecks_hold_only_compose_healthcheck_keys() -> None:
         assert set(check) <= {"test", "interval", "timeout", "retries", "start_period"}, f"{name}: {sorted(check)}"
 
 
-def test_notify_sends_to_the_compose_mail_sink() -> None:
-    env = _compose()["services"]["notify"]["environment"]
-    assert env["TOUCHLINE_NOTIFY_SMTP_HOST"] == "mailsink"
-
-
 def test_consumer_services_publish_no_fixed_host_port_so_they_can_scale() -> None:
     services = _compose()["services"]
     for name in ("health", "touch"):
         assert "ports" not in services[name], f"{name} must scale with --scale {name}=3"
+
+
+def _interpolations(text: str) -> dict[str, str]:
+    """Every ``${NAME<op>...}`` in the file: NAME -> its operator (``:?``, ``?``, ``:-``, ``-`` or "")."""
+    found: dict[str, str] = {}
+    for name, op in re.findall(r"\$\{([A-Z0-9_]+)(:\?|\?|:-|-)?", text):
+        found.setdefault(name, op)
+        if op not in ("?", ":?"):
+            found[name] = op  # one defaulted use is enough to fail open
+    return found
+
+
+def _secret_settings() -> set[str]:
+    """Settings that hold a secret with a default (a dev value, or a dev write key)."""
+    return {name for name, default, _ in config_rows() if default.startswith("(secret")}
+
+
+SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "WRITE_KEYS")
+
+
+def test_the_operators_stack_runs_in_prod_mode() -> None:
+    for name in APP_SERVICES | {"migrate", "topics"}:
+        env = _compose()["services"][name]["environment"]
+        assert env["TOUCHLINE_ENV"] == "prod", f"{name}: TOUCHLINE_ENV must be prod, not {env['TOUCHLINE_ENV']!r}"
+
+
+def test_no_secret_in_compose_has_a_default() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    secrets = {n: op for n, op in _interpolations(text).items() if any(w in n for w in SECRET_WORDS)}
+    assert secrets, "compose names no secret at all"
+    defaulted = {n: op for n, op in secrets.items() if op not in ("?", ":?")}
+    assert not defaulted, f"secrets with a default (use ${{NAME:?message}}): {defaulted}"
+    assert "dev-" not in text, "a dev- secret is written into docker-compose.yml"
+
+
+def test_every_service_gets_each_secret_setting_it_has_from_a_required_variable() -> None:
+    services = _compose()["services"]
+    for secret in _secret_settings():
+        owner = secret.removeprefix("TOUCHLINE_").split("_")[0].lower()
+        users = [owner] if owner in APP_SERVICES else sorted(APP_SERVICES)
+        for name in users:
+            value = str(services[name]["environment"].get(secret, ""))
+            assert re.fullmatch(r"\$\{" + secret + r":?\?[^}]+\}", value), f"{name}: {secret} = {value!r}"
+
+
+def test_env_example_lists_every_variable_compose_requires_and_holds_no_secret() -> None:
+    required = {n for n, op in _interpolations((ROOT / "docker-compose.yml").read_text()).items() if "?" in op}
+    example = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert required <= set(example), f"missing from .env.example: {sorted(required - set(example))}"
+    filled = {n: v for n, v in example.items() if any(w in n for w in SECRET_WORDS) and v}
+    assert not filled, f".env.example must leave secrets empty: {sorted(filled)}"
+
+
+def test_published_ports_bind_the_publish_address_not_every_interface() -> None:
+    for name, service in _compose()["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("${PUBLISH_ADDRESS:-127.0.0.1}:"), f"{name}: {port} binds 0.0.0.0"
+
+
+def test_the_mail_sink_is_opt_in_and_notify_needs_a_real_smtp_server() -> None:
+    services = _compose()["services"]
+    assert services["mailsink"]["profiles"] == ["mailsink"]
+    assert services["notify"]["environment"]["TOUCHLINE_NOTIFY_SMTP_HOST"].startswith("${TOUCHLINE_NOTIFY_SMTP_HOST:?")
