@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,13 +33,25 @@ DEFAULT_URLS = {
 }
 
 
+def default_urls(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The services of the local stack: DEFAULT_URLS, except where its env file (``make demo``
+    sources it) names another port because a second checkout's stack holds the default."""
+    env = os.environ if environ is None else environ
+    urls = dict(DEFAULT_URLS)
+    for service in SERVICES:
+        port = env.get(f"TOUCHLINE_{service.upper()}_PORT", "").strip()
+        if port.isdigit():
+            urls[service] = f"http://127.0.0.1:{port}"
+    return urls
+
+
 class SimulationError(RuntimeError):
     """The stack did not do what the simulator needs (a refusal, or a bounded wait ran out)."""
 
 
 @dataclass(frozen=True)
 class Endpoints:
-    urls: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_URLS))
+    urls: dict[str, str] = field(default_factory=default_urls)
     write_key: str = "dev-write-key"
     api_token: str = "dev-api-token"
     inapp_secret: str = "dev-inapp-secret"

@@ -7,7 +7,7 @@ import httpx
 import pytest
 import uvicorn
 
-from touchline.sim.client import Endpoints, SimulationError, StackClient, user_token
+from touchline.sim.client import Endpoints, SimulationError, StackClient, default_urls, user_token
 
 
 def client_with(handler):
@@ -193,3 +193,9 @@ def test_the_pool_drops_idle_connections_before_uvicorns_keep_alive_timeout():
     client = StackClient(Endpoints())
     pool = client.http._transport._pool  # the one place httpx keeps the expiry it was given
     assert pool._keepalive_expiry is not None and pool._keepalive_expiry < uvicorn_default
+
+
+def test_the_simulator_finds_services_the_stack_moved_off_their_default_ports():
+    urls = default_urls({"TOUCHLINE_NOTIFY_PORT": "42004", "TOUCHLINE_INGEST_PORT": "not-a-port"})
+    assert urls["notify"] == "http://127.0.0.1:42004"
+    assert urls["ingest"] == "http://127.0.0.1:8001" and urls["health"] == "http://127.0.0.1:8002"
