@@ -75,15 +75,26 @@ def retry_after(
         failures = counters.get((scope, key))
         if failures is None or now - failures.last_at > policy.forget_after_s:
             continue
-        waits.append(failures.last_at + policy.delay_after(failures.count, scope) - now)
+        delay = policy.delay_after(failures.count, scope)
+        if delay > 0:  # (a stored time may round a microsecond past now: no delay is no wait)
+            waits.append(failures.last_at + delay - now)
     return max(waits)
 
 
 class ThrottleStore(Protocol):
-    async def read(self, keys: Sequence[Key]) -> dict[Key, Failures]: ...
+    """Counters of attempts: an attempt is counted before its password is checked, so concurrent
+    attempts see each other (checking first and counting after would let a burst of parallel
+    guesses all pass the check)."""
+
+    async def reserve(self, keys: Sequence[Key], *, now: float, forget_after_s: float) -> dict[Key, Failures]:
+        """Count one more attempt under each key, atomically; return each key's counter as it was
+        before (count 0 when new or forgotten)."""
+
+    async def release(self, keys: Sequence[Key]) -> None:
+        """Take one counted attempt back (it was refused, or the password was right)."""
 
     async def failed(self, keys: Sequence[Key], *, now: float, forget_after_s: float) -> None:
-        """Count one more failure under each key (restarting at 1 when it was forgotten)."""
+        """The counted attempt was a wrong password: its delay runs from ``now``."""
 
     async def clear(self, keys: Sequence[Key]) -> None: ...
 
@@ -94,14 +105,27 @@ class InMemoryThrottleStore:
     def __init__(self) -> None:
         self.counters: dict[Key, Failures] = {}
 
-    async def read(self, keys: Sequence[Key]) -> dict[Key, Failures]:
-        return {k: self.counters[k] for k in keys if k in self.counters}
+    async def reserve(self, keys: Sequence[Key], *, now: float, forget_after_s: float) -> dict[Key, Failures]:
+        before = {}
+        for key in keys:
+            known = self.counters.get(key)
+            if known is None or now - known.last_at > forget_after_s:
+                known = Failures(count=0, last_at=now)
+            before[key] = known
+            self.counters[key] = Failures(count=known.count + 1, last_at=known.last_at)
+        return before
+
+    async def release(self, keys: Sequence[Key]) -> None:
+        for key in keys:
+            known = self.counters.get(key)
+            if known is not None:
+                self.counters[key] = Failures(count=max(known.count - 1, 0), last_at=known.last_at)
 
     async def failed(self, keys: Sequence[Key], *, now: float, forget_after_s: float) -> None:
-        self.counters = {k: v for k, v in self.counters.items() if now - v.last_at <= forget_after_s}
+        self.counters = {k: v for k, v in self.counters.items() if now - v.last_at <= forget_after_s or k in keys}
         for key in keys:
-            before = self.counters.get(key)
-            self.counters[key] = Failures(count=(before.count if before else 0) + 1, last_at=now)
+            known = self.counters.get(key, Failures(count=1, last_at=now))
+            self.counters[key] = Failures(count=known.count, last_at=max(known.last_at, now))
 
     async def clear(self, keys: Sequence[Key]) -> None:
         for key in keys:
@@ -109,20 +133,34 @@ class InMemoryThrottleStore:
 
 
 class LoginThrottle:
+    """``begin`` before checking a password, then exactly one of ``failed`` / ``succeeded`` /
+    ``abandoned`` when it was allowed."""
+
     def __init__(self, store: ThrottleStore, policy: ThrottlePolicy | None = None) -> None:
         self.store = store
         self.policy = policy or ThrottlePolicy()
 
-    async def retry_after(self, *, email: str, address: str, known_device: bool, now: float) -> float:
+    async def begin(self, *, email: str, address: str, known_device: bool, now: float) -> float:
+        """Seconds to wait before this email may be tried from this address; 0 = go ahead (the
+        attempt is then counted until its outcome is reported)."""
         keys = list(keys_for(email, address).items())
-        counters = await self.store.read(keys)
-        return retry_after(self.policy, counters, email=email, address=address, known_device=known_device, now=now)
+        before = await self.store.reserve(keys, now=now, forget_after_s=self.policy.forget_after_s)
+        wait = retry_after(self.policy, before, email=email, address=address, known_device=known_device, now=now)
+        if wait > 0:
+            await self.store.release(keys)
+        return wait
 
     async def failed(self, *, email: str, address: str, now: float) -> None:
         keys = list(keys_for(email, address).items())
         await self.store.failed(keys, now=now, forget_after_s=self.policy.forget_after_s)
 
     async def succeeded(self, *, email: str, address: str) -> None:
-        """The right password ends this email's delays (the address's spraying count stays)."""
+        """The right password ends this email's delays; the address's count of wrong passwords
+        (spraying) stays as it was before this attempt."""
         keys = keys_for(email, address)
         await self.store.clear([("pair", keys["pair"]), ("account", keys["account"])])
+        await self.store.release([("address", keys["address"])])
+
+    async def abandoned(self, *, email: str, address: str) -> None:
+        """The attempt ended without an answer (an error): take it back."""
+        await self.store.release(list(keys_for(email, address).items()))

@@ -1,4 +1,8 @@
-"""The login throttle's counters in Postgres (``console.login_failures``), shared by replicas."""
+"""The login throttle's counters in Postgres (``console.login_failures``), shared by replicas.
+
+Row locks serialise attempts on one key across replicas: each reservation sees the ones before
+it. Keys are locked in sorted order, so two attempts never wait on each other in a cycle.
+"""
 
 from __future__ import annotations
 
@@ -9,38 +13,52 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from touchline.console.throttle import Failures, Key
 
+_RESERVE = text(
+    """INSERT INTO console.login_failures AS f (scope, key, failures, last_at)
+    VALUES (:scope, :key, 1, to_timestamp(:now))
+    ON CONFLICT (scope, key) DO UPDATE SET
+        failures = CASE WHEN f.last_at < to_timestamp(:cutoff) THEN 1 ELSE f.failures + 1 END,
+        last_at = CASE WHEN f.last_at < to_timestamp(:cutoff) THEN EXCLUDED.last_at ELSE f.last_at END
+    RETURNING f.failures - 1, extract(epoch FROM f.last_at)"""
+)
+
 
 class PostgresThrottleStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def read(self, keys: Sequence[Key]) -> dict[Key, Failures]:
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                text(
-                    """SELECT f.scope, f.key, f.failures, extract(epoch FROM f.last_at)
-                    FROM console.login_failures f
-                    JOIN unnest(CAST(:scopes AS text[]), CAST(:keys AS text[])) AS k(scope, key)
-                      ON f.scope = k.scope AND f.key = k.key"""
-                ),
-                {"scopes": [s for s, _ in keys], "keys": [k for _, k in keys]},
-            )
-            return {(row[0], row[1]): Failures(count=row[2], last_at=float(row[3])) for row in rows}
+    async def reserve(self, keys: Sequence[Key], *, now: float, forget_after_s: float) -> dict[Key, Failures]:
+        before: dict[Key, Failures] = {}
+        async with self.engine.begin() as conn:
+            for scope, key in sorted(keys):
+                row = (
+                    await conn.execute(
+                        _RESERVE, {"scope": scope, "key": key, "now": now, "cutoff": now - forget_after_s}
+                    )
+                ).one()
+                before[(scope, key)] = Failures(count=int(row[0]), last_at=float(row[1]))
+        return before
 
-    async def failed(self, keys: Sequence[Key], *, now: float, forget_after_s: float) -> None:
-        # Keys in order, so two replicas counting the same keys never deadlock.
+    async def release(self, keys: Sequence[Key]) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
                 text(
-                    """INSERT INTO console.login_failures AS f (scope, key, failures, last_at)
-                    VALUES (:scope, :key, 1, to_timestamp(:now))
-                    ON CONFLICT (scope, key) DO UPDATE SET
-                        failures = CASE WHEN f.last_at < to_timestamp(:cutoff) THEN 1 ELSE f.failures + 1 END,
-                        last_at = GREATEST(f.last_at, EXCLUDED.last_at)"""
+                    """UPDATE console.login_failures SET failures = GREATEST(failures - 1, 0)
+                    WHERE scope = :scope AND key = :key"""
                 ),
-                [{"scope": s, "key": k, "now": now, "cutoff": now - forget_after_s} for s, k in sorted(keys)],
+                [{"scope": s, "key": k} for s, k in sorted(keys)],
             )
-        # Forgotten counters go; rows another replica is updating are skipped, not waited for.
+
+    async def failed(self, keys: Sequence[Key], *, now: float, forget_after_s: float) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    """UPDATE console.login_failures SET last_at = GREATEST(last_at, to_timestamp(:now))
+                    WHERE scope = :scope AND key = :key"""
+                ),
+                [{"scope": s, "key": k, "now": now} for s, k in sorted(keys)],
+            )
+        # Forgotten counters go; rows another attempt holds are skipped, not waited for.
         async with self.engine.begin() as conn:
             await conn.execute(
                 text(
@@ -55,5 +73,5 @@ class PostgresThrottleStore:
         async with self.engine.begin() as conn:
             await conn.execute(
                 text("DELETE FROM console.login_failures WHERE scope = :scope AND key = :key"),
-                [{"scope": s, "key": k} for s, k in keys],
+                [{"scope": s, "key": k} for s, k in sorted(keys)],
             )

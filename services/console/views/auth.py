@@ -9,6 +9,7 @@ set FORWARDED_ALLOW_IPS to the proxy's address for X-Forwarded-For to count.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import math
@@ -83,14 +84,19 @@ async def login(
     throttle = request.app.state.console.throttle
     address = request.client.host if request.client else "unknown"
     known_device = signer_of(request).device_ok(request.cookies.get(DEVICE_COOKIE), email)
-    wait = await throttle.retry_after(email=email, address=address, known_device=known_device, now=time.time())
+    wait = await throttle.begin(email=email, address=address, known_device=known_device, now=time.time())
     if wait > 0:
         log.warning("console login throttled", extra={"email": email[:200], "client": address, "wait_s": wait})
         seconds = max(1, math.ceil(wait))
         page = _login_page(request, next_=safe_next(next), error=t("login.throttled", seconds=seconds), status=429)
         page.headers["retry-after"] = str(seconds)
         return page
-    user = request.app.state.console.users.authenticate(email, password)
+    try:
+        # scrypt in a thread: a sign-in must not stall every other page of this process.
+        user = await asyncio.to_thread(request.app.state.console.users.authenticate, email, password)
+    except BaseException:
+        await throttle.abandoned(email=email, address=address)
+        raise
     if user is None:
         await throttle.failed(email=email, address=address, now=time.time())
         log.info("console login refused", extra={"email": email[:200], "client": address})

@@ -3,6 +3,7 @@ in production, counters in ``console.login_failures``) see each other's wrong pa
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -11,12 +12,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from touchline.console.adapters.postgres import PostgresThrottleStore
 from touchline.console.auth import User, UserStore, hash_password
 from touchline.console.main import build_app
 from touchline.console.settings import ConsoleSettings
-from touchline.console.throttle import Failures, ThrottlePolicy
+from touchline.console.throttle import Failures, LoginThrottle, ThrottlePolicy
 from touchline.shared.db import make_engine
 from touchline.shared.settings import CommonSettings
 
@@ -82,22 +84,45 @@ async def test_spraying_across_replicas_from_one_address_is_limited(common: Comm
         assert statuses[:20] == [401] * 20 and 429 in statuses[20:]
 
 
-async def test_the_postgres_counters_restart_when_forgotten_and_clear_on_success(common: CommonSettings) -> None:
+async def test_a_parallel_burst_on_two_replicas_passes_only_the_free_attempts(common: CommonSettings) -> None:
+    engines = [make_engine(common.database_url, pool_size=5) for _ in range(2)]
+    throttles = [LoginThrottle(PostgresThrottleStore(engine), SLOW) for engine in engines]
+    address = f"198.51.100.{uuid.uuid4().int % 250}"
+    try:
+        waits = await asyncio.gather(
+            *(
+                throttles[i % 2].begin(email=f"b{i}@example.com", address=address, known_device=False, now=1e9)
+                for i in range(30)
+            )
+        )
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert waits.count(0) == SLOW.address_free + 1
+
+
+async def test_the_postgres_counters_restart_when_forgotten_and_drop_idle_ones(common: CommonSettings) -> None:
     engine = make_engine(common.database_url, pool_size=1)
     store = PostgresThrottleStore(engine)
     key = ("account", f"{uuid.uuid4().hex}@example.com")
     other = ("address", f"192.0.2.{uuid.uuid4().int % 250}")
     try:
-        await store.failed([key, other], now=1000.0, forget_after_s=60)
-        await store.failed([key], now=1010.0, forget_after_s=60)
-        assert await store.read([key, other]) == {
-            key: Failures(count=2, last_at=1010.0),
-            other: Failures(count=1, last_at=1000.0),
+        assert await store.reserve([key, other], now=1000.0, forget_after_s=60) == {
+            key: Failures(count=0, last_at=1000.0),
+            other: Failures(count=0, last_at=1000.0),
         }
+        await store.failed([key, other], now=1000.0, forget_after_s=60)
+        assert await store.reserve([key], now=1010.0, forget_after_s=60) == {key: Failures(count=1, last_at=1000.0)}
+        await store.release([key])
+        assert await store.reserve([key], now=1100.0, forget_after_s=60) == {key: Failures(count=0, last_at=1100.0)}
         await store.failed([key], now=1100.0, forget_after_s=60)
-        found = await store.read([key, other])
-        assert found == {key: Failures(count=1, last_at=1100.0)}  # restarted; the idle one dropped
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT scope, key, failures FROM console.login_failures WHERE key IN (:a, :b)"),
+                {"a": key[1], "b": other[1]},
+            )
+            assert [tuple(r) for r in rows] == [(*key, 1)]  # restarted; the idle one dropped
         await store.clear([key])
-        assert await store.read([key]) == {}
+        assert await store.reserve([key], now=1100.0, forget_after_s=60) == {key: Failures(count=0, last_at=1100.0)}
     finally:
         await engine.dispose()
