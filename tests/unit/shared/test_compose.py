@@ -1,11 +1,16 @@
 """No Docker engine runs here, so the operators' compose file is checked statically."""
 
+import base64
+import importlib
+import os
 import re
+import secrets
 from pathlib import Path
 
+import pytest
 import yaml
 
-from touchline.shared.admin import config_rows
+from touchline.shared.admin import SETTINGS_CLASSES, config_rows
 
 ROOT = Path(__file__).resolve().parents[3]
 APP_SERVICES = {"ingest", "health", "touch", "notify", "console"}
@@ -111,3 +116,74 @@ def test_the_mail_sink_is_opt_in_and_notify_needs_a_real_smtp_server() -> None:
     services = _compose()["services"]
     assert services["mailsink"]["profiles"] == ["mailsink"]
     assert services["notify"]["environment"]["TOUCHLINE_NOTIFY_SMTP_HOST"].startswith("${TOUCHLINE_NOTIFY_SMTP_HOST:?")
+
+
+class Missing(Exception):
+    pass
+
+
+def _interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's variable interpolation (the forms this file uses), so the file can be checked
+    without a Docker engine: ``${X}``, ``${X:-default}``, ``${X-default}``, ``${X:?msg}``, ``${X?msg}``."""
+
+    def one(match: re.Match[str]) -> str:
+        name, op, arg = match.group(1), match.group(2) or "", match.group(3) or ""
+        value = env.get(name)
+        if (op == ":?" and not value) or (op == "?" and value is None):
+            raise Missing(f"{name}: {arg}")
+        if (op == ":-" and not value) or (op == "-" and value is None):
+            return arg
+        return value or ""
+
+    return re.sub(r"\$\{([A-Z0-9_]+)(?:(:\?|\?|:-|-)([^}]*))?\}", one, text)
+
+
+def _filled_env_example() -> dict[str, str]:
+    """.env.example as an operator fills it in (fresh secrets, their SMTP server)."""
+    filled = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, _, value = line.partition("=")
+        filled[name] = value or secrets.token_urlsafe(32)
+    filled |= {
+        "TOUCHLINE_INGEST_WRITE_KEYS": f"product:{secrets.token_urlsafe(24)}",
+        "TOUCHLINE_NOTIFY_WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        "TOUCHLINE_NOTIFY_PUBLIC_URL": "https://cs.example.com",
+        "TOUCHLINE_NOTIFY_INAPP_ALLOWED_ORIGINS": "https://app.example.com",
+        "TOUCHLINE_NOTIFY_SMTP_HOST": "smtp.example.com",
+        "TOUCHLINE_NOTIFY_SMTP_PORT": "587",
+        "TOUCHLINE_NOTIFY_SMTP_USER": "",
+        "TOUCHLINE_NOTIFY_SMTP_PASSWORD": "",
+        "TOUCHLINE_NOTIFY_MAIL_FROM": "Acme CS <cs@example.com>",
+    }
+    return filled
+
+
+def test_compose_refuses_to_start_without_env_and_names_the_first_missing_secret() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    with pytest.raises(Missing, match=r"POSTGRES_PASSWORD: set POSTGRES_PASSWORD"):
+        _interpolate(text, {})
+    unfilled = dict.fromkeys(_filled_env_example(), "")
+    with pytest.raises(Missing):
+        _interpolate(text, unfilled)  # a copied .env.example left empty starts nothing either
+
+
+def test_a_filled_in_env_example_starts_every_service_in_prod(monkeypatch: pytest.MonkeyPatch) -> None:
+    from touchline.ingest.settings import refuse_dev_write_keys
+    from touchline.shared.settings import CommonSettings, refuse_dev_secrets
+
+    compose = yaml.safe_load(_interpolate((ROOT / "docker-compose.yml").read_text(), _filled_env_example()))
+    classes = {t.split(".")[1]: t for t in SETTINGS_CLASSES if t.split(".")[1] in APP_SERVICES}
+    for name in sorted(APP_SERVICES):
+        for key in [k for k in os.environ if k.startswith("TOUCHLINE_")]:
+            monkeypatch.delenv(key)
+        for key, value in compose["services"][name]["environment"].items():
+            monkeypatch.setenv(key, str(value))
+        common = CommonSettings()
+        module, _, cls = classes[name].partition(":")
+        settings = getattr(importlib.import_module(module), cls)()
+        refuse_dev_secrets(settings, env=common.env)
+        if name == "ingest":
+            refuse_dev_write_keys(settings, env=common.env)
+        assert common.env == "prod" and common.clock == "system"
