@@ -96,3 +96,33 @@ def test_a_stack_on_its_default_ports_writes_only_what_it_always_did() -> None:
         "TOUCHLINE_NOTIFY_SMTP_HOST",
         "TOUCHLINE_NOTIFY_SMTP_PORT",
     }
+
+
+def test_make_up_moves_kafka_off_its_default_ports_when_another_stack_holds_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from touchline.shared.stack import kafka
+
+    layout = Layout.at(tmp_path)
+    monkeypatch.setattr(kafka, "port_open", lambda port: False)
+    assert kafka.ports_to_use(layout) == (kafka.DEFAULT_PORT, kafka.DEFAULT_CONTROLLER_PORT)
+    monkeypatch.setattr(kafka, "port_open", lambda port: port == kafka.DEFAULT_PORT)
+    monkeypatch.setattr(kafka, "free_port", iter([43001, 43002]).__next__)
+    assert kafka.ports_to_use(layout) == (43001, 43002)
+
+
+def test_make_up_starts_kafka_on_the_ports_it_chose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from touchline.shared.stack import cli
+
+    started = {}
+    monkeypatch.delenv("TOUCHLINE_KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.setattr(cli, "ports_to_use", lambda layout: (43001, 43002))
+    monkeypatch.setattr(cli, "kafka_bootstrap", lambda layout: None)
+
+    def start_kafka(home: Path, *, port: int, controller_port: int) -> str:
+        started.update(port=port, controller_port=controller_port)
+        return f"127.0.0.1:{port}"
+
+    monkeypatch.setattr(cli, "start_kafka", start_kafka)
+    assert cli._kafka(Layout.at(tmp_path)) == "127.0.0.1:43001"
+    assert started == {"port": 43001, "controller_port": 43002}
