@@ -206,10 +206,14 @@ class StackClient:
         body = await self.get_json("notify", f"/v1/accounts/{account_id}/timeline", limit=2000)
         return list(body["items"])
 
-    async def get_json(self, service: str, path: str, **params: Any) -> Any:
-        """GET a service API path with the bearer token."""
+    async def get(self, service: str, path: str, **params: Any) -> httpx.Response:
+        """GET a service API path with the bearer token (retried as ``idempotent``); any status."""
         url = f"{self.endpoints.url(service)}{path}"
-        response = await self.idempotent("GET", url, what=f"{service} {path}", params=params, headers=self._bearer())
+        return await self.idempotent("GET", url, what=f"{service} {path}", params=params, headers=self._bearer())
+
+    async def get_json(self, service: str, path: str, **params: Any) -> Any:
+        """GET a service API path with the bearer token; a 4xx/5xx stops the run."""
+        response = await self.get(service, path, **params)
         _expect(response, f"{service} {path}")
         return response.json()
 
