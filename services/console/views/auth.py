@@ -15,9 +15,11 @@ import logging
 import math
 import secrets
 import time
+from collections.abc import Callable
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 
 from .common import (
     LANG_COOKIE,
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 LOGIN_COOKIE = "tl_login"
 DEVICE_COOKIE = "tl_device"
 DEVICE_DAYS = 180
+UNAVAILABLE_RETRY_S = 5
 router = APIRouter()
 
 
@@ -64,6 +67,12 @@ def _login_page(request: Request, *, next_: str, error: str | None = None, statu
     return response
 
 
+def _unavailable(request: Request, *, next_: str, t: Callable[..., str]) -> Response:
+    page = _login_page(request, next_=safe_next(next_), error=t("login.unavailable"), status=503)
+    page.headers["retry-after"] = str(UNAVAILABLE_RETRY_S)
+    return page
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, next: str = "/accounts") -> Response:
     return _login_page(request, next_=safe_next(next))
@@ -84,7 +93,12 @@ async def login(
     throttle = request.app.state.console.throttle
     address = request.client.host if request.client else "unknown"
     known_device = signer_of(request).device_ok(request.cookies.get(DEVICE_COOKIE), email)
-    wait = await throttle.begin(email=email, address=address, known_device=known_device, now=time.time())
+    try:
+        wait = await throttle.begin(email=email, address=address, known_device=known_device, now=time.time())
+    except (SQLAlchemyError, OSError) as exc:
+        # No password is checked without its attempt counted: sign-in fails closed while Postgres is away.
+        log.error("console login unavailable: throttle store failed", extra={"error": repr(exc)[:300]})
+        return _unavailable(request, next_=next, t=t)
     if wait > 0:
         log.warning("console login throttled", extra={"email": email[:200], "client": address, "wait_s": wait})
         seconds = max(1, math.ceil(wait))
@@ -98,10 +112,17 @@ async def login(
         await throttle.abandoned(email=email, address=address)
         raise
     if user is None:
-        await throttle.failed(email=email, address=address, now=time.time())
+        try:
+            await throttle.failed(email=email, address=address, now=time.time())
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("console login unavailable: throttle store failed", extra={"error": repr(exc)[:300]})
+            return _unavailable(request, next_=next, t=t)
         log.info("console login refused", extra={"email": email[:200], "client": address})
         return _login_page(request, next_=safe_next(next), error=t("login.wrong"), status=401)
-    await throttle.succeeded(email=email, address=address)
+    try:
+        await throttle.succeeded(email=email, address=address)
+    except (SQLAlchemyError, OSError) as exc:  # the right password still signs in; counters fade in an hour
+        log.warning("console login: could not clear the throttle counters", extra={"error": repr(exc)[:300]})
     response = RedirectResponse(safe_next(next), status_code=303)
     cookie = signer_of(request).issue(user.email, now=time.time())
     max_age = int(request.app.state.console.settings.session_hours * 3600)

@@ -17,7 +17,7 @@ from touchline.console.fake import InMemoryBackend
 from touchline.console.main import build_app
 from touchline.console.ports import BackendUnavailable
 from touchline.console.settings import ConsoleSettings
-from touchline.console.throttle import ThrottlePolicy
+from touchline.console.throttle import InMemoryThrottleStore, ThrottlePolicy
 from touchline.shared.settings import CommonSettings
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -162,6 +162,40 @@ async def test_a_browser_that_signed_in_before_passes_a_distributed_guessing_att
         async with from_address(app, "10.0.0.10") as new_browser:
             assert (await sign_in(new_browser)).status_code == 429
         assert (await sign_in(laptop)).status_code == 303
+
+
+class DownStore(InMemoryThrottleStore):
+    async def reserve(self, keys, *, now, forget_after_s):  # type: ignore[no-untyped-def]
+        raise OSError("connection refused")
+
+
+async def test_sign_in_fails_closed_with_503_while_the_throttle_store_is_down(backend: InMemoryBackend) -> None:
+    app = build_app(
+        CommonSettings(env="test"), ConsoleSettings(), backend=backend, users=users(), throttle_store=DownStore()
+    )
+    async with app.router.lifespan_context(app), from_address(app, "10.0.0.9") as csm:
+        response = await sign_in(csm)
+        assert response.status_code == 503 and response.headers["retry-after"] == "5"
+        assert "tl_session" not in response.headers.get("set-cookie", "")
+        assert "サインインできません" in response.text
+
+
+class FailingAfterCheckStore(InMemoryThrottleStore):
+    async def failed(self, keys, *, now, forget_after_s):  # type: ignore[no-untyped-def]
+        raise OSError("connection reset")
+
+    async def clear(self, keys):  # type: ignore[no-untyped-def]
+        raise OSError("connection reset")
+
+
+async def test_a_store_failing_after_the_check_refuses_a_wrong_password_and_admits_the_right_one(
+    backend: InMemoryBackend,
+) -> None:
+    store = FailingAfterCheckStore()
+    app = build_app(CommonSettings(env="test"), ConsoleSettings(), backend=backend, users=users(), throttle_store=store)
+    async with app.router.lifespan_context(app), from_address(app, "10.0.0.9") as csm:
+        assert (await sign_in(csm, password="guess")).status_code == 503
+        assert (await sign_in(csm)).status_code == 303
 
 
 async def test_a_login_post_without_the_forms_token_is_refused(client: httpx.AsyncClient) -> None:
