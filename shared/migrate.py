@@ -13,7 +13,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-SERVICES = ("ingest", "health", "touch", "notify")
+SERVICES = ("ingest", "health", "touch", "notify", "console")
 _ENV_DIR = Path(__file__).with_name("migrations")
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
+from aiokafka.errors import KafkaError
 
 from touchline.shared import topics
 from touchline.shared.kafka import KafkaPublisher, make_producer
@@ -108,16 +109,28 @@ class Barrier:
         began = time.monotonic()
         checks = 0
         quiet_since: float | None = None
-        await self._groups()
+        listed = False
         progressed = -1
         progress_at = began
         while True:
             checks += 1
-            lag = await self.lag()
+            lag: dict[str, dict[TopicPartition, int]] | None = None
+            unreadable: KafkaError | None = None
+            try:
+                if not listed:
+                    await self._groups()
+                    listed = True
+                lag = await self.lag()
+            except KafkaError as exc:
+                # After a broker restart the group coordinator answers GroupLoadInProgress (or
+                # NotCoordinator) until it has re-read __consumer_offsets: not drained yet, ask again.
+                if not exc.retriable:
+                    raise
+                unreadable = exc
             now = time.monotonic()
             if self.committed_total > progressed:
                 progressed, progress_at = self.committed_total, now
-            if lag:
+            if lag is None or lag:
                 quiet_since = None
             elif quiet_since is None:
                 quiet_since = now
@@ -125,8 +138,10 @@ class Barrier:
                 return DrainReport(waited_s=now - began, checks=checks)
             stalled = now - progress_at > stall_s
             if stalled or now - began > timeout:
-                behind = {g: _per_topic(v) for g, v in lag.items()}
                 why = f"no progress for {stall_s:.0f}s" if stalled else f"not drained after {timeout:.0f}s"
+                if lag is None:
+                    raise SimulationError(f"pipeline {why}; consumer offsets unreadable: {unreadable!r}")
+                behind = {g: _per_topic(v) for g, v in lag.items()}
                 raise SimulationError(f"pipeline {why}; records behind per consumer group: {behind}")
             await asyncio.sleep(0.1)
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,12 @@ from typing import Any
 import httpx
 
 SERVICES = ("ingest", "health", "touch", "notify")
+# uvicorn closes an idle keep-alive connection after 5 s; a pooled connection reused just as the
+# server closes it fails with ReadError / RemoteProtocolError. Dropping ours well before theirs
+# makes that rare, and retrying idempotent calls makes it harmless.
+KEEPALIVE_EXPIRY_S = 2.0
+IDEMPOTENT_ATTEMPTS = 5
+MAX_BACKOFF_S = 5.0
 DEFAULT_URLS = {
     "ingest": "http://127.0.0.1:8001",
     "health": "http://127.0.0.1:8002",
@@ -26,13 +33,25 @@ DEFAULT_URLS = {
 }
 
 
+def default_urls(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The services of the local stack: DEFAULT_URLS, except where its env file (``make demo``
+    sources it) names another port because a second checkout's stack holds the default."""
+    env = os.environ if environ is None else environ
+    urls = dict(DEFAULT_URLS)
+    for service in SERVICES:
+        port = env.get(f"TOUCHLINE_{service.upper()}_PORT", "").strip()
+        if port.isdigit():
+            urls[service] = f"http://127.0.0.1:{port}"
+    return urls
+
+
 class SimulationError(RuntimeError):
     """The stack did not do what the simulator needs (a refusal, or a bounded wait ran out)."""
 
 
 @dataclass(frozen=True)
 class Endpoints:
-    urls: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_URLS))
+    urls: dict[str, str] = field(default_factory=default_urls)
     write_key: str = "dev-write-key"
     api_token: str = "dev-api-token"
     inapp_secret: str = "dev-inapp-secret"
@@ -68,7 +87,7 @@ class StackClient:
         self.endpoints = endpoints
         self.http = httpx.AsyncClient(
             timeout=timeout,
-            limits=httpx.Limits(max_connections=max_connections),
+            limits=httpx.Limits(max_connections=max_connections, keepalive_expiry=KEEPALIVE_EXPIRY_S),
             follow_redirects=False,
             transport=transport,
         )
@@ -100,7 +119,7 @@ class StackClient:
                 if attempt == attempts:
                     raise SimulationError(f"ingest unreachable at {url}: {exc!r}") from exc
                 await self._back_off(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, MAX_BACKOFF_S)
                 continue
             if response.status_code < 300:
                 self.stats.events += len(calls)
@@ -111,7 +130,7 @@ class StackClient:
                     break
                 wait = _retry_after(response, default=delay)
                 await self._back_off(wait)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, MAX_BACKOFF_S)
                 continue
             raise SimulationError(f"ingest refused a batch: {response.status_code} {response.text[:500]}")
         raise SimulationError(f"ingest kept failing after {attempts} attempts: {response.status_code}")
@@ -120,23 +139,33 @@ class StackClient:
         self.stats.retries += 1
         await asyncio.sleep(seconds)
 
-    async def hit(self, url: str, *, attempts: int = 3) -> int:
-        """Follow a tracking link, as a mail client would (GET, no redirect followed). A lost
-        reaction would change what the playbooks do, so failures retry, then stop the run."""
+    async def idempotent(
+        self, method: str, url: str, *, what: str, attempts: int = IDEMPOTENT_ATTEMPTS, **kwargs: Any
+    ) -> httpx.Response:
+        """A call that is safe to repeat (a GET, or a POST the server deduplicates by the id it
+        carries): a connection the server closed, a timeout or a 5xx is tried again on a
+        fresh connection with bounded exponential backoff; the last answer is returned."""
+        delay = self.backoff_s
         for attempt in range(1, attempts + 1):
             try:
-                response = await self.http.get(url)
+                response = await self.http.request(method, url, **kwargs)
             except httpx.TransportError as exc:
                 if attempt == attempts:
-                    raise SimulationError(f"tracking link unreachable: {url}: {exc!r}") from exc
-                await self._back_off(self.backoff_s)
-                continue
-            if response.status_code < 400:
-                return response.status_code
-            if response.status_code < 500 or attempt == attempts:
-                raise SimulationError(f"tracking link answered {response.status_code}: {url}")
-            await self._back_off(self.backoff_s)
+                    raise SimulationError(f"{what}: unreachable after {attempts} attempts: {exc!r}") from exc
+            else:
+                if response.status_code < 500 or attempt == attempts:
+                    return response
+            await self._back_off(delay)
+            delay = min(delay * 2, MAX_BACKOFF_S)
         raise AssertionError("unreachable")
+
+    async def hit(self, url: str, *, attempts: int = IDEMPOTENT_ATTEMPTS) -> int:
+        """Follow a tracking link, as a mail client would (GET, no redirect followed). A lost
+        reaction would change what the playbooks do, so failures retry, then stop the run."""
+        response = await self.idempotent("GET", url, what=f"tracking link {url}", attempts=attempts)
+        if response.status_code >= 400:
+            raise SimulationError(f"tracking link answered {response.status_code}: {url}")
+        return response.status_code
 
     def _user_headers(self, user_id: str) -> dict[str, str]:
         return {
@@ -146,8 +175,11 @@ class StackClient:
 
     async def inapp_messages(self, user_id: str) -> list[dict[str, Any]]:
         """What the widget would show ``user_id`` now (notify marks first showings)."""
-        response = await self.http.get(
-            f"{self.endpoints.url('notify')}/v1/inapp/messages", headers=self._user_headers(user_id)
+        response = await self.idempotent(
+            "GET",
+            f"{self.endpoints.url('notify')}/v1/inapp/messages",
+            what="notify in-app messages",
+            headers=self._user_headers(user_id),
         )
         _expect(response, "notify in-app messages")
         return list(response.json()["messages"])
@@ -158,8 +190,11 @@ class StackClient:
         payload: dict[str, Any] = {"type": event}
         if answer is not None:
             payload["answer"] = answer
-        response = await self.http.post(
+        # Keyed by the message id in the path: notify records each event type once per message.
+        response = await self.idempotent(
+            "POST",
             f"{self.endpoints.url('notify')}/v1/inapp/messages/{message_id}/events",
+            what=f"notify in-app {event}",
             json=payload,
             headers=self._user_headers(user_id),
         )
@@ -171,9 +206,14 @@ class StackClient:
         body = await self.get_json("notify", f"/v1/accounts/{account_id}/timeline", limit=2000)
         return list(body["items"])
 
+    async def get(self, service: str, path: str, **params: Any) -> httpx.Response:
+        """GET a service API path with the bearer token (retried as ``idempotent``); any status."""
+        url = f"{self.endpoints.url(service)}{path}"
+        return await self.idempotent("GET", url, what=f"{service} {path}", params=params, headers=self._bearer())
+
     async def get_json(self, service: str, path: str, **params: Any) -> Any:
-        """GET a service API path with the bearer token."""
-        response = await self.http.get(f"{self.endpoints.url(service)}{path}", params=params, headers=self._bearer())
+        """GET a service API path with the bearer token; a 4xx/5xx stops the run."""
+        response = await self.get(service, path, **params)
         _expect(response, f"{service} {path}")
         return response.json()
 

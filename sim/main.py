@@ -15,7 +15,7 @@ from touchline.shared.clock import parse_instant
 from touchline.shared.kafka import read_clock
 from touchline.shared.settings import CommonSettings
 from touchline.sim.barrier import Barrier
-from touchline.sim.client import DEFAULT_URLS, Endpoints, SimulationError, StackClient
+from touchline.sim.client import DEFAULT_URLS, Endpoints, SimulationError, StackClient, default_urls
 from touchline.sim.mailbox import Mailbox
 from touchline.sim.observe import Observer
 from touchline.sim.personas import PERSONAS, Account, make_accounts
@@ -157,7 +157,7 @@ def _common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tier", choices=["tech", "low", "high"], action="append", help="force tiers (repeatable)")
     p.add_argument("--persona", choices=PERSONAS, action="append", help="only these personas (repeatable)")
     p.add_argument("--mail-dir", type=Path, help="the SMTP sink's folder (default: $TOUCHLINE_HOME/mail)")
-    for service, url in DEFAULT_URLS.items():
+    for service, url in default_urls().items():
         p.add_argument(f"--{service}-url", default=url, help=f"{service} base URL (default {url})")
 
 

@@ -84,9 +84,7 @@ class Observer:
 
     async def _get_or_none(self, service: str, path: str) -> dict[str, Any] | None:
         """The JSON body; None when the service says it has nothing for that account yet."""
-        response = await self.client.http.get(
-            f"{self.client.endpoints.url(service)}{path}", headers=self.client._bearer()
-        )
+        response = await self.client.get(service, path)
         if response.status_code == 404:
             return None
         if response.status_code >= 400:

@@ -1,9 +1,11 @@
 """Drives a simulation day by day: clock, reactions, events, drain, progress.
 
-Each simulated day is one instant, 09:00: the clock moves there, customers read the mail that
-arrived since the day before and the users active today answer their in-app messages, the
-day's usage is sent, and the pipeline drains. Reading a day after delivery keeps opens from
-looking automatic, and one drain per day halves the wall time of two instants.
+Each simulated day is one instant, 09:00: the clock moves there and the pipeline drains (timers
+the move fired have sent their mail and in-app messages), customers read the mail that arrived
+and the users active today answer their in-app messages, the day's usage is sent, and the
+pipeline drains again. Reading a day after delivery keeps opens from looking automatic; the
+drain after the move keeps reactions from racing it (what a customer sees no longer depends on
+how fast the stack reacted to the clock).
 """
 
 from __future__ import annotations
@@ -142,6 +144,7 @@ class Runner:
     async def run_day(self, day: int) -> None:
         self.today = Tally()
         await self._move_clock(self.day_at(day, MORNING))
+        await self._drain()
         events = events_of_day(self.accounts, config=self.config, day=day)
         self._active_today = {
             e.user_id for e in events if e.event == "Signed In" and e.at >= self.day_at(day, timedelta())

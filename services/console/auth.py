@@ -5,6 +5,7 @@ Sessions: ``base64(json) . base64(HMAC-SHA256)`` in an HttpOnly cookie; the serv
 session table, so a cookie is valid until it expires (``session_hours``) or the secret changes.
 CSRF: every form carries HMAC(secret, "csrf" + session nonce), so a token works only with the
 session it was issued for — a page on another site, or another CSM, cannot forge one.
+Device cookie: HMAC(secret, "device" + email), set at sign-in; see ``throttle``.
 """
 
 from __future__ import annotations
@@ -172,6 +173,20 @@ class SessionSigner:
     def csrf_ok(self, session: Session, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(str(token).encode(), self.csrf_token(session).encode())
 
+    def device_token(self, email: str) -> str:
+        """Proof that this browser signed in as ``email`` before (the login throttle lets it
+        past the per-account delay a stranger's guesses from elsewhere cause)."""
+        payload = _b64(email.strip().lower().encode())
+        return f"{payload}.{self._sign(f'device:{payload}')}"
+
+    def device_ok(self, token: str | None, email: str) -> bool:
+        if not token or "." not in token:
+            return False
+        payload, _, signature = token.partition(".")
+        if not hmac.compare_digest(signature.encode(), self._sign(f"device:{payload}").encode()):
+            return False
+        return payload == _b64(email.strip().lower().encode())
+
     def _sign(self, text: str) -> str:
         return _b64(hmac.new(self._secret, text.encode(), hashlib.sha256).digest())
 
@@ -182,31 +197,3 @@ def _b64(raw: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class LoginThrottle:
-    """At most ``max_failures`` wrong passwords per email in ``window_s``; then sign-in waits.
-
-    In memory, per process: it slows a password-guessing script to a few tries per window without
-    a table; a restart forgets it, which costs an attacker a restart they cannot cause.
-    """
-
-    def __init__(self, *, max_failures: int = 5, window_s: float = 600.0, max_tracked: int = 10_000) -> None:
-        self._max, self._window, self._cap = max_failures, window_s, max_tracked
-        self._failures: dict[str, list[float]] = {}
-
-    def retry_after(self, email: str, *, now: float) -> float:
-        """Seconds until this email may try again (0 = now)."""
-        recent = [t for t in self._failures.get(email.strip().lower(), []) if now - t < self._window]
-        if len(recent) < self._max:
-            return 0.0
-        return self._window - (now - recent[-self._max])
-
-    def failed(self, email: str, *, now: float) -> None:
-        key = email.strip().lower()
-        if key not in self._failures and len(self._failures) >= self._cap:
-            self._failures.pop(next(iter(self._failures)))  # oldest tracked email first
-        self._failures[key] = [t for t in self._failures.get(key, []) if now - t < self._window] + [now]
-
-    def succeeded(self, email: str) -> None:
-        self._failures.pop(email.strip().lower(), None)

@@ -28,11 +28,12 @@ from fastapi.templating import Jinja2Templates
 
 from touchline.shared.settings import CommonSettings, refuse_dev_secrets
 
-from .auth import LOCALES, LoginThrottle, SessionSigner, User, UserStore, hash_password
+from .auth import LOCALES, SessionSigner, User, UserStore, hash_password
 from .feedback import JanomeTokenizer, Tokenizer
 from .i18n import load_catalogues, translator
 from .ports import Backend, BackendUnavailable
 from .settings import ConsoleSettings
+from .throttle import InMemoryThrottleStore, LoginThrottle, ThrottleStore
 from .views import accounts, auth, feedback, tasks
 from .views.accounts import BadInput
 from .views.common import CsrfRefused, NotSignedIn, locale_for, login_redirect, render
@@ -55,7 +56,7 @@ class ConsoleState:
     catalogues: dict[str, dict[str, str]]
     themes: dict[str, list[str]]
     tokenizer: Callable[[], Tokenizer] = field(default=lambda: JanomeTokenizer())
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(InMemoryThrottleStore()))
 
 
 def load_users(common: CommonSettings, settings: ConsoleSettings) -> UserStore:
@@ -76,20 +77,35 @@ def build_app(
     backend: Backend | None = None,
     users: UserStore | None = None,
     tokenizer: Callable[[], Tokenizer] | None = None,
+    throttle_store: ThrottleStore | None = None,
 ) -> FastAPI:
+    """With ``backend`` given (tests, the demo) and no ``throttle_store``, login counters stay in
+    this process; otherwise they live in Postgres, shared by every console replica."""
     refuse_dev_secrets(settings, env=common.env)
     secret = settings.session_secret.get_secret_value().encode()
     owned_backend = backend is None
+    if throttle_store is None and not owned_backend:
+        throttle_store = InMemoryThrottleStore()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = None
         if owned_backend:
             from .clients import HttpBackend
 
             app.state.console.backend = HttpBackend.from_settings(common, settings)
+        if throttle_store is None:
+            from touchline.shared.db import make_engine
+
+            from .adapters.postgres import PostgresThrottleStore
+
+            engine = make_engine(common.database_url, pool_size=2)
+            app.state.console.throttle = LoginThrottle(PostgresThrottleStore(engine))
         yield
         if owned_backend:
             await app.state.console.backend.aclose()
+        if engine is not None:
+            await engine.dispose()
 
     app = FastAPI(
         title="Touchline console",
@@ -112,6 +128,7 @@ def build_app(
         catalogues=load_catalogues(),
         themes=_load_themes(HERE / "config" / "themes.yaml"),
         tokenizer=tokenizer or cache(JanomeTokenizer),
+        throttle=LoginThrottle(throttle_store or InMemoryThrottleStore()),  # Postgres: set in the lifespan
     )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     for module in (auth, accounts, tasks, feedback):

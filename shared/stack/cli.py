@@ -12,14 +12,15 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from touchline.shared.stack import services
-from touchline.shared.stack.kafka import kafka_bootstrap, start_kafka, stop_kafka
-from touchline.shared.stack.layout import DATABASE_ENV, KAFKA_ENV, Layout, port_open, tail
+from touchline.shared.stack import ports, services
+from touchline.shared.stack.kafka import kafka_bootstrap, ports_to_use, start_kafka, stop_kafka
+from touchline.shared.stack.layout import DATABASE_ENV, KAFKA_ENV, Layout, free_port, port_open, tail
 from touchline.shared.stack.postgres import postgres_pid, postgres_url, start_postgres, stop_postgres
 
 SMTP_PORT = 2525
 SINK = "smtp-sink"
 SERVICE_PORTS = {"ingest": 8001, "health": 8002, "touch": 8003, "notify": 8004, "console": 8005}
+DEFAULT_PORTS = {SINK: SMTP_PORT, **SERVICE_PORTS}
 APP_CLI = "touchline.shared.cli"
 # A service still alive this long after spawning got past imports and settings validation.
 SETTLE_SECONDS = 1.5
@@ -43,7 +44,8 @@ def _kafka(layout: Layout) -> str:
     if os.environ.get(KAFKA_ENV):
         _say("kafka", f"{os.environ[KAFKA_ENV]} (from {KAFKA_ENV}, not started)")
         return os.environ[KAFKA_ENV]
-    start = lambda: start_kafka(layout.home)  # noqa: E731
+    port, controller_port = ports_to_use(layout)
+    start = lambda: start_kafka(layout.home, port=port, controller_port=controller_port)  # noqa: E731
     return _timed("kafka", kafka_bootstrap(layout), start, layout.log("kafka"))
 
 
@@ -55,44 +57,64 @@ def _postgres(layout: Layout) -> str:
     return _timed("postgres", postgres_url(layout.home), start, layout.log("postgres"))
 
 
-def _sink(layout: Layout) -> None:
+def choose_ports(layout: Layout) -> dict[str, int]:
+    """The sink's and services' ports (see ``touchline.shared.stack.ports``), saved in the home."""
+    saved = {**DEFAULT_PORTS, **ports.load(layout.ports_file)}  # a stack started before ports.json: defaults
+    keep = {name: saved[name] for name in DEFAULT_PORTS if services.pid_of(layout, name) is not None}
+    chosen = ports.choose(DEFAULT_PORTS, keep=keep, taken=port_open, spare=free_port)
+    ports.save(layout.ports_file, chosen)
+    return chosen
+
+
+def _sink(layout: Layout, port: int) -> None:
     argv = [
         sys.executable,
         "-m",
         "touchline.shared.stack.smtp_sink",
         "--port",
-        str(SMTP_PORT),
+        str(port),
         "--dir",
         str(layout.mail_dir),
     ]
-    if services.pid_of(layout, SINK) is None and port_open(SMTP_PORT):
-        raise SystemExit(f"port {SMTP_PORT} is taken by a process that is not this stack's sink")
     pid, started = services.start(layout, SINK, argv)
     deadline = time.monotonic() + 10
-    while not port_open(SMTP_PORT):
+    while not port_open(port):
         if not services.alive(pid) or time.monotonic() > deadline:
             raise SystemExit(f"smtp sink did not start; see {layout.log(SINK)}")
         time.sleep(0.1)
     state = "started" if started else "already running"
-    _say(SINK, f"127.0.0.1:{SMTP_PORT} ({state}), mail in {layout.mail_dir}")
+    _say(SINK, f"127.0.0.1:{port} ({state}), mail in {layout.mail_dir}")
 
 
-def stack_env(*, kafka: str, database: str) -> dict[str, str]:
-    """Where this stack's Kafka, Postgres and mail sink are, under the names the settings read
-    (Kafka may not be on its default port when another checkout's stack holds it)."""
-    return {
+def stack_env(*, kafka: str, database: str, ports: Mapping[str, int] = DEFAULT_PORTS) -> dict[str, str]:
+    """Where this stack's Kafka, Postgres, mail sink and services are, under the names the
+    settings read. Kafka and the rest may not be on their default ports when another checkout's
+    stack holds those: a service on another port is named (its port, the URLs that reach it);
+    one on its default is left to the settings' defaults."""
+    env = {
         KAFKA_ENV: kafka,
         DATABASE_ENV: database,
         "TOUCHLINE_NOTIFY_SMTP_HOST": "127.0.0.1",
-        "TOUCHLINE_NOTIFY_SMTP_PORT": str(SMTP_PORT),
+        "TOUCHLINE_NOTIFY_SMTP_PORT": str(ports[SINK]),
     }
+    moved = {name: ports[name] for name, port in SERVICE_PORTS.items() if ports[name] != port}
+    for name, port in moved.items():
+        env[f"TOUCHLINE_{name.upper()}_PORT"] = str(port)
+        if name in ("health", "touch", "notify"):
+            env[f"TOUCHLINE_CONSOLE_{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
+    if "notify" in moved:
+        notify = moved["notify"]
+        env["TOUCHLINE_NOTIFY_PUBLIC_URL"] = f"http://127.0.0.1:{notify}"
+        env["TOUCHLINE_NOTIFY_INAPP_ALLOWED_ORIGINS"] = f"http://127.0.0.1:{notify},http://localhost:{notify}"
+    return env
 
 
 def infra_env(layout: Layout) -> dict[str, str]:
     """Start Kafka, Postgres and the sink as needed; write and return the env file's values."""
     with layout.lock():
-        env = stack_env(kafka=_kafka(layout), database=_postgres(layout))
-        _sink(layout)
+        chosen = choose_ports(layout)
+        env = stack_env(kafka=_kafka(layout), database=_postgres(layout), ports=chosen)
+        _sink(layout, chosen[SINK])
     lines = [f"export {key}={shlex.quote(value)}" for key, value in env.items()]
     layout.env_file.write_text("\n".join(lines) + "\n")
     return env
@@ -128,7 +150,9 @@ def _start_services(layout: Layout, env: Mapping[str, str]) -> None:
         print(f"warning: {APP_CLI} does not exist yet; services not started")
         return
     fresh = []
-    for name, port in SERVICE_PORTS.items():
+    chosen = {**DEFAULT_PORTS, **ports.load(layout.ports_file)}
+    for name in SERVICE_PORTS:
+        port = chosen[name]
         service_env = {**env, f"TOUCHLINE_{name.upper()}_PORT": str(port)}
         pid, started = services.start(layout, name, [sys.executable, "-m", APP_CLI, name], env=service_env)
         fresh += [(name, pid)] if started else []
@@ -167,13 +191,14 @@ def down(layout: Layout) -> None:
 
 def status(layout: Layout) -> int:
     """Print what runs; exit status 0 if anything does, 3 (LSB "not running") otherwise."""
+    chosen = {**DEFAULT_PORTS, **ports.load(layout.ports_file)}
     rows = {
         "kafka": (services.pid_of(layout, "kafka"), kafka_bootstrap(layout)),
         "postgres": (postgres_pid(layout.home), postgres_url(layout.home)),
-        SINK: (services.pid_of(layout, SINK), f"127.0.0.1:{SMTP_PORT}"),
+        SINK: (services.pid_of(layout, SINK), f"127.0.0.1:{chosen[SINK]}"),
     }
-    for name, port in SERVICE_PORTS.items():
-        rows[name] = (services.pid_of(layout, name), f"http://127.0.0.1:{port}")
+    for name in SERVICE_PORTS:
+        rows[name] = (services.pid_of(layout, name), f"http://127.0.0.1:{chosen[name]}")
     for name, (pid, where) in rows.items():
         _say(name, f"running, pid {pid}, {where}" if pid else "stopped")
     return 0 if any(pid for pid, _ in rows.values()) else 3

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from touchline.shared.stack import services
-from touchline.shared.stack.layout import DEPLOY_KAFKA_DIR, Layout, port_open, run_sync, tail
+from touchline.shared.stack.layout import DEPLOY_KAFKA_DIR, Layout, free_port, port_open, run_sync, tail
 
 DEFAULT_VERSION = "4.1.1"
 DEFAULT_PORT = 29092
@@ -170,6 +170,17 @@ def _wait_ready(layout: Layout, pid: int, bootstrap: str, timeout: float) -> Non
     raise KafkaStartError(
         f"kafka did not answer a metadata request on {bootstrap} within {timeout:.0f}s; see {layout.log(NAME)}"
     )
+
+
+def ports_to_use(layout: Layout) -> tuple[int, int]:
+    """The default ports, unless another checkout's stack (or anything else) holds them:
+    then free ones, so a CI clone and a developer's `make up` run side by side."""
+    defaults = (DEFAULT_PORT, DEFAULT_CONTROLLER_PORT)
+    if services.pid_of(layout, NAME) is not None:
+        return defaults  # ignored: a running broker keeps its own
+    if not any(port_open(port) for port in defaults):
+        return defaults
+    return free_port(), free_port()
 
 
 def kafka_bootstrap(layout: Layout) -> str | None:

@@ -63,6 +63,10 @@ class Layout:
     def env_file(self) -> Path:
         return self.home / "env"
 
+    @property
+    def ports_file(self) -> Path:
+        return self.home / "ports.json"
+
     def log(self, name: str) -> Path:
         return self.logs_dir / f"{name}.log"
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from touchline.shared.stack import kafka, services
-from touchline.shared.stack.layout import DATABASE_ENV, KAFKA_ENV, Layout, free_port, port_open
+from touchline.shared.stack import kafka
+from touchline.shared.stack.layout import DATABASE_ENV, KAFKA_ENV, Layout
 from touchline.shared.stack.postgres import start_postgres
 
 
@@ -25,24 +25,13 @@ class Infra:
     database_url: str  # SQLAlchemy form: postgresql+asyncpg://...
 
 
-def _kafka_ports(layout: Layout) -> tuple[int, int]:
-    """The default ports, unless another checkout's stack (or anything else) holds them:
-    then free ones, so a CI clone and a developer's `make up` run side by side."""
-    if services.pid_of(layout, kafka.NAME) is not None:
-        return kafka.DEFAULT_PORT, kafka.DEFAULT_CONTROLLER_PORT  # ignored: it keeps its own
-    defaults = (kafka.DEFAULT_PORT, kafka.DEFAULT_CONTROLLER_PORT)
-    if not any(port_open(port) for port in defaults):
-        return defaults
-    return free_port(), free_port()
-
-
 def ensure_infra(home: Path | str | None = None) -> Infra:
     """Kafka and Postgres to test against; see the module docstring for which ones."""
     layout = Layout.at(home)
     with layout.lock():
         bootstrap = os.environ.get(KAFKA_ENV)
         if not bootstrap:
-            port, controller_port = _kafka_ports(layout)
+            port, controller_port = kafka.ports_to_use(layout)
             bootstrap = kafka.start_kafka(layout.home, port=port, controller_port=controller_port)
         database_url = os.environ.get(DATABASE_ENV) or start_postgres(layout.home)
     return Infra(bootstrap_servers=bootstrap, database_url=database_url)

@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 from touchline.console.auth import (
-    LoginThrottle,
     SessionSigner,
     User,
     UsersFileError,
@@ -102,29 +101,20 @@ def test_a_team_lists_its_members() -> None:
     assert store.team_of("a@x.io") == ["a@x.io", "b@x.io"]
 
 
-def test_sign_in_waits_after_five_wrong_passwords_for_one_email_and_a_success_resets() -> None:
-    throttle = LoginThrottle(max_failures=5, window_s=600)
-    for i in range(5):
-        assert throttle.retry_after("a@x.io", now=100.0 + i) == 0
-        throttle.failed("A@x.io", now=100.0 + i)
-    assert throttle.retry_after("a@x.io", now=110.0) == pytest.approx(590.0)
-    assert throttle.retry_after("b@x.io", now=110.0) == 0
-    assert throttle.retry_after("a@x.io", now=700.0) == 0
-    throttle.succeeded("a@x.io")
-    assert throttle.retry_after("a@x.io", now=110.0) == 0
-
-
-def test_the_throttle_forgets_the_oldest_email_past_its_cap() -> None:
-    throttle = LoginThrottle(max_failures=1, max_tracked=2)
-    for email in ("a@x.io", "b@x.io", "c@x.io"):
-        throttle.failed(email, now=1.0)
-    assert throttle.retry_after("a@x.io", now=2.0) == 0
-    assert throttle.retry_after("c@x.io", now=2.0) > 0
-
-
 def test_a_session_cookie_with_non_ascii_signature_is_no_session() -> None:
     from touchline.console.auth import SessionSigner
 
     signer = SessionSigner(b"k" * 32, max_age_seconds=60)
     payload = signer.issue("a@example.com", now=0).partition(".")[0]
     assert signer.read(f"{payload}.签名", now=1) is None
+
+
+def test_a_device_token_proves_one_email_and_only_with_the_secret() -> None:
+    signer = SessionSigner(b"k" * 32, max_age_seconds=60)
+    token = signer.device_token("Aiko@Example.com")
+    assert signer.device_ok(token, "aiko@example.com")
+    assert not signer.device_ok(token, "ken@example.com")
+    assert not SessionSigner(b"x" * 32, max_age_seconds=60).device_ok(token, "aiko@example.com")
+    forged = SessionSigner(b"k" * 32, max_age_seconds=60).device_token("ken@example.com").split(".")[0]
+    assert not signer.device_ok(f"{forged}.{token.split('.')[1]}", "ken@example.com")
+    assert not signer.device_ok(None, "aiko@example.com") and not signer.device_ok("junk", "aiko@example.com")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from touchline.console.auth import User, UserStore, hash_password
 from touchline.console.demo import demo_backend
@@ -15,6 +17,7 @@ from touchline.console.fake import InMemoryBackend
 from touchline.console.main import build_app
 from touchline.console.ports import BackendUnavailable
 from touchline.console.settings import ConsoleSettings
+from touchline.console.throttle import InMemoryThrottleStore, ThrottlePolicy
 from touchline.shared.settings import CommonSettings
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -52,6 +55,20 @@ async def client(backend: InMemoryBackend) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="https://console.test") as c:
             yield c
+
+
+def throttled_app(backend: InMemoryBackend) -> FastAPI:
+    app = build_app(CommonSettings(env="test"), ConsoleSettings(page_size=10), backend=backend, users=users())
+    # A first delay of minutes: no request here can outlast it, however slow the machine.
+    app.state.console.throttle.policy = ThrottlePolicy(base_delay_s=600.0)
+    return app
+
+
+@asynccontextmanager
+async def from_address(app: FastAPI, address: str) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="https://console.test") as c:
+        yield c
 
 
 async def sign_in(client: httpx.AsyncClient, email: str = AIKO, password: str = PASSWORD) -> httpx.Response:
@@ -105,12 +122,80 @@ async def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(c
     assert (await sign_in(client, email="nobody@example.com")).status_code == 401
 
 
-async def test_guessing_passwords_is_slowed_down_per_email(client: httpx.AsyncClient) -> None:
-    for _ in range(5):
-        assert (await sign_in(client, password="guess")).status_code == 401
-    blocked = await sign_in(client)
-    assert blocked.status_code == 429 and "tl_session" not in blocked.headers.get("set-cookie", "")
-    assert (await sign_in(client, email=KEN)).status_code == 303
+async def test_guessing_passwords_slows_the_guesser_not_the_csm_signing_in_from_elsewhere(
+    backend: InMemoryBackend,
+) -> None:
+    app = throttled_app(backend)
+    async with app.router.lifespan_context(app), from_address(app, "6.6.6.6") as attacker:
+        for _ in range(5):
+            response = await sign_in(attacker, password="guess")
+            if response.status_code == 429:
+                break
+            assert response.status_code == 401
+        blocked = await sign_in(attacker)
+        assert blocked.status_code == 429 and "tl_session" not in blocked.headers.get("set-cookie", "")
+        assert int(blocked.headers["retry-after"]) >= 1
+        async with from_address(app, "10.0.0.9") as csm:
+            assert (await sign_in(csm)).status_code == 303
+
+
+async def test_spraying_one_password_over_many_emails_from_one_address_gets_429(backend: InMemoryBackend) -> None:
+    app = throttled_app(backend)
+    statuses = []
+    async with app.router.lifespan_context(app), from_address(app, "6.6.6.6") as sprayer:
+        for i in range(25):
+            statuses.append((await sign_in(sprayer, email=f"csm{i}@example.com", password="Summer2026!")).status_code)
+        assert statuses[:20] == [401] * 20 and 429 in statuses[20:]
+        async with from_address(app, "10.0.0.9") as csm:
+            assert (await sign_in(csm)).status_code == 303
+
+
+async def test_a_browser_that_signed_in_before_passes_a_distributed_guessing_attack(backend: InMemoryBackend) -> None:
+    app = throttled_app(backend)
+    async with app.router.lifespan_context(app), from_address(app, "10.0.0.9") as laptop:
+        assert (await sign_in(laptop)).status_code == 303
+        assert "tl_device=" in str(laptop.cookies.jar)
+        await laptop.post("/logout", data={"csrf": await csrf_of(laptop)})
+        for n in range(11):  # one address each: no per-address or per-pair delay applies
+            async with from_address(app, f"6.6.6.{n}") as bot:
+                assert (await sign_in(bot, password="guess")).status_code == 401
+        async with from_address(app, "10.0.0.10") as new_browser:
+            assert (await sign_in(new_browser)).status_code == 429
+        assert (await sign_in(laptop)).status_code == 303
+
+
+class DownStore(InMemoryThrottleStore):
+    async def reserve(self, keys, *, now, forget_after_s):  # type: ignore[no-untyped-def]
+        raise OSError("connection refused")
+
+
+async def test_sign_in_fails_closed_with_503_while_the_throttle_store_is_down(backend: InMemoryBackend) -> None:
+    app = build_app(
+        CommonSettings(env="test"), ConsoleSettings(), backend=backend, users=users(), throttle_store=DownStore()
+    )
+    async with app.router.lifespan_context(app), from_address(app, "10.0.0.9") as csm:
+        response = await sign_in(csm)
+        assert response.status_code == 503 and response.headers["retry-after"] == "5"
+        assert "tl_session" not in response.headers.get("set-cookie", "")
+        assert "サインインできません" in response.text
+
+
+class FailingAfterCheckStore(InMemoryThrottleStore):
+    async def failed(self, keys, *, now, forget_after_s):  # type: ignore[no-untyped-def]
+        raise OSError("connection reset")
+
+    async def clear(self, keys):  # type: ignore[no-untyped-def]
+        raise OSError("connection reset")
+
+
+async def test_a_store_failing_after_the_check_refuses_a_wrong_password_and_admits_the_right_one(
+    backend: InMemoryBackend,
+) -> None:
+    store = FailingAfterCheckStore()
+    app = build_app(CommonSettings(env="test"), ConsoleSettings(), backend=backend, users=users(), throttle_store=store)
+    async with app.router.lifespan_context(app), from_address(app, "10.0.0.9") as csm:
+        assert (await sign_in(csm, password="guess")).status_code == 503
+        assert (await sign_in(csm)).status_code == 303
 
 
 async def test_a_login_post_without_the_forms_token_is_refused(client: httpx.AsyncClient) -> None:

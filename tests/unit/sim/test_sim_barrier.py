@@ -1,5 +1,6 @@
 import pytest
 from aiokafka import TopicPartition
+from aiokafka.errors import GroupAuthorizationFailedError, GroupLoadInProgressError, NotCoordinatorForGroupError
 
 from touchline.shared.settings import CommonSettings
 from touchline.sim.barrier import Barrier, lag_of
@@ -63,3 +64,36 @@ async def test_the_overall_bound_fails_even_a_moving_backlog():
     script = [({"touch": {E0: 1000 - n}}, n) for n in range(1000)]
     with pytest.raises(SimulationError, match="not drained after 0s"):
         await ScriptedBarrier(script).drain(stall_s=5, timeout=0.3)
+
+
+class RestartedBrokerBarrier(ScriptedBarrier):
+    """The first checks meet a group coordinator still loading offsets after a broker restart."""
+
+    def __init__(self, script, *, failures):
+        super().__init__(script)
+        self.failures = list(failures)
+
+    async def lag(self):
+        if self.failures:
+            raise self.failures.pop(0)
+        return await super().lag()
+
+
+async def test_drain_asks_again_while_the_coordinator_loads_groups_after_a_broker_restart():
+    barrier = RestartedBrokerBarrier(
+        [({}, 4)], failures=[GroupLoadInProgressError(), NotCoordinatorForGroupError(), GroupLoadInProgressError()]
+    )
+    report = await barrier.drain(stall_s=30)
+    assert report.checks >= 4 and not barrier.failures
+
+
+async def test_a_coordinator_that_never_loads_fails_the_drain_naming_the_error():
+    barrier = RestartedBrokerBarrier([({}, 4)], failures=[GroupLoadInProgressError()] * 1000)
+    with pytest.raises(SimulationError, match=r"offsets unreadable: .*GroupLoadInProgress"):
+        await barrier.drain(stall_s=0.3)
+
+
+async def test_a_broker_error_that_retrying_cannot_fix_is_raised():
+    barrier = RestartedBrokerBarrier([({}, 4)], failures=[GroupAuthorizationFailedError()])
+    with pytest.raises(GroupAuthorizationFailedError):
+        await barrier.drain(stall_s=30)

@@ -1,11 +1,13 @@
+import asyncio
 import hashlib
 import hmac
 import json
 
 import httpx
 import pytest
+import uvicorn
 
-from touchline.sim.client import Endpoints, SimulationError, StackClient, user_token
+from touchline.sim.client import Endpoints, SimulationError, StackClient, default_urls, user_token
 
 
 def client_with(handler):
@@ -107,3 +109,94 @@ async def test_an_in_app_refusal_is_reported():
     async with client_with(lambda r: httpx.Response(401, text="not signed")) as client:
         with pytest.raises(SimulationError, match="401"):
             await client.inapp_messages("u1")
+
+
+class OneRequestPerConnection:
+    """A real HTTP/1.1 server that answers the first request on a connection with keep-alive,
+    then closes the connection when the next request arrives without answering it: what a
+    client sees when it reuses a pooled connection just as uvicorn's keep-alive timeout fires."""
+
+    def __init__(self) -> None:
+        self.answered = 0
+        self.dropped = 0
+        self.server: asyncio.AbstractServer | None = None
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _read_request(self, reader: asyncio.StreamReader) -> bool:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        await reader.readexactly(length)
+        return True
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self._read_request(reader)
+            body = b'{"messages": [{"id": "m1"}], "items": [], "ok": true}'
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: keep-alive\r\n"
+                + f"content-length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+            self.answered += 1
+            await self._read_request(reader)
+            self.dropped += 1
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def test_idempotent_calls_survive_a_keep_alive_connection_the_server_closed():
+    server = OneRequestPerConnection()
+    async with server as url:
+        endpoints = Endpoints(urls={s: url for s in ("ingest", "health", "touch", "notify")})
+        async with StackClient(endpoints, backoff_s=0.0) as client:
+            for _ in range(3):
+                assert await client.inapp_messages("u1") == [{"id": "m1"}]
+                await client.inapp_event("u1", "m1", "seen")
+                assert await client.get_json("notify", "/v1/accounts/a1/timeline") is not None
+                assert await client.hit(f"{url}/t/o/x.gif") == 200
+                assert (await client.get("health", "/v1/accounts/a1")).status_code == 200
+    assert server.answered == 15
+    assert server.dropped >= 1 and client.stats.retries == server.dropped
+
+
+async def test_a_server_that_keeps_dropping_connections_stops_the_run_naming_the_call():
+    async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(drop, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        async with StackClient(Endpoints(urls={"notify": url}), backoff_s=0.0) as client:
+            with pytest.raises(SimulationError, match="notify in-app messages: unreachable after 5 attempts"):
+                await client.inapp_messages("u1")
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def test_the_pool_drops_idle_connections_before_uvicorns_keep_alive_timeout():
+    uvicorn_default = uvicorn.Config(app=None).timeout_keep_alive
+    client = StackClient(Endpoints())
+    pool = client.http._transport._pool  # the one place httpx keeps the expiry it was given
+    assert pool._keepalive_expiry is not None and pool._keepalive_expiry < uvicorn_default
+
+
+def test_the_simulator_finds_services_the_stack_moved_off_their_default_ports():
+    urls = default_urls({"TOUCHLINE_NOTIFY_PORT": "42004", "TOUCHLINE_INGEST_PORT": "not-a-port"})
+    assert urls["notify"] == "http://127.0.0.1:42004"
+    assert urls["ingest"] == "http://127.0.0.1:8001" and urls["health"] == "http://127.0.0.1:8002"

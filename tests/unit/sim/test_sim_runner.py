@@ -78,12 +78,28 @@ def runner_for(tmp_path, persona, inapp=None, mail=None):
     return runner, client, barrier, account
 
 
-async def test_a_day_moves_the_clock_to_nine_and_drains_once(tmp_path):
+async def test_a_day_moves_the_clock_to_nine_and_drains_after_the_move_and_after_the_usage(tmp_path):
     runner, _, barrier, _ = runner_for(tmp_path, "thriving")
     await runner.run_day(0)
     await runner.run_day(1)
     assert barrier.moves == [START + timedelta(hours=9), START + timedelta(days=1, hours=9)]
-    assert barrier.drains == 2
+    assert barrier.drains == 4
+
+
+async def test_reactions_wait_for_the_work_the_clock_move_caused(tmp_path):
+    runner, client, barrier, _ = runner_for(tmp_path, "detractor")
+    order = []
+    barrier.set_clock = lambda when: _noted(order, "clock")
+    barrier.drain = lambda: _noted(order, "drain")
+    reading = client.hit
+    client.hit = lambda url: _noted(order, "react", reading(url))
+    await runner.run_day(0)
+    assert order[:3] == ["clock", "drain", "react"] and order[-1] == "drain"
+
+
+async def _noted(order, what, result=None):
+    order.append(what)
+    return await result if result is not None else None
 
 
 async def test_introductions_are_sent_before_any_usage(tmp_path):
