@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -82,6 +83,7 @@ class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
         # lock and the applied-position filter in _apply keep it from applying anything twice
         # if the partition's new owner gets there first.
         self._runner.state.assigned -= set(revoked)
+        metrics.partitions_revoked(self._runner.config.group_id, revoked)
         for tp in revoked:
             self._runner.unmirrored.pop(tp, None)
         if revoked:
@@ -235,6 +237,7 @@ class ConsumerRunner:
         *,
         decoded: tuple[list[Envelope], list[tuple[ConsumerRecord, str]]] | None = None,
     ) -> None:
+        started = time.perf_counter()
         envelopes, unreadable = decoded if decoded is not None else _decode_all(records, self._readers)
         for record, reason in unreadable:
             await self._dead_letter(record, reason)
@@ -245,7 +248,15 @@ class ConsumerRunner:
             log.warning("batch failed, replaying one record at a time", extra={"error": repr(exc)})
             await self._one_by_one(envelopes, records)
         self.state.batches += 1
+        metrics.batch_committed(
+            self.config.group_id, records, seconds=time.perf_counter() - started, highwater=self._highwater
+        )
         await self._commit_to_kafka(positions)
+
+    def _highwater(self, topic: str, partition: int) -> int | None:
+        tp = TopicPartition(topic, partition)
+        # A rebalance may have taken the partition while the batch was in flight.
+        return self._consumer.highwater(tp) if tp in self.state.assigned else None  # type: ignore[no-any-return]
 
     async def _one_by_one(self, envelopes: list[Envelope], records: list[ConsumerRecord]) -> None:
         by_position = {(r.topic, r.partition, r.offset): r for r in records}
@@ -295,7 +306,7 @@ class ConsumerRunner:
             applied_up_to = await lock_offsets(conn, self.config.schema, self.config.group_id, positions)
             fresh = [e for e in envelopes if e.offset >= applied_up_to.get((e.topic, e.partition), 0)]
             if len(fresh) < len(envelopes):
-                metrics.SKIPPED_REPLAYS.labels(self.config.group_id).inc(len(envelopes) - len(fresh))
+                metrics.skipped(self.config.group_id, "already_applied", len(envelopes) - len(fresh))
             outgoing = await self._handler(conn, fresh) if fresh else []
             await save_offsets(conn, self.config.schema, self.config.group_id, positions)
             # Published before commit: a crash in between replays the batch, and the
@@ -330,7 +341,7 @@ class ConsumerRunner:
                 metrics.CONSUMER_RETRIES.labels(self.config.group_id, "dead_letter").inc()
                 await asyncio.sleep(min(self.config.backoff_s * 2 ** min(attempt, 8), self.config.max_backoff_s))
         self.state.dead_lettered += 1
-        metrics.DEAD_LETTERED.labels(self.config.group_id, record.topic).inc()
+        metrics.dead_lettered(self.config.group_id, record.topic, reason)
 
     async def _commit_to_kafka(self, positions: dict[tuple[str, int], int]) -> None:
         """Mirror the positions Postgres now holds into Kafka's committed offsets.

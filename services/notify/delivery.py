@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from touchline.shared import topics
+from touchline.shared import metrics, topics
 from touchline.shared.clock import Clock
 from touchline.shared.kafka import KafkaPublisher
 
@@ -112,7 +112,7 @@ class Loops:
             # Bad data in one row (e.g. a line break in an address) fails that delivery only.
             return self._finish(row, state="failed", kind="email.failed", detail=f"permanent: unusable message: {exc}")
         try:
-            await self.mailer.send(message)
+            await metrics.timed_smtp(self.mailer.send(message))
         except SendFailed as exc:
             return self._failed(row, exc)
         return self._finish(row, state="sent", kind="email.sent", detail=row["message_id"], sent_at=now)
@@ -143,6 +143,8 @@ class Loops:
             "smtp transient failure; will retry", extra={"delivery": row["id"], "error": str(exc), "retry_in_s": delay}
         )
 
+        metrics.delivered("email", "retry")
+
         async def retry_later(conn: AsyncConnection) -> None:
             next_at = wall_now() + timedelta(seconds=delay)
             await pg.set_state(
@@ -161,6 +163,7 @@ class Loops:
                 # The lease ran out and the row was claimed again: that claim records its own result.
                 log.warning("a delivery finished after its lease", extra={"delivery": row["id"], "state": state})
                 return
+            metrics.delivered("email", state)
             occurrence = "sent" if state == "sent" else state
             outcome = outcome_for(row, kind=kind, occurrence=occurrence, now=self.clock.now(), detail=detail)
             await pg.add_outcomes(conn, [outcome])
@@ -218,6 +221,8 @@ class Loops:
             status, error, permanent = None, str(exc), True
         except Exception as exc:
             status, error = None, f"{exc.__class__.__name__}: {exc}"
+
+        metrics.webhook_attempt(row["kind"], status=status, ok=error is None)
 
         async def record(conn: AsyncConnection) -> None:
             after = timedelta(hours=self.settings.give_up_after_hours)

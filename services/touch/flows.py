@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from touchline.shared import metrics
 from touchline.shared.messages import Command
 
 from .commands import command_for, needs_activity
@@ -221,6 +222,7 @@ class Flows:
             if timer == previous:  # firing it changed nothing: spinning here would hide the bug
                 raise RuntimeError(f"timer {timer.key} of {account_id} due {timer.due_at} did not advance")
             previous = timer
+            metrics.timer_fired(due_at=timer.due_at, fired_at=until)
             if timer.enrolment_id is not None:
                 out += await self._wake(repo, timer, at=timer.due_at)
             elif timer.playbook is not None:

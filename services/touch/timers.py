@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from touchline.shared import topics
+from touchline.shared import metrics, topics
 from touchline.shared.clock import Clock, SimulatedClock
 from touchline.shared.consumer import is_transient
 from touchline.shared.messages import Command
@@ -46,6 +46,7 @@ class TimerLoop:
     accounts_per_transaction: int = 20  # amortises the commit; short enough not to hold the consumer up
     fired_accounts: int = 0
     _rng: random.Random = field(default_factory=random.Random)
+    _report_backlog: bool = False
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -53,6 +54,7 @@ class TimerLoop:
             if isinstance(self.clock, SimulatedClock) and not self.clock.known:
                 continue  # before the first clock message, "now" would be the wall clock
             try:
+                self._report_backlog = True
                 while not stop.is_set() and await self.fire_once():
                     pass
             except Exception as exc:
@@ -68,6 +70,10 @@ class TimerLoop:
         fired = 0
         async with self.engine.begin() as conn:
             repo = PgRepository(conn)
+            if self._report_backlog:  # once per round, before it fires what is due
+                due, oldest = await repo.due_backlog(until=now)
+                metrics.timer_backlog(due=due, oldest_due=oldest, now=now)
+                self._report_backlog = False
             commands: list[Command] = []
             candidates = await repo.due_accounts(until=now, limit=self.claim)
             # Replicas see the same earliest candidates; starting at different ones keeps them from

@@ -58,6 +58,16 @@ class TimerRows:
         ).first()
         return DueTimer(row.account_id, row.key, row.due_at, row.enrolment_id, row.playbook) if row else None
 
+    async def due_backlog(self, *, until: datetime) -> tuple[int, datetime | None]:
+        """(timers due by ``until`` and not fired, the oldest one's due time): the loop's backlog."""
+        row = (
+            await self.conn.execute(
+                text("SELECT count(*), min(due_at) FROM touch.timers WHERE fired_at IS NULL AND due_at <= :u"),
+                {"u": until},
+            )
+        ).one()
+        return int(row[0]), row[1]
+
     async def earliest_due(self, account_id: str) -> datetime | None:
         row = await self.conn.execute(
             text("SELECT min(due_at) FROM touch.timers WHERE account_id = :a AND fired_at IS NULL"), {"a": account_id}
