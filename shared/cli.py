@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "topics": ("touchline.shared.admin:topics_cli", "topics create|list: create the catalogue topics"),
     "clock": ("touchline.shared.admin:clock_cli", "clock show|set T|advance 30d: simulated time"),
     "config-table": ("touchline.shared.admin:config_table_cli", "print the configuration table (Markdown)"),
+    "asyncapi": ("touchline.shared.asyncapi:cli", "print (or --write) the AsyncAPI 3.0 document of the topics"),
     "stack": ("touchline.shared.stack.cli:main", "stack up|down|status|logs|infra: the local stack"),
     "simulate": ("touchline.sim.main:cli", "run the product simulator against ingest"),
 }
