@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -206,3 +206,38 @@ def webhook_attempt(kind: str, *, status: int | None, ok: bool) -> None:
     else:
         result = f"{status // 100}xx"
     WEBHOOK_ATTEMPTS.labels(kind, result).inc()
+
+
+class HttpMetrics:
+    """ASGI middleware: ``touchline_http_request_seconds`` per route template and status, timed to
+    the response start (so a long-lived stream counts its time to first byte, not its lifetime).
+    ``app.add_middleware(HttpMetrics, service="health")``. ingest times its own hot path."""
+
+    def __init__(self, app: Any, *, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        observed = False
+
+        def observe(status: int) -> None:
+            nonlocal observed
+            if not observed:
+                observed = True
+                route = getattr(scope.get("route"), "path", None) or "unmatched"
+                HTTP_LATENCY.labels(self.service, route, str(status)).observe(time.perf_counter() - started)
+
+        async def timed_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                observe(int(message["status"]))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        except Exception:
+            observe(500)  # the server error middleware outside answers 500
+            raise

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from touchline.shared import logs
 from touchline.shared.db import make_engine
+from touchline.shared.metrics import HttpMetrics
 from touchline.shared.runtime import Runtime, ops_router, serve, start_runtime, stop_runtime, tune_gc
 from touchline.shared.settings import CommonSettings
 
@@ -69,6 +70,7 @@ def build_app(common: CommonSettings, settings: HealthSettings) -> FastAPI:
             await stop_runtime(runtime)
 
     app = FastAPI(title="Touchline health", lifespan=lifespan)
+    app.add_middleware(HttpMetrics, service="health")
 
     def runtime() -> Runtime | None:
         return holder.get("runtime")

@@ -15,6 +15,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from touchline.shared.logs import configure as configure_logging
+from touchline.shared.metrics import HttpMetrics
 from touchline.shared.runtime import (
     Runtime,
     ops_router,
@@ -193,6 +194,7 @@ def build_app(
                 await http_poster.aclose()
 
     app = FastAPI(title="Touchline notify", lifespan=lifespan)
+    app.add_middleware(HttpMetrics, service="notify")
     app.state.catalog = catalog
     # The widget runs on the product's origin: only the configured origins may call the in-app API.
     app.add_middleware(InappCORS, origins=settings.allowed_origins)

@@ -14,6 +14,7 @@ import yaml
 from fastapi import FastAPI
 
 from touchline.shared.logs import configure as configure_logging
+from touchline.shared.metrics import HttpMetrics
 from touchline.shared.runtime import Runtime, ops_router, serve, start_consumer, start_runtime, stop_runtime
 from touchline.shared.settings import CommonSettings
 
@@ -98,6 +99,7 @@ def build_app(common: CommonSettings, settings: TouchSettings) -> FastAPI:
         return runtime
 
     app = FastAPI(title="Touchline touch", lifespan=lifespan)
+    app.add_middleware(HttpMetrics, service="touch")
     app.state.touch = state
     app.state.flows = flows
     app.include_router(ops_router(lambda: state.get("runtime")))  # type: ignore[arg-type, return-value]

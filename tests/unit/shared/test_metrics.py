@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
 from touchline.shared import metrics
@@ -120,3 +122,29 @@ def test_webhook_attempts_are_counted_by_result_class(status: int | None, ok: bo
     before = sample("touchline_notify_webhook_attempts_total", kind="unit", result=result)
     metrics.webhook_attempt("unit", status=status, ok=ok)
     assert sample("touchline_notify_webhook_attempts_total", kind="unit", result=result) == before + 1
+
+
+async def test_http_requests_are_timed_by_route_template_and_status_including_errors_and_unmatched_paths() -> None:
+    app = FastAPI()
+    app.add_middleware(metrics.HttpMetrics, service="unit")
+
+    @app.get("/v1/accounts/{account_id}")
+    async def account(account_id: str) -> dict[str, str]:
+        return {"id": account_id}
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("bug")
+
+    def count(route: str, status: str) -> float:
+        return sample("touchline_http_request_seconds_count", service="unit", route=route, status=status)
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.get("/v1/accounts/a1")).status_code == 200
+        assert (await client.get("/v1/accounts/a2")).status_code == 200
+        assert (await client.get("/boom")).status_code == 500
+        assert (await client.get("/nowhere/x")).status_code == 404
+    assert count("/v1/accounts/{account_id}", "200") == 2
+    assert count("/boom", "500") == 1
+    assert count("unmatched", "404") == 1
