@@ -91,9 +91,8 @@ async def topic_ends(common: CommonSettings, subscribed: list[topics.Topic]) -> 
     consumer = AIOKafkaConsumer(bootstrap_servers=common.kafka_bootstrap_servers)
     await consumer.start()
     try:
-        await consumer.topics()  # loads the metadata of every topic
-        names = [topics.name(t, common.topic_prefix) for t in subscribed]
-        tps = [TopicPartition(name, p) for name in names for p in consumer.partitions_for_topic(name) or ()]
+        # The session's topics were created from the catalogue, with its partition counts.
+        tps = [TopicPartition(topics.name(t, common.topic_prefix), p) for t in subscribed for p in range(t.partitions)]
         return {(tp.topic, tp.partition): end for tp, end in (await consumer.end_offsets(tps)).items() if end}
     finally:
         await consumer.stop()
