@@ -12,6 +12,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from . import metrics
+
 
 def make_engine(database_url: str, *, pool_size: int = 5) -> AsyncEngine:
     return create_async_engine(database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
@@ -94,7 +96,8 @@ async def load_offsets(
 
 async def first_seen(conn: AsyncConnection, schema: str, ids: Iterable[str], *, now: datetime) -> set[str]:
     """Mark ids as processed; return those never seen before (the rest are duplicates)."""
-    unique = list(dict.fromkeys(ids))
+    given = list(ids)
+    unique = list(dict.fromkeys(given))
     if not unique:
         return set()
     rows = await conn.execute(
@@ -104,7 +107,10 @@ async def first_seen(conn: AsyncConnection, schema: str, ids: Iterable[str], *, 
         ),
         {"ids": unique, "now": now},
     )
-    return {r.id for r in rows}
+    fresh = {r.id for r in rows}
+    # Each service's schema is named as its consumer group.
+    metrics.skipped(schema, "duplicate", len(given) - len(fresh))
+    return fresh
 
 
 def processed_index_ddl(schema: str) -> str:

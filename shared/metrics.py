@@ -33,7 +33,8 @@ DEAD_LETTERED = Counter(
 )
 SKIPPED = Counter(
     "touchline_skipped_total",
-    "Records consumed but not applied, by reason (already_applied: a redelivery of a committed offset)",
+    "Records consumed but not applied, by reason (already_applied: a redelivery of a committed offset; "
+    "duplicate: a message id the service processed before)",
     ["group", "reason"],
 )
 CONSUMER_RETRIES = Counter(

@@ -1,6 +1,6 @@
 """A service's /metrics after it consumed real records from the broker: lag per group and
-partition, batch size and duration, dead-lettered records by reason and event age at commit
-(health in-process on the session's Kafka and Postgres)."""
+partition, batch size and duration, dead-lettered and skipped records by reason and event age
+at commit (health in-process on the session's Kafka and Postgres)."""
 
 from __future__ import annotations
 
@@ -122,6 +122,7 @@ async def test_metrics_show_lag_batch_timings_dead_letters_and_event_age_after_c
         for i in range(12)
     ]
     records = [encode(e, source="touchline/test", time=happened) for e in events]
+    records.append(records[0])  # a producer's retry: the same event again, skipped as a duplicate
     # Same key, so the same partition, right after the good ones: a record nobody can read.
     key, _, headers = records[0]
     records.append((key, b"{not json", [(n, v) for n, v in headers if n != "ce_id"] + [("ce_id", b"broken-1")]))
@@ -138,6 +139,7 @@ async def test_metrics_show_lag_batch_timings_dead_letters_and_event_age_after_c
     group = {"group": "health"}
     assert delta("touchline_dead_lettered_total", topic=topic, reason="unreadable", **group) == 1
     assert delta("touchline_dead_lettered_total", reason="handler_failed", **group) == 0
+    assert delta("touchline_skipped_total", reason="duplicate", **group) == 1
     # Every record of the partition went through a batch, the unreadable one included.
     assert delta("touchline_consumer_batch_records_sum", **group) == len(records)
     batches = delta("touchline_consumer_batch_records_count", **group)
