@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from touchline.notify.settings import NotifySettings
+from touchline.shared import topics
 from touchline.shared.admin import config_rows
 from touchline.shared.settings import CommonSettings, refuse_dev_secrets
 
@@ -131,6 +132,15 @@ def test_each_service_runs_its_command_with_probes_resources_a_service_and_a_dis
     assert jobs == {("migrate",), ("topics", "create")}
     hpa = find(manifests, "HorizontalPodAutoscaler", "touchline-ingest")
     assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "touchline-ingest"
+
+
+def test_in_prod_the_autoscaler_owns_ingest_replicas_and_health_stays_within_the_partitions() -> None:
+    manifests = render("prod")
+    assert "replicas" not in find(manifests, "Deployment", "touchline-ingest")["spec"]
+    health = find(manifests, "Deployment", "touchline-health")["spec"]["replicas"]
+    consumers = int(env_of(manifests, "touchline-health")["TOUCHLINE_HEALTH_CONSUMERS"])
+    assert health * consumers <= topics.EVENTS.partitions
 
 
 def test_prod_runs_as_prod_and_generates_no_secret_the_operator_must_create_it() -> None:
