@@ -54,7 +54,8 @@ def error_kind(record: logging.LogRecord) -> str:
 class RepeatLimiter(logging.Filter):
     """Lets through the first record of a kind (logger, level, message template, error class),
     then at most one per ``every_s`` seconds with the count of those dropped in between.
-    Records below ``min_level`` always pass."""
+    Records below ``min_level`` always pass, and so do records logged with
+    ``extra={"every_one": True}``: one line per item of something asked for (a task dump)."""
 
     def __init__(
         self,
@@ -74,7 +75,7 @@ class RepeatLimiter(logging.Filter):
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < self._min_level or self._every_s <= 0:
+        if record.levelno < self._min_level or self._every_s <= 0 or vars(record).get("every_one"):
             return True
         kind = (record.name, record.levelno, str(record.msg), error_kind(record))
         now = self._clock()

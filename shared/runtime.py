@@ -89,7 +89,7 @@ def install_task_dump() -> None:
 
     def dump() -> None:
         for entry in task_stacks():
-            log.warning("task dump", extra=entry)
+            log.warning("task dump", extra={**entry, "every_one": True})  # each task, not one per 10 s
 
     try:
         asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)

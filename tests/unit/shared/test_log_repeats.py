@@ -79,3 +79,11 @@ def test_after_a_quiet_window_the_next_line_goes_out_with_no_count(logged) -> No
     clock.now += 60
     logger.warning("loop failed", extra={"error": "OSError(111)"})
     assert ["suppressed" in w for w in lines(out)] == [False, False]
+
+
+def test_a_task_dump_logs_every_task_not_one_per_window(logged) -> None:  # type: ignore[no-untyped-def]
+    logger, out, _ = logged
+    for n in range(5):
+        logger.warning("task dump", extra={"task": f"Task-{n}", "every_one": True})
+    logger.warning("task dump", extra={"task": "Task-5"})  # without the flag, limited as before
+    assert [line["task"] for line in lines(out)] == [f"Task-{n}" for n in range(5)]
