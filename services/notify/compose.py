@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from .domain.email import Account, Contact, Recipient
 from .domain.mime import message_id_for
-from .domain.surveys import normalise_answer
+from .domain.surveys import check_offered, normalise_answer, offered_features
 from .domain.tokens import LinkClaim, sign_link
 from .templates import Catalog, Links
 
@@ -30,7 +30,8 @@ class Composer:
     def _url(self, path: str, claim: LinkClaim) -> str:
         return f"{self.public_url.rstrip('/')}/{path}/{sign_link(self.link_secret, claim)}"
 
-    def links(self, delivery_id: str, *, internal: bool) -> Links:
+    def links(self, delivery_id: str, *, internal: bool, offered: Sequence[str] | None = None) -> Links:
+        """The mail's link makers; ``offered`` are the features a feature survey may name (the command's)."""
         indices: dict[str, int] = {}
 
         def link(url: str) -> str:
@@ -39,7 +40,10 @@ class Composer:
 
         def answer(**values: Any) -> str:
             # Checked at render time, so a template can never ship an answer the contract rejects.
-            return self._url("t/a", LinkClaim("answer", delivery_id, answer=normalise_answer(values)))
+            given = normalise_answer(values)
+            if given["survey"] == "feature_usefulness":
+                check_offered(given, offered or [])
+            return self._url("t/a", LinkClaim("answer", delivery_id, answer=given))
 
         unsubscribe = None if internal else self._url("u", LinkClaim("unsubscribe", delivery_id))
         return Links(link=link, answer=answer, unsubscribe_url=unsubscribe)
@@ -57,8 +61,12 @@ class Composer:
         now: datetime,
         source: Mapping[str, Any],
     ) -> dict[str, Any]:
-        """The deliveries row (state pending). KeyError when the template does not exist."""
-        links = self.links(delivery_id, internal=recipient.internal)
+        """The deliveries row (state pending). KeyError when the template does not exist; BadAnswer
+        naming ``variables.features`` when a feature survey has no valid features to offer."""
+        offered = None
+        if self.catalog.survey_of(template) == "feature_usefulness":
+            offered = offered_features(context.get("vars") or {})
+        links = self.links(delivery_id, internal=recipient.internal, offered=offered)
         rendered = self.catalog.render_email(template, locale=recipient.locale, context=context, links=links)
         pixel = f'<img src="{self.pixel(delivery_id)}" width="1" height="1" alt="" style="display:none">'
         html = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,7 +27,9 @@ from .compose import Composer, template_context
 from .domain import waiting
 from .domain.email import Account, Contact, Recipient, delivery_id, pick_locale, resolve_recipients, suppressed
 from .domain.outcomes import outcome_for
+from .domain.surveys import BadAnswer, offered_features
 from .task_handlers import TaskDeps, on_task_command
+from .templates import Catalog
 
 log = logging.getLogger(__name__)
 _INAPP_NS = uuid.UUID("0c5b8e39-3f0e-4d0b-a9f1-5a8f7e2b6c11")
@@ -57,6 +59,18 @@ async def on_event(conn: AsyncConnection, deps: Deps, event: ProductEvent) -> No
     await release_parked(conn, deps, event.account_id)
 
 
+def survey_refusal(catalog: Catalog, template: str, variables: Mapping[str, Any]) -> str | None:
+    """Why a command cannot be carried out as asked (a feature survey without features to offer:
+    an empty survey nobody can answer is never rendered), or None."""
+    if catalog.survey_of(template) != "feature_usefulness":
+        return None
+    try:
+        offered_features(variables)
+    except BadAnswer as exc:
+        return f"refused: {exc}"
+    return None
+
+
 async def on_email(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
     await settle_email(conn, deps, cmd, deadline=None)
 
@@ -76,6 +90,11 @@ async def settle_email(conn: AsyncConnection, deps: Deps, cmd: Command, *, deadl
         await pg.add_outcomes(
             conn, [outcome_for(source, kind="email.failed", occurrence="template", now=now, detail=detail)]
         )
+        return True
+    refusal = survey_refusal(deps.composer.catalog, template, cmd.variables)
+    if refusal:
+        outcome = outcome_for(source, kind="email.failed", occurrence="refused", now=now, detail=refusal)
+        await pg.add_outcomes(conn, [outcome])
         return True
     account = await pg.get_account(conn, cmd.account_id)
     contacts = await pg.list_contacts(conn, cmd.account_id)
@@ -165,6 +184,9 @@ async def on_in_app(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
     catalog = deps.composer.catalog
     if (cmd.template or "") not in catalog.inapp:
         raise ValueError(f"template: no in-app template {cmd.template!r}")
+    refusal = survey_refusal(catalog, cmd.template or "", cmd.variables)
+    if refusal:
+        raise ValueError(refusal)  # dead-lettered with the reason: nothing to show, and nobody to tell
     account = await pg.get_account(conn, cmd.account_id)
     contacts = {c.user_id: c for c in await pg.list_contacts(conn, cmd.account_id)}
     if cmd.recipients.role == "user":

@@ -17,6 +17,7 @@ from .adapters import pg_inapp
 from .adapters import postgres as pg
 from .domain.inapp import InboxItem, eligible
 from .domain.outcomes import outcome_for
+from .domain.surveys import awaits_answer
 
 Message = dict[str, Any]
 
@@ -39,7 +40,7 @@ def view(row: Mapping[str, Any]) -> Message:
 
 
 def _item(row: Mapping[str, Any]) -> InboxItem:
-    closed = bool(row["dismissed_at"] or row["answered_at"])
+    closed = bool(row["dismissed_at"] or (row["answered_at"] and not awaits_answer(row["answer"])))
     return InboxItem(row["id"], row["kind"], row["created_at"], row["expires_at"], row["shown_at"], closed)
 
 

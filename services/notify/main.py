@@ -32,7 +32,7 @@ from .adapters import pg_inapp, pg_tasks
 from .adapters.pg_listen import PgListener, listen_dsn
 from .adapters.smtp import SmtpMailer
 from .adapters.webhooks import HttpxPoster
-from .api import answers, inapp, tasks, tracking, unsubscribe
+from .api import answers, inapp, mail_answers, tasks, tracking, unsubscribe
 from .api.cors import InappCORS
 from .compose import Composer
 from .delivery import Loops, wall_now
@@ -200,6 +200,7 @@ def build_app(
     app.add_middleware(InappCORS, origins=settings.allowed_origins)
     app.include_router(ops_router(lambda: holder.get("runtime")))
     app.include_router(tracking.router)
+    app.include_router(mail_answers.router)
     app.include_router(unsubscribe.router)
     app.include_router(inapp.router)
     app.include_router(tasks.router, dependencies=[require_token(lambda: common)])

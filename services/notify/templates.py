@@ -140,6 +140,11 @@ class Catalog:
             if name not in self.inapp:
                 raise TemplateError(f"{self.folder / 'inapp' / (name + '.yaml')}: missing")
 
+    def survey_of(self, name: str) -> str | None:
+        """The survey a template asks (its in-app definition says; the mail of the same name asks it too)."""
+        definition = self.inapp.get(name)
+        return definition.survey if definition is not None else None
+
     def has_email(self, name: str) -> bool:
         return (self.folder / "email" / f"{name}.en.html").is_file()
 

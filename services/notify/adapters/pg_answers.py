@@ -8,6 +8,7 @@ current answer, or a repeat of it).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,45 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 S = "notify"
 Row = Mapping[str, Any]
+_TABLES = {"in_app": "inapp_messages", "email": "deliveries"}
+
+
+async def lock_delivery(conn: AsyncConnection, delivery_id: str) -> Row | None:
+    """The delivery, locked until the transaction ends: two clicks on one mail are answered one by one."""
+    result = await conn.execute(text(f"SELECT * FROM {S}.deliveries WHERE id = :id FOR UPDATE"), {"id": delivery_id})
+    found = result.mappings().first()
+    return dict(found) if found is not None else None
+
+
+async def log_email_answer(
+    conn: AsyncConnection, *, delivery_id: str, answer: Mapping[str, Any], now: datetime
+) -> None:
+    """Every one-click answer is logged (its time is the answer's time in the listing)."""
+    await conn.execute(
+        text(f"""INSERT INTO {S}.link_events (delivery_id, kind, machine, answer, occurred_at)
+            VALUES (:d, 'answer', false, CAST(:a AS jsonb), :now)"""),
+        {"d": delivery_id, "a": json.dumps(answer, ensure_ascii=False), "now": now},
+    )
+
+
+async def store_answer(
+    conn: AsyncConnection, *, channel: str, source_id: str, answer: Mapping[str, Any], now: datetime
+) -> int | None:
+    """Make ``answer`` the current answer of the message or delivery; its new answer number, or None
+    when it already was the current answer (a repeated submission is not a new answer).
+
+    An in-app message's ``answered_at`` is when its current answer was given; a delivery keeps the
+    time of the first click (its latest is read from the link events).
+    """
+    table = _TABLES[channel]
+    stamp = ":now" if channel == "in_app" else "COALESCE(answered_at, :now)"
+    result = await conn.execute(
+        text(f"""UPDATE {S}.{table} SET answer = CAST(:a AS jsonb), answered_at = {stamp}, answer_seq = answer_seq + 1
+            WHERE id = :id AND answer IS DISTINCT FROM CAST(:a AS jsonb) RETURNING answer_seq"""),
+        {"id": source_id, "a": json.dumps(answer, ensure_ascii=False), "now": now},
+    )
+    seq = result.scalar()
+    return int(seq) if seq is not None else None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,11 @@ Row = Mapping[str, Any]
 # Postgres NOTIFY channel: "a new in-app message for user <payload>" (see announce).
 CHANNEL = "notify_inapp"
 MAX_PAYLOAD = 7900
-_EVENT_COLUMN = {"seen": "seen_at", "clicked": "clicked_at", "dismissed": "dismissed_at", "answered": "answered_at"}
+_EVENT_COLUMN = {"seen": "seen_at", "clicked": "clicked_at", "dismissed": "dismissed_at"}
+# Open: not dismissed, and not answered unless the answer still lacks its first question
+# (``surveys.awaits_answer``: a partial NPS answer with only the comment keeps the survey shown).
+OPEN = """dismissed_at IS NULL
+    AND (answered_at IS NULL OR (answer->>'partial' = 'true' AND answer->>'score' IS NULL))"""
 
 
 async def insert_message(conn: AsyncConnection, row: Mapping[str, Any]) -> bool:
@@ -36,7 +40,7 @@ async def users_messages(
     counts those): one query for every user a stream check looks at, oldest first per user."""
     rows = await conn.execute(
         text(f"""SELECT * FROM {S}.inapp_messages WHERE user_id = ANY(:users)
-              AND ((dismissed_at IS NULL AND answered_at IS NULL AND (expires_at IS NULL OR expires_at > :now))
+              AND (({OPEN} AND (expires_at IS NULL OR expires_at > :now))
                    OR shown_at >= :since)
             ORDER BY user_id, created_at, id"""),
         {"users": list(user_ids), "now": now, "since": since},
@@ -79,22 +83,13 @@ async def get_message(conn: AsyncConnection, message_id: str, *, user_id: str) -
     return dict(found) if found is not None else None
 
 
-async def record_event(
-    conn: AsyncConnection, message_id: str, *, event: str, now: datetime, answer: dict[str, Any] | None
-) -> bool:
-    """Stamp the event; True the first time (an answer may be changed, which counts as new)."""
+async def record_event(conn: AsyncConnection, message_id: str, *, event: str, now: datetime) -> bool:
+    """Stamp seen/clicked/dismissed; True the first time (answers: ``pg_answers.store_answer``)."""
     column = _EVENT_COLUMN[event]
-    if event == "answered":
-        result = await conn.execute(
-            text(f"""UPDATE {S}.inapp_messages SET answered_at = :now, answer = CAST(:a AS jsonb)
-                WHERE id = :id AND answer IS DISTINCT FROM CAST(:a AS jsonb) RETURNING id"""),
-            {"id": message_id, "now": now, "a": json.dumps(answer, ensure_ascii=False)},
-        )
-    else:
-        result = await conn.execute(
-            text(f"UPDATE {S}.inapp_messages SET {column} = :now WHERE id = :id AND {column} IS NULL RETURNING id"),
-            {"id": message_id, "now": now},
-        )
+    result = await conn.execute(
+        text(f"UPDATE {S}.inapp_messages SET {column} = :now WHERE id = :id AND {column} IS NULL RETURNING id"),
+        {"id": message_id, "now": now},
+    )
     return result.first() is not None
 
 

@@ -22,8 +22,9 @@ from touchline.shared.api_errors import error_responses, field_error, refuse_nul
 
 from ..adapters import pg_inapp
 from ..adapters import postgres as pg
-from ..domain.outcomes import answer_digest, outcome_for
-from ..domain.surveys import BadAnswer, normalise_answer
+from ..answers import answer_in_app
+from ..domain.outcomes import outcome_for
+from ..domain.surveys import BadAnswer, NotOffered, normalise_answer
 from ..domain.tokens import verify_user_token
 from ..inbox import eligible_messages
 from ..state import NotifyState, StateDep
@@ -110,21 +111,20 @@ async def post_event(message_id: str, event: InAppEvent, user_id: UserDep, state
         row = await pg_inapp.get_message(conn, message_id, user_id=user_id)
         if row is None:
             raise HTTPException(404, f"no message {message_id} for this user")
-        answer = None
+        now = state.now()
         if event.type == "answered":
             if not row["survey"]:
                 raise field_error("body", "type", "this message is not a survey; it cannot be answered")
             try:
                 answer = normalise_answer(event.answer, expected=row["survey"])
+                return {"ok": True, "recorded": await answer_in_app(conn, row, answer, now=now) is not None}
+            except NotOffered as exc:
+                raise HTTPException(400, str(exc)) from None
             except BadAnswer as exc:
                 raise field_error("body", "answer", str(exc)) from None
-        now = state.now()
-        first = await pg_inapp.record_event(conn, message_id, event=event.type, now=now, answer=answer)
+        first = await pg_inapp.record_event(conn, message_id, event=event.type, now=now)
         if first:
-            occurrence = event.type if answer is None else f"answered-{answer_digest(answer)}"
-            await pg.add_outcomes(
-                conn, [outcome_for(row, kind=f"inapp.{event.type}", occurrence=occurrence, now=now, answer=answer)]
-            )
+            await pg.add_outcomes(conn, [outcome_for(row, kind=f"inapp.{event.type}", occurrence=event.type, now=now)])
         return {"ok": True, "recorded": first}
 
     result: dict[str, Any] = await state.write(work)

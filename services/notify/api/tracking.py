@@ -1,4 +1,4 @@
-"""Open pixel, click redirect and one-click survey answers: signed per delivery, forged ones get 404."""
+"""Open pixel and click redirect: signed per delivery, forged ones get 404 (answers: ``mail_answers``)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from touchline.shared.api_errors import error_responses
 
 from ..adapters import postgres as pg
 from ..domain.email import is_machine_open
-from ..domain.outcomes import answer_digest, outcome_for
+from ..domain.outcomes import outcome_for
 from ..domain.tokens import BadToken, LinkClaim, LinkKind, verify_link
 from ..state import NotifyState, StateDep
 
@@ -23,10 +23,6 @@ from ..state import NotifyState, StateDep
 router = APIRouter(tags=["tracking"], responses=error_responses(404))
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store, max-age=0"}
-THANKS = {
-    "en": ("Thank you", "Your answer has been recorded."),
-    "ja": ("ありがとうございました", "ご回答を受け付けました。"),
-}
 
 
 def claim_of(state: NotifyState, token: str, kind: LinkKind) -> LinkClaim:
@@ -95,27 +91,6 @@ async def click(token: str, state: StateDep) -> Response:
 
     await state.write(work)
     return RedirectResponse(claim.url, status_code=302, headers=NO_STORE)
-
-
-@router.get("/t/a/{token}", response_class=HTMLResponse)
-async def answer(token: str, state: StateDep) -> HTMLResponse:
-    claim = claim_of(state, token, "answer")
-    given = claim.answer or {}
-
-    async def work(conn: AsyncConnection) -> str:
-        row = await delivery_of(conn, claim)
-        now = state.now()
-        await record_open(conn, state, row, human=True)
-        if await pg.record_link_event(conn, delivery_id=row["id"], kind="answer", now=now, answer=given):
-            occurrence = f"answered-{answer_digest(given)}"
-            await pg.add_outcomes(
-                conn, [outcome_for(row, kind="email.answered", occurrence=occurrence, now=now, answer=given)]
-            )
-        return str(row["locale"])
-
-    locale = await state.write(work)
-    title, text = THANKS.get(locale, THANKS["en"])
-    return HTMLResponse(page(title, f"<p>{html.escape(text)}</p>", locale=locale), headers=NO_STORE)
 
 
 def page(title: str, body: str, *, locale: str) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -37,8 +35,3 @@ def outcome_for(
         detail=detail,
         occurred_at=now,
     )
-
-
-def answer_digest(answer: dict[str, Any]) -> str:
-    """Short stable id part for an answer: the same answer twice is one outcome, a changed one is new."""
-    return hashlib.sha256(json.dumps(answer, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
