@@ -173,11 +173,13 @@ def task_command(
     )  # fmt: skip
 
 
-def inapp_command(account_id: str, user_ids: list[str], template: str = "advocacy.nps_survey") -> Command:
+def inapp_command(
+    account_id: str, user_ids: list[str], template: str = "advocacy.nps_survey", **variables: Any
+) -> Command:
     command_id = str(uuid.uuid4())
     return Command(
         command_id=command_id, account_id=account_id, channel="in_app", template=template, dedup_key=command_id,
-        issued_at=datetime.now(UTC), recipients=Recipients(role="user", user_ids=user_ids),
+        issued_at=datetime.now(UTC), recipients=Recipients(role="user", user_ids=user_ids), variables=variables,
     )  # fmt: skip
 
 

@@ -40,7 +40,9 @@ def mail_answers(catalog: Catalog, template: str, variables: dict, *, locale: st
 
 @pytest.mark.parametrize("locale", ["en", "ja"])
 def test_the_feature_survey_mail_offers_exactly_the_commands_features(catalog, locale):
-    answers = mail_answers(catalog, "risk.feature_survey", {"features": ["exports", "reports", "alerts"]}, locale=locale)
+    answers = mail_answers(
+        catalog, "risk.feature_survey", {"features": ["exports", "reports", "alerts"]}, locale=locale
+    )
     assert [a["features"] for a in answers] == [["exports"], ["reports"], ["alerts"]]
 
 
@@ -78,5 +80,3 @@ def test_the_survey_of_a_template_is_its_in_app_definitions(catalog):
     assert catalog.survey_of("risk.feature_survey") == "feature_usefulness"
     assert catalog.survey_of("onboarding.welcome") is None
     assert catalog.survey_of("task.assigned") is None
-
-

@@ -93,7 +93,9 @@ def test_only_a_partial_answer_without_a_score_keeps_the_survey_open():
 
 def test_a_feature_not_offered_is_refused_naming_the_field():
     answer = normalise_answer({"survey": "feature_usefulness", "features": ["reports", "billing"]})
-    with pytest.raises(NotOffered, match=r"answer\.features: 'billing' was not offered \(offered: reports, dashboards\)"):
+    with pytest.raises(
+        NotOffered, match=r"answer\.features: 'billing' was not offered \(offered: reports, dashboards\)"
+    ):
         check_offered(answer, ["reports", "dashboards"])
     check_offered(normalise_answer({"survey": "feature_usefulness", "features": ["reports"]}), ["reports"])
 
