@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .domain.branding import Brand
 from .domain.email import Account, Contact, Recipient
 from .domain.mime import message_id_for
 from .domain.surveys import check_offered, normalise_answer, offered_features
@@ -22,6 +23,7 @@ class Composer:
     link_secret: str
     mail_from: str
     default_locale: str
+    brand: Brand
 
     @property
     def mail_domain(self) -> str:
@@ -96,9 +98,10 @@ class Composer:
 
 
 def template_context(
-    *, account: Account | None, account_id: str, contact: Contact | None, variables: Mapping[str, Any]
+    *, account: Account | None, account_id: str, contact: Contact | None, variables: Mapping[str, Any], brand: Brand
 ) -> dict[str, Any]:
-    """What templates see: account, contact, product, vars (the command's variables) and those at top level."""
+    """What templates see: account, contact, vars (the command's variables) and those at top level, and
+    the settings' product, help_url, support_url and support_phone (a command cannot override them)."""
     given = variables.get("account")
     given_account: dict[str, Any] = given if isinstance(given, dict) else {}
     account_view = {
@@ -113,5 +116,5 @@ def template_context(
         "vars": dict(variables),
         "account": account_view,
         "contact": contact_view,
-        "product": variables.get("product", "Touchline"),
+        **brand.context(),
     }

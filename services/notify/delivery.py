@@ -130,6 +130,7 @@ class Loops:
                 unsubscribe_url=row["unsubscribe_url"],
                 sent_at=now,
                 delivery_id=row["id"],
+                template=row["template"],
             )
         )
 

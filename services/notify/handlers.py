@@ -137,7 +137,13 @@ async def _deliver(
     for recipient in recipients:
         did = delivery_id(cmd.command_id, recipient.email)
         contact = by_user.get(recipient.user_id or "") or Contact("", recipient.email, recipient.name)
-        context = template_context(account=account, account_id=cmd.account_id, contact=contact, variables=cmd.variables)
+        context = template_context(
+            account=account,
+            account_id=cmd.account_id,
+            contact=contact,
+            variables=cmd.variables,
+            brand=deps.composer.brand,
+        )
         row = deps.composer.delivery_row(
             delivery_id=did, template=template, recipient=recipient, context=context, now=now, source=source
         )
@@ -204,7 +210,13 @@ async def on_in_app(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
             account.locale if account else None,
             default=deps.composer.default_locale,
         )
-        context = template_context(account=account, account_id=cmd.account_id, contact=contact, variables=cmd.variables)
+        context = template_context(
+            account=account,
+            account_id=cmd.account_id,
+            contact=contact,
+            variables=cmd.variables,
+            brand=deps.composer.brand,
+        )
         rendered = catalog.render_inapp(cmd.template or "", locale=locale, context=context)
         days = rendered.expires_days
         expiry = timedelta(days=days) if days is not None else deps.inapp_expiry

@@ -106,6 +106,16 @@ def refuse_any_origin(settings: NotifySettings, *, env: str) -> None:
         )
 
 
+def refuse_placeholders(settings: NotifySettings, *, env: str) -> None:
+    """In prod, mails name the operator's product and link to its real help pages, never the defaults."""
+    found = settings.placeholders()
+    if env == "prod" and found:
+        raise ValueError(
+            f"{', '.join(found)}: a dev default or example/test value is not allowed when env=prod; set "
+            "TOUCHLINE_NOTIFY_PRODUCT_NAME, _MAIL_FROM, _HELP_URL, _SUPPORT_URL and _SUPPORT_PHONE to your product's"
+        )
+
+
 def build_app(
     common: CommonSettings,
     settings: NotifySettings,
@@ -115,6 +125,7 @@ def build_app(
 ) -> FastAPI:
     refuse_dev_secrets(settings, env=common.env)
     refuse_any_origin(settings, env=common.env)
+    refuse_placeholders(settings, env=common.env)
     catalog = Catalog.load(settings.templates)  # fail at start-up, naming the file, not at the first send
     holder: dict[str, Runtime] = {}
 
@@ -129,6 +140,7 @@ def build_app(
             link_secret=settings.link_secret.get_secret_value(),
             mail_from=settings.mail_from,
             default_locale=settings.default_locale,
+            brand=settings.brand,
         )
         task_deps = TaskDeps(
             composer=composer,
@@ -234,12 +246,13 @@ def preview(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     settings = NotifySettings()
     catalog = Catalog.load(settings.templates)
+    context = {**SAMPLE_CONTEXT, **settings.brand.context()}  # the configured product, links and phone
     if args.inapp:
-        print(catalog.render_inapp(args.template, locale=args.locale, context=SAMPLE_CONTEXT))
+        print(catalog.render_inapp(args.template, locale=args.locale, context=context))
         return 0
     try:
         mail = catalog.render_email(
-            args.template, locale=args.locale, context=SAMPLE_CONTEXT, links=sample_links(settings.public_url)
+            args.template, locale=args.locale, context=context, links=sample_links(settings.public_url)
         )
     except KeyError as exc:
         print(f"touchline notify preview: {exc.args[0]}; known: {', '.join(catalog.email_names())}", file=sys.stderr)

@@ -5,11 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from touchline.shared.settings import ServiceSettings
 
+from .domain.branding import (
+    Brand,
+    check_mail_from,
+    check_phone,
+    check_product_name,
+    check_url,
+    is_placeholder_host,
+)
 from .domain.endpoints import Endpoint, configured_endpoints
 from .domain.origins import AllowedOrigins, parse_origins
 
@@ -33,7 +41,70 @@ class NotifySettings(ServiceSettings):
     smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password")
     smtp_concurrency: int = Field(16, description="mails sent in parallel (each on its own SMTP connection)")
     smtp_timeout_seconds: float = Field(30.0, description="timeout of one SMTP conversation")
-    mail_from: str = Field("Touchline <cs@touchline.invalid>", description="From: of customer mails")
+    mail_from: str = Field(
+        "Touchline <cs@touchline.invalid>",
+        description="From: of customer mails (the sender, e.g. 'Acme <cs@acme.com>'); the dev default is refused in prod",
+    )
+    product_name: str = Field(
+        "Touchline",
+        description="the product's name as its customers know it, in every template (product); "
+        "the dev default is refused in prod",
+    )
+    help_url: str = Field(
+        "https://help.example.com",
+        description="base URL of the product's help centre; templates link to pages under it (help_url); "
+        "example/test hosts are refused in prod",
+    )
+    support_url: str = Field(
+        "https://help.example.com/support",
+        description="URL of the product's technical support (support_url); example/test hosts are refused in prod",
+    )
+    support_phone: str = Field(
+        "+1 555 0100",
+        description="support phone number shown in mails (support_phone); empty = none; "
+        "the dev default is refused in prod",
+    )
+
+    @field_validator("product_name")
+    @classmethod
+    def _product_name(cls, value: str) -> str:
+        return check_product_name(value)
+
+    @field_validator("help_url", "support_url")
+    @classmethod
+    def _urls(cls, value: str, info: ValidationInfo) -> str:
+        return check_url(str(info.field_name), value)
+
+    @field_validator("support_phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        return check_phone(value)
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str) -> str:
+        return check_mail_from(value)
+
+    @property
+    def brand(self) -> Brand:
+        return Brand(
+            product=self.product_name,
+            help_url=self.help_url,
+            support_url=self.support_url,
+            support_phone=self.support_phone,
+        )
+
+    def placeholders(self) -> list[str]:
+        """The branding settings still holding a dev default or an example/test host (refused in prod)."""
+        fields = type(self).model_fields
+        found = [
+            name
+            for name in ("product_name", "support_phone", "mail_from")
+            if getattr(self, name) == fields[name].default and getattr(self, name)
+        ]
+        found += [name for name in ("help_url", "support_url", "mail_from") if is_placeholder_host(getattr(self, name))]
+        return list(dict.fromkeys(found))
+
     default_locale: Literal["ja", "en"] = Field("en", description="locale when neither contact nor account has one")
     templates_dir: Path | None = Field(
         None, description="folder with email/ and inapp/ templates; empty = the shipped services/notify/templates"

@@ -152,7 +152,9 @@ async def mail_owner(conn: AsyncConnection, deps: TaskDeps, row: Mapping[str, An
         delivery_id=delivery_id(command_id, owner),
         template=TASK_TEMPLATE,
         recipient=recipient,
-        context=template_context(account=account, account_id=row["account_id"], contact=None, variables=variables),
+        context=template_context(
+            account=account, account_id=row["account_id"], contact=None, variables=variables, brand=deps.composer.brand
+        ),
         now=now,
         source=source,
     )

@@ -178,7 +178,7 @@ class Catalog:
             choices=[{"value": c.value, "label": fill(c.label)} for c in texts.choices]
             or _feature_choices(definition.survey, context),
             cta_label=fill(texts.cta_label),
-            cta_url=texts.cta_url,
+            cta_url=fill(texts.cta_url),
             expires_days=definition.expires_days,
         )
 
@@ -194,7 +194,10 @@ def _feature_choices(survey: str | None, context: Mapping[str, Any]) -> list[dic
 SAMPLE_CONTEXT: dict[str, Any] = {
     "account": {"id": "acc-sample", "name": "Acme 株式会社", "renewal_date": "2027-04-01"},
     "contact": {"name": "山田 花子", "email": "hanako@example.com"},
-    "product": "Touchline",
+    "product": "Acme Cloud",
+    "help_url": "https://help.acme.test",
+    "support_url": "https://support.acme.test",
+    "support_phone": "+81 3-1234-5678",
     "csm": {"name": "Sato", "email": "csm@example.com"},
     "vars": {"features": ["reports", "dashboards"], "discount": "10%", "score": 42},
     "task": {

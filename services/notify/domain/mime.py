@@ -1,4 +1,4 @@
-"""The MIME message for a delivery: Message-ID, RFC 8058 one-click unsubscribe, HTML + text."""
+"""The MIME message for a delivery: Message-ID, RFC 8058 one-click unsubscribe, template name, HTML + text."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class Outgoing:
     unsubscribe_url: str | None
     sent_at: datetime
     delivery_id: str
+    template: str | None = None  # X-Touchline-Template: tests and operators see which mail it is
 
 
 def message_id_for(delivery_id: str, *, domain: str) -> str:
@@ -38,6 +39,8 @@ def compose(mail: Outgoing) -> EmailMessage:
     msg["To"] = email.utils.formataddr((name, mail.to)) if name else mail.to
     msg["Subject"] = mail.subject
     msg["X-Touchline-Delivery"] = mail.delivery_id
+    if mail.template:
+        msg["X-Touchline-Template"] = mail.template
     if mail.unsubscribe_url:
         msg["List-Unsubscribe"] = f"<{mail.unsubscribe_url}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

@@ -31,6 +31,7 @@ async def test_a_command_becomes_one_mail_with_message_id_and_one_click_unsubscr
     assert re.fullmatch(r"<[0-9a-f-]{36}@touchline\.invalid>", mail["Message-ID"])
     assert re.fullmatch(r"<http://notify\.test/u/[^>]+>", mail["List-Unsubscribe"])
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert mail["X-Touchline-Template"] == "onboarding.welcome"
     assert "ようこそ" in mail["Subject"]
     sent = await eventually(lambda: notify.outcomes_of(account, "email.sent"), what="email.sent outcome")
     assert sent[0].command_id == command.command_id and sent[0].playbook == "onboarding"

@@ -32,6 +32,7 @@ async def mail_of(notify: Notify, template: str, **variables) -> tuple[str, obje
     await notify.directory(account, user1=(address, "en"))
     await notify.publish(topics.COMMANDS, email_command(account, template, variables=variables))
     mails = await eventually(lambda: notify.mails_to(address), what=f"{template} mail")
+    assert mails[0]["X-Touchline-Template"] == template  # tests and operators need not look it up
     return account, mails[0]
 
 

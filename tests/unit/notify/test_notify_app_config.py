@@ -1,3 +1,5 @@
+import re
+
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -11,6 +13,11 @@ PROD_NOTIFY = {
     "link_secret": SecretStr("link-key-0123456789"),
     "inapp_secret": SecretStr("inapp-key-0123456789"),
     "webhook_secret": SecretStr("whsec_MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1u"),
+    "product_name": "Acme Cloud",
+    "mail_from": "Acme Cloud <cs@acme-cloud.jp>",
+    "help_url": "https://help.acme-cloud.jp",
+    "support_url": "https://acme-cloud.jp/support",
+    "support_phone": "+81 3-1234-5678",
 }
 
 
@@ -57,3 +64,57 @@ async def test_dev_accepts_any_origin_and_answers_it():
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         response = await client.get("/widget.js", headers={"Origin": "https://anywhere.test"})
     assert response.headers["access-control-allow-origin"] == "*"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("product_name", "Touchline"),
+        ("mail_from", "Touchline <cs@touchline.invalid>"),
+        ("mail_from", "Acme <cs@example.com>"),
+        ("help_url", "https://help.example.com"),
+        ("support_url", "https://support.acme.test/"),
+        ("support_phone", "+1 555 0100"),
+    ],
+)
+def test_prod_refuses_placeholder_branding_naming_the_setting(field, value):
+    with pytest.raises(ValueError, match=f"{field}: a dev default or example/test value is not allowed when env=prod"):
+        build_app(CommonSettings(**PROD), NotifySettings(**{**PROD_NOTIFY, field: value}))
+
+
+def test_dev_accepts_the_placeholder_branding():
+    build_app(CommonSettings(), NotifySettings())
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("help_url", "help.acme.com", "help_url: expected an absolute http(s) URL"),
+        ("help_url", "ftp://help.acme.com", "help_url: expected an absolute http(s) URL"),
+        ("support_url", "https://acme.com/support?x=1", "support_url: give a base URL without"),
+        ("support_url", "https:// acme.com", "support_url: expected an absolute http(s) URL"),
+        ("support_phone", "call us", "support_phone: expected a phone number"),
+        ("product_name", "   ", "product_name: must not be empty"),
+        ("product_name", "x" * 101, "product_name: at most 100 characters"),
+        ("mail_from", "no address", "mail_from: expected an address"),
+    ],
+)
+def test_bad_branding_settings_are_refused_naming_the_setting(field, value, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        NotifySettings(**{field: value})
+
+
+def test_branding_settings_are_normalised_for_templates():
+    settings = NotifySettings(help_url="https://help.acme.com/", product_name=" Acme\nCloud ", support_phone="")
+    assert settings.brand.help_url == "https://help.acme.com"
+    assert settings.brand.product == "Acme Cloud"
+    assert settings.brand.support_phone == ""
+
+
+def test_preview_uses_the_configured_product_and_help_links(capsys, monkeypatch):
+    monkeypatch.setenv("TOUCHLINE_NOTIFY_PRODUCT_NAME", "Kumo CRM")
+    monkeypatch.setenv("TOUCHLINE_NOTIFY_HELP_URL", "https://docs.kumo.jp")
+    monkeypatch.setenv("TOUCHLINE_NOTIFY_SUPPORT_PHONE", "03-1111-2222")
+    assert cli(["preview", "onboarding.training_invite"]) == 0
+    out = capsys.readouterr().out
+    assert "Kumo CRM" in out and "https://docs.kumo.jp/training" in out and "03-1111-2222" in out

@@ -107,9 +107,11 @@ def test_composed_mail_has_message_id_and_one_click_unsubscribe_headers():
         unsubscribe_url="https://n/u/tok",
         sent_at=datetime(2027, 1, 1, tzinfo=UTC),
         delivery_id="d1",
+        template="onboarding.welcome",
     )
     parsed = message_from_bytes(compose(mail).as_bytes(), policy=policy.default)
     assert parsed["Message-ID"] == "<d1@t.example>"
+    assert parsed["X-Touchline-Template"] == "onboarding.welcome"
     assert parsed["List-Unsubscribe"] == "<https://n/u/tok>"
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert parsed["Subject"] == "ようこそ"

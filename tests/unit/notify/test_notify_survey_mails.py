@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from touchline.notify.compose import Composer, template_context
+from touchline.notify.domain.branding import Brand
 from touchline.notify.domain.email import Recipient
 from touchline.notify.domain.surveys import BadAnswer, NotOffered
 from touchline.notify.domain.tokens import verify_link
@@ -12,6 +13,7 @@ from touchline.notify.settings import TEMPLATES_DIR
 from touchline.notify.templates import Catalog
 
 SECRET = "unit-link-secret"
+BRAND = Brand("Acme Cloud", "https://help.acme.test", "https://support.acme.test", "+81 3-1234-5678")
 
 
 @pytest.fixture(scope="module")
@@ -20,12 +22,14 @@ def catalog() -> Catalog:
 
 
 def composer(catalog: Catalog) -> Composer:
-    return Composer(catalog, public_url="http://n", link_secret=SECRET, mail_from="CS <cs@x.test>", default_locale="en")
+    return Composer(
+        catalog, public_url="http://n", link_secret=SECRET, mail_from="CS <cs@x.test>", default_locale="en", brand=BRAND
+    )
 
 
 def mail_answers(catalog: Catalog, template: str, variables: dict, *, locale: str = "en") -> list[dict]:
     """The answers the rendered mail's one-click links carry (read back from the signed tokens)."""
-    context = template_context(account=None, account_id="acc", contact=None, variables=variables)
+    context = template_context(account=None, account_id="acc", contact=None, variables=variables, brand=BRAND)
     row = composer(catalog).delivery_row(
         delivery_id="d1",
         template=template,
@@ -58,7 +62,9 @@ def test_a_template_naming_a_feature_not_offered_cannot_render(catalog):
 
 
 def test_the_in_app_feature_survey_offers_the_commands_features_as_choices(catalog):
-    context = template_context(account=None, account_id="acc", contact=None, variables={"features": ["a", "b"]})
+    context = template_context(
+        account=None, account_id="acc", contact=None, variables={"features": ["a", "b"]}, brand=BRAND
+    )
     rendered = catalog.render_inapp("risk.feature_survey", locale="ja", context=context)
     assert [c["value"] for c in rendered.choices] == ["a", "b"]
 
