@@ -25,7 +25,16 @@ from .adapters import pg_inapp, pg_parked
 from .adapters import postgres as pg
 from .compose import Composer, template_context
 from .domain import waiting
-from .domain.email import Account, Contact, Recipient, delivery_id, pick_locale, resolve_recipients, suppressed
+from .domain.email import (
+    Account,
+    Contact,
+    Recipient,
+    addressed,
+    delivery_id,
+    pick_locale,
+    resolve_recipients,
+    suppressed,
+)
 from .domain.outcomes import outcome_for
 from .domain.surveys import BadAnswer, offered_features
 from .task_handlers import TaskDeps, on_task_command
@@ -197,9 +206,8 @@ async def on_in_app(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
     contacts = {c.user_id: c for c in await pg.list_contacts(conn, cmd.account_id)}
     if cmd.recipients.role == "user":
         user_ids = list(dict.fromkeys(cmd.recipients.user_ids))
-    elif cmd.recipients.role == "admins":
-        admins = [u for u, c in contacts.items() if c.role in ("admin", "decision_maker")]
-        user_ids = sorted(admins or contacts)
+    elif cmd.recipients.role in ("admins", "users"):
+        user_ids = sorted(c.user_id for c in addressed(cmd.recipients.role, user_ids=[], contacts=contacts.values()))
     else:
         user_ids = sorted(contacts)
     stored: list[str] = []

@@ -40,6 +40,24 @@ class Recipient:
     internal: bool = False
 
 
+ADMIN_ROLES = ("admin", "decision_maker")
+
+
+def addressed(role: str, *, user_ids: Sequence[str], contacts: Iterable[Contact]) -> list[Contact]:
+    """The contacts a customer-facing role names: ``user`` the listed ids, ``admins`` the admins and
+    decision makers (all contacts when the account has none), ``users`` the contacts who are not admins
+    (end users: none when every contact is an admin), ``contacts`` everyone."""
+    known = list(contacts)
+    if role == "user":
+        wanted = set(user_ids)
+        return [c for c in known if c.user_id in wanted]
+    if role == "admins":
+        return [c for c in known if c.role in ADMIN_ROLES] or known
+    if role == "users":
+        return [c for c in known if c.role not in ADMIN_ROLES]
+    return known
+
+
 def pick_locale(*candidates: str | None, default: str) -> str:
     """The first supported locale among contact's, account's ...; else the default."""
     for candidate in candidates:
@@ -66,13 +84,7 @@ def resolve_recipients(
         if not owner:
             return []
         return [Recipient(owner, None, pick_locale(account_locale, default=default_locale), None, internal=True)]
-    if role == "user":
-        wanted = set(user_ids)
-        chosen = [c for c in known if c.user_id in wanted]
-    elif role == "admins":
-        chosen = [c for c in known if c.role in ("admin", "decision_maker")] or known
-    else:
-        chosen = known
+    chosen = addressed(role, user_ids=user_ids, contacts=known)
     seen: set[str] = set()
     out = []
     for c in sorted(chosen, key=lambda c: c.user_id):

@@ -40,6 +40,17 @@ def test_admins_role_picks_admins_and_decision_makers():
     assert [r.email for r in out] == ["a@x.com"]
 
 
+def test_users_role_picks_the_contacts_who_are_not_admins():
+    contacts = [*CONTACTS, Contact("u5", "d@x.com", role="decision_maker"), Contact("u6", "e@x.com")]
+    out = resolve_recipients(role="users", user_ids=[], contacts=contacts, account=ACCOUNT, default_locale="en")
+    assert [r.email for r in out] == ["b@x.com", "A@X.com", "e@x.com"]
+
+
+def test_users_role_reaches_nobody_when_every_contact_is_an_admin():
+    contacts = [Contact("u1", "a@x.com", role="admin"), Contact("u5", "d@x.com", role="decision_maker")]
+    assert resolve_recipients(role="users", user_ids=[], contacts=contacts, account=ACCOUNT, default_locale="en") == []
+
+
 def test_csm_owner_role_is_internal_mail_to_the_accounts_csm():
     out = resolve_recipients(role="csm_owner", user_ids=[], contacts=CONTACTS, account=ACCOUNT, default_locale="en")
     assert [(r.email, r.internal) for r in out] == [("csm@us.com", True)]
