@@ -27,7 +27,7 @@ from touchline.shared.runtime import (
 )
 from touchline.shared.settings import CommonSettings, refuse_dev_secrets
 
-from . import consumer
+from . import backlog, consumer
 from .adapters import pg_inapp, pg_tasks
 from .adapters.pg_listen import PgListener, listen_dsn
 from .adapters.smtp import SmtpMailer
@@ -197,6 +197,7 @@ def build_app(
             return settled
 
         runtime.spawn("parked", loops.run("parked", expire_parked_once, runtime.stop))
+        runtime.spawn("backlog", backlog.run(runtime.engine, every=settings.backlog_seconds, stop=runtime.stop))
         try:
             yield
         finally:

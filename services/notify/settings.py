@@ -151,6 +151,9 @@ class NotifySettings(ServiceSettings):
         "Message-ID (keep it above smtp_timeout_seconds)",
     )
     poll_seconds: float = Field(0.5, description="how often the delivery and outcome loops look for work")
+    backlog_seconds: float = Field(
+        2.0, gt=0, description="how often the touchline_notify_backlog gauges (work not yet carried out) are measured"
+    )
     recipient_wait_hours: float = Field(
         24.0,
         description="an email command no known contact can receive waits this long (service clock) for one; "

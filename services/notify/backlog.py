@@ -1,0 +1,46 @@
+"""The backlog gauges: what notify still has to do, for dashboards and for scripts that wait for the
+pipeline to settle (consumer lag 0 says the commands were *recorded*; these say they were *carried
+out*: mails sent, outcomes published, webhooks posted).
+
+``touchline_notify_backlog{queue=…}`` is measured every ``backlog_seconds`` by one query over the
+queues' partial indexes; ``touchline_notify_backlog_measured_timestamp_seconds`` is the wall-clock
+time of the last measurement, so a script can wait for a measurement taken after its last action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from prometheus_client import Gauge
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .adapters.pg_backlog import QUEUES, backlog
+
+log = logging.getLogger(__name__)
+BACKLOG = Gauge("touchline_notify_backlog", "Work notify holds and has not finished, per queue", ["queue"])
+MEASURED = Gauge(
+    "touchline_notify_backlog_measured_timestamp_seconds", "Unix time (wall clock) of the last backlog measurement"
+)
+
+
+async def measure(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as conn:
+        found = await backlog(conn)
+    for queue in QUEUES:
+        BACKLOG.labels(queue=queue).set(found[queue])
+    MEASURED.set(time.time())
+    return found
+
+
+async def run(engine: AsyncEngine, *, every: float, stop: asyncio.Event) -> None:
+    """Measure until stopped; a failed measurement (database away) keeps the last values and retries."""
+    while not stop.is_set():
+        try:
+            await measure(engine)
+        except Exception as exc:
+            log.warning("backlog measurement failed; retrying", extra={"error": repr(exc)})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
