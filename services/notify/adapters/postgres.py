@@ -6,7 +6,6 @@ loop or an API route owns the transaction.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -20,10 +19,6 @@ from ..domain.email import Account, Contact
 
 S = "notify"
 Row = Mapping[str, Any]
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
 async def upsert_account(conn: AsyncConnection, *, account_id: str, traits: Mapping[str, Any], now: datetime) -> None:
@@ -179,23 +174,21 @@ async def record_link_event(
     machine: bool = False,
     index: int | None = None,
     url: str | None = None,
-    answer: Mapping[str, Any] | None = None,
 ) -> bool:
-    """Log the event and stamp the delivery; True when it is the first of its kind (worth an outcome)."""
+    """Log an open or click and stamp the delivery; True when it is the first of its kind (worth an
+    outcome). Answers: ``pg_answers``."""
     await conn.execute(
-        text(f"""INSERT INTO {S}.link_events (delivery_id, kind, link_index, url, machine, answer, occurred_at)
-            VALUES (:d, :k, :i, :u, :m, CAST(:a AS jsonb), :now)"""),
-        {"d": delivery_id, "k": kind, "i": index, "u": url, "m": machine, "a": _json(answer), "now": now},
+        text(f"""INSERT INTO {S}.link_events (delivery_id, kind, link_index, url, machine, occurred_at)
+            VALUES (:d, :k, :i, :u, :m, :now)"""),
+        {"d": delivery_id, "k": kind, "i": index, "u": url, "m": machine, "now": now},
     )
-    column = {"open": "opened_at", "click": "clicked_at", "answer": "answered_at"}[kind]
+    column = {"open": "opened_at", "click": "clicked_at"}[kind]
     if kind == "open" and machine:
         column = "machine_opened_at"
-    extra = ", answer = CAST(:a AS jsonb)" if kind == "answer" else ""
     first = await conn.execute(
-        text(f"""UPDATE {S}.deliveries SET {column} = COALESCE({column}, :now){extra}
-            WHERE id = :d AND ({column} IS NULL {"OR answer IS DISTINCT FROM CAST(:a AS jsonb)" if extra else ""})
-            RETURNING id"""),
-        {"d": delivery_id, "now": now, "a": _json(answer)},
+        text(f"""UPDATE {S}.deliveries SET {column} = COALESCE({column}, :now)
+            WHERE id = :d AND {column} IS NULL RETURNING id"""),
+        {"d": delivery_id, "now": now},
     )
     return first.first() is not None
 
