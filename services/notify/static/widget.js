@@ -84,6 +84,24 @@
     return answer;
   };
 
+  Widget.prototype.askWhy = function (message, box, value) {
+    var self = this;
+    var ja = message.locale === "ja";
+    while (box.childNodes.length > 1) { box.removeChild(box.lastChild); }  // keep the close button
+    box.firstChild.onclick = function () { self.close(); };  // answered already: closing dismisses nothing
+    box.appendChild(el("p", "margin:0 0 8px", ja ? "よろしければ、その理由をお聞かせください。" : "Would you tell us why?"));
+    var why = el("textarea", "width:100%;box-sizing:border-box");
+    why.setAttribute("name", "why");
+    box.appendChild(why);
+    var sendBtn = el("button", "margin-top:6px;padding:4px 10px;cursor:pointer", ja ? "送信" : "Send");
+    sendBtn.setAttribute("data-action", "send-why");
+    sendBtn.onclick = function () {
+      if (why.value.trim()) { self.send(message, "answered", self.answerFor(message, value, why.value)); }
+      self.close();
+    };
+    box.appendChild(sendBtn);
+  };
+
   Widget.prototype.showNext = function () {
     if (this.open || !this.queue.length) { return; }
     var self = this;
@@ -109,7 +127,9 @@
         b.setAttribute("data-value", c.value);
         b.onclick = function () {
           self.send(m, "answered", self.answerFor(m, c.value, comment.value));
-          self.close();
+          // A score survey also asks "why?": without it the answer is partial, so ask it now.
+          if (SCORE_SURVEYS[m.survey] && !comment.value.trim()) { self.askWhy(m, box, c.value); }
+          else { self.close(); }
         };
         row.appendChild(b);
       });

@@ -1,0 +1,45 @@
+"""The widget in a real browser (Debian's Chromium driven by Playwright) against the running notify:
+a score given without its "why?" is partial, and the widget then asks the follow-up that completes it."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+from notify_harness import Notify, eventually, inapp_command, served
+from playwright.async_api import async_playwright, expect
+from test_notify_inapp_api import _messages
+
+from touchline.shared import topics
+
+CHROMIUM = os.environ.get("TOUCHLINE_CHROMIUM", "/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+async def test_the_widget_asks_why_after_a_score_and_completes_the_answer(notify: Notify):
+    account, user = str(uuid.uuid4()), f"user-{uuid.uuid4().hex[:8]}"
+    await notify.publish(topics.COMMANDS, inapp_command(account, [user], "advocacy.nps_survey"))
+    await eventually(lambda: _messages(notify, user), what="the survey stored")
+    async with served(notify.app) as base, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{base}/demo?user={user}")
+            box = page.locator("[data-touchline-message]")
+            await expect(box).to_be_visible()
+            await box.locator('button[data-value="8"]').click()  # a score the survey offers
+            await expect(box.locator("textarea[name=why]")).to_be_visible()
+            await box.locator("textarea[name=why]").fill("reports are slow")
+            await box.locator("button[data-action=send-why]").click()
+            await expect(box).to_have_count(0)
+        finally:
+            await browser.close()
+
+    async def both():
+        found = notify.outcomes_of(account, "inapp.answered")
+        return found if len(found) == 2 else None
+
+    partial, complete = await eventually(both, what="the partial and the complete answer")
+    assert partial.answer == {"survey": "nps", "score": 8, "partial": True}
+    assert complete.answer == {"survey": "nps", "score": 8, "comment": "reports are slow"}
+    assert notify.outcomes_of(account, "inapp.dismissed") == []
