@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..answers import answer_email
 from ..domain.surveys import PARTIAL, BadAnswer, normalise_answer
-from ..state import StateDep
+from ..state import NotifyState, StateDep
 from .tracking import NO_STORE, claim_of, delivery_of, page, record_open
 
 router = APIRouter(tags=["tracking"])
@@ -51,7 +51,7 @@ def thanks_page(locale: str, current: Mapping[str, Any] | None) -> str:
     return page(title, body, locale=locale)
 
 
-async def _record(state: Any, token: str, given: Mapping[str, Any]) -> HTMLResponse:
+async def _record(state: NotifyState, token: str, given: Mapping[str, Any]) -> HTMLResponse:
     claim = claim_of(state, token, "answer")
 
     async def work(conn: AsyncConnection) -> tuple[str, dict[str, Any] | None]:

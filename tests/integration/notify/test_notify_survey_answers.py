@@ -196,3 +196,18 @@ async def test_an_email_answer_changed_back_is_published_each_time(notify: Notif
     assert (await notify.client.get(likely)).status_code == 200  # a repeated click is no new answer
     rows = await notify.sql("SELECT answer, answer_seq FROM notify.deliveries WHERE account_id = :a", a=account)
     assert rows[0]["answer_seq"] == 3 and rows[0]["answer"] == {"survey": "renewal", "choice": "likely"}
+
+
+async def test_a_follow_up_form_that_is_not_utf8_or_too_large_or_forged_is_refused(notify: Notify):
+    account, mail = await mail_of(notify, "advocacy.nps_survey")
+    path = answer_links(mail)[5][0]
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    not_utf8 = await notify.client.post(path, content=b"comment=\xff\xfe", headers=headers)
+    assert not_utf8.status_code == 400 and "comment" in not_utf8.text
+    too_large = await notify.client.post(path, content=b"comment=" + b"x" * 70_000, headers=headers)
+    assert too_large.status_code == 413 and "comment" in too_large.text
+    body, mac = path.removeprefix("/t/a/").split(".")
+    forged = await notify.client.post(f"/t/a/{body}.{mac[:-3]}AAA", data={"comment": "x"})
+    assert forged.status_code == 404
+    rows = await notify.sql("SELECT answer FROM notify.deliveries WHERE account_id = :a", a=account)
+    assert rows[0]["answer"] is None  # nothing refused was recorded
