@@ -70,6 +70,7 @@ def answer_view(row: Mapping[str, Any]) -> dict[str, Any]:
         "choice": answer.get("choice"),
         "features": answer.get("features"),
         "comment": answer.get("comment"),
+        "partial": bool(answer.get("partial")),  # some of the survey's questions unanswered (absent above)
         "answer": answer,
         "answered_at": row["answered_at"].isoformat(),
     }

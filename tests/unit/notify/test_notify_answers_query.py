@@ -63,3 +63,12 @@ def test_an_answer_is_shown_flattened_beside_the_answer_itself() -> None:
     assert view["choice"] is None and view["features"] is None
     assert view["answer"] == {"survey": "nps", "score": 3, "comment": "slow"}
     assert view["answered_at"] == at.isoformat() and view["channel"] == "in_app"
+    assert view["partial"] is False
+
+
+def test_a_partial_answer_is_shown_as_partial_with_the_missing_score_null() -> None:
+    row = {"id": "m1", "channel": "email", "account_id": "a1", "user_id": "u1", "template": "advocacy.nps_survey",
+           "answer": {"survey": "nps", "comment": "slow", "partial": True},
+           "answered_at": datetime(2026, 1, 5, tzinfo=UTC)}  # fmt: skip
+    view = answer_view(row)
+    assert view["partial"] is True and view["score"] is None and view["comment"] == "slow"
