@@ -24,7 +24,16 @@ from ..domain.surveys import PARTIAL, BadAnswer, normalise_answer
 from ..state import NotifyState, StateDep
 from .tracking import NO_STORE, claim_of, delivery_of, page, record_open
 
-router = APIRouter(tags=["tracking"])
+router = APIRouter(tags=["tracking"], responses={404: {"description": "no such link (forged, altered or unknown)"}})
+FORM = {
+    "requestBody": {
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "properties": {"comment": {"type": "string", "maxLength": 5000}}}
+            }
+        }
+    }
+}
 THANKS = {
     "en": ("Thank you", "Your answer has been recorded."),
     "ja": ("ありがとうございました", "ご回答を受け付けました。"),
@@ -65,13 +74,21 @@ async def _record(state: NotifyState, token: str, given: Mapping[str, Any]) -> H
     return HTMLResponse(thanks_page(locale, current), headers=NO_STORE)
 
 
-@router.get("/t/a/{token}")
+@router.get("/t/a/{token}", response_class=HTMLResponse)
 async def answer(token: str, state: StateDep) -> HTMLResponse:
     claim = claim_of(state, token, "answer")
     return await _record(state, token, claim.answer or {})
 
 
-@router.post("/t/a/{token}")
+@router.post(
+    "/t/a/{token}",
+    response_class=HTMLResponse,
+    openapi_extra=FORM,
+    responses={
+        400: {"description": "comment too long, or the form is not UTF-8 (the message names the field)"},
+        413: {"description": "the form is larger than 64 KiB"},
+    },
+)
 async def answer_follow_up(token: str, request: Request, state: StateDep) -> HTMLResponse:
     """The thank-you page's form: the link's answer plus the comment (form field ``comment``)."""
     claim = claim_of(state, token, "answer")
