@@ -1,6 +1,7 @@
 import pytest
 
 from touchline.notify.domain.surveys import (
+    QUESTIONS,
     BadAnswer,
     NotOffered,
     awaits_answer,
@@ -125,3 +126,8 @@ def test_a_command_without_valid_features_to_offer_is_refused_naming_the_variabl
 
 def test_the_commands_features_are_offered_in_order():
     assert offered_features({"features": ["new", "reports", "dashboards"]}) == ["new", "reports", "dashboards"]
+
+
+def test_every_multi_question_survey_asks_the_score_first():
+    # pg_inapp.OPEN keeps a survey shown while a partial answer lacks its score: it relies on this.
+    assert {questions[0] for questions in QUESTIONS.values()} == {"score"}
