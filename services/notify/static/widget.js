@@ -135,6 +135,18 @@
       });
       box.appendChild(row);
       box.appendChild(comment);
+      if (SCORE_SURVEYS[m.survey]) {
+        // The comment alone is a partial answer: notify keeps the survey open for the score.
+        var commentBtn = el("button", "margin-top:6px;padding:4px 10px;cursor:pointer",
+          m.locale === "ja" ? "コメントだけ送る" : "Send the comment only");
+        commentBtn.setAttribute("data-action", "send-comment");
+        commentBtn.onclick = function () {
+          if (!comment.value.trim()) { comment.focus(); return; }
+          self.send(m, "answered", { survey: m.survey, comment: comment.value });
+          self.close();
+        };
+        box.appendChild(commentBtn);
+      }
     } else if (m.cta && m.cta.url) {
       var link = el("a", "display:inline-block;margin-top:6px", m.cta.label || m.cta.url);
       link.href = m.cta.url;

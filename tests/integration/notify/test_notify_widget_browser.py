@@ -43,3 +43,37 @@ async def test_the_widget_asks_why_after_a_score_and_completes_the_answer(notify
     assert partial.answer == {"survey": "nps", "score": 8, "partial": True}
     assert complete.answer == {"survey": "nps", "score": 8, "comment": "reports are slow"}
     assert notify.outcomes_of(account, "inapp.dismissed") == []
+
+
+async def test_a_comment_sent_alone_keeps_the_survey_until_the_score_completes_it(notify: Notify):
+    account, user = str(uuid.uuid4()), f"user-{uuid.uuid4().hex[:8]}"
+    await notify.publish(topics.COMMANDS, inapp_command(account, [user], "advocacy.nps_survey"))
+    await eventually(lambda: _messages(notify, user), what="the survey stored")
+    async with served(notify.app) as base, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{base}/demo?user={user}")
+            box = page.locator("[data-touchline-message]")
+            await box.locator("textarea").first.fill("the reports are slow")
+            await box.locator("button[data-action=send-comment]").click()
+            await expect(box).to_have_count(0)
+            await eventually(lambda: notify.outcomes_of(account, "inapp.answered"), what="the partial answer")
+            await page.reload()  # the next page of the product: the survey is shown again for its score
+            await expect(box).to_be_visible()
+            await box.locator('button[data-value="3"]').click()
+            # The widget does not know the comment was given on another page, so it asks "why?" again;
+            # closing it leaves the answer notify completed from the stored comment.
+            await box.locator("button[aria-label=close]").click()
+            await expect(box).to_have_count(0)
+        finally:
+            await browser.close()
+
+    async def both():
+        found = notify.outcomes_of(account, "inapp.answered")
+        return found if len(found) == 2 else None
+
+    partial, complete = await eventually(both, what="the partial and the complete answer")
+    assert partial.answer == {"survey": "nps", "comment": "the reports are slow", "partial": True}
+    assert complete.answer == {"survey": "nps", "score": 3, "comment": "the reports are slow"}
+    assert notify.outcomes_of(account, "inapp.dismissed") == []
