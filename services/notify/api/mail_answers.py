@@ -19,12 +19,15 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from touchline.shared.api_errors import error_responses
+
 from ..answers import answer_email
 from ..domain.surveys import PARTIAL, BadAnswer, normalise_answer
 from ..state import NotifyState, StateDep
 from .tracking import NO_STORE, claim_of, delivery_of, page, record_open
 
-router = APIRouter(tags=["tracking"], responses={404: {"description": "no such link (forged, altered or unknown)"}})
+# A forged, altered or unknown token is a 404, exactly like a link that never existed.
+router = APIRouter(tags=["tracking"], responses=error_responses(404))
 FORM = {
     "requestBody": {
         "content": {
@@ -85,8 +88,8 @@ async def answer(token: str, state: StateDep) -> HTMLResponse:
     response_class=HTMLResponse,
     openapi_extra=FORM,
     responses={
-        400: {"description": "comment too long, or the form is not UTF-8 (the message names the field)"},
-        413: {"description": "the form is larger than 64 KiB"},
+        **error_responses(400),
+        413: {**error_responses(400)[400], "description": "the form is larger than 64 KiB"},
     },
 )
 async def answer_follow_up(token: str, request: Request, state: StateDep) -> HTMLResponse:
