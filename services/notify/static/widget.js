@@ -84,7 +84,7 @@
     return answer;
   };
 
-  Widget.prototype.askWhy = function (message, box, value) {
+  Widget.prototype.askWhy = function (message, box, value, sent) {
     var self = this;
     var ja = message.locale === "ja";
     while (box.childNodes.length > 1) { box.removeChild(box.lastChild); }  // keep the close button
@@ -96,7 +96,13 @@
     var sendBtn = el("button", "margin-top:6px;padding:4px 10px;cursor:pointer", ja ? "送信" : "Send");
     sendBtn.setAttribute("data-action", "send-why");
     sendBtn.onclick = function () {
-      if (why.value.trim()) { self.send(message, "answered", self.answerFor(message, value, why.value)); }
+      var text = why.value;
+      if (text.trim()) {
+        // After the score's request has been answered: the complete answer must arrive second.
+        Promise.resolve(sent).catch(function () {}).then(function () {
+          self.send(message, "answered", self.answerFor(message, value, text));
+        });
+      }
       self.close();
     };
     box.appendChild(sendBtn);
@@ -126,9 +132,9 @@
         var b = el("button", "padding:4px 8px;cursor:pointer", c.label);
         b.setAttribute("data-value", c.value);
         b.onclick = function () {
-          self.send(m, "answered", self.answerFor(m, c.value, comment.value));
+          var sent = self.send(m, "answered", self.answerFor(m, c.value, comment.value));
           // A score survey also asks "why?": without it the answer is partial, so ask it now.
-          if (SCORE_SURVEYS[m.survey] && !comment.value.trim()) { self.askWhy(m, box, c.value); }
+          if (SCORE_SURVEYS[m.survey] && !comment.value.trim()) { self.askWhy(m, box, c.value, sent); }
           else { self.close(); }
         };
         row.appendChild(b);

@@ -16,6 +16,14 @@ CHROMIUM = os.environ.get("TOUCHLINE_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
+def answers(notify: Notify, account: str, n: int):
+    async def probe():
+        found = notify.outcomes_of(account, "inapp.answered")
+        return found if len(found) == n else None
+
+    return probe
+
+
 async def test_the_widget_asks_why_after_a_score_and_completes_the_answer(notify: Notify):
     account, user = str(uuid.uuid4()), f"user-{uuid.uuid4().hex[:8]}"
     await notify.publish(topics.COMMANDS, inapp_command(account, [user], "advocacy.nps_survey"))
@@ -32,14 +40,12 @@ async def test_the_widget_asks_why_after_a_score_and_completes_the_answer(notify
             await box.locator("textarea[name=why]").fill("reports are slow")
             await box.locator("button[data-action=send-why]").click()
             await expect(box).to_have_count(0)
+            # The page stays open until notify has both answers (the widget posts the second after the first).
+            partial, complete = await eventually(
+                answers(notify, account, 2), what="the partial and the complete answer"
+            )
         finally:
             await browser.close()
-
-    async def both():
-        found = notify.outcomes_of(account, "inapp.answered")
-        return found if len(found) == 2 else None
-
-    partial, complete = await eventually(both, what="the partial and the complete answer")
     assert partial.answer == {"survey": "nps", "score": 8, "partial": True}
     assert complete.answer == {"survey": "nps", "score": 8, "comment": "reports are slow"}
     assert notify.outcomes_of(account, "inapp.dismissed") == []
@@ -58,7 +64,7 @@ async def test_a_comment_sent_alone_keeps_the_survey_until_the_score_completes_i
             await box.locator("textarea").first.fill("the reports are slow")
             await box.locator("button[data-action=send-comment]").click()
             await expect(box).to_have_count(0)
-            await eventually(lambda: notify.outcomes_of(account, "inapp.answered"), what="the partial answer")
+            await eventually(answers(notify, account, 1), what="the partial answer")
             await page.reload()  # the next page of the product: the survey is shown again for its score
             await expect(box).to_be_visible()
             await box.locator('button[data-value="3"]').click()
@@ -66,14 +72,11 @@ async def test_a_comment_sent_alone_keeps_the_survey_until_the_score_completes_i
             # closing it leaves the answer notify completed from the stored comment.
             await box.locator("button[aria-label=close]").click()
             await expect(box).to_have_count(0)
+            partial, complete = await eventually(
+                answers(notify, account, 2), what="the partial and the complete answer"
+            )
         finally:
             await browser.close()
-
-    async def both():
-        found = notify.outcomes_of(account, "inapp.answered")
-        return found if len(found) == 2 else None
-
-    partial, complete = await eventually(both, what="the partial and the complete answer")
     assert partial.answer == {"survey": "nps", "comment": "the reports are slow", "partial": True}
     assert complete.answer == {"survey": "nps", "score": 3, "comment": "the reports are slow"}
     assert notify.outcomes_of(account, "inapp.dismissed") == []
