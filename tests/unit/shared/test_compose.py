@@ -155,7 +155,11 @@ def _filled_env_example() -> dict[str, str]:
         "TOUCHLINE_NOTIFY_SMTP_PORT": "587",
         "TOUCHLINE_NOTIFY_SMTP_USER": "",
         "TOUCHLINE_NOTIFY_SMTP_PASSWORD": "",
-        "TOUCHLINE_NOTIFY_MAIL_FROM": "Acme CS <cs@example.com>",
+        "TOUCHLINE_NOTIFY_MAIL_FROM": "Acme CS <cs@acme-cloud.jp>",
+        "TOUCHLINE_NOTIFY_PRODUCT_NAME": "Acme Cloud",
+        "TOUCHLINE_NOTIFY_HELP_URL": "https://help.acme-cloud.jp",
+        "TOUCHLINE_NOTIFY_SUPPORT_URL": "https://acme-cloud.jp/support",
+        "TOUCHLINE_NOTIFY_SUPPORT_PHONE": "+81 3-1234-5678",
     }
     return filled
 
@@ -186,4 +190,8 @@ def test_a_filled_in_env_example_starts_every_service_in_prod(monkeypatch: pytes
         refuse_dev_secrets(settings, env=common.env)
         if name == "ingest":
             refuse_dev_write_keys(settings, env=common.env)
+        if name == "notify":
+            from touchline.notify.main import refuse_placeholders
+
+            refuse_placeholders(settings, env=common.env)  # product, help/support links, sender
         assert common.env == "prod" and common.clock == "system"
