@@ -106,6 +106,7 @@ class Customer:
     users: list[User]
     locale: str = "en"
     received: list[Received] = field(default_factory=list)
+    given: list[Answer] = field(default_factory=list)  # every answer its people gave, as sent
     world: World | None = None
 
     @property
@@ -169,6 +170,7 @@ class Customer:
         link = self._answer_link(got, wanted)
         await self.open(got)
         await self._client().hit(link.url)
+        self.given.append(dict(link.answer or {}))
         return dict(link.answer or {})
 
     def _answer_link(self, got: Received, wanted: Mapping[str, Any]) -> Link:
@@ -219,6 +221,7 @@ class Customer:
         client = self._client()
         await client.inapp_event(got.to, str(got.message["id"]), "seen")
         await client.inapp_event(got.to, str(got.message["id"]), "answered", answer)
+        self.given.append(answer)
         return answer
 
 

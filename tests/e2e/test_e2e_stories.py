@@ -38,6 +38,8 @@ Act = Callable[[int], Awaitable[None]]
 class Stories:
     world: World
     tasks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    answers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # notify's answers API
+    timeline_templates: dict[str, str | None] = field(default_factory=dict)  # delivery id -> template
     enrolments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def c(self, name: str) -> Customer:
@@ -79,6 +81,7 @@ def build(world: World) -> None:
         ("ren_tech_silent", 5000, "ja"),
         ("ren_high_silent", 60000, "en"),
         ("ren_tech_renewed", 5000, "en"),
+        ("ren_low_undecided", 20000, "en"),
     ):
         world.customer(
             name, traits={**account_traits(arr=arr, stage="adoption", renewal=RENEWAL), **csm}, locale=locale
@@ -90,8 +93,9 @@ def build(world: World) -> None:
         ("risk_high", 60000),
     ):
         world.customer(name, traits={**account_traits(arr=arr, stage="adoption"), **csm}, users=3)
-    for name in ("nps_detractor", "nps_promoter", "nps_passive", "nps_partial", "nps_opened", "nps_ignored"):
-        world.customer(name, traits={**account_traits(arr=3000, stage="adoption"), **csm})
+    for name in NPS:
+        arr = 60000 if name == "nps_high_detractor" else 3000
+        world.customer(name, traits={**account_traits(arr=arr, stage="adoption"), **csm})
     for name, arr in (
         ("reeng_tech", 3000),
         ("reeng_low", 20000),
@@ -99,14 +103,16 @@ def build(world: World) -> None:
         ("reeng_high_unreachable", 60000),
     ):
         world.customer(name, traits={**account_traits(arr=arr, stage="adoption"), **csm})
-    for name, arr in (("churn_tech", 3000), ("churn_high", 60000)):
+    for name, arr in CHURN.items():
         world.customer(name, traits={**account_traits(arr=arr, stage="adoption"), **csm})
     for name, arr in BAND.items():
         world.customer(name, traits={**account_traits(arr=arr, stage="adoption"), **csm}, users=3)
 
 
 RISK = ("risk_tech_recovered", "risk_tech_down", "risk_low", "risk_high")
-NPS = ("nps_detractor", "nps_promoter", "nps_passive", "nps_partial", "nps_opened", "nps_ignored")
+NPS = ("nps_detractor", "nps_high_detractor", "nps_promoter", "nps_passive", "nps_partial", "nps_opened", "nps_ignored")
+RENEWALS = ("ren_tech_undecided", "ren_tech_silent", "ren_high_silent", "ren_tech_renewed", "ren_low_undecided")
+CHURN = {"churn_tech": 3000, "churn_low": 20000, "churn_high": 60000}
 BAND = {"band_tech_reads": 3000, "band_tech_silent": 3000, "band_low": 20000, "band_high": 60000}
 BAND_DROP_DAY = 5
 REENG = ("reeng_tech", "reeng_low", "reeng_high_contacted", "reeng_high_unreachable")
@@ -151,14 +157,7 @@ def usage_of_day(world: World, day: int) -> list[dict[str, Any]]:
         for name in ("onb_tech_engaged", "onb_tech_prefetch", "onb_high_silent"):
             calls += world.introduce(world.customers[name], at=at)
             calls.append(world.track(world.customers[name], world.customers[name].admin, "Contract Signed", at=at))
-        for name in (
-            "ren_tech_undecided",
-            "ren_tech_silent",
-            "ren_high_silent",
-            "ren_tech_renewed",
-            "churn_tech",
-            "churn_high",
-        ):
+        for name in (*RENEWALS, *CHURN):
             calls += world.introduce(world.customers[name], at=at)
         calls += [
             world.track(world.customers[n], world.customers[n].admin, "Signed In", at=at)
@@ -168,7 +167,7 @@ def usage_of_day(world: World, day: int) -> list[dict[str, Any]]:
     if day == 3:
         c = world.customers["onb_tech_engaged"]
         calls.append(world.track(c, c.admin, "Setup Completed", at=at))
-    for name in ("ren_tech_undecided", "ren_tech_silent", "ren_high_silent", "ren_tech_renewed", *NPS, *REENG):
+    for name in (*RENEWALS, *NPS, *REENG):
         login(name, features=FEATURES[:1])
     if day == 10:
         c = world.customers["ren_tech_renewed"]
@@ -192,10 +191,10 @@ def usage_of_day(world: World, day: int) -> list[dict[str, Any]]:
             calls.append(world.regroup(c, at=at, seats=30, business_shrinking=True))
             calls += [world.track(c, c.admin, "Support Ticket Opened", at=at, ticket=n) for n in range(6)]
     if day <= 3:
-        for name in ("churn_tech", "churn_high"):
+        for name in CHURN:
             login(name, features=FEATURES[:1])
     if day == 3:
-        for name in ("churn_tech", "churn_high"):
+        for name in CHURN:
             c = world.customers[name]
             calls.append(world.track(c, c.admin, "Account Cancelled", at=at))
     return calls
@@ -222,8 +221,9 @@ async def readers(world: World, day: int) -> None:
             await c["onb_tech_engaged"].answer_inapp(got, score=best)
     await c["onb_tech_engaged"].look_inapp(c["onb_tech_engaged"].end_user, day)
     # Renewal.
-    for got in todays("ren_tech_undecided", "renewal.reminder_survey"):
-        await c["ren_tech_undecided"].answer_mail(got, choice="undecided")
+    for name in ("ren_tech_undecided", "ren_low_undecided"):
+        for got in todays(name, "renewal.reminder_survey"):
+            await c[name].answer_mail(got, choice="undecided")
     for got in todays("ren_tech_renewed", "renewal.reminder_survey"):
         await c["ren_tech_renewed"].answer_mail(got, choice="likely")
     for user in c["ren_tech_silent"].users:
@@ -236,8 +236,9 @@ async def readers(world: World, day: int) -> None:
             if got.template == "risk.feature_survey" and got.offered():
                 await c["risk_tech_recovered"].answer_inapp(got, features=["automations"])
     # NPS.
-    for got in todays("nps_detractor", "advocacy.nps_survey"):
-        await c["nps_detractor"].answer_mail(got, score=2)
+    for name in ("nps_detractor", "nps_high_detractor"):
+        for got in todays(name, "advocacy.nps_survey"):
+            await c[name].answer_mail(got, score=2)
     for got in todays("nps_passive", "advocacy.nps_survey"):
         await c["nps_passive"].answer_mail(got, score=8)
     for got in todays("nps_opened", "advocacy.nps_survey"):
@@ -262,7 +263,7 @@ async def readers(world: World, day: int) -> None:
     for got in todays("band_tech_reads", "risk.use_cases"):
         await c["band_tech_reads"].open(got)
     # Churn: the admin answers the exit survey with the lowest score offered.
-    for name in ("churn_tech", "churn_high"):
+    for name in CHURN:
         for got in todays(name, "churn.exit_survey"):
             offered = got.offered()
             assert offered, f"{got.describe()}: the exit survey offers nothing to answer"
@@ -346,6 +347,11 @@ async def stories(e2e_stack) -> Stories:  # type: ignore[no-untyped-def]
             result = Stories(world=world)
             for name, customer in world.customers.items():
                 result.tasks[name] = await world.tasks(customer)
+                body = await client.get_json("notify", "/v1/answers", account_id=customer.account_id, limit=1000)
+                result.answers[name] = list(body["answers"])
+                for item in await client.timeline(customer.account_id):
+                    if item["channel"] == "email":
+                        result.timeline_templates[str(item["id"])] = item.get("template")
                 result.enrolments[name] = await client.get_json(
                     "touch", f"/v1/accounts/{customer.account_id}/enrolments"
                 )
@@ -423,6 +429,17 @@ def test_renewal_tech_undecided_gets_a_follow_up_and_an_emphasised_offer_at_sixt
     assert offer.day == OFFER_DAY, why
     assert "10% off" in offer.text and "free training" in offer.text and "especially for you" in offer.text, offer.text
     assert "thank you for renewing" not in offer.text.lower(), offer.text
+
+
+def test_renewal_low_touch_undecided_gets_a_follow_up_and_the_low_touch_offer(stories: Stories) -> None:
+    c, why = stories.c("ren_low_undecided"), stories.why("ren_low_undecided")
+    assert c.mail("renewal.reminder_survey", to=c.admin).day == 1, why
+    task = only(stories.tasks_of("ren_low_undecided", "renewal_follow_up"), "follow-up task")
+    assert (stories.day(task["created_at"]), task["priority"]) == (1, "high"), why
+    offer = c.mail("renewal.offer", to=c.admin)
+    assert offer.day == OFFER_DAY, why
+    for line in ("10% off", "2 free tickets", "free training", "especially for you"):
+        assert line in offer.text, f"{line!r} not in {offer.text}"
 
 
 def test_renewal_tech_silent_gets_the_in_app_reminder_then_a_churn_risk_task_and_a_plain_offer(
@@ -529,11 +546,13 @@ def test_nps_goes_by_mail_to_decision_makers_and_in_app_to_end_users(stories: St
         assert c.inapp("advocacy.nps_survey", to=c.end_user), why
 
 
-def test_nps_detractor_gets_a_follow_up_mail_and_an_urgent_csm_task(stories: Stories) -> None:
-    c, why = stories.c("nps_detractor"), stories.why("nps_detractor")
+@pytest.mark.parametrize("name", ["nps_detractor", "nps_high_detractor"])
+def test_nps_detractor_gets_a_follow_up_mail_and_an_urgent_csm_task(stories: Stories, name: str) -> None:
+    c, why = stories.c(name), stories.why(name)
     follow = c.mail("advocacy.detractor_followup")
     assert (follow.day, follow.to) == (1, c.admin.email), why
-    task = only(stories.tasks_of("nps_detractor", "detractor_follow_up"), "detractor task")
+    assert "seriously" in follow.text and "talk" in follow.text, f"takes it seriously, offers to talk: {follow.text}"
+    task = only(stories.tasks_of(name, "detractor_follow_up"), "detractor task")
     assert (stories.day(task["created_at"]), task["priority"]) == (1, "urgent"), why
     assert c.mails("advocacy.promoter_referral_ask") == [] and c.mails("advocacy.reminder") == [], why
 
@@ -552,6 +571,7 @@ def test_nps_promoter_in_app_is_asked_to_refer_and_thanked_with_a_gift(stories: 
     assert ask.day == 1 and sorted(a["choice"] for a in ask.offered()) == ["no", "yes"], why
     gift = c.mail("advocacy.gift_thanks")
     assert (gift.day, gift.to) == (2, c.admin.email), f"to the one who agreed: {why}"
+    assert "gift" in gift.subject.lower(), gift.subject
     task = only(stories.tasks_of("nps_promoter", "referral_gift"), "gift task")
     assert stories.day(task["created_at"]) == 2, why
 
@@ -608,7 +628,7 @@ def test_reengagement_high_touch_an_unreachable_customer_gets_a_fresh_plan(stori
 # --- churn -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["churn_tech", "churn_high"])
+@pytest.mark.parametrize("name", list(CHURN))
 def test_churn_gets_an_exit_survey_and_a_reason_task_and_nothing_else(stories: Stories, name: str) -> None:
     c, why = stories.c(name), stories.why(name)
     survey = c.mail("churn.exit_survey", to=c.admin)
@@ -649,3 +669,32 @@ def test_band_drop_low_and_high_touch_get_a_csm_task_the_same_day(
     assert (stories.day(task["created_at"]), task["priority"]) == (BAND_DROP_DAY, priority), why
     # (After the clock's jump from day 46 to 61 an idle account declines: the risk playbook's mail.)
     assert [m for m in c.mails("risk.use_cases") if m.day < DAILY_UNTIL] == [], why
+
+
+# --- the customer's path itself --------------------------------------------------------------------
+
+
+def _essence(answer: dict[str, Any]) -> str:
+    """What an answer says (the comment aside: the widget may send it apart)."""
+    return repr([answer.get(k) for k in ("survey", "score", "choice", "features")])
+
+
+def test_notify_recorded_exactly_the_answers_the_customers_gave(stories: Stories) -> None:
+    """Every answer on record was given by a customer, among the choices it was offered."""
+    gave_any = False
+    for name, customer in stories.world.customers.items():
+        recorded = sorted(_essence(a["answer"]) for a in stories.answers[name])
+        given = sorted(_essence(a) for a in customer.given)
+        assert recorded == given, f"{name}: recorded {recorded}, given {given}{stories.why(name)}"
+        gave_any = gave_any or bool(given)
+    assert gave_any
+
+
+def test_every_customer_mail_says_which_template_it_is(stories: Stories) -> None:
+    mails = [r for c in stories.world.customers.values() for r in c.mails()]
+    assert mails
+    for got in mails:
+        assert got.mail is not None
+        header = got.mail.template
+        assert header is not None, f"{got.describe()}: no X-Touchline-Template header"
+        assert header == stories.timeline_templates.get(got.mail.delivery_id or ""), got.describe()
