@@ -16,7 +16,8 @@ from __future__ import annotations
 import email
 import email.policy
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from touchline.sim.barrier import Barrier
-from touchline.sim.client import StackClient
+from touchline.sim.client import SimulationError, StackClient
 from touchline.sim.mailbox import Link, Mail, Mailbox, address_of
 
 SCORE_SURVEYS = ("nps", "satisfaction", "roi")
@@ -107,6 +108,9 @@ class Customer:
     locale: str = "en"
     received: list[Received] = field(default_factory=list)
     given: list[Answer] = field(default_factory=list)  # every answer its people gave, as sent
+    # What its people tried and could not do (an answer not offered, or refused by the product):
+    # kept for the story's test to report, so one story's failure does not stop the others.
+    problems: list[str] = field(default_factory=list)
     world: World | None = None
 
     @property
@@ -143,6 +147,13 @@ class Customer:
     def story(self) -> str:
         return "; ".join(r.describe() for r in self.received) or "nothing"
 
+    @contextmanager
+    def attempt(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except (NotOffered, SimulationError) as exc:
+            self.problems.append(f"{what}: {exc}")
+
     # --- reacting to mail: only through its links -------------------------------------------------
 
     def _client(self) -> StackClient:
@@ -151,27 +162,33 @@ class Customer:
 
     async def open(self, got: Received) -> None:
         """The mail client loads the open pixel (a person reading it, or a prefetch)."""
+        with self.attempt(f"open {got.describe()}"):
+            await self._pixel(got)
+
+    async def _pixel(self, got: Received) -> None:
         assert got.mail is not None
         pixels = got.mail.of_kind("open")
-        assert pixels, f"{got.describe()} has no open pixel"
+        if not pixels:
+            raise NotOffered(f"{got.describe()} has no open pixel")
         await self._client().hit(pixels[0].url)
 
     async def click(self, got: Received) -> None:
         """Open the mail and follow its first tracked link."""
         assert got.mail is not None
-        links = got.mail.of_kind("click")
-        assert links, f"{got.describe()} has no tracked link"
-        await self.open(got)
-        await self._client().hit(links[0].url)
+        with self.attempt(f"click {got.describe()}"):
+            links = got.mail.of_kind("click")
+            if not links:
+                raise NotOffered(f"{got.describe()} has no tracked link")
+            await self._pixel(got)
+            await self._client().hit(links[0].url)
 
-    async def answer_mail(self, got: Received, **wanted: Any) -> Answer:
+    async def answer_mail(self, got: Received, **wanted: Any) -> None:
         """Open the mail and click the one-click link recording ``wanted`` (it must be offered)."""
-        assert got.mail is not None
-        link = self._answer_link(got, wanted)
-        await self.open(got)
-        await self._client().hit(link.url)
-        self.given.append(dict(link.answer or {}))
-        return dict(link.answer or {})
+        with self.attempt(f"answer {dict(wanted)} to {got.describe()}"):
+            link = self._answer_link(got, wanted)
+            await self._pixel(got)
+            await self._client().hit(link.url)
+            self.given.append(dict(link.answer or {}))
 
     def _answer_link(self, got: Received, wanted: Mapping[str, Any]) -> Link:
         assert got.mail is not None
@@ -202,27 +219,28 @@ class Customer:
                 fresh.append(got)
         return fresh
 
-    async def answer_inapp(self, got: Received, *, comment: str | None = None, **wanted: Any) -> Answer:
+    async def answer_inapp(self, got: Received, *, comment: str | None = None, **wanted: Any) -> None:
         """Pick the offered choice matching ``wanted`` (a comment may ride along, as the widget's
         comment box allows); with no ``wanted`` at all, send the comment alone (a partial answer)."""
-        assert got.message is not None
-        survey = got.message.get("survey")
-        assert survey, f"{got.describe()} asks nothing"
-        if wanted:
-            choice = next((a for a in got.offered() if _matches(a, wanted)), None)
-            if choice is None:
-                raise NotOffered(f"{got.describe()} offers {got.offered()}, not {dict(wanted)}")
-            answer = dict(choice)
-        else:
-            assert comment, "a partial answer needs its comment"
-            answer = {"survey": survey}
-        if comment:
-            answer["comment"] = comment
-        client = self._client()
-        await client.inapp_event(got.to, str(got.message["id"]), "seen")
-        await client.inapp_event(got.to, str(got.message["id"]), "answered", answer)
-        self.given.append(answer)
-        return answer
+        with self.attempt(f"answer {dict(wanted)} (comment {comment!r}) to {got.describe()}"):
+            assert got.message is not None
+            survey = got.message.get("survey")
+            if not survey:
+                raise NotOffered(f"{got.describe()} asks nothing")
+            if wanted:
+                choice = next((a for a in got.offered() if _matches(a, wanted)), None)
+                if choice is None:
+                    raise NotOffered(f"{got.describe()} offers {got.offered()}, not {dict(wanted)}")
+                answer = dict(choice)
+            else:
+                assert comment, "a partial answer needs its comment"
+                answer = {"survey": survey}
+            if comment:
+                answer["comment"] = comment
+            client = self._client()
+            await client.inapp_event(got.to, str(got.message["id"]), "seen")
+            await client.inapp_event(got.to, str(got.message["id"]), "answered", answer)
+            self.given.append(answer)
 
 
 class World:

@@ -43,7 +43,9 @@ class Stories:
     enrolments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def c(self, name: str) -> Customer:
-        return self.world.customers[name]
+        customer = self.world.customers[name]
+        assert customer.problems == [], f"{name} could not act as planned: {customer.problems}{self.why(name)}"
+        return customer
 
     def tasks_of(self, name: str, type_: str) -> list[dict[str, Any]]:
         return [t for t in self.tasks[name] if t["type"] == type_]
@@ -52,6 +54,7 @@ class Stories:
         return self.world.day_of(text)
 
     def why(self, name: str) -> str:
+        customer = self.world.customers[name]
         tasks = ", ".join(
             f"d{self.day(t['created_at'])} {t['type']} ({t['priority']}, {t['status']})" for t in self.tasks[name]
         )
@@ -60,7 +63,7 @@ class Stories:
             + " > ".join(f"{h['at'][5:16]} {h['step']} {h['event']}" for h in e["history"])
             for e in self.enrolments[name]
         )
-        return f"\n{name}: received [{self.c(name).story()}]\ntasks [{tasks}]\nruns [{runs}]"
+        return f"\n{name}: received [{customer.story()}]\ntasks [{tasks}]\nruns [{runs}]"
 
 
 def account_traits(*, arr: int, stage: str, signed_at: datetime | None = None, renewal: str = FAR) -> dict[str, Any]:
@@ -217,8 +220,8 @@ async def readers(world: World, day: int) -> None:
     # Everybody active looks at the widget; the engaged onboarding admin answers the closing survey.
     for got in await c["onb_tech_engaged"].look_inapp(c["onb_tech_engaged"].admin, day):
         if got.template == "onboarding.satisfaction_survey":
-            best = max(a["score"] for a in got.offered())
-            await c["onb_tech_engaged"].answer_inapp(got, score=best)
+            scores = [a["score"] for a in got.offered() if "score" in a]
+            await c["onb_tech_engaged"].answer_inapp(got, score=max(scores, default=-1))
     await c["onb_tech_engaged"].look_inapp(c["onb_tech_engaged"].end_user, day)
     # Renewal.
     for name in ("ren_tech_undecided", "ren_low_undecided"):
@@ -265,9 +268,8 @@ async def readers(world: World, day: int) -> None:
     # Churn: the admin answers the exit survey with the lowest score offered.
     for name in CHURN:
         for got in todays(name, "churn.exit_survey"):
-            offered = got.offered()
-            assert offered, f"{got.describe()}: the exit survey offers nothing to answer"
-            await c[name].answer_mail(got, score=min(a["score"] for a in offered if "score" in a))
+            scores = [a["score"] for a in got.offered() if "score" in a]
+            await c[name].answer_mail(got, score=min(scores, default=-1))
 
 
 async def csm_desk(world: World, day: int) -> None:
