@@ -79,22 +79,21 @@ def build(world: World) -> None:
     world.customer("onb_tech_engaged", traits={**account_traits(arr=3000, **onboarding), **csm})
     world.customer("onb_tech_prefetch", traits={**account_traits(arr=3000, **onboarding), **csm})
     world.customer("onb_high_silent", traits={**account_traits(arr=20000, **onboarding), **csm})
+    world.customer("onb_tech_never", traits={**account_traits(arr=3000, **onboarding), **csm})
     for name, arr, locale in (
         ("ren_tech_undecided", 5000, "en"),
         ("ren_tech_silent", 5000, "ja"),
         ("ren_high_silent", 60000, "en"),
         ("ren_tech_renewed", 5000, "en"),
         ("ren_low_undecided", 20000, "en"),
+        ("ren_tech_unlikely", 5000, "en"),
+        ("ren_tech_late", 5000, "en"),
     ):
         world.customer(
             name, traits={**account_traits(arr=arr, stage="adoption", renewal=RENEWAL), **csm}, locale=locale
         )
-    for name, arr in (
-        ("risk_tech_recovered", 5000),
-        ("risk_tech_down", 5000),
-        ("risk_low", 20000),
-        ("risk_high", 60000),
-    ):
+    for name in RISK:
+        arr = {"risk_low": 20000, "risk_high": 60000}.get(name, 5000)
         world.customer(name, traits={**account_traits(arr=arr, stage="adoption"), **csm}, users=3)
     for name in NPS:
         arr = 60000 if name == "nps_high_detractor" else 3000
@@ -112,9 +111,17 @@ def build(world: World) -> None:
         world.customer(name, traits={**account_traits(arr=arr, stage="adoption"), **csm}, users=3)
 
 
-RISK = ("risk_tech_recovered", "risk_tech_down", "risk_low", "risk_high")
+RISK = ("risk_tech_recovered", "risk_tech_down", "risk_tech_reads", "risk_low", "risk_high")
 NPS = ("nps_detractor", "nps_high_detractor", "nps_promoter", "nps_passive", "nps_partial", "nps_opened", "nps_ignored")
-RENEWALS = ("ren_tech_undecided", "ren_tech_silent", "ren_high_silent", "ren_tech_renewed", "ren_low_undecided")
+RENEWALS = (
+    "ren_tech_undecided",
+    "ren_tech_silent",
+    "ren_high_silent",
+    "ren_tech_renewed",
+    "ren_low_undecided",
+    "ren_tech_unlikely",
+    "ren_tech_late",
+)
 CHURN = {"churn_tech": 3000, "churn_low": 20000, "churn_high": 60000}
 BAND = {"band_tech_reads": 3000, "band_tech_silent": 3000, "band_low": 20000, "band_high": 60000}
 BAND_DROP_DAY = 5
@@ -157,7 +164,7 @@ def usage_of_day(world: World, day: int) -> list[dict[str, Any]]:
                 calls.append(world.track(c, user, "Feature Used", at=at, feature=feature))
 
     if day == 0:
-        for name in ("onb_tech_engaged", "onb_tech_prefetch", "onb_high_silent"):
+        for name in ("onb_tech_engaged", "onb_tech_prefetch", "onb_high_silent", "onb_tech_never"):
             calls += world.introduce(world.customers[name], at=at)
             calls.append(world.track(world.customers[name], world.customers[name].admin, "Contract Signed", at=at))
         for name in (*RENEWALS, *CHURN):
@@ -183,7 +190,7 @@ def usage_of_day(world: World, day: int) -> list[dict[str, Any]]:
         login("risk_tech_recovered", features=(*FEATURES[:2], "automations"))
     elif day % 4 == 0:
         login("risk_tech_recovered", recovered.admin)
-    for name in ("risk_tech_down", "risk_low", "risk_high"):
+    for name in ("risk_tech_down", "risk_tech_reads", "risk_low", "risk_high"):
         if day % 4 == 0:
             login(name, world.customers[name].admin)
     for name in BAND:
@@ -223,17 +230,26 @@ async def readers(world: World, day: int) -> None:
             scores = [a["score"] for a in got.offered() if "score" in a]
             await c["onb_tech_engaged"].answer_inapp(got, score=max(scores, default=-1))
     await c["onb_tech_engaged"].look_inapp(c["onb_tech_engaged"].end_user, day)
+    for user in c["onb_tech_prefetch"].users:
+        await c["onb_tech_prefetch"].look_inapp(user, day)
     # Renewal.
     for name in ("ren_tech_undecided", "ren_low_undecided"):
         for got in todays(name, "renewal.reminder_survey"):
             await c[name].answer_mail(got, choice="undecided")
     for got in todays("ren_tech_renewed", "renewal.reminder_survey"):
         await c["ren_tech_renewed"].answer_mail(got, choice="likely")
+    for got in todays("ren_tech_unlikely", "renewal.reminder_survey"):
+        await c["ren_tech_unlikely"].answer_mail(got, choice="unlikely")
+    # The late one ignores the mail and answers the in-app reminder when it shows up.
+    for got in await c["ren_tech_late"].look_inapp(c["ren_tech_late"].admin, day):
+        if got.template == "renewal.reminder_survey":
+            await c["ren_tech_late"].answer_inapp(got, choice="likely")
     for user in c["ren_tech_silent"].users:
         await c["ren_tech_silent"].look_inapp(user, day)  # sees, never answers
     # Risk: the recovered customer read the notice and answers the feature survey in-app.
-    for got in todays("risk_tech_recovered", "risk.decline_notice"):
-        await c["risk_tech_recovered"].open(got)
+    for name in ("risk_tech_recovered", "risk_tech_reads"):
+        for got in todays(name, "risk.decline_notice"):
+            await c[name].open(got)
     for user in c["risk_tech_recovered"].users:
         for got in await c["risk_tech_recovered"].look_inapp(user, day):
             if got.template == "risk.feature_survey" and got.offered():
@@ -273,7 +289,12 @@ async def readers(world: World, day: int) -> None:
 
 
 async def csm_desk(world: World, day: int) -> None:
-    """The CSMs close the re-engagement plans: one reached the customer, one could not."""
+    """The CSMs close the re-engagement plans on day 2 (one reached the customer, one could not)
+    and the stalled onboarding's task on day 18 (they called and the customer restarts)."""
+    if day == 18:
+        for task in await world.tasks(world.customers["onb_tech_prefetch"]):
+            if task["type"] == "onboarding_stalled" and task["status"] == "open":
+                await complete(world, task, "called them: they restart next week")
     if day != 2:
         return
     for name, reason in (
@@ -282,12 +303,16 @@ async def csm_desk(world: World, day: int) -> None:
     ):
         for task in await world.tasks(world.customers[name]):
             if task["type"] == "account_plan" and task["status"] == "open":
-                response = await world.client.http.post(
-                    f"{world.client.endpoints.url('notify')}/v1/tasks/{task['id']}/complete",
-                    json={"reason": reason, "status": "completed"},
-                    headers={"Authorization": f"Bearer {world.client.endpoints.api_token}"},
-                )
-                assert response.status_code == 200, response.text
+                await complete(world, task, reason)
+
+
+async def complete(world: World, task: dict[str, Any], reason: str) -> None:
+    response = await world.client.http.post(
+        f"{world.client.endpoints.url('notify')}/v1/tasks/{task['id']}/complete",
+        json={"reason": reason, "status": "completed"},
+        headers={"Authorization": f"Bearer {world.client.endpoints.api_token}"},
+    )
+    assert response.status_code == 200, response.text
 
 
 async def prefetch(world: World) -> None:
@@ -400,7 +425,9 @@ def test_onboarding_tech_a_prefetched_welcome_is_unopened_and_a_single_login_sta
     stalled = only(stories.tasks_of("onb_tech_prefetch", "onboarding_stalled"), "stalled task")
     assert stories.day(stalled["created_at"]) == 17, why
     assert c.mails("onboarding.thanks") == [], f"one login is no daily use: {why}"
-    assert c.inapp("onboarding.satisfaction_survey") == [], f"never while the stall task is open: {why}"
+    # The CSM closes the stall task on day 18: the closing survey two days later, never before.
+    surveys = c.inapp("onboarding.satisfaction_survey")
+    assert surveys and min(s.day for s in surveys) == 20, f"never while the stall task is open: {why}"
 
 
 def test_onboarding_high_touch_an_unopened_welcome_is_an_urgent_call_within_four_hours(stories: Stories) -> None:
@@ -413,6 +440,17 @@ def test_onboarding_high_touch_an_unopened_welcome_is_an_urgent_call_within_four
     stalled = only(stories.tasks_of("onb_high_silent", "onboarding_stalled"), "stalled task")
     assert stories.day(stalled["created_at"]) == 12, why
     assert c.mails("onboarding.reminder") == [], f"high touch: the CSM, not a reminder: {why}"
+
+
+def test_onboarding_tech_never_logged_in_gets_the_reminder_instead_of_setup_then_a_human(stories: Stories) -> None:
+    c, why = stories.c("onb_tech_never"), stories.why("onb_tech_never")
+    task = only(stories.tasks_of("onb_tech_never", "onboarding_no_response"), "no-response task")
+    assert stories.day(task["created_at"]) == 1, why
+    assert c.mail("onboarding.training_invite").day == 2, why
+    assert c.mails("onboarding.setup_material") == [], f"no progress, no setup material: {why}"
+    assert [m.day for m in c.mails("onboarding.reminder", to=c.admin)] == [5], why
+    stalled = only(stories.tasks_of("onb_tech_never", "onboarding_stalled"), "stalled task")
+    assert stories.day(stalled["created_at"]) == 10, why
 
 
 # --- renewal ---------------------------------------------------------------------------------------
@@ -442,6 +480,27 @@ def test_renewal_low_touch_undecided_gets_a_follow_up_and_the_low_touch_offer(st
     assert offer.day == OFFER_DAY, why
     for line in ("10% off", "2 free tickets", "free training", "especially for you"):
         assert line in offer.text, f"{line!r} not in {offer.text}"
+
+
+def test_renewal_tech_unlikely_gets_a_follow_up_and_the_plain_unlikely_offer(stories: Stories) -> None:
+    c, why = stories.c("ren_tech_unlikely"), stories.why("ren_tech_unlikely")
+    task = only(stories.tasks_of("ren_tech_unlikely", "renewal_follow_up"), "follow-up task")
+    assert (stories.day(task["created_at"]), task["priority"]) == (1, "high"), why
+    offer = c.mail("renewal.offer", to=c.admin)
+    assert offer.day == OFFER_DAY and "5% off" in offer.text and "free training" in offer.text, offer.text
+    assert "especially for you" not in offer.text, f"emphasis is for the undecided: {offer.text}"
+
+
+def test_renewal_tech_answered_in_app_at_ninety_days_is_no_churn_risk(stories: Stories) -> None:
+    c, why = stories.c("ren_tech_late"), stories.why("ren_tech_late")
+    assert c.mail("renewal.reminder_survey", to=c.admin).day == 1, why
+    second = c.inapp("renewal.reminder_survey", to=c.admin)
+    assert second and second[0].day == 31, why
+    assert c.given == [{"survey": "renewal", "choice": "likely"}], why
+    assert stories.tasks_of("ren_tech_late", "renewal_churn_risk") == [], why
+    assert stories.tasks_of("ren_tech_late", "renewal_follow_up") == [], why
+    offer = c.mail("renewal.offer", to=c.admin)
+    assert offer.day == OFFER_DAY and "1 free ticket to" in offer.text and "%" not in offer.text, offer.text
 
 
 def test_renewal_tech_silent_gets_the_in_app_reminder_then_a_churn_risk_task_and_a_plain_offer(
@@ -513,6 +572,14 @@ def test_risk_tech_not_recovered_gets_use_cases_then_a_task_after_two_weeks(stor
     task = only(stories.tasks_of("risk_tech_down", "risk_no_recovery"), "no-recovery task")
     assert (stories.day(task["created_at"]), task["priority"]) == (n + 14, "high"), why
     assert c.inapp("risk.feature_survey") == [], why
+
+
+def test_risk_tech_a_customer_who_read_the_mails_gets_no_task(stories: Stories) -> None:
+    c, why = stories.c("risk_tech_reads"), stories.why("risk_tech_reads")
+    n = decline_day(stories, "risk_tech_reads")
+    assert c.mail("risk.decline_notice", to=c.admin).day == n, why
+    assert c.mail("risk.use_cases", to=c.admin).day == n + 3, why
+    assert stories.tasks_of("risk_tech_reads", "risk_no_recovery") == [], f"read, so no task: {why}"
 
 
 def test_risk_low_touch_gets_the_webinar_then_a_check_in(stories: Stories) -> None:
