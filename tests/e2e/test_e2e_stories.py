@@ -7,11 +7,30 @@ signed user token, answering only among the choices offered. Each day has two in
 when the clock moves (timers fire) and the day's product events go in, and 15:00, when people
 read and answer. A mail's day is when notify sent it (its timeline, by delivery id); a task's day
 its creation. Assertions name the day, channel, recipient and content of each touch.
+
+The stories (account name: what its people do):
+- onboarding (signed day 0): ``onb_tech_engaged`` clicks the welcome, logs in daily, reports setup
+  done on day 3, answers the closing survey; ``onb_tech_prefetch`` has its welcome prefetched (a
+  machine open), logs in once, its stall task is closed on day 18; ``onb_tech_never`` never logs
+  in; ``onb_high_silent`` (high touch) never opens anything.
+- renewal (renewal date day 121): ``ren_tech_undecided`` / ``ren_low_undecided`` /
+  ``ren_tech_unlikely`` answer the mail; ``ren_tech_late`` answers the in-app reminder at 90 days;
+  ``ren_tech_silent`` (ja) and ``ren_high_silent`` never answer; ``ren_tech_renewed`` answers
+  "likely" and renews on day 10.
+- risk (two months of full use, then a fraction from day 0): ``risk_tech_recovered`` is back at
+  full use with a new feature the day after the notice; ``risk_tech_down`` never reads;
+  ``risk_tech_reads`` reads but stays down; ``risk_low``, ``risk_high``.
+- NPS (first seen 29 days before day 0): detractors (tech, high) and a passive answer by mail, a
+  promoter in-app then "yes" to the referral ask, ``nps_partial`` sends a comment alone then
+  answers the reminder, ``nps_opened`` opens and does not answer, ``nps_ignored`` never opens.
+- re-engagement (first seen 119 days before, never contacted): tech, low, and two high-touch
+  accounts whose plan task the CSM closes as contact made / customer unreachable.
+- churn (cancelled on day 3): tech, low, high. Band drop (day 5: seats x10, business shrinking,
+  six support tickets): two tech (one reads), low, high.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,8 +49,6 @@ OFFER_DAY = 61  # renewal_date = day 121: the offer goes 60 days before
 FAR = (T0 + timedelta(days=400)).date().isoformat()
 RENEWAL = (T0 + timedelta(days=121)).date().isoformat()
 FEATURES = ("reports", "dashboard", "exports")
-
-Act = Callable[[int], Awaitable[None]]
 
 
 @dataclass
@@ -75,11 +92,14 @@ def account_traits(*, arr: int, stage: str, signed_at: datetime | None = None, r
 
 def build(world: World) -> None:
     csm = {"csm_owner": f"csm-{world.tag}@example.com"}
-    onboarding = {"stage": "onboarding", "signed_at": T0}
-    world.customer("onb_tech_engaged", traits={**account_traits(arr=3000, **onboarding), **csm})
-    world.customer("onb_tech_prefetch", traits={**account_traits(arr=3000, **onboarding), **csm})
-    world.customer("onb_high_silent", traits={**account_traits(arr=20000, **onboarding), **csm})
-    world.customer("onb_tech_never", traits={**account_traits(arr=3000, **onboarding), **csm})
+
+    def onboarding(arr: int) -> dict[str, Any]:
+        return {**account_traits(arr=arr, stage="onboarding", signed_at=T0), **csm}
+
+    world.customer("onb_tech_engaged", traits=onboarding(3000))
+    world.customer("onb_tech_prefetch", traits=onboarding(3000))
+    world.customer("onb_high_silent", traits=onboarding(20000))
+    world.customer("onb_tech_never", traits=onboarding(3000))
     for name, arr, locale in (
         ("ren_tech_undecided", 5000, "en"),
         ("ren_tech_silent", 5000, "ja"),
