@@ -3,12 +3,11 @@
 Mails are read from the SMTP sink (``touchline.sim.mailbox``): the open pixel, the tracked links
 and the one-click answer links are the only ways to react to one. In-app messages are read through
 notify's in-app API with the user's signed token and answered only with a choice the message
-offers, turned into an answer the way the widget does (a score survey sends ``score``, a choice
-survey ``choice``, the feature survey ``features: [value]``). Asking for an answer that was not
+offers, turned into an answer the way the widget does (``touchline.sim.offers.widget_answer``). Asking for an answer that was not
 offered fails the test: that is the point of the exercise.
 
 Accounts come in through ingest's Segment API; the clock moves with the simulator's barrier,
-which also waits for the pipeline to drain (``World.day``).
+which also waits for the pipeline to drain (``World.move``, ``World.settle``).
 """
 
 from __future__ import annotations
@@ -27,10 +26,7 @@ from typing import Any
 from touchline.sim.barrier import Barrier
 from touchline.sim.client import SimulationError, StackClient
 from touchline.sim.mailbox import Link, Mail, Mailbox, address_of
-
-SCORE_SURVEYS = ("nps", "satisfaction", "roi")
-CHOICE_SURVEYS = ("renewal", "referral")
-Answer = dict[str, Any]
+from touchline.sim.offers import Answer, widget_answer
 
 
 class NotOffered(AssertionError):
@@ -63,19 +59,6 @@ class Received:
 
     def describe(self) -> str:
         return f"d{self.day} {self.channel} {self.template or self.subject!r} to {self.to}"
-
-
-def widget_answer(survey: str, value: Any) -> Answer | None:
-    if survey in SCORE_SURVEYS:
-        try:
-            return {"survey": survey, "score": int(value)}
-        except (TypeError, ValueError):
-            return None
-    if survey in CHOICE_SURVEYS:
-        return {"survey": survey, "choice": str(value)}
-    if survey == "feature_usefulness":
-        return {"survey": survey, "features": [str(value)]}
-    return None
 
 
 def _matches(offered: Answer, wanted: Mapping[str, Any]) -> bool:

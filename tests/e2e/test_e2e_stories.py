@@ -298,8 +298,8 @@ async def readers(world: World, day: int) -> None:
     for name in (*REENG, *BAND):
         for user in c[name].users:
             await c[name].look_inapp(user, day)
-    # Band drop: one tech customer reads the use cases.
-    for got in todays("band_tech_reads", "risk.use_cases"):
+    # Band drop: one tech customer reads the check-in.
+    for got in todays("band_tech_reads", "band_drop.check_in"):
         await c["band_tech_reads"].open(got)
     # Churn: the admin answers the exit survey with the lowest score offered.
     for name in CHURN:
@@ -730,19 +730,20 @@ def test_churn_gets_an_exit_survey_and_a_reason_task_and_nothing_else(stories: S
 # --- band drop -------------------------------------------------------------------------------------
 
 
-def test_band_drop_tech_gets_use_cases_by_mail_and_popup_and_a_task_when_unread(stories: Stories) -> None:
+def test_band_drop_tech_gets_a_check_in_by_mail_and_popup_and_a_task_when_unread(stories: Stories) -> None:
     c, why = stories.c("band_tech_silent"), stories.why("band_tech_silent")
-    assert c.mail("risk.use_cases", to=c.admin).day == BAND_DROP_DAY, why
-    assert c.mails("risk.use_cases", to=c.end_user) == [], why
-    popups = c.inapp("risk.use_cases")
+    mail = c.mail("band_drop.check_in", to=c.admin)
+    assert mail.day == BAND_DROP_DAY and "help" in mail.text, why
+    assert c.mails("band_drop.check_in", to=c.end_user) == [], why
+    popups = c.inapp("band_drop.check_in")
     assert popups and min(p.day for p in popups) == BAND_DROP_DAY, why
     task = only(stories.tasks_of("band_tech_silent", "band_drop_no_reaction"), "no-reaction task")
     assert (stories.day(task["created_at"]), task["priority"]) == (BAND_DROP_DAY + 7, "medium"), why
 
 
-def test_band_drop_tech_a_customer_who_reads_the_use_cases_gets_no_task(stories: Stories) -> None:
+def test_band_drop_tech_a_customer_who_reads_the_check_in_gets_no_task(stories: Stories) -> None:
     c, why = stories.c("band_tech_reads"), stories.why("band_tech_reads")
-    assert c.mail("risk.use_cases", to=c.admin).day == BAND_DROP_DAY, why
+    assert c.mail("band_drop.check_in", to=c.admin).day == BAND_DROP_DAY, why
     assert stories.tasks_of("band_tech_reads", "band_drop_no_reaction") == [], why
 
 
@@ -756,8 +757,7 @@ def test_band_drop_low_and_high_touch_get_a_csm_task_the_same_day(
     c, why = stories.c(name), stories.why(name)
     task = only(stories.tasks_of(name, task_type), task_type)
     assert (stories.day(task["created_at"]), task["priority"]) == (BAND_DROP_DAY, priority), why
-    # (After the clock's jump from day 46 to 61 an idle account declines: the risk playbook's mail.)
-    assert [m for m in c.mails("risk.use_cases") if m.day < DAILY_UNTIL] == [], why
+    assert c.mails("band_drop.check_in") == [] and c.inapp("band_drop.check_in") == [], f"a human, not a mail: {why}"
 
 
 # --- the customer's path itself --------------------------------------------------------------------
