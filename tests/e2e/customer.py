@@ -3,8 +3,8 @@
 Mails are read from the SMTP sink (``touchline.sim.mailbox``): the open pixel, the tracked links
 and the one-click answer links are the only ways to react to one. In-app messages are read through
 notify's in-app API with the user's signed token and answered only with a choice the message
-offers, turned into an answer the way the widget does (``touchline.sim.offers.widget_answer``). Asking for an answer that was not
-offered fails the test: that is the point of the exercise.
+offers, turned into an answer the way the widget does (``touchline.sim.offers.widget_answer``).
+Asking for an answer that was not offered fails the story: that is the point of the exercise.
 
 Accounts come in through ingest's Segment API; the clock moves with the simulator's barrier,
 which also waits for the pipeline to drain (``World.move``, ``World.settle``).
