@@ -329,12 +329,13 @@ def test_nps_promoter_who_agrees_to_refer_gets_a_thank_you_mail_and_a_gift_task(
 
 def test_nps_opened_but_unanswered_gets_one_reminder(seeds) -> None:
     timeline, _ = run(seeds["advocacy"], tier="tech", signals=[(1 * DAY, "email.opened")])
-    assert timeline[2:] == [(7 * DAY, "email:advocacy.reminder")]
+    # Answerable where the survey was asked: the mail again (with its links) and the popup again.
+    assert timeline[2:] == [(7 * DAY, "email:advocacy.reminder"), (7 * DAY, "in_app:advocacy.reminder")]
 
 
 def test_nps_partial_answer_gets_a_reminder_and_unopened_gets_nothing(seeds) -> None:
     partial, _ = run(seeds["advocacy"], tier="tech", signals=[(1 * DAY, answer("nps", comment="hm"))])
-    assert partial[2:] == [(1 * DAY, "email:advocacy.reminder")]
+    assert partial[2:] == [(1 * DAY, "email:advocacy.reminder"), (1 * DAY, "in_app:advocacy.reminder")]
     silent, state = run(seeds["advocacy"], tier="tech")
     assert len(silent) == 2 and state.status == "completed"
 
