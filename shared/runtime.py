@@ -12,7 +12,7 @@ import hmac
 import logging
 import os
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -48,6 +48,9 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     runners: list[ConsumerRunner] = field(default_factory=list)
     setup: list[asyncio.Task[None]] = field(default_factory=list)
+    # Work the service has accepted and not carried out yet that is due by now (timers due by
+    # the service clock, mail to send...), per kind; GET /pending shows it. None: nothing such.
+    pending: Callable[[], Awaitable[dict[str, int]]] | None = None
 
     def topic(self, topic: topics.Topic) -> str:
         return topics.name(topic, self.common.topic_prefix)
@@ -224,7 +227,7 @@ async def stop_runtime(runtime: Runtime) -> None:
 
 
 def ops_router(get_runtime: Callable[[], Runtime | None]) -> APIRouter:
-    """/healthz (process alive), /readyz (dependencies answer), /metrics, /clock."""
+    """/healthz (process alive), /readyz (dependencies answer), /metrics, /clock, /pending."""
     router = APIRouter(tags=["ops"])
 
     @router.get("/healthz")
@@ -249,6 +252,21 @@ def ops_router(get_runtime: Callable[[], Runtime | None]) -> APIRouter:
             raise HTTPException(503, "starting")
         simulated = isinstance(runtime.clock, SimulatedClock)
         return {"now": runtime.clock.now().isoformat(), "mode": "simulated" if simulated else "system"}
+
+    @router.get("/pending", responses={503: {"description": "starting, or the database does not answer"}})
+    async def pending() -> dict[str, object]:
+        """Work accepted and due by now but not carried out yet, per kind (consumer lag 0 says
+        the input was recorded; this says what recording it set in motion is done too)."""
+        runtime = get_runtime()
+        if runtime is None:
+            raise HTTPException(503, "starting")
+        try:
+            work = await runtime.pending() if runtime.pending is not None else {}
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            raise HTTPException(503, f"database: {exc.__class__.__name__}") from exc
+        return {"now": runtime.clock.now().isoformat(), "pending": work, "total": sum(work.values())}
 
     return router
 

@@ -2,10 +2,12 @@
 
 Settled: the clock message is on the clock topic and every service's GET /clock shows it.
 Drained: every consumer group reading our topics has committed up to the end of every
-partition it reads, and stays so for a short quiet window (a timer that fires because the
-clock moved publishes shortly after the clock settles; the window gives it room to show up).
-Services commit their offsets to Kafka after each batch's transaction, which is what makes
-consumer lag a faithful "processed" signal without reading any service's tables.
+partition it reads, no service holds work that is due and not carried out (GET /pending:
+touch's timers due by the clock, notify's mail to send and outcomes to publish), and both stay
+so for a short quiet window. Services commit their offsets to Kafka after each batch's
+transaction, which is what makes consumer lag a faithful "recorded" signal without reading any
+service's tables; /pending covers what recording set in motion (a timer a batch set already
+due, which the timer loop fires on its next poll; a mail the delivery loop has not sent yet).
 """
 
 from __future__ import annotations
@@ -102,15 +104,17 @@ class Barrier:
         await wait_until(settled, timeout=timeout, what=lambda: f"clock {when.isoformat()} not seen by all: {seen}")
 
     async def drain(self, *, stall_s: float = 60.0, timeout: float = 1800.0) -> DrainReport:
-        """Wait until no group reading our topics is behind, for ``quiet_s`` in a row.
+        """Wait until no group reading our topics is behind and no service holds due work, for
+        ``quiet_s`` in a row.
 
-        Bounded two ways: ``stall_s`` without any group getting closer to the end (a stuck
-        consumer), and ``timeout`` overall (a backlog far beyond what a run should create)."""
+        Bounded two ways: ``stall_s`` without any group getting closer to the end or any change
+        in the due work (a stuck consumer or loop), and ``timeout`` overall (a backlog far beyond
+        what a run should create)."""
         began = time.monotonic()
         checks = 0
         quiet_since: float | None = None
         listed = False
-        progressed = -1
+        progressed: tuple[int, int] = (-1, -1)
         progress_at = began
         while True:
             checks += 1
@@ -127,10 +131,14 @@ class Barrier:
                 if not exc.retriable:
                     raise
                 unreadable = exc
+            busy: dict[str, dict[str, int]] | None = None
+            if lag == {}:
+                busy = await self.busy()
             now = time.monotonic()
-            if self.committed_total > progressed:
-                progressed, progress_at = self.committed_total, now
-            if lag is None or lag:
+            moved = (self.committed_total, _total(busy))
+            if moved != progressed:
+                progressed, progress_at = moved, now
+            if lag is None or lag or busy is None or busy:
                 quiet_since = None
             elif quiet_since is None:
                 quiet_since = now
@@ -141,9 +149,20 @@ class Barrier:
                 why = f"no progress for {stall_s:.0f}s" if stalled else f"not drained after {timeout:.0f}s"
                 if lag is None:
                     raise SimulationError(f"pipeline {why}; consumer offsets unreadable: {unreadable!r}")
+                if not lag:
+                    held = busy if busy is not None else "a service does not answer GET /pending"
+                    raise SimulationError(f"pipeline {why}; work due and not carried out per service: {held}")
                 behind = {g: _per_topic(v) for g, v in lag.items()}
                 raise SimulationError(f"pipeline {why}; records behind per consumer group: {behind}")
             await asyncio.sleep(0.1)
+
+    async def busy(self) -> dict[str, dict[str, int]] | None:
+        """Per service, the work it holds that is due and not carried out yet, only where there
+        is some; None while a service does not answer (restarting, database away)."""
+        answers = await self.client.pending()
+        if any(work is None for work in answers.values()):
+            return None
+        return {s: {k: n for k, n in w.items() if n} for s, w in answers.items() if w and any(w.values())}
 
     async def lag(self) -> dict[str, dict[TopicPartition, int]]:
         """Per consumer group, the partitions it is behind on (empty = drained)."""
@@ -201,6 +220,10 @@ class Barrier:
             return guessed
         found = {t for response in described for g in response.groups for t in _subscribed(g)}
         return (found & self._names) or guessed
+
+
+def _total(busy: dict[str, dict[str, int]] | None) -> int:
+    return -1 if busy is None else sum(n for work in busy.values() for n in work.values())
 
 
 def _per_topic(lag: dict[TopicPartition, int]) -> dict[str, int]:

@@ -230,6 +230,22 @@ class StackClient:
         answers = await asyncio.gather(*(one(s) for s in SERVICES))
         return dict(zip(SERVICES, answers, strict=True))
 
+    async def pending(self) -> dict[str, dict[str, int] | None]:
+        """What GET /pending says on every service: work due and not carried out yet, per kind
+        (None where the service does not answer, or answers 503)."""
+
+        async def one(service: str) -> dict[str, int] | None:
+            try:
+                response = await self.http.get(f"{self.endpoints.url(service)}/pending", timeout=5.0)
+            except httpx.TransportError:
+                return None
+            if response.status_code != 200:
+                return None
+            return {str(kind): int(n) for kind, n in response.json()["pending"].items()}
+
+        answers = await asyncio.gather(*(one(s) for s in SERVICES))
+        return dict(zip(SERVICES, answers, strict=True))
+
     async def wait_ready(self, *, timeout: float = 60.0) -> None:
         """Every service answers /readyz with 200, or SimulationError naming the ones that do not."""
         deadline = time.monotonic() + timeout

@@ -1,11 +1,14 @@
-"""Drives a simulation day by day: clock, reactions, events, drain, progress.
+"""Drives a simulation day by day: clock, events, reactions, drain, progress.
 
-Each simulated day is one instant, 09:00: the clock moves there and the pipeline drains (timers
-the move fired have sent their mail and in-app messages), customers read the mail that arrived
-and the users active today answer their in-app messages, the day's usage is sent, and the
-pipeline drains again. Reading a day after delivery keeps opens from looking automatic; the
-drain after the move keeps reactions from racing it (what a customer sees no longer depends on
-how fast the stack reacted to the clock).
+A simulated day has two instants. At 09:00 the clock moves there and the pipeline drains (the
+timers the move fired have sent their mail and in-app messages), then the day's usage is sent
+and the pipeline drains again. At 15:00 (the clock moves and the pipeline drains again)
+customers read the mail that had arrived before the afternoon move, and the users active
+today answer their in-app messages; the pipeline drains once more. Reading hours after
+delivery is what a person does (an open seconds after delivery looks automatic to notify and
+does not count as one); mail the afternoon move itself caused is read the next afternoon.
+Draining after each move keeps reactions from racing it: what a customer sees does not depend
+on how fast the stack reacted to the clock.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from touchline.sim.plan import Config, batches, events_of_day, to_segment
 from touchline.sim.reactions import NO_REACTION, Reaction, react
 
 MORNING = timedelta(hours=9)
+AFTERNOON = timedelta(hours=15)  # when customers read their mail and answer in-app messages
 SEND_CONCURRENCY = 4
 # Customers reading mail and opening the widget at the same time (bounded: the stack is local).
 REACT_CONCURRENCY = 16
@@ -149,9 +153,13 @@ class Runner:
         self._active_today = {
             e.user_id for e in events if e.event == "Signed In" and e.at >= self.day_at(day, timedelta())
         }
-        await self.read_mail(day)
-        await self.use_inapp(day)
         await self.send(events, sent_at=self.day_at(day, MORNING))
+        await self._drain()
+        arrived = list(self.mailbox.new_mails())  # before the afternoon move adds its own
+        await self._move_clock(self.day_at(day, AFTERNOON))
+        await self._drain()
+        await self.read_mail(day, arrived)
+        await self.use_inapp(day)
         await self._drain()
         self.total.add(self.today)
         if self.on_day is not None:
@@ -186,11 +194,11 @@ class Runner:
         self.today.events += len(calls)
         self.timings.send_s += time.monotonic() - began
 
-    async def read_mail(self, day: int) -> None:
-        """Every simulated customer reads what arrived; accounts side by side, each account's
-        mail in arrival order."""
+    async def read_mail(self, day: int, arrived: Iterable[Mail]) -> None:
+        """Every simulated customer reads the mail that ``arrived``; accounts side by side, each
+        account's mail in arrival order."""
         by_account: dict[str, list[tuple[Mail, Account, User]]] = {}
-        for mail in self.mailbox.new_mails():
+        for mail in arrived:
             person = self._people.get(address_of(mail.to[0]) if mail.to else "")
             if person is not None:  # else a mail to a CSM, or to an earlier run's customer
                 by_account.setdefault(person[0].account_id, []).append((mail, *person))

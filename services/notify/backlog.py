@@ -13,11 +13,12 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import datetime
 
 from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .adapters.pg_backlog import QUEUES, backlog
+from .adapters.pg_backlog import QUEUES, backlog, due_now
 
 log = logging.getLogger(__name__)
 BACKLOG = Gauge("touchline_notify_backlog", "Work notify holds and has not finished, per queue", ["queue"])
@@ -45,3 +46,9 @@ async def run(engine: AsyncEngine, *, every: float, stop: asyncio.Event, gauge: 
             log.warning("backlog measurement failed; retrying", extra={"error": repr(exc)})
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
+
+
+async def due(engine: AsyncEngine, *, wall_now: datetime) -> dict[str, int]:
+    """What GET /pending shows: mail due to be sent or being sent, outcomes to publish."""
+    async with engine.connect() as conn:
+        return await due_now(conn, wall_now=wall_now)

@@ -198,6 +198,7 @@ def build_app(
 
         runtime.spawn("parked", loops.run("parked", expire_parked_once, runtime.stop))
         runtime.spawn("backlog", backlog.run(runtime.engine, every=settings.backlog_seconds, stop=runtime.stop))
+        runtime.pending = lambda: backlog.due(runtime.engine, wall_now=wall_now())
         try:
             yield
         finally:

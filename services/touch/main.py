@@ -27,7 +27,7 @@ from .domain.signals import SignalThresholds
 from .flows import Flows, TouchConfig
 from .handlers import handle_batch
 from .settings import TouchSettings
-from .timers import TimerLoop
+from .timers import TimerLoop, timers_due
 
 SERVICE = "touch"
 
@@ -88,6 +88,7 @@ def build_app(common: CommonSettings, settings: TouchSettings) -> FastAPI:
         )
         state["timers"] = loop
         runtime.spawn("touch-timers", loop.run(runtime.stop))
+        runtime.pending = partial(timers_due, runtime)
         try:
             yield
         finally:

@@ -27,6 +27,7 @@ from touchline.shared import metrics, topics
 from touchline.shared.clock import Clock, SimulatedClock
 from touchline.shared.consumer import is_transient
 from touchline.shared.messages import Command
+from touchline.shared.runtime import Runtime
 
 from .adapters.postgres import PgRepository
 from .flows import Flows
@@ -90,3 +91,13 @@ class TimerLoop:
                 await self.publisher.publish(topics.COMMANDS, commands)
         self.fired_accounts += fired
         return fired > 0
+
+
+async def timers_due(runtime: Runtime) -> dict[str, int]:
+    """Timers due by the service clock and not fired yet (GET /pending): right after a clock
+    move, or a batch that set a timer already due, until the loop has fired them."""
+    if isinstance(runtime.clock, SimulatedClock) and not runtime.clock.known:
+        return {"timers_due": 0}  # the loop does not fire before the first clock message either
+    async with runtime.engine.connect() as conn:
+        due, _ = await PgRepository(conn).due_backlog(until=runtime.clock.now())
+    return {"timers_due": due}

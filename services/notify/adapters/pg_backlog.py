@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,3 +28,22 @@ async def backlog(conn: AsyncConnection) -> dict[str, int]:
         .one()
     )
     return {q: int(row[q]) for q in QUEUES}
+
+
+async def due_now(conn: AsyncConnection, *, wall_now: datetime) -> dict[str, int]:
+    """The queues' work due by ``wall_now`` (the delivery loops run on the wall clock): mail to
+    send now or being sent, outcomes to publish. A mail waiting out a retry's backoff is not due."""
+    row = (
+        (
+            await conn.execute(
+                text(f"""SELECT
+                (SELECT count(*) FROM {S}.deliveries
+                  WHERE (state = 'pending' AND next_attempt_at <= :now) OR state = 'sending') AS mails,
+                (SELECT count(*) FROM {S}.outbox WHERE published_at IS NULL) AS outcomes"""),
+                {"now": wall_now},
+            )
+        )
+        .mappings()
+        .one()
+    )
+    return {"mails": int(row["mails"]), "outcomes": int(row["outcomes"])}

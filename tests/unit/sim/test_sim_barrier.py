@@ -28,9 +28,13 @@ def test_a_minus_one_commit_means_nothing_processed():
 class ScriptedBarrier(Barrier):
     """The drain loop over scripted (lag, committed total) checks instead of a broker."""
 
-    def __init__(self, script, *, quiet_s=0.0):
+    def __init__(self, script, *, quiet_s=0.0, due=None):
         super().__init__(CommonSettings(env="test"), client=None, quiet_s=quiet_s)  # type: ignore[arg-type]
         self.script = list(script)
+        self.due = list(due or [{}])  # what busy() answers, one per check once drained
+
+    async def busy(self):
+        return self.due.pop(0) if len(self.due) > 1 else self.due[0]
 
     async def _groups(self):
         return []
@@ -64,6 +68,25 @@ async def test_the_overall_bound_fails_even_a_moving_backlog():
     script = [({"touch": {E0: 1000 - n}}, n) for n in range(1000)]
     with pytest.raises(SimulationError, match="not drained after 0s"):
         await ScriptedBarrier(script).drain(stall_s=5, timeout=0.3)
+
+
+async def test_drain_waits_for_work_due_after_the_lag_is_gone():
+    due = [{"touch": {"timers_due": 1}}, {"notify": {"mails": 2}}, None, {}, {}]
+    barrier = ScriptedBarrier([({}, 4)], due=due)
+    report = await barrier.drain(stall_s=5)
+    assert report.checks >= 5 and barrier.due == [{}]
+
+
+async def test_due_work_that_is_never_carried_out_fails_the_drain_naming_the_service():
+    barrier = ScriptedBarrier([({}, 4)], due=[{"notify": {"mails": 3}}])
+    with pytest.raises(SimulationError, match=r"no progress for 0s; work due .*'notify': \{'mails': 3\}"):
+        await barrier.drain(stall_s=0.3)
+
+
+async def test_a_service_that_never_answers_fails_the_drain_saying_so():
+    barrier = ScriptedBarrier([({}, 4)], due=[None])
+    with pytest.raises(SimulationError, match="does not answer GET /pending"):
+        await barrier.drain(stall_s=0.3)
 
 
 class RestartedBrokerBarrier(ScriptedBarrier):

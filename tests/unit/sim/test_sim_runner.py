@@ -78,12 +78,12 @@ def runner_for(tmp_path, persona, inapp=None, mail=None):
     return runner, client, barrier, account
 
 
-async def test_a_day_moves_the_clock_to_nine_and_drains_after_the_move_and_after_the_usage(tmp_path):
+async def test_a_day_moves_the_clock_to_nine_and_to_three_and_drains_after_each_move_and_each_action(tmp_path):
     runner, _, barrier, _ = runner_for(tmp_path, "thriving")
     await runner.run_day(0)
     await runner.run_day(1)
-    assert barrier.moves == [START + timedelta(hours=9), START + timedelta(days=1, hours=9)]
-    assert barrier.drains == 4
+    assert barrier.moves == [START + timedelta(days=d, hours=h) for d in (0, 1) for h in (9, 15)]
+    assert barrier.drains == 8
 
 
 async def test_reactions_wait_for_the_work_the_clock_move_caused(tmp_path):
@@ -94,7 +94,26 @@ async def test_reactions_wait_for_the_work_the_clock_move_caused(tmp_path):
     reading = client.hit
     client.hit = lambda url: _noted(order, "react", reading(url))
     await runner.run_day(0)
-    assert order[:3] == ["clock", "drain", "react"] and order[-1] == "drain"
+    assert order[:6] == ["clock", "drain", "drain", "clock", "drain", "react"] and order[-1] == "drain"
+
+
+async def test_mail_the_afternoon_move_caused_is_read_the_next_afternoon_not_at_once(tmp_path):
+    runner, client, barrier, account = runner_for(tmp_path, "detractor")
+    (tmp_path / "index.jsonl").write_text("")  # nothing arrived yet
+    moving = barrier.set_clock
+
+    async def move(when):
+        await moving(when)
+        if when == START + timedelta(hours=15):  # a timer due in the afternoon sends the survey
+            with open(tmp_path / "index.jsonl", "a") as index:
+                index.write(json.dumps({"file": "1.eml"}) + "\n")
+
+    barrier.set_clock = move
+    await runner.run_day(0)
+    assert client.hits == []
+    await runner.run_day(1)
+    assert any("/t/o/" in url for url in client.hits)
+    assert [m.day for m in runner.mails] == [1]
 
 
 async def _noted(order, what, result=None):
