@@ -98,7 +98,7 @@ async def test_reactions_wait_for_the_work_the_clock_move_caused(tmp_path):
 
 
 async def test_mail_the_afternoon_move_caused_is_read_the_next_afternoon_not_at_once(tmp_path):
-    runner, client, barrier, account = runner_for(tmp_path, "detractor")
+    runner, client, barrier, _ = runner_for(tmp_path, "detractor")
     (tmp_path / "index.jsonl").write_text("")  # nothing arrived yet
     moving = barrier.set_clock
 
