@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from touchline.console import charts
 from touchline.console.i18n import CatalogueError, load_catalogues, pick_locale, translator
@@ -77,3 +78,27 @@ def test_the_language_is_the_choice_then_the_profile_then_the_browser(
     chosen: str | None, profile: str | None, accept: str, expected: str
 ) -> None:
     assert pick_locale(chosen=chosen, user_locale=profile, accept_language=accept, default="ja") == expected
+
+
+def _task_types(node: object) -> set[str]:
+    """Every ``task: {type: ...}`` anywhere in a playbook definition."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        task = node.get("task")
+        if isinstance(task, dict) and isinstance(task.get("type"), str):
+            found.add(task["type"])
+        for value in node.values():
+            found |= _task_types(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _task_types(value)
+    return found
+
+
+def test_every_task_type_a_shipped_playbook_opens_has_a_label_in_every_locale() -> None:
+    playbooks = Path(__file__).parents[3] / "services" / "touch" / "config" / "playbooks"
+    types = set().union(*(_task_types(yaml.safe_load(p.read_text())) for p in playbooks.glob("*.yaml")))
+    assert "band_drop_call" in types and len(types) >= 10  # the walk finds the playbooks' tasks
+    for locale, catalogue in load_catalogues().items():
+        missing = sorted(t for t in types if f"task_type.{t}" not in catalogue)
+        assert missing == [], f"{locale}: no label for task types {missing}"
