@@ -24,13 +24,13 @@ from .models import (
 
 _NAMES = ["Aozora", "Hikari", "Sakura", "Kawa", "Yama", "Umi", "Mori", "Hoshi", "Tsuki", "Kaze", "Nami", "Sora"]
 _SUFFIX = ["Systems", "Foods", "Logistics", "Bank", "Labs", "Retail", "Studio", "Works"]
-_MEASURES = [
-    ("seats_active_ratio", "deployment"),
-    ("setup_complete", "deployment"),
-    ("login_recency_days", "engagement"),
-    ("last_csm_contact_days", "engagement"),
-    ("features_used", "adoption"),
-    ("roi_answer", "roi"),
+_MEASURES = [  # measures of health's default scorecard, so the demo shows their translated labels
+    ("active_users_ratio", "deployment"),
+    ("days_since_login", "engagement"),
+    ("days_since_contact", "engagement"),
+    ("key_features_share", "adoption"),
+    ("usage_trend", "adoption"),
+    ("roi", "roi"),
 ]
 _COMMENTS = [
     (3, "画面が使いにくいです。レポートの出力が遅い。"),

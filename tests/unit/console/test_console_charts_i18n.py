@@ -102,3 +102,13 @@ def test_every_task_type_a_shipped_playbook_opens_has_a_label_in_every_locale() 
     for locale, catalogue in load_catalogues().items():
         missing = sorted(t for t in types if f"task_type.{t}" not in catalogue)
         assert missing == [], f"{locale}: no label for task types {missing}"
+
+
+def test_every_measure_of_the_shipped_scorecards_has_a_label_in_every_locale() -> None:
+    path = Path(__file__).parents[3] / "services" / "health" / "scorecards" / "default.yaml"
+    data = yaml.safe_load(path.read_text())
+    names = {m["name"] for card in data["scorecards"] for m in card["measures"]}
+    assert {"days_since_login", "nps"} <= names
+    for locale, catalogue in load_catalogues().items():
+        missing = sorted(n for n in names if f"measure.{n}" not in catalogue)
+        assert missing == [], f"{locale}: no label for measures {missing}"

@@ -354,6 +354,13 @@ async def test_the_account_list_pages_filters_and_sorts(client: httpx.AsyncClien
     assert "要対応" in worst.text and "良好" not in worst.text.split("<tbody>")[1]
 
 
+async def test_the_account_page_names_measures_in_the_csms_language(client: httpx.AsyncClient) -> None:
+    await sign_in(client)
+    page = await client.get("/accounts/acc-00000")
+    assert page.status_code == 200
+    assert "最終ログインからの日数" in page.text and ">days_since_login<" not in page.text
+
+
 async def test_an_unknown_account_answers_404(client: httpx.AsyncClient) -> None:
     await sign_in(client)
     assert (await client.get("/accounts/nope")).status_code == 404
