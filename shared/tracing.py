@@ -104,22 +104,26 @@ class RecordSpans:
     def __init__(self, tracing: Tracing, envelopes: Sequence[Envelope], *, group: str) -> None:
         self.spans: list[Span] = []
         self.envelopes: list[Envelope] = []
+        # The records of one ingest request share their parent: parsed once per batch.
+        parents: dict[tuple[str | None, str | None], Context | None] = {}
         for env in envelopes:
+            remote = (env.traceparent, env.tracestate)
+            parent = parents.get(remote)
+            if parent is None and remote not in parents:
+                parent = parents[remote] = parent_context(*remote)
+            # Few attributes: the SDK validates each one, and this runs once per record.
             span = tracing.tracer.start_span(
                 f"process {env.type}",
-                context=parent_context(env.traceparent, env.tracestate),
+                context=parent,
                 kind=SpanKind.CONSUMER,
                 attributes={
                     "messaging.system": "kafka",
-                    "messaging.operation.type": "process",
+                    "messaging.consumer.group.name": group,
                     "messaging.destination.name": env.topic,
                     "messaging.destination.partition.id": str(env.partition),
                     "messaging.kafka.offset": env.offset,
-                    "messaging.consumer.group.name": group,
-                    "messaging.message.id": env.id,
                     "cloudevents.event_id": env.id,
                     "cloudevents.event_type": env.type,
-                    "cloudevents.event_source": env.source,
                 },
             )
             traceparent, tracestate = _context_of(span)

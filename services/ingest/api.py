@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from opentelemetry.trace import StatusCode
 
 from touchline.shared.metrics import HTTP_LATENCY
 from touchline.shared.tracing import Tracing
@@ -232,4 +233,6 @@ async def _traced(tracing: Tracing, state: IngestState, request: Request, kind: 
     with tracing.server_span(f"POST {path}", headers=request.headers, attributes=attributes) as span:
         response = await _respond(state, request, kind)
         span.set_attribute("http.response.status_code", response.status_code)
+        if response.status_code >= 500:
+            span.set_status(StatusCode.ERROR)  # a 4xx is the caller's error, not the server's
         return response

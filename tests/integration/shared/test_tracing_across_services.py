@@ -130,9 +130,13 @@ async def test_one_request_is_one_trace_from_ingest_through_health_touch_and_not
             await until(
                 lambda: [m for m in sink.messages() if parseaddr(m["To"])[1] == owner], what="the welcome mail sent"
             )
-            # The send's span ends once its result is recorded.
+            # The send's span ends once the server answered; the score may reach touch after the mail.
             await until(
                 lambda: [s for s in exporter.get_finished_spans() if s.name == "smtp send"], what="the SMTP span"
+            )
+            await until(
+                lambda: [s for s in exporter.get_finished_spans() if event_type(s) == HealthScored.ce_type],
+                what="touch to process the score",
             )
             spans = list(exporter.get_finished_spans())
     finally:
