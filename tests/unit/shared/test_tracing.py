@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
 from opentelemetry.sdk.trace import TracerProvider
@@ -38,15 +40,35 @@ def test_tracing_is_off_without_an_otlp_endpoint() -> None:
     assert from_settings(CommonSettings(env="test"), service="health") is None
 
 
-def test_an_otlp_endpoint_turns_tracing_on_named_after_the_service() -> None:
-    tracing = from_settings(
-        CommonSettings(env="test", otel_exporter_otlp_endpoint="http://127.0.0.1:9"), service="touch"
-    )
-    assert tracing is not None
+def test_an_otlp_endpoint_turns_tracing_on_and_spans_are_posted_to_its_traces_path() -> None:
+    received: list[tuple[str, str, bytes]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            received.append((self.path, self.headers["content-type"], body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
     try:
+        endpoint = f"http://127.0.0.1:{server.server_port}"
+        tracing = from_settings(CommonSettings(env="test", otel_exporter_otlp_endpoint=endpoint), service="touch")
+        assert tracing is not None
         assert tracing.provider.resource.attributes["service.name"] == "touchline-touch"
+        tracing.tracer.start_span("a span").end()
+        tracing.shutdown()  # flushes the batch
     finally:
-        tracing.shutdown()
+        server.shutdown()
+        server.server_close()
+    [(path, content_type, body)] = received
+    assert path == "/v1/traces" and content_type == "application/x-protobuf"
+    assert b"touchline-touch" in body and b"a span" in body
 
 
 def test_traceparent_and_tracestate_travel_as_cloudevents_extension_headers() -> None:
