@@ -152,6 +152,11 @@ def _cloudevent_headers(ce_type: str) -> dict[str, Any]:
             "ce_type": {"const": ce_type},
             "ce_subject": {**string, "description": "the account id (also the record key)"},
             "ce_time": {**string, "format": "date-time", "description": "event time, when the producer knows it"},
+            "ce_traceparent": {
+                **string,
+                "description": "W3C trace context (CloudEvents distributed-tracing extension), when tracing is on",
+            },
+            "ce_tracestate": {**string, "description": "W3C tracestate that goes with ce_traceparent, if any"},
             "content-type": {"const": "application/json"},
         },
         "required": ["ce_specversion", "ce_id", "ce_source", "ce_type"],

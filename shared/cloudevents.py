@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -21,7 +21,11 @@ class Envelope(NamedTuple):
 
     ``message`` is the registered model for the record's ``type``, or what a consumer's own
     reader returned for it (see :data:`Readers`). Immutable; a tuple because one is built for
-    every consumed record (about 4x cheaper than a frozen dataclass)."""
+    every consumed record (about 4x cheaper than a frozen dataclass).
+
+    ``traceparent`` / ``tracestate``: the W3C trace context of the CloudEvents distributed-tracing
+    extension, as the record carried it; a consumer that traces replaces them with its
+    processing span's before the handler sees them (see touchline.shared.tracing)."""
 
     id: str
     source: str
@@ -31,6 +35,8 @@ class Envelope(NamedTuple):
     partition: int
     offset: int
     key: str | None
+    traceparent: str | None = None
+    tracestate: str | None = None
 
 
 # ce_type -> a function from the record's value to the message; raises ValueError when the
@@ -50,8 +56,10 @@ class Encoded(NamedTuple):
     data: bytes
 
 
-def encode(message: Message | Encoded, *, source: str, time: datetime | None = None) -> tuple[bytes, bytes, Headers]:
-    """Return (key, value, headers) for a message."""
+def encode(
+    message: Message | Encoded, *, source: str, time: datetime | None = None, trace: Sequence[tuple[str, bytes]] = ()
+) -> tuple[bytes, bytes, Headers]:
+    """Return (key, value, headers) for a message; ``trace``: its distributed-tracing headers."""
     if isinstance(message, Encoded):
         ce_type, ce_id, key, data = message
     else:
@@ -71,11 +79,13 @@ def encode(message: Message | Encoded, *, source: str, time: datetime | None = N
     ]
     if time is not None:
         headers.append(("ce_time", time.astimezone(UTC).isoformat().encode()))
+    if trace:
+        headers += trace
     return key.encode(), data, headers
 
 
-_READ = {"ce_specversion": 0, "ce_id": 1, "ce_source": 2, "ce_type": 3}
-_REQUIRED = tuple(_READ)
+_READ = {"ce_specversion": 0, "ce_id": 1, "ce_source": 2, "ce_type": 3, "ce_traceparent": 4, "ce_tracestate": 5}
+_REQUIRED = tuple(_READ)[:4]
 
 
 def decode(
@@ -89,16 +99,16 @@ def decode(
     readers: Readers = DEFAULT_READERS,
 ) -> Envelope:
     """Parse a record; raise DecodeError naming what is wrong."""
-    # Only the four attributes read are decoded (a record carries six or more headers), and
-    # the validator is called directly: this runs once per consumed record in every service.
-    attrs: list[str | None] = [None, None, None, None]
+    # Only the attributes read are decoded (a record carries six or more headers), and the
+    # validator is called directly: this runs once per consumed record in every service.
+    attrs: list[str | None] = [None, None, None, None, None, None]
     for name, raw in headers or ():
         i = _READ.get(name)
         if i is not None:
             attrs[i] = raw.decode("utf-8", "replace")
-    specversion, ce_id, ce_source, ce_type = attrs
+    specversion, ce_id, ce_source, ce_type, traceparent, tracestate = attrs
     if ce_id is None or ce_source is None or ce_type is None or specversion is None:
-        missing = next(name for name, got in zip(_REQUIRED, attrs, strict=True) if got is None)
+        missing = next(name for name, got in zip(_REQUIRED, attrs[:4], strict=True) if got is None)
         raise DecodeError(f"missing header {missing}")
     if specversion != "1.0":
         raise DecodeError(f"unsupported specversion {specversion}")
@@ -120,6 +130,8 @@ def decode(
         partition,
         offset,
         None if key is None else key.decode("utf-8", "replace"),
+        traceparent,
+        tracestate,
     )
 
 

@@ -35,6 +35,7 @@ from .kafka import KafkaPublisher
 from .messages import Message
 from .outages import dependency_away, is_transient
 from .topics import Topic
+from .tracing import RecordSpans, Tracing, trace_by_key
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +140,10 @@ class ConsumerRunner:
         handler: BatchHandler,
         config: RunnerConfig,
         readers: Readers = DEFAULT_READERS,
+        tracing: Tracing | None = None,
     ) -> None:
         self._consumer = consumer
+        self._tracing = tracing
         self._readers = readers
         self._engine = engine
         self._publisher = publisher
@@ -302,17 +305,31 @@ class ConsumerRunner:
                 await asyncio.sleep(delay)
 
     async def _apply(self, envelopes: Sequence[Envelope], positions: dict[tuple[str, int], int]) -> None:
-        async with self._engine.begin() as conn:
-            applied_up_to = await lock_offsets(conn, self.config.schema, self.config.group_id, positions)
-            fresh = [e for e in envelopes if e.offset >= applied_up_to.get((e.topic, e.partition), 0)]
-            if len(fresh) < len(envelopes):
-                metrics.skipped(self.config.group_id, "already_applied", len(envelopes) - len(fresh))
-            outgoing = await self._handler(conn, fresh) if fresh else []
-            await save_offsets(conn, self.config.schema, self.config.group_id, positions)
-            # Published before commit: a crash in between replays the batch, and the
-            # deterministic ids of what it republishes let consumers drop the copies.
-            for topic in {t for t, _ in outgoing}:
-                await self._publisher.publish(topic, [m for t, m in outgoing if t == topic])
+        spans: RecordSpans | None = None
+        try:
+            async with self._engine.begin() as conn:
+                applied_up_to = await lock_offsets(conn, self.config.schema, self.config.group_id, positions)
+                fresh = [e for e in envelopes if e.offset >= applied_up_to.get((e.topic, e.partition), 0)]
+                if len(fresh) < len(envelopes):
+                    metrics.skipped(self.config.group_id, "already_applied", len(envelopes) - len(fresh))
+                if self._tracing is not None and fresh:
+                    spans = self._tracing.consuming(fresh, group=self.config.group_id)
+                    fresh = spans.envelopes
+                outgoing = await self._handler(conn, fresh) if fresh else []
+                await save_offsets(conn, self.config.schema, self.config.group_id, positions)
+                # What is published for an account continues the trace of the records about it.
+                trace = trace_by_key(fresh) if outgoing else None
+                # Published before commit: a crash in between replays the batch, and the
+                # deterministic ids of what it republishes let consumers drop the copies.
+                for topic in {t for t, _ in outgoing}:
+                    await self._publisher.publish(topic, [m for t, m in outgoing if t == topic], trace=trace)
+        except BaseException as exc:
+            if spans is not None:
+                spans.failed(exc)
+            raise
+        finally:
+            if spans is not None:
+                spans.end()
         metrics.CONSUMED.labels(self.config.group_id).inc(len(fresh))
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -41,17 +41,31 @@ class KafkaPublisher:
         self._prefix = prefix
 
     async def publish(
-        self, topic: topics.Topic, messages: Sequence[Message | Encoded], *, time: datetime | None = None
+        self,
+        topic: topics.Topic,
+        messages: Sequence[Message | Encoded],
+        *,
+        time: datetime | None = None,
+        trace: Mapping[str, Headers] | None = None,
     ) -> None:
-        """Send every message and return once the broker acknowledged all of them."""
-        await self.publish_raw(topics.name(topic, self._prefix), messages, time=time)
+        """Send every message and return once the broker acknowledged all of them.
+
+        ``trace``: per message key, the distributed-tracing headers the message carries
+        (see touchline.shared.tracing.trace_by_key)."""
+        await self.publish_raw(topics.name(topic, self._prefix), messages, time=time, trace=trace)
 
     async def publish_raw(
-        self, topic_name: str, messages: Sequence[Message | Encoded], *, time: datetime | None = None
+        self,
+        topic_name: str,
+        messages: Sequence[Message | Encoded],
+        *,
+        time: datetime | None = None,
+        trace: Mapping[str, Headers] | None = None,
     ) -> None:
         futures = []
         for message in messages:
-            key, value, headers = encode(message, source=self._source, time=time)
+            extra = trace.get(message.key if isinstance(message, Encoded) else message.key(), ()) if trace else ()
+            key, value, headers = encode(message, source=self._source, time=time, trace=extra)
             futures.append(await self._producer.send(topic_name, value=value, key=key, headers=headers))
         if futures:
             await asyncio.gather(*futures)

@@ -32,6 +32,7 @@ from .db import make_engine, prune_processed
 from .kafka import KafkaPublisher, feed_clock, make_producer
 from .outages import is_transient
 from .settings import CommonSettings
+from .tracing import Tracing, from_settings
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class Runtime:
     # Work the service has accepted and not carried out yet that is due by now (timers due by
     # the service clock, mail to send...), per kind; GET /pending shows it. None: nothing such.
     pending: Callable[[], Awaitable[dict[str, int]]] | None = None
+    # None: tracing off (no OTLP endpoint configured), no spans anywhere.
+    tracing: Tracing | None = None
 
     def topic(self, topic: topics.Topic) -> str:
         return topics.name(topic, self.common.topic_prefix)
@@ -117,7 +120,10 @@ async def until_started(start: Callable[[], Coroutine[Any, Any, None]], *, what:
             await asyncio.sleep(delay)
 
 
-async def start_runtime(service: str, common: CommonSettings, *, engine_pool: int = 5) -> Runtime:
+async def start_runtime(
+    service: str, common: CommonSettings, *, engine_pool: int = 5, tracing: Tracing | None = None
+) -> Runtime:
+    """``tracing``: the service's tracer; by default the one the settings configure (or none)."""
     install_task_dump()
     clock: Clock = SystemClock() if common.clock == "system" else SimulatedClock()
     producer = make_producer(common.kafka_bootstrap_servers)
@@ -129,6 +135,7 @@ async def start_runtime(service: str, common: CommonSettings, *, engine_pool: in
         engine=make_engine(common.database_url, pool_size=engine_pool),
         producer=producer,
         publisher=KafkaPublisher(producer, source=f"touchline/{service}", prefix=common.topic_prefix),
+        tracing=tracing or from_settings(common, service=service),
     )
     if isinstance(clock, SimulatedClock):
         runtime.spawn(
@@ -173,6 +180,7 @@ def start_consumer(
         handler=handler,
         config=config,
         readers=readers,
+        tracing=runtime.tracing,
     )
 
     async def _run() -> None:
@@ -224,6 +232,8 @@ async def stop_runtime(runtime: Runtime) -> None:
         task.cancel()
     await runtime.producer.stop()
     await runtime.engine.dispose()
+    if runtime.tracing is not None:
+        await asyncio.to_thread(runtime.tracing.shutdown)  # exports what is buffered: blocking I/O
 
 
 def ops_router(get_runtime: Callable[[], Runtime | None]) -> APIRouter:

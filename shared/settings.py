@@ -36,6 +36,11 @@ class CommonSettings(BaseSettings):
         description="processed message ids (duplicate detection) are forgotten after this many days of the "
         "service clock; keep it longer than the topics' retention and any producer's retries (0 keeps them forever)",
     )
+    otel_exporter_otlp_endpoint: str = Field(
+        "",
+        description="OpenTelemetry collector base URL (OTLP over HTTP, e.g. http://otel-collector:4318; "
+        "/v1/traces is appended): traces are exported there. Empty: tracing off, no spans are made",
+    )
     api_token: SecretStr = Field(
         SecretStr("dev-api-token"), description="bearer token for the service APIs (CSM/admin side)"
     )

@@ -16,6 +16,7 @@ from touchline.shared import topics
 from touchline.shared.clock import Clock
 from touchline.shared.cloudevents import Encoded, Envelope
 from touchline.shared.messages import HealthScored, Message, Outcome, ProductEvent, ProductEventFacts
+from touchline.shared.tracing import trace_by_key
 
 from .domain.account import Policy, rescore, score_id
 from .domain.aggregates import AccountState, LifecycleFact, apply_outcome, apply_product_event
@@ -184,7 +185,8 @@ async def handle_batch(
         await repo.record_lifecycle(facts)
         return _publishable(scored)
     encoded = [scored_encoded(s.record.state.account_id, s) for s in scored if s.score_id]
-    sending = asyncio.ensure_future(publisher.publish(topics.HEALTH, encoded))
+    # A score continues the trace of the account's last record in the batch (if it has one).
+    sending = asyncio.ensure_future(publisher.publish(topics.HEALTH, encoded, trace=trace_by_key(envelopes)))
     try:
         await repo.save(scored, now=ctx.clock.now())
         await repo.record_lifecycle(facts)

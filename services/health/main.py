@@ -19,6 +19,7 @@ from touchline.shared.db import make_engine
 from touchline.shared.metrics import HttpMetrics
 from touchline.shared.runtime import Runtime, ops_router, serve, start_runtime, stop_runtime, tune_gc
 from touchline.shared.settings import CommonSettings
+from touchline.shared.tracing import Tracing
 
 from .adapters import queries
 from .adapters.scorecard_file import ScorecardFileError, load_scorecards
@@ -38,14 +39,15 @@ def policy_of(settings: HealthSettings) -> Policy:
     )
 
 
-def build_app(common: CommonSettings, settings: HealthSettings) -> FastAPI:
+def build_app(common: CommonSettings, settings: HealthSettings, *, tracing: Tracing | None = None) -> FastAPI:
+    """``tracing``: the service's tracer (tests); by default the one the settings configure."""
     # Validated now, so a bad scorecard file stops start-up with file, line and field.
     scorecards = load_scorecards(settings.scorecards_path)
     holder: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await start_runtime("health", common, engine_pool=4 + settings.consumers)
+        runtime = await start_runtime("health", common, engine_pool=4 + settings.consumers, tracing=tracing)
         ctx = HealthContext(scorecards=scorecards, policy=policy_of(settings), clock=runtime.clock)
         status = DecayStatus()
         holder.update(runtime=runtime, deps=ApiDeps(engine=runtime.engine, ctx=ctx, publisher=runtime.publisher))

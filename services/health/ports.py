@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from touchline.shared import topics
-from touchline.shared.cloudevents import Encoded
+from touchline.shared.cloudevents import Encoded, Headers
 from touchline.shared.messages import Message
 
 from .domain.account import Published, Rescored
@@ -65,6 +65,12 @@ class HealthRepository(Protocol):
 
 
 class Publisher(Protocol):
-    async def publish(self, topic: topics.Topic, messages: Sequence[Message | Encoded]) -> None:
-        """Return once the broker has acknowledged every message."""
+    async def publish(
+        self,
+        topic: topics.Topic,
+        messages: Sequence[Message | Encoded],
+        *,
+        trace: Mapping[str, Headers] | None = None,
+    ) -> None:
+        """Return once the broker has acknowledged every message (``trace``: tracing headers per key)."""
         ...

@@ -13,8 +13,10 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from opentelemetry.trace import StatusCode
 
 from touchline.shared.metrics import HTTP_LATENCY
+from touchline.shared.tracing import Tracing
 
 from .auth import WriteKeys, basic_user
 from .domain import KINDS, Limits, Parsed, Problem, RequestInvalid, TimePolicy
@@ -40,6 +42,8 @@ class IngestState:
     retry_after: int
     now: Callable[[], datetime]
     ports: Ports | None = None
+    # None: tracing off. On, each Segment request is a server span its events carry.
+    tracing: Tracing | None = None
 
 
 class Refused(Exception):
@@ -201,14 +205,34 @@ class IngestApp(FastAPI):
             await super().__call__(scope, receive, send)
             return
         started = time.perf_counter()
-        try:
-            response = await _handle(self.state.ingest, Request(scope, receive), kind)
-        except Exception:
-            log.exception("ingest request failed")  # a bug: answered 500, the client retries
-            response = _json({"success": False, "error": "internal", "message": "internal error"}, status=500)
+        state: IngestState = self.state.ingest
+        if state.tracing is None:
+            response = await _respond(state, Request(scope, receive), kind)
+        else:
+            response = await _traced(state.tracing, state, Request(scope, receive), kind)
         try:
             await response(scope, receive, send)
         finally:
             HTTP_LATENCY.labels("ingest", scope["path"], str(response.status_code)).observe(
                 time.perf_counter() - started
             )
+
+
+async def _respond(state: IngestState, request: Request, kind: str) -> Response:
+    try:
+        return await _handle(state, request, kind)
+    except Exception:
+        log.exception("ingest request failed")  # a bug: answered 500, the client retries
+        return _json({"success": False, "error": "internal", "message": "internal error"}, status=500)
+
+
+async def _traced(tracing: Tracing, state: IngestState, request: Request, kind: str) -> Response:
+    """_respond in a server span (the child of the caller's ``traceparent`` header, if any)."""
+    path = request.url.path
+    attributes = {"http.request.method": "POST", "http.route": path, "url.path": path, "touchline.call": kind}
+    with tracing.server_span(f"POST {path}", headers=request.headers, attributes=attributes) as span:
+        response = await _respond(state, request, kind)
+        span.set_attribute("http.response.status_code", response.status_code)
+        if response.status_code >= 500:
+            span.set_status(StatusCode.ERROR)  # a 4xx is the caller's error, not the server's
+        return response

@@ -21,6 +21,7 @@ from touchline.shared.kafka import KafkaPublisher, feed_clock, make_producer
 from touchline.shared.metrics import HTTP_LATENCY
 from touchline.shared.runtime import Runtime, install_task_dump, ops_router, serve, tune_gc
 from touchline.shared.settings import CommonSettings
+from touchline.shared.tracing import Tracing, from_settings
 
 from .adapters.cache import CachedIdentities
 from .adapters.kafka import KafkaEventPublisher
@@ -87,7 +88,8 @@ async def _sweep(ports: Ports, *, every: float, stop: asyncio.Event) -> None:
             log.warning("stranded sweep failed", extra={"error": repr(exc)})
 
 
-def build_app(common: CommonSettings, settings: IngestSettings) -> FastAPI:
+def build_app(common: CommonSettings, settings: IngestSettings, *, tracing: Tracing | None = None) -> FastAPI:
+    """``tracing``: the service's tracer (tests); by default the one the settings configure."""
     refuse_dev_write_keys(settings, env=common.env)
     state = IngestState(
         keys=WriteKeys.parse(settings.write_keys.get_secret_value()),
@@ -121,6 +123,7 @@ def build_app(common: CommonSettings, settings: IngestSettings) -> FastAPI:
             engine=make_engine(common.database_url, pool_size=10),
             producer=placeholder,
             publisher=KafkaPublisher(placeholder, source="touchline/ingest", prefix=common.topic_prefix),
+            tracing=tracing or from_settings(common, service="ingest"),
         )
         ports = Ports(
             identities=_identities(runtime, settings),
@@ -128,6 +131,7 @@ def build_app(common: CommonSettings, settings: IngestSettings) -> FastAPI:
                 lambda: connection.producer,
                 topic_name=runtime.topic(topics.EVENTS),
                 timeout=settings.publish_timeout_seconds,
+                tracing=runtime.tracing,
             ),
         )
         if isinstance(clock, SimulatedClock):
@@ -139,6 +143,7 @@ def build_app(common: CommonSettings, settings: IngestSettings) -> FastAPI:
         runtime.spawn("stranded-sweep", _sweep(ports, every=settings.release_sweep_seconds, stop=runtime.stop))
         state.now = clock.now
         state.ports = ports
+        state.tracing = runtime.tracing
         holder.update(runtime=runtime, connection=connection)
         try:
             yield
@@ -152,6 +157,9 @@ def build_app(common: CommonSettings, settings: IngestSettings) -> FastAPI:
                 await connection.producer.stop()
             await placeholder.stop()  # never started; stopping it closes its client cleanly
             await runtime.engine.dispose()
+            if runtime.tracing is not None:
+                await asyncio.to_thread(runtime.tracing.shutdown)  # exports what is buffered
+            state.tracing = None
             holder.clear()
 
     app = IngestApp(

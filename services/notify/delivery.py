@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from touchline.shared import metrics, topics
 from touchline.shared.clock import Clock
 from touchline.shared.kafka import KafkaPublisher
+from touchline.shared.tracing import Tracing
 
 from .adapters import pg_tasks
 from .adapters import postgres as pg
@@ -59,6 +60,8 @@ class Loops:
         default_factory=lambda: {name: asyncio.Event() for name in ("mail", "webhooks", "outcomes", "parked")}
     )
     batch: int = 20
+    # None: tracing off. On, each SMTP send is a span in its command's trace.
+    tracing: Tracing | None = None
 
     async def _write(self, work: Work, stop: asyncio.Event) -> None:
         """Record a fact that already happened (a mail went out): keep trying while the database is away."""
@@ -112,7 +115,15 @@ class Loops:
             # Bad data in one row (e.g. a line break in an address) fails that delivery only.
             return self._finish(row, state="failed", kind="email.failed", detail=f"permanent: unusable message: {exc}")
         try:
-            await metrics.timed_smtp(self.mailer.send(message))
+            sending = metrics.timed_smtp(self.mailer.send(message))
+            if self.tracing is not None:
+                sending = self.tracing.client_span(
+                    "smtp send",
+                    sending,
+                    traceparent=row.get("traceparent"),
+                    attributes={"touchline.delivery_id": row["id"], "touchline.template": row["template"] or ""},
+                )
+            await sending
         except SendFailed as exc:
             return self._failed(row, exc)
         return self._finish(row, state="sent", kind="email.sent", detail=row["message_id"], sent_at=now)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +43,10 @@ from .templates import Catalog
 
 log = logging.getLogger(__name__)
 _INAPP_NS = uuid.UUID("0c5b8e39-3f0e-4d0b-a9f1-5a8f7e2b6c11")
+# The trace context of the record being handled (Envelope.traceparent), kept with the deliveries it
+# makes so the delivery loop's SMTP send joins the trace. A context variable rather than an
+# argument: it rides along every channel handler and the parked-command release unchanged.
+_TRACEPARENT: ContextVar[str | None] = ContextVar("notify_traceparent", default=None)
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,7 @@ async def _deliver(
         )
         if suppressed(recipient, unsubscribed=recipient.email.lower() in silenced):
             row["state"] = "suppressed"
+        row["traceparent"] = _TRACEPARENT.get()
         if await pg.insert_delivery(conn, row) and row.get("state") == "suppressed":
             await pg.add_outcomes(
                 conn,
@@ -286,5 +292,12 @@ async def handle_batch(conn: AsyncConnection, envelopes: Sequence[Envelope], *, 
     for env in wanted:
         if f"{env.type}:{env.id}" not in fresh:
             continue
-        await HANDLERS[type(env.message)](conn, deps, env.message)
+        if env.traceparent is None:
+            await HANDLERS[type(env.message)](conn, deps, env.message)
+            continue
+        token = _TRACEPARENT.set(env.traceparent)
+        try:
+            await HANDLERS[type(env.message)](conn, deps, env.message)
+        finally:
+            _TRACEPARENT.reset(token)
     return []

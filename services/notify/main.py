@@ -26,6 +26,7 @@ from touchline.shared.runtime import (
     until_started,
 )
 from touchline.shared.settings import CommonSettings, refuse_dev_secrets
+from touchline.shared.tracing import Tracing
 
 from . import backlog, consumer
 from .adapters import pg_inapp, pg_tasks
@@ -122,6 +123,7 @@ def build_app(
     *,
     mailer: Mailer | None = None,
     poster: WebhookPoster | None = None,
+    tracing: Tracing | None = None,
 ) -> FastAPI:
     refuse_dev_secrets(settings, env=common.env)
     refuse_any_origin(settings, env=common.env)
@@ -131,7 +133,7 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await start_runtime("notify", common)
+        runtime = await start_runtime("notify", common, tracing=tracing)
         holder["runtime"] = runtime
         http_poster = poster or HttpxPoster()
         composer = Composer(
@@ -162,6 +164,7 @@ def build_app(
             publisher=runtime.publisher,
             clock=runtime.clock,
             settings=settings,
+            tracing=runtime.tracing,
         )
         # In the background: a notify started while Postgres is away waits for it (readiness says
         # so) instead of failing its start-up.

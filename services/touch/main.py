@@ -17,6 +17,7 @@ from touchline.shared.logs import configure as configure_logging
 from touchline.shared.metrics import HttpMetrics
 from touchline.shared.runtime import Runtime, ops_router, serve, start_consumer, start_runtime, stop_runtime
 from touchline.shared.settings import CommonSettings
+from touchline.shared.tracing import Tracing
 
 from . import consumer
 from .adapters.config import ConfigError, load_playbook, load_playbooks, load_tiers
@@ -63,14 +64,15 @@ def load_config(settings: TouchSettings) -> TouchConfig:
     return TouchConfig(rules=rules, playbooks=playbooks, cap=cap, thresholds=thresholds, usage=usage)
 
 
-def build_app(common: CommonSettings, settings: TouchSettings) -> FastAPI:
+def build_app(common: CommonSettings, settings: TouchSettings, *, tracing: Tracing | None = None) -> FastAPI:
+    """``tracing``: the service's tracer (tests); by default the one the settings configure."""
     config = load_config(settings)  # fail at start-up, before serving anything
     flows = Flows(config)
     state: dict[str, object] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await start_runtime(SERVICE, common)
+        runtime = await start_runtime(SERVICE, common, tracing=tracing)
         state["runtime"] = runtime
         start_consumer(
             runtime,

@@ -17,6 +17,7 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 
 from touchline.shared.cloudevents import CONTENT_TYPE
 from touchline.shared.messages import ProductEvent
+from touchline.shared.tracing import Tracing
 
 from ..metrics import PRODUCER_LATENCY
 from ..ports import BrokerUnavailable
@@ -41,8 +42,17 @@ class KafkaEventPublisher:
     of aiokafka's per-event CPU.
     """
 
-    def __init__(self, producer: Callable[[], AIOKafkaProducer | None], *, topic_name: str, timeout: float) -> None:
+    def __init__(
+        self,
+        producer: Callable[[], AIOKafkaProducer | None],
+        *,
+        topic_name: str,
+        timeout: float,
+        tracing: Tracing | None = None,
+    ) -> None:
         self._producer = producer
+        # On, every event carries the context of the current span (the request's server span).
+        self._tracing = tracing
         self._topic = topic_name
         self._timeout = timeout
         self._lanes: dict[int, _Lane] = {}
@@ -86,8 +96,9 @@ class KafkaEventPublisher:
             self._lanes, self._lanes_of = {}, producer
         count = len(partitions)
         by_partition: dict[int, list[Record]] = {}
+        trace = self._tracing.current_headers() if self._tracing is not None else ()
         for event in events:
-            record = encode(event)
+            record = encode(event, trace)
             partition = partitions[key_hash(record[0]) % count]
             records = by_partition.get(partition)
             if records is None:
@@ -198,10 +209,11 @@ def key_hash(key: bytes) -> int:
     return murmur2(key) & 0x7FFFFFFF
 
 
-def encode(event: EventDoc) -> Record:
+def encode(event: EventDoc, trace: Sequence[tuple[str, bytes]] = ()) -> Record:
     """The CloudEvent touchline.shared.cloudevents.encode makes of this ProductEvent, via orjson.
 
     The value is the same JSON document (datetimes as RFC 3339), read back with model_validate_json.
+    ``trace``: the distributed-tracing headers (none when tracing is off).
     """
     key = event["account_id"].encode()
     headers = [
@@ -213,6 +225,8 @@ def encode(event: EventDoc) -> Record:
         _CONTENT_TYPE,
         ("ce_time", _rfc3339(event["timestamp"])),
     ]
+    if trace:
+        headers += trace
     return key, orjson.dumps(event), headers
 
 

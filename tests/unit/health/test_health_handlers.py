@@ -212,14 +212,16 @@ class FakePublisher:
         self.sent: list[tuple[str, list[Message]]] = []
         self.fail = fail
         self.saved_before_acks: bool | None = None
+        self.traces: list[object] = []
 
-    async def publish(self, topic, messages) -> None:  # type: ignore[no-untyped-def]
+    async def publish(self, topic, messages, *, trace=None) -> None:  # type: ignore[no-untyped-def]
         import asyncio
 
         await asyncio.sleep(0)  # the acknowledgement comes later
         if self.fail:
             raise ConnectionError("broker away")
         self.sent.append((topic, list(messages)))
+        self.traces.append(trace)
 
 
 class SavingFails(FakeRepo):
@@ -295,3 +297,12 @@ async def test_the_encoded_score_event_reads_back_as_the_validated_model(ctx: He
         encoded = scored_encoded("a", s)
         assert HealthScored.model_validate_json(encoded.data) == scored_message("a", s)
         assert (encoded.id, encoded.key, encoded.ce_type) == (s.score_id, "a", HealthScored.ce_type)
+
+
+async def test_a_score_carries_the_trace_context_of_its_accounts_last_record(ctx: HealthContext) -> None:
+    repo, publisher = FakeRepo(), FakePublisher()
+    traced = env(event("a", "e1"))._replace(key="a", traceparent=f"00-{'1' * 32}-{'2' * 16}-01", tracestate="k=v")
+    untraced = env(event("b", "e2"))._replace(key="b")
+    await handle_batch([traced, untraced], repo=repo, ctx=ctx, publisher=publisher)
+    [trace] = publisher.traces
+    assert trace == {"a": [("ce_traceparent", f"00-{'1' * 32}-{'2' * 16}-01".encode()), ("ce_tracestate", b"k=v")]}
