@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from touchline.shared.contact import task_reached_customer
-from touchline.shared.messages import HealthScored, Outcome, ProductEvent
+from touchline.shared.messages import BANDS_WORST_FIRST, HealthScored, Outcome, ProductEvent
 
 from .activity import Activity, UsageRules, clear_decline, in_daily_use, note_decline, record_use, recovered
 from .engine import Signal
 from .tiers import Profile
 
-BAND_RANK = {"action_required": 0, "caution": 1, "healthy": 2, "good": 3}
+BAND_RANK = {band: rank for rank, band in enumerate(BANDS_WORST_FIRST)}
 PROFILE_TRAITS = (
     "name",
     "plan",
