@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from touchline.shared.contact import task_reached_customer
-from touchline.shared.messages import BANDS_WORST_FIRST, HealthScored, Outcome, ProductEvent
+from touchline.shared.messages import BANDS_WORST_FIRST, USAGE_DECLINE_SHARE, HealthScored, Outcome, ProductEvent
 
 from .activity import Activity, UsageRules, clear_decline, in_daily_use, note_decline, record_use, recovered
 from .engine import Signal
@@ -36,7 +36,7 @@ SETUP_TRAIT = "setup_completed"
 
 @dataclass(frozen=True)
 class SignalThresholds:
-    decline: float = 0.3  # usage_trend <= -decline -> usage_declined
+    decline: float = USAGE_DECLINE_SHARE  # usage_trend <= -decline -> usage_declined
     recovered: float = -0.1  # usage_trend >= recovered -> usage_improved
     inactive_days: float = 14.0  # days_since_login >= this -> usage_declined
 
