@@ -113,6 +113,9 @@ def build_app(common: CommonSettings, settings: IngestSettings) -> FastAPI:
         # Records the client was answered 503 for should not linger for long in the producer.
         timeout_ms = max(1000, int(settings.publish_timeout_seconds * 1000))
         connection = Connection(common.kafka_bootstrap_servers, request_timeout_ms=timeout_ms)
+        # Runtime (shared) requires a producer; ingest publishes only through `connection`'s, started
+        # once Kafka answers, so this one is never started nor used (readiness_router shadows the
+        # shared /readyz, the only reader of runtime.producer).
         placeholder = make_producer(common.kafka_bootstrap_servers)
         runtime = Runtime(
             service="ingest",
