@@ -29,6 +29,11 @@ SETTINGS_CLASSES = (
 )
 
 
+# `touchline clock set/advance` writes the simulated time (the simulator does too, as a clock
+# admin); `clock show` reads the latest ClockSet once, which is not consuming the topic.
+TOPOLOGY = topics.Topology(service="clock admin", consumes=(), emits=(topics.CLOCK,))
+
+
 def migrate_cli(argv: list[str]) -> int:
     common = CommonSettings()
     done = asyncio.run(upgrade_all(common.database_url))

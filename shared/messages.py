@@ -7,12 +7,22 @@ model with a new version suffix, and consumers keep reading the old one until it
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
 Band = Literal["good", "healthy", "caution", "action_required"]
+# The one definition of the bands and their order: every list, order and rank of bands derives
+# from these (health's overrides and sorting, touch's band signals, the console).
+BANDS: tuple[Band, ...] = get_args(Band)  # best first, as people read them
+BANDS_WORST_FIRST: tuple[Band, ...] = BANDS[::-1]  # a band's index here is its rank: a fall lowers it
+# Usage has declined when HealthScored.usage_trend is at or below minus this share. Health
+# republishes a score when the trend crosses it and touch's usage_declined signal fires at it, so
+# both services' settings default to it (TOUCHLINE_HEALTH_DECLINE_THRESHOLD = -share,
+# TOUCHLINE_TOUCH_USAGE_DECLINE_THRESHOLD = share) and must be changed together: when they differ,
+# a trend crossing touch's threshold between two of health's publications goes unseen by touch.
+USAGE_DECLINE_SHARE = 0.3
 Channel = Literal["email", "in_app", "task"]
 Priority = Literal["low", "medium", "high", "urgent"]
 

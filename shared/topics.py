@@ -2,6 +2,8 @@
 
 Every topic is keyed by account id and carries CloudEvents in binary mode.
 Consumers read their topics through :func:`name` so a prefix can isolate test runs.
+Each service declares what it consumes and emits as a :class:`Topology` (its ``topology.py``);
+tests/unit/shared/test_topology.py checks this catalogue's producer and consumers against them.
 """
 
 from __future__ import annotations
@@ -32,6 +34,23 @@ CLOCK = Topic("touchline.clock", "clock admin", ("ingest", "health", "touch", "n
 
 ALL: tuple[Topic, ...] = (EVENTS, HEALTH, COMMANDS, OUTCOMES, CLOCK)
 DLQ_SUFFIX = ".dlq"
+
+
+@dataclass(frozen=True)
+class Topology:
+    """What one service (or tool) reads from and writes to Kafka, declared once: its consumer
+    subscribes to :attr:`subscribes`, and the catalogue above must name the same producer and
+    consumers. Dead-letter topics are left out: any consumer may write them."""
+
+    service: str  # as the catalogue's producer and consumers columns name it
+    consumes: tuple[Topic, ...]
+    emits: tuple[Topic, ...]
+
+    @property
+    def subscribes(self) -> list[Topic]:
+        """The topics its consumer group subscribes to: CLOCK is read by the clock feed instead
+        (shared.kafka.feed_clock), and only while the clock is simulated."""
+        return [t for t in self.consumes if t is not CLOCK]
 
 
 def name(topic: Topic, prefix: str = "") -> str:

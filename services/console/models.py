@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, Literal, TypeVar
 
-BANDS = ("good", "healthy", "caution", "action_required")
 PRIORITIES = ("urgent", "high", "medium", "low")
 T = TypeVar("T")
 

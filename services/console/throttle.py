@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from touchline.shared.retry import backoff
+
 Scope = Literal["pair", "address", "account"]
 Key = tuple[Scope, str]
 # Longer keys are cut: an attacker chooses the email, and a key only has to tell emails apart.
@@ -49,7 +51,7 @@ class ThrottlePolicy:
         over = failures - self.free(scope)
         if over <= 0:
             return 0.0
-        return min(self.base_delay_s * 2.0 ** min(over - 1, 60), self.max_delay_s)
+        return backoff(over, base=self.base_delay_s, cap=self.max_delay_s)
 
 
 def keys_for(email: str, address: str) -> dict[Scope, str]:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from touchline.shared import topics
 from touchline.shared.api_errors import error_responses, field_error, refuse_nul
 from touchline.shared.kafka import KafkaPublisher
+from touchline.shared.messages import Band
 from touchline.shared.runtime import require_token
 from touchline.shared.settings import CommonSettings
 
@@ -139,7 +140,7 @@ def health_router(get_deps: Callable[[], ApiDeps], get_common: Callable[[], Comm
 
     @router.get("/accounts")
     async def list_accounts(
-        band: list[Literal["good", "healthy", "caution", "action_required"]] | None = Query(None),  # noqa: B008
+        band: list[Band] | None = Query(None),  # noqa: B008
         tier: str | None = None,
         plan: str | None = None,
         min_score: float | None = Query(None, ge=0, le=100),

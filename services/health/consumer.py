@@ -17,6 +17,7 @@ from touchline.shared.runtime import Runtime, start_consumer
 
 from .adapters.postgres import PostgresHealthRepository, StateCache
 from .handlers import HealthContext, handle_batch, sweep_decay
+from .topology import TOPOLOGY
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def start_health_consumers(
         start_consumer(
             runtime,
             group_id=GROUP,
-            subscribe=[topics.EVENTS, topics.OUTCOMES],
+            subscribe=TOPOLOGY.subscribes,
             schema=SCHEMA,
             handler=handler_for(StateCache(cached_accounts)),
             max_batch=max_batch,

@@ -159,6 +159,7 @@ async def handle_batch(
     Returns the score events to publish; with a ``publisher`` they are sent here instead, while
     the save runs (the broker's acknowledgements and Postgres overlap), and nothing is returned.
     Either way they are sent before the caller commits, so a failed batch replays the same ids."""
+    # Keyed by the bare CloudEvents id, not shared.db.dedup_key: the ids health stored before it existed.
     fresh = await repo.first_seen([e.id for e in envelopes], now=ctx.clock.now())
     by_account: dict[str, list[Envelope]] = {}
     for env in envelopes:

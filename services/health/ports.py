@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from touchline.shared import topics
 from touchline.shared.cloudevents import Encoded, Headers
@@ -14,6 +14,15 @@ from touchline.shared.messages import Message
 from .domain.account import Published, Rescored
 from .domain.aggregates import AccountState, LifecycleFact
 from .domain.overrides import Override
+
+
+class StoredScore(NamedTuple):
+    """An account's score columns as stored."""
+
+    score: float | None = None
+    computed: float | None = None
+    band: str | None = None
+    overridden: bool = False
 
 
 @dataclass
@@ -25,7 +34,7 @@ class AccountRecord:
     published: Published | None = None
     exists: bool = True
     # The score as stored before this rescore: history keeps a row only when it changes.
-    stored: tuple[float | None, float | None, str | None, bool] = (None, None, None, False)
+    stored: StoredScore = field(default_factory=StoredScore)
 
     @classmethod
     def new(cls, account_id: str) -> AccountRecord:

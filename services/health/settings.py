@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from touchline.shared.messages import USAGE_DECLINE_SHARE
 from touchline.shared.settings import ServiceSettings
 
 
@@ -19,7 +20,9 @@ class HealthSettings(ServiceSettings):
     )
     material_change: float = Field(5.0, description="score points of change that publish a new score event")
     decline_threshold: float = Field(
-        -0.3, description="usage trend (30 days vs the 30 before) at or below which usage counts as declining"
+        -USAGE_DECLINE_SHARE,
+        description="usage trend (30 days vs the 30 before) at or below which usage counts as declining; "
+        "keep it at minus TOUCHLINE_TOUCH_USAGE_DECLINE_THRESHOLD, or touch can miss a decline",
     )
     aging_horizon_days: int = Field(
         120, description="days without any activity after which an account's score stops ageing (decay sweep skips it)"

@@ -19,6 +19,7 @@ from touchline.shared.clock import Clock, SimulatedClock, SystemClock
 from touchline.shared.db import make_engine
 from touchline.shared.kafka import KafkaPublisher, feed_clock, make_producer
 from touchline.shared.metrics import HTTP_LATENCY
+from touchline.shared.retry import backoff
 from touchline.shared.runtime import Runtime, install_task_dump, ops_router, serve, tune_gc
 from touchline.shared.settings import CommonSettings
 from touchline.shared.tracing import Tracing, from_settings
@@ -51,7 +52,7 @@ class Connection:
         self.producer: AIOKafkaProducer | None = None
 
     async def keep_connecting(self, stop: asyncio.Event) -> None:
-        delay = 0.5
+        failures = 0
         while not stop.is_set() and self.producer is None:
             producer = make_producer(
                 self.bootstrap_servers,
@@ -62,12 +63,13 @@ class Connection:
             try:
                 await producer.start()
             except Exception as exc:  # any failure to bootstrap: try again, the API says 503 meanwhile
+                failures += 1
+                delay = backoff(failures, base=0.5, cap=10.0)
                 log.warning("Kafka not reachable; retrying", extra={"error": exc.__class__.__name__, "in_s": delay})
                 with contextlib.suppress(Exception):
                     await producer.stop()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
-                delay = min(delay * 2, 10.0)
                 continue
             self.producer = producer
 
@@ -115,6 +117,9 @@ def build_app(common: CommonSettings, settings: IngestSettings, *, tracing: Trac
         # Records the client was answered 503 for should not linger for long in the producer.
         timeout_ms = max(1000, int(settings.publish_timeout_seconds * 1000))
         connection = Connection(common.kafka_bootstrap_servers, request_timeout_ms=timeout_ms)
+        # Runtime (shared) requires a producer; ingest publishes only through `connection`'s, started
+        # once Kafka answers, so this one is never started nor used (readiness_router shadows the
+        # shared /readyz, the only reader of runtime.producer).
         placeholder = make_producer(common.kafka_bootstrap_servers)
         runtime = Runtime(
             service="ingest",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from touchline.shared import topics
 from touchline.shared.consumer import ConsumerRunner
 from touchline.shared.runtime import Runtime, start_consumer
 
 from .handlers import Deps, handle_batch
+from .topology import TOPOLOGY
 
 GROUP = "notify"
 SCHEMA = "notify"
@@ -18,7 +18,7 @@ def start(runtime: Runtime, deps: Deps) -> ConsumerRunner:
     return start_consumer(
         runtime,
         group_id=GROUP,
-        subscribe=[topics.COMMANDS, topics.EVENTS],
+        subscribe=TOPOLOGY.subscribes,
         schema=SCHEMA,
         handler=partial(handle_batch, deps=deps),
     )

@@ -27,12 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from touchline.shared import metrics, topics
 from touchline.shared.clock import Clock
 from touchline.shared.kafka import KafkaPublisher
+from touchline.shared.retry import backoff
 from touchline.shared.tracing import Tracing
 
 from .adapters import pg_tasks
 from .adapters import postgres as pg
 from .adapters.webhooks import signature_headers
-from .domain.email import backoff, classify_smtp, gives_up
+from .domain.email import classify_smtp, gives_up
 from .domain.endpoints import Endpoint, Seen, settle_orphans
 from .domain.mime import Outgoing, compose
 from .domain.outcomes import outcome_for

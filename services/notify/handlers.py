@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from touchline.shared.cloudevents import Envelope
 from touchline.shared.consumer import Outgoing
-from touchline.shared.db import first_seen
+from touchline.shared.db import dedup_key, first_seen
 from touchline.shared.messages import Command, Message, ProductEvent
 
 from .adapters import pg_inapp, pg_parked
@@ -288,9 +288,9 @@ HANDLERS: dict[type[Message], Callable[[AsyncConnection, Deps, Message], Awaitab
 async def handle_batch(conn: AsyncConnection, envelopes: Sequence[Envelope], *, deps: Deps) -> Outgoing:
     """The ConsumerRunner handler. Outcomes go through the outbox, so nothing is returned to publish."""
     wanted = [e for e in envelopes if type(e.message) in HANDLERS]
-    fresh = await first_seen(conn, "notify", [f"{e.type}:{e.id}" for e in wanted], now=deps.now())
+    fresh = await first_seen(conn, "notify", [dedup_key(e) for e in wanted], now=deps.now())
     for env in wanted:
-        if f"{env.type}:{env.id}" not in fresh:
+        if dedup_key(env) not in fresh:
             continue
         if env.traceparent is None:
             await HANDLERS[type(env.message)](conn, deps, env.message)

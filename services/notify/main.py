@@ -186,22 +186,7 @@ def build_app(
         )
         consumer.start(runtime, deps)
         app.state.inapp_watcher = _start_streams(runtime, settings, hub, loops)
-        runtime.spawn("mail", loops.run("mail", lambda: loops.mail_once(runtime.stop), runtime.stop))
-        runtime.spawn("webhooks", loops.run("webhooks", lambda: loops.webhooks_once(runtime.stop), runtime.stop))
-        runtime.spawn("outcomes", loops.run("outcomes", loops.relay_once, runtime.stop))
-
-        async def expire_parked_once() -> int:
-            # Until a simulated clock hears its first time, now() is the wall clock: waits would age wrongly.
-            if not runtime.clock.known:
-                return 0
-            settled = await expire_parked(runtime.engine, deps)
-            if settled:
-                loops.poke("mail", "outcomes")
-            return settled
-
-        runtime.spawn("parked", loops.run("parked", expire_parked_once, runtime.stop))
-        runtime.spawn("backlog", backlog.run(runtime.engine, every=settings.backlog_seconds, stop=runtime.stop))
-        runtime.pending = lambda: backlog.due(runtime.engine, wall_now=wall_now())
+        _start_loops(runtime, settings, loops, deps)
         try:
             yield
         finally:
@@ -222,6 +207,33 @@ def build_app(
     app.include_router(inapp.router)
     app.include_router(tasks.router, dependencies=[require_token(lambda: common)])
     app.include_router(answers.router, dependencies=[require_token(lambda: common)])
+    _add_widget_routes(app, common, settings)
+    return app
+
+
+def _start_loops(runtime: Runtime, settings: NotifySettings, loops: Loops, deps: Deps) -> None:
+    """The loops that carry out what the consumer and the API recorded (mail, webhooks, outcomes to
+    publish, parked commands to expire), the backlog gauges measuring them, and GET /pending."""
+    runtime.spawn("mail", loops.run("mail", lambda: loops.mail_once(runtime.stop), runtime.stop))
+    runtime.spawn("webhooks", loops.run("webhooks", lambda: loops.webhooks_once(runtime.stop), runtime.stop))
+    runtime.spawn("outcomes", loops.run("outcomes", loops.relay_once, runtime.stop))
+
+    async def expire_parked_once() -> int:
+        # Until a simulated clock hears its first time, now() is the wall clock: waits would age wrongly.
+        if not runtime.clock.known:
+            return 0
+        settled = await expire_parked(runtime.engine, deps)
+        if settled:
+            loops.poke("mail", "outcomes")
+        return settled
+
+    runtime.spawn("parked", loops.run("parked", expire_parked_once, runtime.stop))
+    runtime.spawn("backlog", backlog.run(runtime.engine, every=settings.backlog_seconds, stop=runtime.stop))
+    runtime.pending = lambda: backlog.due(runtime.engine, wall_now=wall_now())
+
+
+def _add_widget_routes(app: FastAPI, common: CommonSettings, settings: NotifySettings) -> None:
+    """The in-app widget's script, and a sample page showing it (not in prod)."""
 
     @app.get("/widget.js", include_in_schema=False)
     async def widget() -> FileResponse:
@@ -238,8 +250,6 @@ def build_app(
         for key, value in values.items():
             page = page.replace(key, html.escape(str(value)))
         return HTMLResponse(page)
-
-    return app
 
 
 def preview(argv: list[str]) -> int:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from touchline.shared.clock import Clock
+from touchline.shared.retry import backoff
 
-from .domain.email import backoff
 from .ports import InboxSource, Listener, ListenSession
 
 log = logging.getLogger(__name__)

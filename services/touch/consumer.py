@@ -1,13 +1,25 @@
-"""Touch's Kafka consumer: events, health scores and outcomes, read by the shared ConsumerRunner.
-
-The wiring lives in :func:`touchline.touch.main.build_app` (group "touch", schema "touch");
-this module names what is consumed so operators find it in one place.
-"""
+"""Touch's Kafka consumer: events, health scores and outcomes, read by the shared ConsumerRunner."""
 
 from __future__ import annotations
 
-from touchline.shared import topics
+from functools import partial
+
+from touchline.shared.consumer import ConsumerRunner
+from touchline.shared.runtime import Runtime, start_consumer
+
+from .flows import Flows
+from .handlers import handle_batch
+from .topology import TOPOLOGY
 
 GROUP_ID = "touch"
 SCHEMA = "touch"
-SUBSCRIBE = [topics.EVENTS, topics.HEALTH, topics.OUTCOMES]
+
+
+def start(runtime: Runtime, flows: Flows) -> ConsumerRunner:
+    return start_consumer(
+        runtime,
+        group_id=GROUP_ID,
+        subscribe=TOPOLOGY.subscribes,
+        schema=SCHEMA,
+        handler=partial(handle_batch, flows=flows, clock=runtime.clock),
+    )

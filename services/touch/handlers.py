@@ -11,7 +11,7 @@ from touchline.shared import topics
 from touchline.shared.clock import Clock
 from touchline.shared.cloudevents import Envelope
 from touchline.shared.consumer import Outgoing
-from touchline.shared.db import first_seen
+from touchline.shared.db import dedup_key, first_seen
 from touchline.shared.messages import HealthScored, Message, Outcome, ProductEvent
 
 from .adapters.postgres import PgRepository
@@ -40,10 +40,6 @@ def inputs_by_account(envelopes: Sequence[Envelope], table: dict[type[Message], 
         if items:
             grouped.setdefault(env.message.key(), []).extend(items)
     return grouped
-
-
-def dedup_key(env: Envelope) -> str:
-    return f"{env.type}:{env.id}"
 
 
 def first_copies(envelopes: Sequence[Envelope], fresh: set[str]) -> list[Envelope]:

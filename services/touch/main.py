@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from touchline.shared.logs import configure as configure_logging
 from touchline.shared.metrics import HttpMetrics
-from touchline.shared.runtime import Runtime, ops_router, serve, start_consumer, start_runtime, stop_runtime
+from touchline.shared.runtime import Runtime, ops_router, serve, start_runtime, stop_runtime
 from touchline.shared.settings import CommonSettings
 from touchline.shared.tracing import Tracing
 
@@ -26,7 +26,6 @@ from .domain.activity import UsageRules
 from .domain.engine import MessageCap
 from .domain.signals import SignalThresholds
 from .flows import Flows, TouchConfig
-from .handlers import handle_batch
 from .settings import TouchSettings
 from .timers import TimerLoop, timers_due
 
@@ -74,13 +73,7 @@ def build_app(common: CommonSettings, settings: TouchSettings, *, tracing: Traci
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await start_runtime(SERVICE, common, tracing=tracing)
         state["runtime"] = runtime
-        start_consumer(
-            runtime,
-            group_id=consumer.GROUP_ID,
-            subscribe=consumer.SUBSCRIBE,
-            schema=consumer.SCHEMA,
-            handler=partial(handle_batch, flows=flows, clock=runtime.clock),
-        )
+        consumer.start(runtime, flows)
         loop = TimerLoop(
             engine=runtime.engine,
             flows=flows,

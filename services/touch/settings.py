@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from touchline.shared.messages import USAGE_DECLINE_SHARE
 from touchline.shared.settings import ServiceSettings
 
 CONFIG_DIR = Path(__file__).with_name("config")
@@ -34,7 +35,10 @@ class TouchSettings(ServiceSettings):
     )
     message_cap_days: float = Field(7.0, gt=0, description="the cap window in days")
     usage_decline_threshold: float = Field(
-        0.3, gt=0, description="usage 30d vs previous 30d falling by at least this share is a usage decline"
+        USAGE_DECLINE_SHARE,
+        gt=0,
+        description="usage 30d vs previous 30d falling by at least this share is a usage decline; keep it at "
+        "minus TOUCHLINE_HEALTH_DECLINE_THRESHOLD (health republishes a score when the trend crosses its own)",
     )
     usage_recovered_threshold: float = Field(
         -0.1, description="a usage trend at or above this (after a decline) counts as usage improved"

@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from touchline.shared.messages import BANDS
+
 from .. import charts
-from ..models import BANDS, AccountQuery, Page, TaskQuery
+from ..models import AccountQuery, Page, TaskQuery
 from ..ports import BackendRefused
 from .common import Acting, Ctx, SignedIn, back_to, parse_day
 

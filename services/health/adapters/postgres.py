@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import text
@@ -17,7 +17,8 @@ from ..domain.account import Published
 from ..domain.aggregates import LifecycleFact
 from ..domain.codec import state_from_dict, state_to_dict
 from ..domain.overrides import Override
-from ..ports import AccountRecord, Scored
+from ..domain.scoring import ScoreResult
+from ..ports import AccountRecord, Scored, StoredScore
 
 SCHEMA = "health"
 
@@ -36,32 +37,99 @@ _LOAD_CACHED = text(
     WHERE a.account_id = ANY(CAST(:ids AS text[])) ORDER BY a.account_id FOR UPDATE OF a"""
 )
 
-_COLUMNS = """state = u.s::json, overrides = u.o::json, published = u.p::json, scorecard = u.sc, score = u.score,
-    computed_score = u.cs, band = u.b, overridden = u.ov, measures = u.m::json, plan = u.pl, tier = u.ti,
-    trend_7d = u.t7, trend_30d = u.t30, usage_trend = u.ut, days_since_login = u.dsl, as_of = u.ao,
-    next_aging_at = u.na, version = :version, updated_at = :now"""
-_SOURCE = """unnest(CAST(:a AS text[]), CAST(:s AS text[]), CAST(:o AS text[]), CAST(:p AS text[]),
-    CAST(:sc AS text[]), CAST(:score AS float8[]), CAST(:cs AS float8[]), CAST(:b AS text[]),
-    CAST(:ov AS bool[]), CAST(:m AS text[]), CAST(:pl AS text[]), CAST(:ti AS text[]),
-    CAST(:t7 AS float8[]), CAST(:t30 AS float8[]), CAST(:ut AS float8[]), CAST(:dsl AS float8[]),
-    CAST(:ao AS timestamptz[]), CAST(:na AS timestamptz[]))
-    AS u(a, s, o, p, sc, score, cs, b, ov, m, pl, ti, t7, t30, ut, dsl, ao, na)"""
+
+class _AccountRow(NamedTuple):
+    """A health.accounts row as save writes it: each field is a column, passed as one array."""
+
+    account_id: str
+    state: str
+    overrides: str
+    published: str | None
+    scorecard: str
+    score: float | None
+    computed_score: float | None
+    band: str | None
+    overridden: bool
+    measures: str
+    plan: str | None
+    tier: str | None
+    trend_7d: float | None
+    trend_30d: float | None
+    usage_trend: float | None
+    days_since_login: float | None
+    as_of: datetime
+    next_aging_at: datetime | None
+
+
+class _HistoryRow(NamedTuple):
+    """A health.score_history row as save writes it (recorded_at is the batch's now)."""
+
+    account_id: str
+    computed_at: datetime
+    score: float
+    computed_score: float | None
+    band: str
+    scorecard: str
+    overridden: bool
+    measures: str
+    cause: str
+    score_id: str | None
+
+
+# The array type each column travels as; json travels as text and is cast where it is written.
+_ARRAY_TYPES = {
+    "account_id": "text",
+    "state": "json",
+    "overrides": "json",
+    "published": "json",
+    "scorecard": "text",
+    "score": "float8",
+    "computed_score": "float8",
+    "band": "text",
+    "overridden": "bool",
+    "measures": "json",
+    "plan": "text",
+    "tier": "text",
+    "trend_7d": "float8",
+    "trend_30d": "float8",
+    "usage_trend": "float8",
+    "days_since_login": "float8",
+    "as_of": "timestamptz",
+    "next_aging_at": "timestamptz",
+    "computed_at": "timestamptz",
+    "cause": "text",
+    "score_id": "text",
+}
+
+
+def _unnest(fields: tuple[str, ...]) -> str:
+    """One bound array per field, as a table ``u`` with the fields' names."""
+    arrays = ", ".join(f"CAST(:{f} AS {'text' if _ARRAY_TYPES[f] == 'json' else _ARRAY_TYPES[f]}[])" for f in fields)
+    return f"unnest({arrays}) AS u({', '.join(fields)})"
+
+
+def _value(field: str) -> str:
+    return f"u.{field}::json" if _ARRAY_TYPES[field] == "json" else f"u.{field}"
+
+
+_ACCOUNT_FIELDS = _AccountRow._fields
+_SET = ", ".join(f"{f} = {_value(f)}" for f in _ACCOUNT_FIELDS if f != "account_id")
 # Accounts loaded (and locked) by this transaction: a plain UPDATE, about 2-3x cheaper than an upsert.
-_UPDATE = text(f"UPDATE health.accounts AS t SET {_COLUMNS} FROM {_SOURCE} WHERE t.account_id = u.a")
+_UPDATE = text(
+    f"""UPDATE health.accounts AS t SET {_SET}, version = :version, updated_at = :now
+    FROM {_unnest(_ACCOUNT_FIELDS)} WHERE t.account_id = u.account_id"""
+)
 # New accounts: an insert, made safe against a concurrent first insert by the conflict clause.
 _INSERT = text(
     f"""INSERT INTO health.accounts AS t (account_id, state, updated_at)
-    SELECT u.a, u.s::json, :now FROM {_SOURCE}
+    SELECT u.account_id, u.state::json, :now FROM {_unnest(_ACCOUNT_FIELDS)}
     ON CONFLICT (account_id) DO NOTHING"""
 )
 
+_HISTORY_FIELDS = _HistoryRow._fields
 _HISTORY = text(
-    """INSERT INTO health.score_history (account_id, computed_at, score, computed_score, band, scorecard,
-        overridden, measures, cause, score_id, recorded_at)
-    SELECT a, at, score, cs, b, sc, ov, m::json, cause, sid, :now
-    FROM unnest(CAST(:a AS text[]), CAST(:at AS timestamptz[]), CAST(:score AS float8[]), CAST(:cs AS float8[]),
-        CAST(:b AS text[]), CAST(:sc AS text[]), CAST(:ov AS bool[]), CAST(:m AS text[]), CAST(:cause AS text[]),
-        CAST(:sid AS text[])) AS t(a, at, score, cs, b, sc, ov, m, cause, sid)"""
+    f"""INSERT INTO health.score_history ({", ".join(_HISTORY_FIELDS)}, recorded_at)
+    SELECT {", ".join(_value(f) for f in _HISTORY_FIELDS)}, :now FROM {_unnest(_HISTORY_FIELDS)}"""
 )
 
 
@@ -86,8 +154,12 @@ def as_stored(item: Scored) -> AccountRecord:
         overrides=r.overrides,
         published=r.published(),
         exists=True,
-        stored=(res.score, res.computed, res.band, res.overridden),
+        stored=_score_of(res),
     )
+
+
+def _score_of(res: ScoreResult) -> StoredScore:
+    return StoredScore(res.score, res.computed, res.band, res.overridden)
 
 
 def _record(row: Any) -> AccountRecord:
@@ -96,8 +168,13 @@ def _record(row: Any) -> AccountRecord:
         state=state_from_dict(row.account_id, orjson.loads(row.state)),
         overrides=[Override.from_dict(o) for o in orjson.loads(row.overrides)],
         published=Published.from_dict(published),
-        stored=(row.score, row.computed_score, row.band, bool(row.overridden)),
+        stored=StoredScore(row.score, row.computed_score, row.band, bool(row.overridden)),
     )
+
+
+class _Cached(NamedTuple):
+    version: int  # the version token the write stored
+    record: AccountRecord
 
 
 class StateCache:
@@ -111,7 +188,7 @@ class StateCache:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._items: dict[str, tuple[int, AccountRecord]] = {}
+        self._items: dict[str, _Cached] = {}
         self.hits = 0  # accounts handed out from memory
         self.misses = 0  # accounts read from the database (not cached, or changed since)
 
@@ -120,14 +197,14 @@ class StateCache:
 
     def version(self, account_id: str) -> int | None:
         item = self._items.get(account_id)
-        return None if item is None else item[0]
+        return None if item is None else item.version
 
     def take(self, account_id: str, version: int) -> AccountRecord | None:
         """The account if the cache holds this version of it; either way it leaves the cache."""
         item = self._items.pop(account_id, None)
-        if item is not None and item[0] == version:
+        if item is not None and item.version == version:
             self.hits += 1
-            return item[1]
+            return item.record
         return None
 
     def read_back(self, account_id: str) -> None:
@@ -137,7 +214,7 @@ class StateCache:
 
     def put(self, account_id: str, version: int, record: AccountRecord) -> None:
         self._items.pop(account_id, None)
-        self._items[account_id] = (version, record)
+        self._items[account_id] = _Cached(version, record)
         while len(self._items) > self.capacity:
             del self._items[next(iter(self._items))]
 
@@ -194,65 +271,65 @@ class PostgresHealthRepository:
     async def save(self, scored: list[Scored], *, now: datetime) -> None:
         if not scored:
             return
-        # One tuple per account, turned into one array per column: runs once per account
+        # One row per account, turned into one array per column: runs once per account
         # per batch, so it is kept to plain appends.
-        rows: list[tuple[Any, ...]] = []
-        hist: list[tuple[Any, ...]] = []
-        new: list[tuple[Any, ...]] = []
+        rows: list[_AccountRow] = []
+        hist: list[_HistoryRow] = []
+        new: list[_AccountRow] = []
         for item in scored:
             r, st = item.rescored, item.record.state
             res = r.result
             measures = _dumps(measures_json(item))
             published = r.published()
             traits = st.traits
-            row = (
-                st.account_id,
-                _dumps(state_to_dict(st)),
-                _dumps([o.to_dict() for o in r.overrides]) if r.overrides else "[]",
-                _dumps(published.to_dict()) if published else None,
-                res.scorecard,
-                res.score,
-                res.computed,
-                res.band,
-                res.overridden,
-                measures,
-                _text(traits.get("plan")),
-                _text(traits.get("tier")),
-                r.trend_7d,
-                r.trend_30d,
-                r.usage_trend,
-                r.days_since_login,
-                r.as_of,
-                r.next_aging_at,
+            row = _AccountRow(
+                account_id=st.account_id,
+                state=_dumps(state_to_dict(st)),
+                overrides=_dumps([o.to_dict() for o in r.overrides]) if r.overrides else "[]",
+                published=_dumps(published.to_dict()) if published else None,
+                scorecard=res.scorecard,
+                score=res.score,
+                computed_score=res.computed,
+                band=res.band,
+                overridden=res.overridden,
+                measures=measures,
+                plan=_text(traits.get("plan")),
+                tier=_text(traits.get("tier")),
+                trend_7d=r.trend_7d,
+                trend_30d=r.trend_30d,
+                usage_trend=r.usage_trend,
+                days_since_login=r.days_since_login,
+                as_of=r.as_of,
+                next_aging_at=r.next_aging_at,
             )
             rows.append(row)
             if not item.record.exists:
                 new.append(row)
             if res.score is None or res.band is None:
                 continue
-            if not item.score_id and item.record.stored == (res.score, res.computed, res.band, res.overridden):
+            if not item.score_id and item.record.stored == _score_of(res):
                 continue  # unchanged: the previous history row still tells the story
             hist.append(
-                (
-                    st.account_id,
-                    r.as_of,
-                    res.score,
-                    res.computed,
-                    res.band,
-                    res.scorecard,
-                    res.overridden,
-                    measures,
-                    item.cause,
-                    item.score_id,
+                _HistoryRow(
+                    account_id=st.account_id,
+                    computed_at=r.as_of,
+                    score=res.score,
+                    computed_score=res.computed,
+                    band=res.band,
+                    scorecard=res.scorecard,
+                    overridden=res.overridden,
+                    measures=measures,
+                    cause=item.cause,
+                    score_id=item.score_id,
                 )
             )
         version = secrets.randbits(62) + 1  # never 0, the column's default
         if new:
             # Inserted at version 0; the update below sets this write's version.
-            await self._conn.execute(_INSERT, {**_columns(_ACCOUNT_COLUMNS, new), "now": now})
-        await self._conn.execute(_UPDATE, {**_columns(_ACCOUNT_COLUMNS, rows), "now": now, "version": version})
+            await self._conn.execute(_INSERT, {**_columns(new), "now": now})
+        await self._conn.execute(_UPDATE, {**_columns(rows), "now": now, "version": version})
         if hist:
-            await self._conn.execute(_HISTORY, {**_columns(_HISTORY_COLUMNS, hist), "now": now})
+            await self._conn.execute(_HISTORY, {**_columns(hist), "now": now})
         if self._cache is not None and self._cache.capacity > 0:
             for item in scored:
                 self._cache.put(item.record.state.account_id, version, as_stored(item))
@@ -284,13 +361,9 @@ class PostgresHealthRepository:
         )
 
 
-_ACCOUNT_COLUMNS = "a s o p sc score cs b ov m pl ti t7 t30 ut dsl ao na".split()
-_HISTORY_COLUMNS = "a at score cs b sc ov m cause sid".split()
-
-
-def _columns(names: list[str], rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:
-    """Rows -> one list per named column (the unnest parameters)."""
-    return {name: list(values) for name, values in zip(names, zip(*rows, strict=True), strict=True)}
+def _columns(rows: list[_AccountRow] | list[_HistoryRow]) -> dict[str, list[Any]]:
+    """Rows (at least one) -> one list per column, named as the row's fields (the unnest parameters)."""
+    return {name: list(values) for name, values in zip(rows[0]._fields, zip(*rows, strict=True), strict=True)}
 
 
 def _text(value: object) -> str | None:

@@ -8,7 +8,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from touchline.shared.messages import BANDS_WORST_FIRST
+
 from ..domain.trust import LifecycleOutcome
+
+_BAND_LIST = ",".join(f"'{band}'" for band in BANDS_WORST_FIRST)
+_BAND_RANK = f"array_position(ARRAY[{_BAND_LIST}], band)"  # 1 = the worst band
 
 SORTS = {
     "score": "score ASC",
@@ -18,8 +23,8 @@ SORTS = {
     "trend_30d": "trend_30d ASC NULLS LAST",
     "-trend_30d": "trend_30d DESC NULLS LAST",
     # worst band first
-    "band": "array_position(ARRAY['action_required','caution','healthy','good'], band), score",
-    "-band": "array_position(ARRAY['action_required','caution','healthy','good'], band) DESC, score DESC",
+    "band": f"{_BAND_RANK}, score",
+    "-band": f"{_BAND_RANK} DESC, score DESC",
     "account_id": "account_id",
 }
 _SUMMARY = """account_id, score, computed_score, band, scorecard, overridden, plan, tier, trend_7d, trend_30d,

@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, time
 from functools import cached_property
 from typing import Any
 
+from touchline.shared.messages import USAGE_DECLINE_SHARE
+
 from .aggregates import AccountState, day_of, measure_values, prune, usage_trend
 from .explain import contributions, explain, top_reasons
 from .overrides import Band, Override, active, unexpired
@@ -19,7 +21,7 @@ from .scoring import ScoreResult, score_card
 @dataclass(frozen=True)
 class Policy:
     material_change: float = 5.0  # score points that make a change worth publishing
-    decline_threshold: float = -0.3  # usage trend at or below which usage counts as declining
+    decline_threshold: float = -USAGE_DECLINE_SHARE  # usage trend at or below which usage counts as declining
     aging_horizon_days: int = 120  # after this long with no activity nothing ages any more
 
 

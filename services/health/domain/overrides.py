@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-Band = Literal["good", "healthy", "caution", "action_required"]
-BANDS: tuple[Band, ...] = ("action_required", "caution", "healthy", "good")  # worst to best
+from touchline.shared.messages import BANDS_WORST_FIRST, Band
+
+BANDS: tuple[Band, ...] = BANDS_WORST_FIRST  # worst to best, as a refused band's message lists them
 OverrideKind = Literal["score", "band", "measure"]
 
 

@@ -115,11 +115,6 @@ def classify_smtp(code: int | None) -> SmtpVerdict:
     return "transient"
 
 
-def backoff(attempt: int, *, base: float, cap: float) -> float:
-    """Delay before retry number ``attempt`` (1-based): doubling from base, capped."""
-    return min(base * 2 ** max(attempt - 1, 0), cap)
-
-
 def gives_up(*, first_attempt_at: datetime, now: datetime, after: timedelta) -> bool:
     return now - first_attempt_at >= after
 

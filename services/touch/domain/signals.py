@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from touchline.shared.contact import task_reached_customer
-from touchline.shared.messages import HealthScored, Outcome, ProductEvent
+from touchline.shared.messages import BANDS_WORST_FIRST, USAGE_DECLINE_SHARE, HealthScored, Outcome, ProductEvent
 
 from .activity import Activity, UsageRules, clear_decline, in_daily_use, note_decline, record_use, recovered
 from .engine import Signal
 from .tiers import Profile
 
-BAND_RANK = {"action_required": 0, "caution": 1, "healthy": 2, "good": 3}
+BAND_RANK = {band: rank for rank, band in enumerate(BANDS_WORST_FIRST)}
 PROFILE_TRAITS = (
     "name",
     "plan",
@@ -36,7 +36,7 @@ SETUP_TRAIT = "setup_completed"
 
 @dataclass(frozen=True)
 class SignalThresholds:
-    decline: float = 0.3  # usage_trend <= -decline -> usage_declined
+    decline: float = USAGE_DECLINE_SHARE  # usage_trend <= -decline -> usage_declined
     recovered: float = -0.1  # usage_trend >= recovered -> usage_improved
     inactive_days: float = 14.0  # days_since_login >= this -> usage_declined
 

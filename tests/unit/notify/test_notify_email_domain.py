@@ -4,7 +4,6 @@ from email import message_from_bytes, policy
 from touchline.notify.domain.email import (
     Account,
     Contact,
-    backoff,
     classify_smtp,
     delivery_id,
     gives_up,
@@ -88,10 +87,6 @@ def test_5xx_is_permanent_4xx_and_no_answer_are_transient():
     assert classify_smtp(550) == "permanent"
     assert classify_smtp(451) == "transient"
     assert classify_smtp(None) == "transient"
-
-
-def test_backoff_doubles_up_to_the_cap():
-    assert [backoff(n, base=1, cap=5) for n in (1, 2, 3, 4)] == [1, 2, 4, 5]
 
 
 def test_gives_up_only_after_the_allowed_time():
