@@ -122,7 +122,11 @@ class Loops:
                     "smtp send",
                     sending,
                     traceparent=row.get("traceparent"),
-                    attributes={"touchline.delivery_id": row["id"], "touchline.template": row["template"] or ""},
+                    attributes={
+                        "touchline.delivery_id": row["id"],
+                        "touchline.account_id": row["account_id"],
+                        "touchline.template": row["template"] or "",
+                    },
                 )
             await sending
         except SendFailed as exc:
