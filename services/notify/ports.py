@@ -68,6 +68,39 @@ class TaskRepository(Protocol):
     ) -> None: ...
 
 
+class InboxRepository(Protocol):
+    """What deciding a user's in-app messages reads and writes, in the caller's transaction."""
+
+    async def users_messages(self, user_ids: Sequence[str], *, now: datetime, since: datetime) -> list[Row]:
+        """The users' open, unexpired messages and those shown since ``since``; oldest first per user."""
+        ...
+
+    async def mark_shown(self, ids: Sequence[str], *, now: datetime) -> list[Row]:
+        """Stamp first showings; the messages shown now for the first time."""
+        ...
+
+    async def add_outcomes(self, outcomes: Sequence[Outcome]) -> None: ...
+
+
+class AnswerRepository(Protocol):
+    """What recording a survey answer reads and writes, in the caller's transaction."""
+
+    async def lock_delivery(self, delivery_id: str) -> Row | None:
+        """The delivery, locked until the transaction ends (two clicks are answered one by one)."""
+        ...
+
+    async def log_email_answer(self, *, delivery_id: str, answer: Mapping[str, Any], now: datetime) -> None: ...
+
+    async def store_answer(
+        self, *, channel: str, source_id: str, answer: Mapping[str, Any], now: datetime
+    ) -> int | None:
+        """Make ``answer`` the message's or delivery's current one: its new answer number, or None
+        when it is the current answer already."""
+        ...
+
+    async def add_outcomes(self, outcomes: Sequence[Outcome]) -> None: ...
+
+
 class NotifyRepository(TaskRepository, Protocol):
     """What the consumer's handlers read and write, inside the batch's transaction; never commits."""
 

@@ -1,5 +1,6 @@
-"""The notify repository on one connection: the ports the handlers use, over the table modules
-(postgres, pg_parked, pg_inapp, pg_tasks), whose SQL it runs unchanged. Never commits."""
+"""The notify repository on one connection: the ports the handlers, the inbox and the answers use,
+over the table modules (postgres, pg_parked, pg_inapp, pg_tasks, pg_answers), whose SQL it runs
+unchanged. Never commits."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from touchline.shared.messages import Command, Outcome
 
 from ..domain.email import Account, Contact
 from ..ports import ParkedCommand, Row
-from . import pg_inapp, pg_parked, pg_tasks
+from . import pg_answers, pg_inapp, pg_parked, pg_tasks
 from . import postgres as pg
 
 SCHEMA = "notify"
@@ -25,7 +26,7 @@ def _parked(row: Row) -> ParkedCommand:
 
 
 class PgRepository:
-    """Implements NotifyRepository (and so TaskRepository) in the caller's transaction."""
+    """Implements NotifyRepository (and so TaskRepository), InboxRepository and AnswerRepository."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -77,6 +78,25 @@ class PgRepository:
 
     async def announce_inapp(self, user_ids: Sequence[str]) -> None:
         await pg_inapp.announce(self.conn, user_ids)
+
+    async def users_messages(self, user_ids: Sequence[str], *, now: datetime, since: datetime) -> list[Row]:
+        return await pg_inapp.users_messages(self.conn, user_ids, now=now, since=since)
+
+    async def mark_shown(self, ids: Sequence[str], *, now: datetime) -> list[Row]:
+        return await pg_inapp.mark_shown(self.conn, ids, now=now)
+
+    # --- survey answers -------------------------------------------------------------------------
+
+    async def lock_delivery(self, delivery_id: str) -> Row | None:
+        return await pg_answers.lock_delivery(self.conn, delivery_id)
+
+    async def log_email_answer(self, *, delivery_id: str, answer: Mapping[str, Any], now: datetime) -> None:
+        await pg_answers.log_email_answer(self.conn, delivery_id=delivery_id, answer=answer, now=now)
+
+    async def store_answer(
+        self, *, channel: str, source_id: str, answer: Mapping[str, Any], now: datetime
+    ) -> int | None:
+        return await pg_answers.store_answer(self.conn, channel=channel, source_id=source_id, answer=answer, now=now)
 
     # --- CSM tasks and their webhooks -----------------------------------------------------------
 

@@ -22,6 +22,7 @@ from touchline.shared.api_errors import error_responses, field_error, refuse_nul
 
 from ..adapters import pg_inapp
 from ..adapters import postgres as pg
+from ..adapters.pg_repository import PgRepository
 from ..answers import answer_in_app
 from ..domain.outcomes import outcome_for
 from ..domain.surveys import BadAnswer, NotOffered, normalise_answer
@@ -54,7 +55,7 @@ async def eligible_now(state: NotifyState, user_id: str) -> list[dict[str, Any]]
 
     async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
         found = await eligible_messages(
-            conn, [user_id], now=state.now(), cap_count=state.settings.inapp_cap_count, cap_window=window
+            PgRepository(conn), [user_id], now=state.now(), cap_count=state.settings.inapp_cap_count, cap_window=window
         )
         return found.get(user_id, [])
 
@@ -117,7 +118,8 @@ async def post_event(message_id: str, event: InAppEvent, user_id: UserDep, state
                 raise field_error("body", "type", "this message is not a survey; it cannot be answered")
             try:
                 answer = normalise_answer(event.answer, expected=row["survey"])
-                return {"ok": True, "recorded": await answer_in_app(conn, row, answer, now=now) is not None}
+                recorded = await answer_in_app(PgRepository(conn), row, answer, now=now)
+                return {"ok": True, "recorded": recorded is not None}
             except NotOffered as exc:
                 raise HTTPException(400, str(exc)) from None
             except BadAnswer as exc:
