@@ -1,6 +1,8 @@
-"""An in-memory fake of notify's NotifyRepository port (and so TaskRepository), for unit tests of
-the handlers. It keeps the tables' rules the handlers rely on: ON CONFLICT DO NOTHING by the same
-keys, traits merged without losing known values, one open task per account + type + reason."""
+"""An in-memory fake of notify's repository ports (NotifyRepository, TaskRepository,
+InboxRepository, AnswerRepository), for unit tests of the handlers, the inbox and the answers. It
+keeps the tables' rules they rely on: ON CONFLICT DO NOTHING by the same keys, traits merged
+without losing known values, one open task per account + type + reason, an answer stored only when
+it differs from the current one."""
 
 from __future__ import annotations
 
@@ -12,6 +14,15 @@ from touchline.notify.domain.email import Account, Contact
 from touchline.notify.ports import ParkedCommand
 from touchline.shared.messages import Command, Outcome
 
+_ANSWER_DEFAULTS = {"answer": None, "answered_at": None, "answer_seq": 0}
+_INAPP_DEFAULTS = {
+    **_ANSWER_DEFAULTS,
+    "shown_at": None,
+    "seen_at": None,
+    "clicked_at": None,
+    "dismissed_at": None,
+    "expires_at": None,
+}
 _TASK_DEFAULTS = {
     "snoozed_until": None,
     "recurrences": 0,
@@ -43,6 +54,7 @@ class FakeNotifyRepo:
         self.comments: list[dict[str, Any]] = []
         self.endpoints: dict[str, dict[str, Any]] = {}
         self.webhooks: dict[str, dict[str, Any]] = {}
+        self.answer_log: list[dict[str, Any]] = []
 
     # --- helpers for tests ----------------------------------------------------------------------
 
@@ -93,7 +105,7 @@ class FakeNotifyRepo:
                 return False
         if row["id"] in self.deliveries:
             return False
-        self.deliveries[row["id"]] = {"state": "pending", **row}
+        self.deliveries[row["id"]] = {"state": "pending", **_ANSWER_DEFAULTS, **row}
         return True
 
     async def add_outcomes(self, outcomes: Sequence[Outcome]) -> None:
@@ -121,11 +133,51 @@ class FakeNotifyRepo:
         twin = any((m["command_id"], m["user_id"]) == (row["command_id"], row["user_id"]) for m in self.inapp.values())
         if row["id"] in self.inapp or twin:
             return False
-        self.inapp[row["id"]] = dict(row)
+        self.inapp[row["id"]] = {**_INAPP_DEFAULTS, **row}
         return True
 
     async def announce_inapp(self, user_ids: Sequence[str]) -> None:
         self.announced.append(list(user_ids))
+
+    # --- InboxRepository ------------------------------------------------------------------------
+
+    async def users_messages(self, user_ids: Sequence[str], *, now: datetime, since: datetime) -> list[dict[str, Any]]:
+        def wanted(m: dict[str, Any]) -> bool:
+            answer = m["answer"] or {}
+            awaiting = m["answered_at"] is None or (answer.get("partial") is True and answer.get("score") is None)
+            live = m["dismissed_at"] is None and awaiting and (m["expires_at"] is None or m["expires_at"] > now)
+            return live or (m["shown_at"] is not None and m["shown_at"] >= since)
+
+        found = [m for m in self.inapp.values() if m["user_id"] in user_ids and wanted(m)]
+        return [dict(m) for m in sorted(found, key=lambda m: (m["user_id"], m["created_at"], m["id"]))]
+
+    async def mark_shown(self, ids: Sequence[str], *, now: datetime) -> list[dict[str, Any]]:
+        marked = []
+        for i in sorted(ids):
+            if self.inapp[i]["shown_at"] is None:
+                self.inapp[i]["shown_at"] = now
+                marked.append(dict(self.inapp[i]))
+        return marked
+
+    # --- AnswerRepository -----------------------------------------------------------------------
+
+    async def lock_delivery(self, delivery_id: str) -> dict[str, Any] | None:
+        found = self.deliveries.get(delivery_id)
+        return dict(found) if found is not None else None
+
+    async def log_email_answer(self, *, delivery_id: str, answer: Mapping[str, Any], now: datetime) -> None:
+        self.answer_log.append({"delivery_id": delivery_id, "answer": dict(answer), "occurred_at": now})
+
+    async def store_answer(
+        self, *, channel: str, source_id: str, answer: Mapping[str, Any], now: datetime
+    ) -> int | None:
+        row = (self.inapp if channel == "in_app" else self.deliveries).get(source_id)
+        if row is None or row["answer"] == dict(answer):
+            return None
+        row["answer"] = dict(answer)
+        row["answered_at"] = now if channel == "in_app" else (row["answered_at"] or now)
+        row["answer_seq"] += 1
+        return int(row["answer_seq"])
 
     # --- TaskRepository -------------------------------------------------------------------------
 
