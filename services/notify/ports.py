@@ -101,6 +101,33 @@ class AnswerRepository(Protocol):
     async def add_outcomes(self, outcomes: Sequence[Outcome]) -> None: ...
 
 
+class EngagementRepository(Protocol):
+    """What recording opens, clicks, unsubscribes and in-app events writes, in the caller's transaction."""
+
+    async def record_link_event(
+        self,
+        *,
+        delivery_id: str,
+        kind: str,
+        now: datetime,
+        machine: bool = False,
+        index: int | None = None,
+        url: str | None = None,
+    ) -> bool:
+        """Log an open or click and stamp the delivery; True when it is the first of its kind."""
+        ...
+
+    async def unsubscribe(self, *, email: str, account_id: str, via: str, now: datetime) -> bool:
+        """True when this address was subscribed until now."""
+        ...
+
+    async def record_inapp_event(self, message_id: str, *, event: str, now: datetime) -> bool:
+        """Stamp seen/clicked/dismissed; True the first time."""
+        ...
+
+    async def add_outcomes(self, outcomes: Sequence[Outcome]) -> None: ...
+
+
 class NotifyRepository(TaskRepository, Protocol):
     """What the consumer's handlers read and write, inside the batch's transaction; never commits."""
 

@@ -1,6 +1,6 @@
-"""The notify repository on one connection: the ports the handlers, the inbox and the answers use,
-over the table modules (postgres, pg_parked, pg_inapp, pg_tasks, pg_answers), whose SQL it runs
-unchanged. Never commits."""
+"""The notify repository on one connection: the ports the handlers, the inbox, the answers and
+engagement use, over the table modules (postgres, pg_parked, pg_inapp, pg_tasks, pg_answers), whose
+SQL it runs unchanged. Never commits."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def _parked(row: Row) -> ParkedCommand:
 
 
 class PgRepository:
-    """Implements NotifyRepository (and so TaskRepository), InboxRepository and AnswerRepository."""
+    """Implements NotifyRepository (and so TaskRepository), InboxRepository, AnswerRepository and
+    EngagementRepository."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -57,6 +58,23 @@ class PgRepository:
     async def add_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         await pg.add_outcomes(self.conn, outcomes)
 
+    async def record_link_event(
+        self,
+        *,
+        delivery_id: str,
+        kind: str,
+        now: datetime,
+        machine: bool = False,
+        index: int | None = None,
+        url: str | None = None,
+    ) -> bool:
+        return await pg.record_link_event(
+            self.conn, delivery_id=delivery_id, kind=kind, now=now, machine=machine, index=index, url=url
+        )
+
+    async def unsubscribe(self, *, email: str, account_id: str, via: str, now: datetime) -> bool:
+        return await pg.unsubscribe(self.conn, email=email, account_id=account_id, via=via, now=now)
+
     # --- parked email commands ------------------------------------------------------------------
 
     async def park(self, cmd: Command, *, now: datetime, until: datetime) -> bool:
@@ -84,6 +102,9 @@ class PgRepository:
 
     async def mark_shown(self, ids: Sequence[str], *, now: datetime) -> list[Row]:
         return await pg_inapp.mark_shown(self.conn, ids, now=now)
+
+    async def record_inapp_event(self, message_id: str, *, event: str, now: datetime) -> bool:
+        return await pg_inapp.record_event(self.conn, message_id, event=event, now=now)
 
     # --- survey answers -------------------------------------------------------------------------
 

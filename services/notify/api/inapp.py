@@ -21,12 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from touchline.shared.api_errors import error_responses, field_error, refuse_nul
 
 from ..adapters import pg_inapp
-from ..adapters import postgres as pg
 from ..adapters.pg_repository import PgRepository
 from ..answers import answer_in_app
-from ..domain.outcomes import outcome_for
 from ..domain.surveys import BadAnswer, NotOffered, normalise_answer
 from ..domain.tokens import verify_user_token
+from ..engagement import record_inapp_event
 from ..inbox import eligible_messages
 from ..state import NotifyState, StateDep
 from ..streams import StreamHub
@@ -124,9 +123,7 @@ async def post_event(message_id: str, event: InAppEvent, user_id: UserDep, state
                 raise HTTPException(400, str(exc)) from None
             except BadAnswer as exc:
                 raise field_error("body", "answer", str(exc)) from None
-        first = await pg_inapp.record_event(conn, message_id, event=event.type, now=now)
-        if first:
-            await pg.add_outcomes(conn, [outcome_for(row, kind=f"inapp.{event.type}", occurrence=event.type, now=now)])
+        first = await record_inapp_event(PgRepository(conn), row, event=event.type, now=now)
         return {"ok": True, "recorded": first}
 
     result: dict[str, Any] = await state.write(work)
