@@ -1,5 +1,6 @@
 """An in-memory fake of notify's repository ports (NotifyRepository, TaskRepository,
-InboxRepository, AnswerRepository), for unit tests of the handlers, the inbox and the answers. It
+InboxRepository, AnswerRepository, EngagementRepository), for unit tests of the handlers, the inbox,
+the answers and engagement. It
 keeps the tables' rules they rely on: ON CONFLICT DO NOTHING by the same keys, traits merged
 without losing known values, one open task per account + type + reason, an answer stored only when
 it differs from the current one."""
@@ -15,6 +16,14 @@ from touchline.notify.ports import ParkedCommand
 from touchline.shared.messages import Command, Outcome
 
 _ANSWER_DEFAULTS = {"answer": None, "answered_at": None, "answer_seq": 0}
+_DELIVERY_DEFAULTS = {
+    **_ANSWER_DEFAULTS,
+    "state": "pending",
+    "sent_at": None,
+    "opened_at": None,
+    "machine_opened_at": None,
+    "clicked_at": None,
+}
 _INAPP_DEFAULTS = {
     **_ANSWER_DEFAULTS,
     "shown_at": None,
@@ -55,6 +64,8 @@ class FakeNotifyRepo:
         self.endpoints: dict[str, dict[str, Any]] = {}
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.answer_log: list[dict[str, Any]] = []
+        self.link_events: list[dict[str, Any]] = []
+        self.preferences: dict[str, dict[str, Any]] = {}
 
     # --- helpers for tests ----------------------------------------------------------------------
 
@@ -105,7 +116,7 @@ class FakeNotifyRepo:
                 return False
         if row["id"] in self.deliveries:
             return False
-        self.deliveries[row["id"]] = {"state": "pending", **_ANSWER_DEFAULTS, **row}
+        self.deliveries[row["id"]] = {**_DELIVERY_DEFAULTS, **row}
         return True
 
     async def add_outcomes(self, outcomes: Sequence[Outcome]) -> None:
@@ -158,6 +169,44 @@ class FakeNotifyRepo:
                 self.inapp[i]["shown_at"] = now
                 marked.append(dict(self.inapp[i]))
         return marked
+
+    # --- EngagementRepository -------------------------------------------------------------------
+
+    async def record_link_event(
+        self,
+        *,
+        delivery_id: str,
+        kind: str,
+        now: datetime,
+        machine: bool = False,
+        index: int | None = None,
+        url: str | None = None,
+    ) -> bool:
+        self.link_events.append({"delivery_id": delivery_id, "kind": kind, "machine": machine, "url": url})
+        column = (
+            "machine_opened_at" if kind == "open" and machine else {"open": "opened_at", "click": "clicked_at"}[kind]
+        )
+        delivery = self.deliveries.get(delivery_id)
+        if delivery is None or delivery[column] is not None:
+            return False
+        delivery[column] = now
+        return True
+
+    async def unsubscribe(self, *, email: str, account_id: str, via: str, now: datetime) -> bool:
+        known = self.preferences.get(email.lower())
+        if known is not None and known["unsubscribed_at"] is not None:
+            return False
+        self.preferences[email.lower()] = {"unsubscribed_at": now, "account_id": account_id, "via": via}
+        self.unsubscribes.add(email.lower())
+        return True
+
+    async def record_inapp_event(self, message_id: str, *, event: str, now: datetime) -> bool:
+        column = {"seen": "seen_at", "clicked": "clicked_at", "dismissed": "dismissed_at"}[event]
+        message = self.inapp.get(message_id)
+        if message is None or message[column] is not None:
+            return False
+        message[column] = now
+        return True
 
     # --- AnswerRepository -----------------------------------------------------------------------
 
