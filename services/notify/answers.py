@@ -15,12 +15,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from .adapters import pg_answers
-from .adapters import postgres as pg
 from .domain.outcomes import outcome_for
 from .domain.surveys import check_offered, merge_answer
+from .ports import AnswerRepository
 
 
 def answer_occurrence(seq: int) -> str:
@@ -36,37 +33,37 @@ def offered_in_app(row: Mapping[str, Any]) -> list[Any] | None:
 
 
 async def _store(
-    conn: AsyncConnection, row: Mapping[str, Any], given: Mapping[str, Any], *, channel: str, now: datetime
+    repo: AnswerRepository, row: Mapping[str, Any], given: Mapping[str, Any], *, channel: str, now: datetime
 ) -> dict[str, Any] | None:
     merged = merge_answer(row.get("answer"), given)
-    seq = await pg_answers.store_answer(conn, channel=channel, source_id=str(row["id"]), answer=merged, now=now)
+    seq = await repo.store_answer(channel=channel, source_id=str(row["id"]), answer=merged, now=now)
     if seq is None:
         return None
     kind = "inapp.answered" if channel == "in_app" else "email.answered"
     outcome = outcome_for(row, kind=kind, occurrence=answer_occurrence(seq), now=now, answer=merged)
-    await pg.add_outcomes(conn, [outcome])
+    await repo.add_outcomes([outcome])
     return merged
 
 
 async def answer_in_app(
-    conn: AsyncConnection, row: Mapping[str, Any], given: Mapping[str, Any], *, now: datetime
+    repo: AnswerRepository, row: Mapping[str, Any], given: Mapping[str, Any], *, now: datetime
 ) -> dict[str, Any] | None:
     """Record an in-app answer (``row`` locked by the caller); the stored answer when it is a new one.
 
     NotOffered when it names a choice the message did not offer.
     """
     check_offered(given, offered_in_app(row))
-    return await _store(conn, row, given, channel="in_app", now=now)
+    return await _store(repo, row, given, channel="in_app", now=now)
 
 
 async def answer_email(
-    conn: AsyncConnection, delivery_id: str, given: Mapping[str, Any], *, now: datetime
+    repo: AnswerRepository, delivery_id: str, given: Mapping[str, Any], *, now: datetime
 ) -> tuple[Mapping[str, Any], dict[str, Any] | None] | None:
     """Record a one-click (or follow-up) answer to a mail: (the delivery, the stored answer when it
     is a new one), or None when there is no such delivery. The answer comes from a signed link, so
     it is one the mail offered."""
-    row = await pg_answers.lock_delivery(conn, delivery_id)
+    row = await repo.lock_delivery(delivery_id)
     if row is None:
         return None
-    await pg_answers.log_email_answer(conn, delivery_id=delivery_id, answer=given, now=now)
-    return row, await _store(conn, row, given, channel="email", now=now)
+    await repo.log_email_answer(delivery_id=delivery_id, answer=given, now=now)
+    return row, await _store(repo, row, given, channel="email", now=now)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Sequence
 
-from touchline.shared.consumer import ConsumerRunner
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from touchline.shared.cloudevents import Envelope
+from touchline.shared.consumer import ConsumerRunner, Outgoing
 from touchline.shared.runtime import Runtime, start_consumer
 
+from .adapters.pg_repository import PgRepository
 from .handlers import Deps, handle_batch
 from .topology import TOPOLOGY
 
@@ -15,10 +19,13 @@ SCHEMA = "notify"
 
 
 def start(runtime: Runtime, deps: Deps) -> ConsumerRunner:
+    async def handler(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> Outgoing:
+        return await handle_batch(envelopes, repo=PgRepository(conn), deps=deps)
+
     return start_consumer(
         runtime,
         group_id=GROUP,
         subscribe=TOPOLOGY.subscribes,
         schema=SCHEMA,
-        handler=partial(handle_batch, deps=deps),
+        handler=handler,
     )

@@ -1,8 +1,10 @@
 """Consumer-side handlers: one per message type, listed in HANDLERS; commands dispatch by channel.
 
-Nothing here talks to SMTP or webhooks: a command becomes durable rows (deliveries "pending",
-inbox messages, tasks, or a parked email command waiting for its recipient) and staged outcomes in
-the consumer's transaction; loops send later.
+Message -> ports -> domain -> ports: every read and write goes through a NotifyRepository (the
+batch's transaction; ``adapters.pg_repository`` in the service, a fake in unit tests). Nothing here
+talks to SMTP or webhooks: a command becomes durable rows (deliveries "pending", inbox messages,
+tasks, or a parked email command waiting for its recipient) and staged outcomes in the consumer's
+transaction; loops send later.
 """
 
 from __future__ import annotations
@@ -15,15 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
 from touchline.shared.cloudevents import Envelope
 from touchline.shared.consumer import Outgoing
-from touchline.shared.db import dedup_key, first_seen
+from touchline.shared.db import dedup_key
 from touchline.shared.messages import Command, Message, ProductEvent
 
-from .adapters import pg_inapp, pg_parked
-from .adapters import postgres as pg
 from .compose import Composer, template_context
 from .domain import waiting
 from .domain.email import (
@@ -38,6 +36,7 @@ from .domain.email import (
 )
 from .domain.outcomes import outcome_for
 from .domain.surveys import BadAnswer, offered_features
+from .ports import NotifyRepository
 from .task_handlers import TaskDeps, on_task_command
 from .templates import Catalog
 
@@ -59,18 +58,18 @@ class Deps:
     recipient_wait: timedelta = timedelta(hours=24)
 
 
-async def on_event(conn: AsyncConnection, deps: Deps, event: ProductEvent) -> None:
+async def on_event(repo: NotifyRepository, deps: Deps, event: ProductEvent) -> None:
     """identify/group build the contacts directory; everything else is for other services."""
     now = deps.now()
     if event.kind == "identify" and event.user_id:
-        await pg.upsert_contact(conn, account_id=event.account_id, user_id=event.user_id, traits=event.traits, now=now)
+        await repo.upsert_contact(account_id=event.account_id, user_id=event.user_id, traits=event.traits, now=now)
     elif event.kind == "group":
-        await pg.upsert_account(conn, account_id=event.account_id, traits=event.traits, now=now)
+        await repo.upsert_account(account_id=event.account_id, traits=event.traits, now=now)
         if event.user_id:
-            await pg.upsert_contact(conn, account_id=event.account_id, user_id=event.user_id, traits={}, now=now)
+            await repo.upsert_contact(account_id=event.account_id, user_id=event.user_id, traits={}, now=now)
     else:
         return
-    await release_parked(conn, deps, event.account_id)
+    await release_parked(repo, deps, event.account_id)
 
 
 def survey_refusal(catalog: Catalog, template: str, variables: Mapping[str, Any]) -> str | None:
@@ -85,11 +84,11 @@ def survey_refusal(catalog: Catalog, template: str, variables: Mapping[str, Any]
     return None
 
 
-async def on_email(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
-    await settle_email(conn, deps, cmd, deadline=None)
+async def on_email(repo: NotifyRepository, deps: Deps, cmd: Command) -> None:
+    await settle_email(repo, deps, cmd, deadline=None)
 
 
-async def settle_email(conn: AsyncConnection, deps: Deps, cmd: Command, *, deadline: datetime | None) -> bool:
+async def settle_email(repo: NotifyRepository, deps: Deps, cmd: Command, *, deadline: datetime | None) -> bool:
     """Deliver the command, park it until a recipient is known, or report it failed.
 
     ``deadline`` is the parked command's (None when first seen). True when it is settled: delivered
@@ -101,17 +100,17 @@ async def settle_email(conn: AsyncConnection, deps: Deps, cmd: Command, *, deadl
     template = cmd.template or ""
     if not deps.composer.catalog.has_email(template):
         detail = f"no email template {template!r}"
-        await pg.add_outcomes(
-            conn, [outcome_for(source, kind="email.failed", occurrence="template", now=now, detail=detail)]
+        await repo.add_outcomes(
+            [outcome_for(source, kind="email.failed", occurrence="template", now=now, detail=detail)]
         )
         return True
     refusal = survey_refusal(deps.composer.catalog, template, cmd.variables)
     if refusal:
         outcome = outcome_for(source, kind="email.failed", occurrence="refused", now=now, detail=refusal)
-        await pg.add_outcomes(conn, [outcome])
+        await repo.add_outcomes([outcome])
         return True
-    account = await pg.get_account(conn, cmd.account_id)
-    contacts = await pg.list_contacts(conn, cmd.account_id)
+    account = await repo.get_account(cmd.account_id)
+    contacts = await repo.list_contacts(cmd.account_id)
     recipients = resolve_recipients(
         role=cmd.recipients.role,
         user_ids=cmd.recipients.user_ids,
@@ -123,19 +122,19 @@ async def settle_email(conn: AsyncConnection, deps: Deps, cmd: Command, *, deadl
         has_recipients=bool(recipients), role=cmd.recipients.role, now=now, deadline=deadline, wait=deps.recipient_wait
     )
     if isinstance(decision, waiting.Park):
-        if deadline is None and await pg_parked.park(conn, cmd, now=now, until=decision.until):
+        if deadline is None and await repo.park(cmd, now=now, until=decision.until):
             log.info("email command parked until a recipient is known", extra={"command": cmd.command_id})
         return False
     if isinstance(decision, waiting.GiveUp):
         outcome = outcome_for(source, kind="email.failed", occurrence="norecipient", now=now, detail=decision.detail)
-        await pg.add_outcomes(conn, [outcome])
+        await repo.add_outcomes([outcome])
         return True
-    await _deliver(conn, deps, cmd, recipients=recipients, account=account, contacts=contacts, source=source)
+    await _deliver(repo, deps, cmd, recipients=recipients, account=account, contacts=contacts, source=source)
     return True
 
 
 async def _deliver(
-    conn: AsyncConnection,
+    repo: NotifyRepository,
     deps: Deps,
     cmd: Command,
     *,
@@ -146,7 +145,7 @@ async def _deliver(
 ) -> None:
     now = deps.now()
     template = cmd.template or ""
-    silenced = await pg.unsubscribed(conn, [r.email for r in recipients])
+    silenced = await repo.unsubscribed([r.email for r in recipients])
     by_user = {c.user_id: c for c in contacts}
     for recipient in recipients:
         did = delivery_id(cmd.command_id, recipient.email)
@@ -164,9 +163,8 @@ async def _deliver(
         if suppressed(recipient, unsubscribed=recipient.email.lower() in silenced):
             row["state"] = "suppressed"
         row["traceparent"] = _TRACEPARENT.get()
-        if await pg.insert_delivery(conn, row) and row.get("state") == "suppressed":
-            await pg.add_outcomes(
-                conn,
+        if await repo.insert_delivery(row) and row.get("state") == "suppressed":
+            await repo.add_outcomes(
                 [
                     outcome_for(
                         row, kind="email.failed", occurrence="suppressed", now=now, detail="suppressed: unsubscribed"
@@ -175,32 +173,32 @@ async def _deliver(
             )
 
 
-async def release_parked(conn: AsyncConnection, deps: Deps, account_id: str) -> int:
+async def release_parked(repo: NotifyRepository, deps: Deps, account_id: str) -> int:
     """The account's directory changed: deliver what was waiting for it. Returns how many settled.
 
     Runs in the consumer's transaction, so the release, its deliveries and the consumed offset of
     the event that caused it commit together; the row lock keeps the expiry sweep off meanwhile.
     """
     settled = 0
-    for row in await pg_parked.for_account(conn, account_id):
-        if await settle_email(conn, deps, pg_parked.command_of(row), deadline=row["expires_at"]):
-            await pg_parked.unpark(conn, row["command_id"])
+    for parked in await repo.parked_for_account(account_id):
+        if await settle_email(repo, deps, parked.command, deadline=parked.expires_at):
+            await repo.unpark(parked.command_id)
             settled += 1
     return settled
 
 
-async def expire_parked(engine: AsyncEngine, deps: Deps, *, limit: int = 100) -> int:
-    """Settle parked commands whose wait is over (a last look for recipients, else email.failed)."""
+async def expire_parked(repo: NotifyRepository, deps: Deps, *, limit: int = 100) -> int:
+    """Settle parked commands whose wait is over (a last look for recipients, else email.failed),
+    in the sweep's own transaction (``repo``'s)."""
     settled = 0
-    async with engine.begin() as conn:
-        for row in await pg_parked.due(conn, now=deps.now(), limit=limit):
-            if await settle_email(conn, deps, pg_parked.command_of(row), deadline=row["expires_at"]):
-                await pg_parked.unpark(conn, row["command_id"])
-                settled += 1
+    for parked in await repo.parked_due(now=deps.now(), limit=limit):
+        if await settle_email(repo, deps, parked.command, deadline=parked.expires_at):
+            await repo.unpark(parked.command_id)
+            settled += 1
     return settled
 
 
-async def on_in_app(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
+async def on_in_app(repo: NotifyRepository, deps: Deps, cmd: Command) -> None:
     now = deps.now()
     catalog = deps.composer.catalog
     if (cmd.template or "") not in catalog.inapp:
@@ -208,8 +206,8 @@ async def on_in_app(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
     refusal = survey_refusal(catalog, cmd.template or "", cmd.variables)
     if refusal:
         raise ValueError(refusal)  # dead-lettered with the reason: nothing to show, and nobody to tell
-    account = await pg.get_account(conn, cmd.account_id)
-    contacts = {c.user_id: c for c in await pg.list_contacts(conn, cmd.account_id)}
+    account = await repo.get_account(cmd.account_id)
+    contacts = {c.user_id: c for c in await repo.list_contacts(cmd.account_id)}
     if cmd.recipients.role == "user":
         user_ids = list(dict.fromkeys(cmd.recipients.user_ids))
     elif cmd.recipients.role in ("admins", "users"):
@@ -234,8 +232,7 @@ async def on_in_app(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
         rendered = catalog.render_inapp(cmd.template or "", locale=locale, context=context)
         days = rendered.expires_days
         expiry = timedelta(days=days) if days is not None else deps.inapp_expiry
-        inserted = await pg_inapp.insert_message(
-            conn,
+        inserted = await repo.insert_inapp_message(
             {
                 "id": str(uuid.uuid5(_INAPP_NS, f"{cmd.command_id}\n{user_id}")),
                 "command_id": cmd.command_id,
@@ -261,43 +258,44 @@ async def on_in_app(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
         if inserted:
             stored.append(user_id)
     # In this transaction, so open streams (on any replica) hear of it exactly when it is committed.
-    await pg_inapp.announce(conn, stored)
+    await repo.announce_inapp(stored)
 
 
-async def on_task(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
-    await on_task_command(conn, deps.tasks, cmd)
+async def on_task(repo: NotifyRepository, deps: Deps, cmd: Command) -> None:
+    await on_task_command(repo, deps.tasks, cmd)
 
 
-CHANNELS: dict[str, Callable[[AsyncConnection, Deps, Command], Awaitable[None]]] = {
+CHANNELS: dict[str, Callable[[NotifyRepository, Deps, Command], Awaitable[None]]] = {
     "email": on_email,
     "in_app": on_in_app,
     "task": on_task,
 }
 
 
-async def on_command(conn: AsyncConnection, deps: Deps, cmd: Command) -> None:
-    await CHANNELS[cmd.channel](conn, deps, cmd)
+async def on_command(repo: NotifyRepository, deps: Deps, cmd: Command) -> None:
+    await CHANNELS[cmd.channel](repo, deps, cmd)
 
 
-HANDLERS: dict[type[Message], Callable[[AsyncConnection, Deps, Message], Awaitable[None]]] = {
+HANDLERS: dict[type[Message], Callable[[NotifyRepository, Deps, Message], Awaitable[None]]] = {
     ProductEvent: on_event,  # type: ignore[dict-item]
     Command: on_command,  # type: ignore[dict-item]
 }
 
 
-async def handle_batch(conn: AsyncConnection, envelopes: Sequence[Envelope], *, deps: Deps) -> Outgoing:
-    """The ConsumerRunner handler. Outcomes go through the outbox, so nothing is returned to publish."""
+async def handle_batch(envelopes: Sequence[Envelope], *, repo: NotifyRepository, deps: Deps) -> Outgoing:
+    """One consumer batch, in ``repo``'s transaction (the runner's). Outcomes go through the outbox,
+    so nothing is returned to publish."""
     wanted = [e for e in envelopes if type(e.message) in HANDLERS]
-    fresh = await first_seen(conn, "notify", [dedup_key(e) for e in wanted], now=deps.now())
+    fresh = await repo.first_seen([dedup_key(e) for e in wanted], now=deps.now())
     for env in wanted:
         if dedup_key(env) not in fresh:
             continue
         if env.traceparent is None:
-            await HANDLERS[type(env.message)](conn, deps, env.message)
+            await HANDLERS[type(env.message)](repo, deps, env.message)
             continue
         token = _TRACEPARENT.set(env.traceparent)
         try:
-            await HANDLERS[type(env.message)](conn, deps, env.message)
+            await HANDLERS[type(env.message)](repo, deps, env.message)
         finally:
             _TRACEPARENT.reset(token)
     return []

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .adapters import pg_inapp
-from .adapters import postgres as pg
+from .adapters.pg_repository import PgRepository
 from .domain.inapp import InboxItem, eligible
 from .domain.outcomes import outcome_for
 from .domain.surveys import awaits_answer
+from .ports import InboxRepository
 
 Message = dict[str, Any]
 
@@ -45,21 +45,21 @@ def _item(row: Mapping[str, Any]) -> InboxItem:
 
 
 async def eligible_messages(
-    conn: AsyncConnection, user_ids: Sequence[str], *, now: datetime, cap_count: int, cap_window: timedelta
+    repo: InboxRepository, user_ids: Sequence[str], *, now: datetime, cap_count: int, cap_window: timedelta
 ) -> dict[str, list[Message]]:
     """Each user's eligible messages, oldest first; a user with none is left out."""
-    found, _ = await _decide(conn, user_ids, now=now, cap_count=cap_count, cap_window=cap_window)
+    found, _ = await _decide(repo, user_ids, now=now, cap_count=cap_count, cap_window=cap_window)
     return found
 
 
 async def _decide(
-    conn: AsyncConnection, user_ids: Sequence[str], *, now: datetime, cap_count: int, cap_window: timedelta
+    repo: InboxRepository, user_ids: Sequence[str], *, now: datetime, cap_count: int, cap_window: timedelta
 ) -> tuple[dict[str, list[Message]], int]:
     """The eligible messages per user, and how many were shown for the first time."""
     if not user_ids:
         return {}, 0
     by_user: dict[str, list[Mapping[str, Any]]] = {}
-    for row in await pg_inapp.users_messages(conn, user_ids, now=now, since=now - cap_window):
+    for row in await repo.users_messages(user_ids, now=now, since=now - cap_window):
         by_user.setdefault(row["user_id"], []).append(row)
     shown: dict[str, list[Mapping[str, Any]]] = {}
     newly: list[str] = []
@@ -68,9 +68,9 @@ async def _decide(
         ids = set(decision.show)
         shown[user] = [r for r in rows if r["id"] in ids]
         newly.extend(decision.newly_shown)
-    marked = await pg_inapp.mark_shown(conn, newly, now=now)
+    marked = await repo.mark_shown(newly, now=now)
     if marked:
-        await pg.add_outcomes(conn, [outcome_for(r, kind="inapp.shown", occurrence="shown", now=now) for r in marked])
+        await repo.add_outcomes([outcome_for(r, kind="inapp.shown", occurrence="shown", now=now) for r in marked])
     return {user: [view(r) for r in rows] for user, rows in shown.items() if rows}, len(marked)
 
 
@@ -87,7 +87,7 @@ class PgInbox:
     async def eligible(self, user_ids: Sequence[str]) -> Mapping[str, Sequence[Message]]:
         async with self.engine.begin() as conn:
             found, marked = await _decide(
-                conn, user_ids, now=self.now(), cap_count=self.cap_count, cap_window=self.cap_window
+                PgRepository(conn), user_ids, now=self.now(), cap_count=self.cap_count, cap_window=self.cap_window
             )
         if marked:
             self.shown()

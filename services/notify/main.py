@@ -31,6 +31,7 @@ from touchline.shared.tracing import Tracing
 from . import backlog, consumer
 from .adapters import pg_inapp, pg_tasks
 from .adapters.pg_listen import PgListener, listen_dsn
+from .adapters.pg_repository import PgRepository
 from .adapters.smtp import SmtpMailer
 from .adapters.webhooks import HttpxPoster
 from .api import answers, inapp, mail_answers, tasks, tracking, unsubscribe
@@ -222,7 +223,8 @@ def _start_loops(runtime: Runtime, settings: NotifySettings, loops: Loops, deps:
         # Until a simulated clock hears its first time, now() is the wall clock: waits would age wrongly.
         if not runtime.clock.known:
             return 0
-        settled = await expire_parked(runtime.engine, deps)
+        async with runtime.engine.begin() as conn:
+            settled = await expire_parked(PgRepository(conn), deps)
         if settled:
             loops.poke("mail", "outcomes")
         return settled

@@ -1,7 +1,7 @@
 """CSM tasks: opening (one open task per account + type + reason), the CSM's actions, telling the CSM.
 
-Used by the consumer (task commands) and by the task API; each function runs inside the
-caller's transaction and stages its outcomes and notifications there.
+Used by the consumer (task commands) and by the task API; each function reads and writes through a
+TaskRepository in the caller's transaction and stages its outcomes and notifications there.
 """
 
 from __future__ import annotations
@@ -12,16 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from touchline.shared.messages import Command
 
-from .adapters import pg_tasks
-from .adapters import postgres as pg
 from .compose import Composer, template_context
 from .domain import tasks as rules
 from .domain.email import Recipient, delivery_id, pick_locale
 from .domain.outcomes import outcome_for
+from .ports import TaskRepository
 from .templates import TASK_TEMPLATE
 
 _TASK_NS = uuid.UUID("a6d4c1f0-2b7e-4e9a-8c3d-1f2e3d4c5b6a")
@@ -45,24 +42,23 @@ class TaskClosed(ValueError):
     pass
 
 
-async def on_task_command(conn: AsyncConnection, deps: TaskDeps, cmd: Command) -> None:
+async def on_task_command(repo: TaskRepository, deps: TaskDeps, cmd: Command) -> None:
     spec = cmd.task
     if spec is None:
         raise ValueError("task: a task command needs a task spec")
     now = deps.now()
-    existing = await pg_tasks.open_task_for(conn, account_id=cmd.account_id, type_=spec.type, reason=spec.reason)
+    existing = await repo.open_task_for(account_id=cmd.account_id, type_=spec.type, reason=spec.reason)
     state = rules.ExistingTask(existing["id"], existing["status"], existing["snoozed_until"]) if existing else None
     decision = rules.decide(state, now=now)
     link = {"command_id": cmd.command_id, "playbook": cmd.playbook, "step": cmd.step, "enrolment_id": cmd.enrolment_id}
     if isinstance(decision, rules.Create):
-        account = await pg.get_account(conn, cmd.account_id)
+        account = await repo.get_account(cmd.account_id)
         pool = rules.pool_for(account.tier if account else None, deps.pools)
-        turn = await pg_tasks.next_turn(conn, pool) if pool and not (account and account.csm_owner) else 0
+        turn = await repo.next_turn(pool) if pool and not (account and account.csm_owner) else 0
         owner = rules.pick_owner(
             csm_owner=account.csm_owner if account else None, pool=deps.pools.get(pool or ""), turn=turn
         )
-        row = await pg_tasks.insert_task(
-            conn,
+        row = await repo.insert_task(
             {
                 "id": str(uuid.uuid5(_TASK_NS, cmd.command_id)),
                 "account_id": cmd.account_id,
@@ -80,12 +76,12 @@ async def on_task_command(conn: AsyncConnection, deps: TaskDeps, cmd: Command) -
                 **link,
             },
         )
-        await tell(conn, deps, row, kind="task.opened", occurrence="opened", detail=f"owner {owner or 'unassigned'}")
+        await tell(repo, deps, row, kind="task.opened", occurrence="opened", detail=f"owner {owner or 'unassigned'}")
         return
     if isinstance(decision, rules.HoldBack):
-        row = await pg_tasks.bump(conn, decision.task_id, column="held_back", now=now, reopen=False)
+        row = await repo.bump(decision.task_id, column="held_back", now=now, reopen=False)
         detail = f"held back: snoozed until {decision.until.isoformat()}"
-        await tell(conn, deps, row, kind="task.updated", occurrence=f"held-{row['held_back']}", detail=detail)
+        await tell(repo, deps, row, kind="task.updated", occurrence=f"held-{row['held_back']}", detail=detail)
         return
     task_id = decision.task_id
     assert existing is not None
@@ -95,17 +91,17 @@ async def on_task_command(conn: AsyncConnection, deps: TaskDeps, cmd: Command) -
         changes["due_at"] = min(
             existing["due_at"], rules.due_at(priority=spec.priority, created_at=now, explicit=spec.due_at)
         )
-    await pg_tasks.update_task(conn, task_id, changes)
+    await repo.update_task(task_id, changes)
     reopen = isinstance(decision, rules.Reopen)
-    row = await pg_tasks.bump(conn, task_id, column="recurrences", now=now, reopen=reopen)
+    row = await repo.bump(task_id, column="recurrences", now=now, reopen=reopen)
     detail = "reopened after snooze" if reopen else f"recurred ({row['recurrences']} times)"
     await tell(
-        conn, deps, row, kind="task.updated", occurrence=f"recur-{row['recurrences']}", detail=detail, mail=reopen
+        repo, deps, row, kind="task.updated", occurrence=f"recur-{row['recurrences']}", detail=detail, mail=reopen
     )
 
 
 async def tell(
-    conn: AsyncConnection,
+    repo: TaskRepository,
     deps: TaskDeps,
     row: Mapping[str, Any],
     *,
@@ -119,14 +115,13 @@ async def tell(
     outcome = outcome_for(
         {**row, "template": None, "user_id": None}, kind=kind, occurrence=occurrence, now=now, detail=detail
     )
-    await pg.add_outcomes(conn, [outcome])
+    await repo.add_outcomes([outcome])
     payload = {"type": kind, "timestamp": now.isoformat(), "detail": detail, "data": task_view(row, now=now)}
-    for endpoint in await pg_tasks.live_endpoints(conn, deps.endpoints):
+    for endpoint in await repo.live_endpoints(deps.endpoints):
         if endpoint["kind"] == "slack" and kind != "task.opened":
             continue
         body = _slack_text(row) if endpoint["kind"] == "slack" else payload
-        await pg_tasks.insert_webhook(
-            conn,
+        await repo.insert_webhook(
             delivery_id=f"{endpoint['id']}:{outcome.outcome_id}",
             endpoint_id=endpoint["id"],
             event_type=kind,
@@ -134,13 +129,13 @@ async def tell(
             now=now,
         )
     if (kind == "task.opened" if mail is None else mail) and row["owner"]:
-        await mail_owner(conn, deps, row, occurrence=occurrence)
+        await mail_owner(repo, deps, row, occurrence=occurrence)
 
 
-async def mail_owner(conn: AsyncConnection, deps: TaskDeps, row: Mapping[str, Any], *, occurrence: str) -> None:
+async def mail_owner(repo: TaskRepository, deps: TaskDeps, row: Mapping[str, Any], *, occurrence: str) -> None:
     """A mail to the CSM: internal, so preferences never suppress it."""
     now = deps.now()
-    account = await pg.get_account(conn, row["account_id"])
+    account = await repo.get_account(row["account_id"])
     owner = str(row["owner"])
     recipient = Recipient(
         owner, None, pick_locale(account.locale if account else None, default=deps.composer.default_locale), None, True
@@ -158,7 +153,7 @@ async def mail_owner(conn: AsyncConnection, deps: TaskDeps, row: Mapping[str, An
         now=now,
         source=source,
     )
-    await pg.insert_delivery(conn, delivery)
+    await repo.insert_delivery(delivery)
 
 
 def _contact(value: Any) -> str | None:
@@ -187,8 +182,8 @@ def task_view(row: Mapping[str, Any], *, now: datetime) -> dict[str, Any]:
     return view
 
 
-async def _load_open(conn: AsyncConnection, task_id: str) -> Mapping[str, Any]:
-    row = await pg_tasks.get_task(conn, task_id, lock=True)
+async def _load_open(repo: TaskRepository, task_id: str) -> Mapping[str, Any]:
+    row = await repo.get_task(task_id, lock=True)
     if row is None:
         raise TaskNotFound(task_id)
     if row["status"] not in ("open", "snoozed"):
@@ -196,23 +191,21 @@ async def _load_open(conn: AsyncConnection, task_id: str) -> Mapping[str, Any]:
     return row
 
 
-async def assign(conn: AsyncConnection, deps: TaskDeps, task_id: str, *, owner: str) -> Mapping[str, Any]:
-    await _load_open(conn, task_id)
-    row = await pg_tasks.update_task(conn, task_id, {"owner": owner, "updated_at": deps.now()})
+async def assign(repo: TaskRepository, deps: TaskDeps, task_id: str, *, owner: str) -> Mapping[str, Any]:
+    await _load_open(repo, task_id)
+    row = await repo.update_task(task_id, {"owner": owner, "updated_at": deps.now()})
     assert row is not None
     occurrence = f"assign-{uuid.uuid4().hex[:12]}"
-    await tell(conn, deps, row, kind="task.updated", occurrence=occurrence, detail=f"assigned to {owner}", mail=True)
+    await tell(repo, deps, row, kind="task.updated", occurrence=occurrence, detail=f"assigned to {owner}", mail=True)
     return row
 
 
-async def snooze(conn: AsyncConnection, deps: TaskDeps, task_id: str, *, until: datetime) -> Mapping[str, Any]:
-    await _load_open(conn, task_id)
-    row = await pg_tasks.update_task(
-        conn, task_id, {"status": "snoozed", "snoozed_until": until, "updated_at": deps.now()}
-    )
+async def snooze(repo: TaskRepository, deps: TaskDeps, task_id: str, *, until: datetime) -> Mapping[str, Any]:
+    await _load_open(repo, task_id)
+    row = await repo.update_task(task_id, {"status": "snoozed", "snoozed_until": until, "updated_at": deps.now()})
     assert row is not None
     await tell(
-        conn,
+        repo,
         deps,
         row,
         kind="task.updated",
@@ -223,21 +216,21 @@ async def snooze(conn: AsyncConnection, deps: TaskDeps, task_id: str, *, until: 
     return row
 
 
-async def comment(conn: AsyncConnection, deps: TaskDeps, task_id: str, *, author: str | None, body: str) -> None:
-    row = await pg_tasks.get_task(conn, task_id)
+async def comment(repo: TaskRepository, deps: TaskDeps, task_id: str, *, author: str | None, body: str) -> None:
+    row = await repo.get_task(task_id)
     if row is None:
         raise TaskNotFound(task_id)
-    await pg_tasks.add_comment(conn, task_id=task_id, author=author, body=body, now=deps.now())
+    await repo.add_comment(task_id=task_id, author=author, body=body, now=deps.now())
 
 
 async def complete(
-    conn: AsyncConnection, deps: TaskDeps, task_id: str, *, status: str, reason: str
+    repo: TaskRepository, deps: TaskDeps, task_id: str, *, status: str, reason: str
 ) -> Mapping[str, Any]:
-    await _load_open(conn, task_id)
+    await _load_open(repo, task_id)
     now = deps.now()
-    row = await pg_tasks.update_task(
-        conn, task_id, {"status": status, "close_reason": reason, "closed_at": now, "updated_at": now}
+    row = await repo.update_task(
+        task_id, {"status": status, "close_reason": reason, "closed_at": now, "updated_at": now}
     )
     assert row is not None
-    await tell(conn, deps, row, kind="task.completed", occurrence="closed", detail=f"{status}: {reason}", mail=False)
+    await tell(repo, deps, row, kind="task.completed", occurrence="closed", detail=f"{status}: {reason}", mail=False)
     return row

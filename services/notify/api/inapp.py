@@ -21,11 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from touchline.shared.api_errors import error_responses, field_error, refuse_nul
 
 from ..adapters import pg_inapp
-from ..adapters import postgres as pg
+from ..adapters.pg_repository import PgRepository
 from ..answers import answer_in_app
-from ..domain.outcomes import outcome_for
 from ..domain.surveys import BadAnswer, NotOffered, normalise_answer
 from ..domain.tokens import verify_user_token
+from ..engagement import record_inapp_event
 from ..inbox import eligible_messages
 from ..state import NotifyState, StateDep
 from ..streams import StreamHub
@@ -54,7 +54,7 @@ async def eligible_now(state: NotifyState, user_id: str) -> list[dict[str, Any]]
 
     async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
         found = await eligible_messages(
-            conn, [user_id], now=state.now(), cap_count=state.settings.inapp_cap_count, cap_window=window
+            PgRepository(conn), [user_id], now=state.now(), cap_count=state.settings.inapp_cap_count, cap_window=window
         )
         return found.get(user_id, [])
 
@@ -117,14 +117,13 @@ async def post_event(message_id: str, event: InAppEvent, user_id: UserDep, state
                 raise field_error("body", "type", "this message is not a survey; it cannot be answered")
             try:
                 answer = normalise_answer(event.answer, expected=row["survey"])
-                return {"ok": True, "recorded": await answer_in_app(conn, row, answer, now=now) is not None}
+                recorded = await answer_in_app(PgRepository(conn), row, answer, now=now)
+                return {"ok": True, "recorded": recorded is not None}
             except NotOffered as exc:
                 raise HTTPException(400, str(exc)) from None
             except BadAnswer as exc:
                 raise field_error("body", "answer", str(exc)) from None
-        first = await pg_inapp.record_event(conn, message_id, event=event.type, now=now)
-        if first:
-            await pg.add_outcomes(conn, [outcome_for(row, kind=f"inapp.{event.type}", occurrence=event.type, now=now)])
+        first = await record_inapp_event(PgRepository(conn), row, event=event.type, now=now)
         return {"ok": True, "recorded": first}
 
     result: dict[str, Any] = await state.write(work)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from touchline.shared.api_errors import error_responses
 
+from ..adapters.pg_repository import PgRepository
 from ..answers import answer_email
 from ..domain.surveys import PARTIAL, BadAnswer, normalise_answer
 from ..state import NotifyState, StateDep
@@ -69,7 +70,7 @@ async def _record(state: NotifyState, token: str, given: Mapping[str, Any]) -> H
     async def work(conn: AsyncConnection) -> tuple[str, dict[str, Any] | None]:
         row = await delivery_of(conn, claim)
         await record_open(conn, state, row, human=True)
-        recorded = await answer_email(conn, str(row["id"]), given, now=state.now())
+        recorded = await answer_email(PgRepository(conn), str(row["id"]), given, now=state.now())
         current = (recorded[1] or dict(recorded[0]["answer"] or {})) if recorded else None
         return str(row["locale"]), current
 

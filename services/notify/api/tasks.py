@@ -15,6 +15,7 @@ from touchline.shared.api_errors import error_responses, field_error, refuse_nul
 from .. import task_handlers as th
 from ..adapters import pg_inapp, pg_tasks
 from ..adapters import postgres as pg
+from ..adapters.pg_repository import PgRepository
 from ..state import NotifyState, StateDep
 from .schemas import Tasks, TaskWithComments, Timeline
 
@@ -77,9 +78,11 @@ async def get_task(task_id: str, state: StateDep) -> dict[str, Any]:
 
 
 async def _act(state: NotifyState, task_id: str, action: Any) -> dict[str, Any]:
+    """Run ``action`` (given the task repository) and answer with the task, in one transaction."""
+
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         try:
-            await action(conn)
+            await action(PgRepository(conn))
         except th.TaskNotFound:
             raise HTTPException(404, f"no task {task_id}") from None
         except th.TaskClosed as exc:
@@ -92,7 +95,7 @@ async def _act(state: NotifyState, task_id: str, action: Any) -> dict[str, Any]:
 
 @router.post("/v1/tasks/{task_id}/assign", response_model=TaskWithComments, responses=TASK_ERRORS)
 async def assign(task_id: str, body: Assign, state: StateDep) -> dict[str, Any]:
-    return await _act(state, task_id, lambda c: th.assign(c, state.tasks, task_id, owner=body.owner))
+    return await _act(state, task_id, lambda r: th.assign(r, state.tasks, task_id, owner=body.owner))
 
 
 @router.post("/v1/tasks/{task_id}/snooze", response_model=TaskWithComments, responses=TASK_ERRORS)
@@ -101,18 +104,18 @@ async def snooze(task_id: str, body: Snooze, state: StateDep) -> dict[str, Any]:
         raise field_error("body", "until", "give a time zone (e.g. 2027-01-10T09:00Z)")
     if body.until <= state.now():
         raise field_error("body", "until", "must be in the future")
-    return await _act(state, task_id, lambda c: th.snooze(c, state.tasks, task_id, until=body.until))
+    return await _act(state, task_id, lambda r: th.snooze(r, state.tasks, task_id, until=body.until))
 
 
 @router.post("/v1/tasks/{task_id}/comment", response_model=TaskWithComments, responses=TASK_ERRORS)
 async def comment(task_id: str, body: Comment, state: StateDep) -> dict[str, Any]:
-    return await _act(state, task_id, lambda c: th.comment(c, state.tasks, task_id, author=body.author, body=body.body))
+    return await _act(state, task_id, lambda r: th.comment(r, state.tasks, task_id, author=body.author, body=body.body))
 
 
 @router.post("/v1/tasks/{task_id}/complete", response_model=TaskWithComments, responses=TASK_ERRORS)
 async def complete(task_id: str, body: Close, state: StateDep) -> dict[str, Any]:
     return await _act(
-        state, task_id, lambda c: th.complete(c, state.tasks, task_id, status=body.status, reason=body.reason)
+        state, task_id, lambda r: th.complete(r, state.tasks, task_id, status=body.status, reason=body.reason)
     )
 
 

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from touchline.shared.api_errors import error_responses
 
+from .. import engagement
 from ..adapters import postgres as pg
-from ..domain.email import is_machine_open
-from ..domain.outcomes import outcome_for
+from ..adapters.pg_repository import PgRepository
 from ..domain.tokens import BadToken, LinkClaim, LinkKind, verify_link
 from ..state import NotifyState, StateDep
 
@@ -40,15 +40,9 @@ async def delivery_of(conn: AsyncConnection, claim: LinkClaim) -> Mapping[str, A
 
 
 async def record_open(conn: AsyncConnection, state: NotifyState, row: Mapping[str, Any], *, human: bool) -> None:
-    now = state.now()
-    machine = not human and is_machine_open(
-        sent_at=row["sent_at"], opened_at=now, within_seconds=state.settings.machine_open_seconds
+    await engagement.record_open(
+        PgRepository(conn), row, now=state.now(), human=human, machine_within=state.settings.machine_open_seconds
     )
-    if await pg.record_link_event(conn, delivery_id=row["id"], kind="open", now=now, machine=machine):
-        occurrence = "opened-machine" if machine else "opened"
-        await pg.add_outcomes(
-            conn, [outcome_for(row, kind="email.opened", occurrence=occurrence, now=now, machine=machine)]
-        )
 
 
 @router.get(
@@ -82,12 +76,7 @@ async def click(token: str, state: StateDep) -> Response:
         now = state.now()
         # A click proves a person read the mail, whatever the pixel said.
         await record_open(conn, state, row, human=True)
-        if await pg.record_link_event(
-            conn, delivery_id=row["id"], kind="click", now=now, index=claim.index, url=claim.url
-        ):
-            await pg.add_outcomes(
-                conn, [outcome_for(row, kind="email.clicked", occurrence="clicked", now=now, detail=claim.url or "")]
-            )
+        await engagement.record_click(PgRepository(conn), row, now=now, index=claim.index, url=claim.url)
 
     await state.write(work)
     return RedirectResponse(claim.url, status_code=302, headers=NO_STORE)

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from touchline.shared.api_errors import error_responses
 
-from ..adapters import postgres as pg
-from ..domain.outcomes import outcome_for
+from .. import engagement
+from ..adapters.pg_repository import PgRepository
 from ..state import StateDep
 from .tracking import NO_STORE, claim_of, delivery_of, page
 
@@ -52,11 +52,7 @@ async def unsubscribe(token: str, state: StateDep) -> HTMLResponse:
     async def work(conn: AsyncConnection) -> tuple[str, str]:
         row = await delivery_of(conn, claim)
         now = state.now()
-        if await pg.unsubscribe(conn, email=row["email"], account_id=row["account_id"], via="link", now=now):
-            await pg.add_outcomes(
-                conn,
-                [outcome_for(row, kind="email.unsubscribed", occurrence="unsubscribed", now=now, detail=row["email"])],
-            )
+        await engagement.unsubscribe(PgRepository(conn), row, now=now)
         return str(row["locale"]), str(row["email"])
 
     locale, email = await state.write(work)

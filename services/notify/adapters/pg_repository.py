@@ -1,0 +1,153 @@
+"""The notify repository on one connection: the ports the handlers, the inbox, the answers and
+engagement use, over the table modules (postgres, pg_parked, pg_inapp, pg_tasks, pg_answers), whose
+SQL it runs unchanged. Never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from touchline.shared.db import first_seen
+from touchline.shared.messages import Command, Outcome
+
+from ..domain.email import Account, Contact
+from ..ports import ParkedCommand, Row
+from . import pg_answers, pg_inapp, pg_parked, pg_tasks
+from . import postgres as pg
+
+SCHEMA = "notify"
+
+
+def _parked(row: Row) -> ParkedCommand:
+    return ParkedCommand(row["command_id"], pg_parked.command_of(row), row["expires_at"])
+
+
+class PgRepository:
+    """Implements NotifyRepository (and so TaskRepository), InboxRepository, AnswerRepository and
+    EngagementRepository."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def first_seen(self, ids: Iterable[str], *, now: datetime) -> set[str]:
+        return await first_seen(self.conn, SCHEMA, ids, now=now)
+
+    # --- the directory, preferences, deliveries and the outbox ----------------------------------
+
+    async def upsert_account(self, *, account_id: str, traits: Mapping[str, Any], now: datetime) -> None:
+        await pg.upsert_account(self.conn, account_id=account_id, traits=traits, now=now)
+
+    async def upsert_contact(self, *, account_id: str, user_id: str, traits: Mapping[str, Any], now: datetime) -> None:
+        await pg.upsert_contact(self.conn, account_id=account_id, user_id=user_id, traits=traits, now=now)
+
+    async def get_account(self, account_id: str) -> Account | None:
+        return await pg.get_account(self.conn, account_id)
+
+    async def list_contacts(self, account_id: str) -> list[Contact]:
+        return await pg.list_contacts(self.conn, account_id)
+
+    async def unsubscribed(self, emails: Iterable[str]) -> set[str]:
+        return await pg.unsubscribed(self.conn, emails)
+
+    async def insert_delivery(self, row: Mapping[str, Any]) -> bool:
+        return await pg.insert_delivery(self.conn, row)
+
+    async def add_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        await pg.add_outcomes(self.conn, outcomes)
+
+    async def record_link_event(
+        self,
+        *,
+        delivery_id: str,
+        kind: str,
+        now: datetime,
+        machine: bool = False,
+        index: int | None = None,
+        url: str | None = None,
+    ) -> bool:
+        return await pg.record_link_event(
+            self.conn, delivery_id=delivery_id, kind=kind, now=now, machine=machine, index=index, url=url
+        )
+
+    async def unsubscribe(self, *, email: str, account_id: str, via: str, now: datetime) -> bool:
+        return await pg.unsubscribe(self.conn, email=email, account_id=account_id, via=via, now=now)
+
+    # --- parked email commands ------------------------------------------------------------------
+
+    async def park(self, cmd: Command, *, now: datetime, until: datetime) -> bool:
+        return await pg_parked.park(self.conn, cmd, now=now, until=until)
+
+    async def parked_for_account(self, account_id: str) -> list[ParkedCommand]:
+        return [_parked(r) for r in await pg_parked.for_account(self.conn, account_id)]
+
+    async def parked_due(self, *, now: datetime, limit: int) -> list[ParkedCommand]:
+        return [_parked(r) for r in await pg_parked.due(self.conn, now=now, limit=limit)]
+
+    async def unpark(self, command_id: str) -> None:
+        await pg_parked.unpark(self.conn, command_id)
+
+    # --- the in-app inbox -----------------------------------------------------------------------
+
+    async def insert_inapp_message(self, row: Mapping[str, Any]) -> bool:
+        return await pg_inapp.insert_message(self.conn, row)
+
+    async def announce_inapp(self, user_ids: Sequence[str]) -> None:
+        await pg_inapp.announce(self.conn, user_ids)
+
+    async def users_messages(self, user_ids: Sequence[str], *, now: datetime, since: datetime) -> list[Row]:
+        return await pg_inapp.users_messages(self.conn, user_ids, now=now, since=since)
+
+    async def mark_shown(self, ids: Sequence[str], *, now: datetime) -> list[Row]:
+        return await pg_inapp.mark_shown(self.conn, ids, now=now)
+
+    async def record_inapp_event(self, message_id: str, *, event: str, now: datetime) -> bool:
+        return await pg_inapp.record_event(self.conn, message_id, event=event, now=now)
+
+    # --- survey answers -------------------------------------------------------------------------
+
+    async def lock_delivery(self, delivery_id: str) -> Row | None:
+        return await pg_answers.lock_delivery(self.conn, delivery_id)
+
+    async def log_email_answer(self, *, delivery_id: str, answer: Mapping[str, Any], now: datetime) -> None:
+        await pg_answers.log_email_answer(self.conn, delivery_id=delivery_id, answer=answer, now=now)
+
+    async def store_answer(
+        self, *, channel: str, source_id: str, answer: Mapping[str, Any], now: datetime
+    ) -> int | None:
+        return await pg_answers.store_answer(self.conn, channel=channel, source_id=source_id, answer=answer, now=now)
+
+    # --- CSM tasks and their webhooks -----------------------------------------------------------
+
+    async def open_task_for(self, *, account_id: str, type_: str, reason: str) -> Row | None:
+        return await pg_tasks.open_task_for(self.conn, account_id=account_id, type_=type_, reason=reason)
+
+    async def next_turn(self, pool: str) -> int:
+        return await pg_tasks.next_turn(self.conn, pool)
+
+    async def insert_task(self, row: Mapping[str, Any]) -> Row:
+        return await pg_tasks.insert_task(self.conn, row)
+
+    async def update_task(self, task_id: str, changes: Mapping[str, Any]) -> Row | None:
+        return await pg_tasks.update_task(self.conn, task_id, changes)
+
+    async def bump(self, task_id: str, *, column: str, now: datetime, reopen: bool) -> Row:
+        return await pg_tasks.bump(self.conn, task_id, column=column, now=now, reopen=reopen)
+
+    async def get_task(self, task_id: str, *, lock: bool = False) -> Row | None:
+        return await pg_tasks.get_task(self.conn, task_id, lock=lock)
+
+    async def add_comment(self, *, task_id: str, author: str | None, body: str, now: datetime) -> None:
+        await pg_tasks.add_comment(self.conn, task_id=task_id, author=author, body=body, now=now)
+
+    async def live_endpoints(self, ids: Sequence[str]) -> list[Row]:
+        return await pg_tasks.live_endpoints(self.conn, ids)
+
+    async def insert_webhook(
+        self, *, delivery_id: str, endpoint_id: str, event_type: str, payload: Any, now: datetime
+    ) -> None:
+        await pg_tasks.insert_webhook(
+            self.conn, delivery_id=delivery_id, endpoint_id=endpoint_id, event_type=event_type, payload=payload, now=now
+        )
