@@ -13,7 +13,7 @@ from touchline.shared.topics import Topic
 from .domain.activity import Activity
 from .domain.engine import Enrolment, HistoryEntry
 from .domain.manual import KeyRecord
-from .domain.tiers import Profile, TierAssignment
+from .domain.tiers import Profile, StoredTier, TierAssignment
 
 
 @dataclass(frozen=True)
@@ -23,16 +23,6 @@ class DueTimer:
     due_at: datetime
     enrolment_id: str | None
     playbook: str | None
-
-
-@dataclass(frozen=True)
-class StoredTier:
-    tier: str
-    rule: str
-    phase: str
-    value: float | None
-    reason: str
-    at: datetime
 
 
 class Repository(Protocol):
