@@ -7,20 +7,21 @@ consumer, the timer loop and the API never advance the same account at the same 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from touchline.shared import metrics
 from touchline.shared.messages import Command
 
 from .commands import command_for, needs_activity
-from .domain.activity import Activity, UsageRules
-from .domain.engine import Advance, Enrolment, HistoryEntry, MessageCap, Send, on_signal, on_wake, start
+from .decisions import MAX_TIMERS_PER_CALL, TouchConfig, timer_key
+from .domain.activity import Activity
+from .domain.engine import Advance, Enrolment, HistoryEntry, Send, on_signal, on_wake, start
 from .domain.playbook import Playbook, expand_signals
-from .domain.signals import Input, SignalThresholds, apply_input, observe_activity
-from .domain.tiers import Profile, TierAssignment, TierRules, assign_tier
+from .domain.signals import Input, apply_input, observe_activity
+from .domain.tiers import Profile, TierAssignment, assign_tier
 from .domain.triggers import (
     Eligibility,
     anchors_of,
@@ -33,23 +34,6 @@ from .domain.triggers import (
 from .ports import DueTimer, Repository, StoredTier
 
 log = logging.getLogger(__name__)
-MAX_TIMERS_PER_CALL = 10_000
-
-
-@dataclass(frozen=True)
-class TouchConfig:
-    rules: TierRules
-    playbooks: Mapping[str, Playbook]
-    cap: MessageCap | None = field(default_factory=lambda: MessageCap(limit=5, per=timedelta(days=7)))
-    thresholds: SignalThresholds = field(default_factory=SignalThresholds)
-    usage: UsageRules = field(default_factory=UsageRules)
-    # Older inputs still update profiles and running runs, but start nothing: a backfill of last
-    # year's "signed" events must not replay every onboarding mail at once.
-    max_trigger_age: timedelta = timedelta(days=2)
-
-
-def timer_key(enrolment: Enrolment) -> str:
-    return f"enrolment:{enrolment.id}"
 
 
 _UNKNOWN: Any = object()
