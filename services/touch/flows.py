@@ -1,7 +1,9 @@
 """The service layer: apply inputs to one account, fire its due timers, enrol, persist, make commands.
 
 Every function here runs inside the caller's transaction with the account locked, so the
-consumer, the timer loop and the API never advance the same account at the same time.
+consumer, the timer loop and the API never advance the same account at the same time. Due timers
+and a CSM's pause/resume/cancel load a snapshot of the account, decide (decisions.py) and write
+the change set; inputs and enrolments by hand still read and write as they go (issue 18, item 2).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from touchline.shared import metrics
 from touchline.shared.messages import Command
 
 from .commands import command_for, needs_activity
-from .decisions import MAX_TIMERS_PER_CALL, TouchConfig, timer_key
+from .decisions import Decisions, TouchConfig, status_change, timer_key
 from .domain.activity import Activity
-from .domain.engine import Advance, Enrolment, HistoryEntry, Send, on_signal, on_wake, start
+from .domain.changes import Account, ChangeSet
+from .domain.engine import Advance, Enrolment, HistoryEntry, Send, on_signal, start
 from .domain.playbook import Playbook, expand_signals
 from .domain.signals import Input, apply_input, observe_activity
 from .domain.tiers import Profile, TierAssignment, assign_tier
@@ -27,11 +30,9 @@ from .domain.triggers import (
     anchors_of,
     eligibility,
     enrolment_id,
-    following_occurrence,
     next_date_trigger,
-    one_shot_occurrence,
 )
-from .ports import DueTimer, Repository, StoredTier
+from .ports import Repository, StoredTier
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,20 @@ class _Seen:
 class Flows:
     def __init__(self, config: TouchConfig) -> None:
         self.config = config
+        self.decisions = Decisions(config)
+
+    async def load(self, repo: Repository, account_id: str, *, sends_from: datetime) -> Account:
+        """The locked account as the decisions see it; the message cap looks back from ``sends_from``
+        (or from an earlier due timer, which fires as of its own time)."""
+        cap = self.config.cap
+        snapshot = await repo.load_account(account_id, sends_from=sends_from, cap_window=cap.per if cap else None)
+        return Account(snapshot)
+
+    async def write(self, repo: Repository, changes: ChangeSet) -> list[Command]:
+        for due_at, fired_at in changes.fired:
+            metrics.timer_fired(due_at=due_at, fired_at=fired_at)
+        await repo.apply_changes(changes)
+        return list(changes.commands)
 
     # --- inputs from the topics ---------------------------------------------------------------
 
@@ -196,59 +211,11 @@ class Flows:
     # --- timers -------------------------------------------------------------------------------
 
     async def fire_due(self, repo: Repository, account_id: str, *, until: datetime) -> list[Command]:
-        """Fire this account's timers due by ``until``, earliest first, each as of its own due time."""
-        out: list[Command] = []
-        previous: DueTimer | None = None
-        for _ in range(MAX_TIMERS_PER_CALL):
-            timer = await repo.next_due(account_id, until=until)
-            if timer is None:
-                break
-            if timer == previous:  # firing it changed nothing: spinning here would hide the bug
-                raise RuntimeError(f"timer {timer.key} of {account_id} due {timer.due_at} did not advance")
-            previous = timer
-            metrics.timer_fired(due_at=timer.due_at, fired_at=until)
-            if timer.enrolment_id is not None:
-                out += await self._wake(repo, timer, at=timer.due_at)
-            elif timer.playbook is not None:
-                await repo.mark_fired(account_id, timer.key, at=timer.due_at)
-                out += await self._date_trigger(repo, account_id, timer.playbook, at=timer.due_at, now=until)
-        return out
-
-    async def _wake(self, repo: Repository, timer: DueTimer, *, at: datetime) -> list[Command]:
-        """Advance the enrolment the timer belongs to; persisting it sets or clears its timer."""
-        e = await repo.get_enrolment(timer.enrolment_id or "")
-        playbook = self.config.playbooks.get(e.playbook) if e is not None else None
-        if e is None or playbook is None or e.status != "active":
-            await repo.clear_timer(timer.account_id, timer.key)
-            return []
-        profile = await repo.get_profile(e.account_id)
-        sends = await self._recent(repo, e.account_id, at)
-        adv = on_wake(playbook, e, now=at, recent_sends=sends, cap=self.config.cap)
-        return await self._persist(repo, playbook, adv, profile=profile, at=at)
-
-    async def _date_trigger(
-        self, repo: Repository, account_id: str, name: str, *, at: datetime, now: datetime
-    ) -> list[Command]:
-        playbook = self.config.playbooks.get(name)
-        profile = await repo.get_profile(account_id)
-        if playbook is None or profile is None:
-            return []
-        occurrence = one_shot_occurrence(playbook, profile, at=at)
-        if occurrence is not None:
-            # Remembered whether or not the account is enrolled now: the trigger had its turn for
-            # this date, and an overdue one would otherwise be armed again by the next profile update.
-            await repo.record_date_trigger(account_id, name, occurrence, at=at)
-        if playbook.trigger.max_runs is not None:
-            fired = (await repo.fired_date_triggers(account_id)).get(name, set())
-            # As of the run that just fired: after a long jump each run still fires on its own day.
-            nxt = next_date_trigger(playbook, profile, now=at, fired=fired)
-        else:
-            nxt = following_occurrence(playbook, at, now=now)
-        if nxt is not None:
-            await repo.set_timer(account_id, f"trigger:{name}", nxt, playbook=name)
-        assignment = await self.retier(repo, profile, at=at)
-        _, commands = await self.enrol(repo, profile, assignment, playbook, at=at, cause=f"date:{at.isoformat()}")
-        return commands
+        """Fire this account's timers due by ``until`` (the caller holds its lock), earliest first,
+        each as of its own due time."""
+        account = await self.load(repo, account_id, sends_from=until)
+        self.decisions.fire_due(account, until=until)
+        return await self.write(repo, account.changes())
 
     # --- enrolments ---------------------------------------------------------------------------
 
@@ -307,25 +274,8 @@ class Flows:
 
     async def set_status(self, repo: Repository, e: Enrolment, action: str, *, now: datetime, by: str) -> Enrolment:
         """pause / resume / cancel by a CSM; raises ValueError when the enrolment's status forbids it."""
-        allowed = {"pause": ("active",), "resume": ("paused",), "cancel": ("active", "paused")}[action]
-        if e.status not in allowed:
-            raise ValueError(f"cannot {action} an enrolment that is {e.status}")
-        if action == "pause":
-            new = replace(e, status="paused")
-            await repo.clear_timer(e.account_id, timer_key(e))
-        elif action == "resume":
-            wake = max(e.wake_at, now) if e.wake_at is not None else None
-            new = replace(e, status="active", wake_at=wake)
-            if wake is not None:
-                await repo.set_timer(e.account_id, timer_key(e), wake, enrolment_id=e.id)
-        else:
-            new = replace(e, status="cancelled", ended_at=now, end_reason=f"cancelled by {by}", wake_at=None)
-            await repo.clear_timer(e.account_id, timer_key(e))
-        await repo.save_enrolment(new, at=now)
-        event = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[action]
-        await repo.add_history(
-            e.id, [HistoryEntry(e.step or "-", e.visits.get(e.step or "", 0), now, event, f"by {by}")]
-        )
+        new, changes = status_change(e, action, now=now, by=by)
+        await repo.apply_changes(changes)
         return new
 
     async def _recent(self, repo: Repository, account_id: str, at: datetime) -> tuple[datetime, ...]:

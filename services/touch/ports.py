@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from touchline.shared.messages import Message
 from touchline.shared.topics import Topic
 
 from .domain.activity import Activity
+from .domain.changes import ChangeSet, Snapshot
 from .domain.engine import Enrolment, HistoryEntry
 from .domain.manual import KeyRecord
 from .domain.tiers import Profile, StoredTier, TierAssignment
@@ -27,6 +28,16 @@ class DueTimer:
 
 class Repository(Protocol):
     async def lock_account(self, account_id: str) -> None: ...
+    async def load_account(self, account_id: str, *, sends_from: datetime, cap_window: timedelta | None) -> Snapshot:
+        """The account as stored. Its customer messages are those after the earlier of
+        ``sends_from`` and its earliest due timer, less ``cap_window`` (none without a cap)."""
+        ...
+
+    async def apply_changes(self, changes: ChangeSet) -> None:
+        """Write a change set: profile, tiers, activity, runs, history, sends, timers (in order),
+        fired date triggers."""
+        ...
+
     async def get_profile(self, account_id: str) -> Profile | None: ...
     async def save_profile(self, profile: Profile, *, at: datetime) -> None: ...
     async def get_activity(self, account_id: str) -> Activity:

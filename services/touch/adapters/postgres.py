@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.activity import Activity
+from ..domain.changes import ChangeSet, ClearTimer, MarkFired, SetTimer, Snapshot, TimerRow
 from ..domain.engine import Enrolment, HistoryEntry
 from ..domain.manual import KeyRecord, ManualRequest
-from ..domain.tiers import Profile, TierAssignment
-from ..ports import DueTimer, StoredTier
+from ..domain.tiers import Profile, StoredTier, TierAssignment
+from ..ports import DueTimer
+
+# Sends after this are never asked for: an account's snapshot without a message cap holds none.
+_NO_SENDS = datetime.max.replace(tzinfo=UTC)
 
 
 def _dates(raw: dict[str, str] | None) -> dict[str, datetime]:
@@ -40,21 +45,87 @@ class PgRepository:
         )
         return bool(row.scalar_one())
 
+    # --- one account's snapshot, and the change set decided on it ---------------------------
+
+    async def load_account(self, account_id: str, *, sends_from: datetime, cap_window: timedelta | None) -> Snapshot:
+        """Call with the account locked: nothing else changes its rows until the transaction ends."""
+        row = (
+            await self.conn.execute(text("SELECT * FROM touch.accounts WHERE account_id = :a"), {"a": account_id})
+        ).first()
+        runs = await self.conn.execute(
+            text("SELECT id, playbook, enrolled_at FROM touch.enrolments WHERE account_id = :a"), {"a": account_id}
+        )
+        ids: set[str] = set()
+        last_enrolled: dict[str, datetime] = {}
+        for r in runs:
+            ids.add(r.id)
+            if r.playbook not in last_enrolled or r.enrolled_at > last_enrolled[r.playbook]:
+                last_enrolled[r.playbook] = r.enrolled_at
+        timers = tuple(
+            TimerRow(r.key, r.due_at, r.enrolment_id, r.playbook, r.fired_at)
+            for r in await self.conn.execute(
+                text("SELECT key, due_at, enrolment_id, playbook, fired_at FROM touch.timers WHERE account_id = :a"),
+                {"a": account_id},
+            )
+        )
+        sends: tuple[tuple[str, datetime], ...] = ()
+        if cap_window is None:
+            sends_since = _NO_SENDS
+        else:
+            # A timer fires as of its own due time, and the cap looks back from there.
+            sends_since = min([sends_from, *(t.due_at for t in timers if t.fired_at is None)]) - cap_window
+            sends = tuple(
+                (r.command_id, r.at)
+                for r in await self.conn.execute(
+                    text("SELECT command_id, at FROM touch.customer_messages WHERE account_id = :a AND at > :s"),
+                    {"a": account_id, "s": sends_since},
+                )
+            )
+        return Snapshot(
+            account_id=account_id,
+            profile=_profile(row) if row is not None else None,
+            tier=_tier(row) if row is not None else None,
+            activity=await self.get_activity(account_id),
+            enrolments=tuple(await self.open_enrolments(account_id)),
+            enrolment_ids=frozenset(ids),
+            last_enrolled=last_enrolled,
+            sends=sends,
+            sends_since=sends_since,
+            timers=timers,
+            fired={name: frozenset(values) for name, values in (await self.fired_date_triggers(account_id)).items()},
+        )
+
+    async def apply_changes(self, changes: ChangeSet) -> None:
+        account_id = changes.account_id
+        if changes.profile is not None:  # first: a new account's tier is written onto its row
+            await self.save_profile(changes.profile[0], at=changes.profile[1])
+        for assignment, at in changes.tiers:
+            await self.save_tier(account_id, assignment, at=at)
+        if changes.activity is not None:
+            await self.save_activity(account_id, changes.activity)
+        for e, at in changes.enrolments:
+            await self.save_enrolment(e, at=at)
+        for enrolment_id, entries in groupby(changes.history, key=lambda h: h[0]):
+            await self.add_history(enrolment_id, [h for _, h in entries])
+        await self.record_sends(account_id, changes.sends)
+        for change in changes.timers:
+            match change:
+                case SetTimer(key, due_at, enrolment_id, playbook):
+                    await self.set_timer(account_id, key, due_at, enrolment_id=enrolment_id, playbook=playbook)
+                case ClearTimer(key):
+                    await self.clear_timer(account_id, key)
+                case MarkFired(key, at):
+                    await self.mark_fired(account_id, key, at=at)
+        for fired in changes.date_triggers:
+            await self.record_date_trigger(account_id, fired.playbook, fired.occurrence, at=fired.at)
+
     # --- profiles and tiers -------------------------------------------------------------------
 
     async def get_profile(self, account_id: str) -> Profile | None:
         row = (
             await self.conn.execute(text("SELECT * FROM touch.accounts WHERE account_id = :a"), {"a": account_id})
         ).first()
-        if row is None:
-            return None
-        return Profile(
-            account_id=row.account_id,
-            traits=dict(row.traits),
-            first_seen_at=row.first_seen_at,
-            churned=row.churned,
-            last_csm_contact_at=row.last_csm_contact_at,
-        )
+        return _profile(row) if row is not None else None
 
     async def save_profile(self, profile: Profile, *, at: datetime) -> None:
         await self.conn.execute(
@@ -98,9 +169,7 @@ class PgRepository:
                 {"a": account_id},
             )
         ).first()
-        if row is None or row.tier is None:
-            return None
-        return StoredTier(row.tier, row.tier_rule, row.tier_phase, row.tier_value, row.tier_reason, row.tier_at)
+        return _tier(row) if row is not None else None
 
     async def save_tier(self, account_id: str, assignment: TierAssignment, *, at: datetime) -> None:
         values = {
@@ -419,6 +488,22 @@ class PgRepository:
         if inserted.first() is not None:
             return None
         return await self.get_key(record.key)
+
+
+def _profile(row: Any) -> Profile:
+    return Profile(
+        account_id=row.account_id,
+        traits=dict(row.traits),
+        first_seen_at=row.first_seen_at,
+        churned=row.churned,
+        last_csm_contact_at=row.last_csm_contact_at,
+    )
+
+
+def _tier(row: Any) -> StoredTier | None:
+    if row.tier is None:
+        return None
+    return StoredTier(row.tier, row.tier_rule, row.tier_phase, row.tier_value, row.tier_reason, row.tier_at)
 
 
 def _key(row: Any) -> KeyRecord:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from touchline.touch.domain.activity import Activity
+from touchline.touch.domain.changes import ChangeSet, ClearTimer, MarkFired, SetTimer, Snapshot, TimerRow
 from touchline.touch.domain.engine import Enrolment, HistoryEntry
 from touchline.touch.domain.manual import KeyRecord
 from touchline.touch.domain.tiers import Profile, TierAssignment
-from touchline.touch.ports import DueTimer, StoredTier
+from touchline.touch.ports import StoredTier
 
 
 class FakeRepo:
@@ -19,14 +20,56 @@ class FakeRepo:
         self.enrolments: dict[str, Enrolment] = {}
         self.history: dict[str, list[HistoryEntry]] = {}
         self.sends: list[tuple[str, str, datetime]] = []
-        self.timers: dict[tuple[str, str], DueTimer] = {}
+        self.timers: dict[tuple[str, str], TimerRow] = {}  # a fired timer is dropped
         self.locked: list[str] = []
         self.keys: dict[str, KeyRecord] = {}
         self.fired: dict[tuple[str, str], set[datetime]] = {}  # (account, playbook) -> date values
         self.activity: dict[str, Activity] = {}
+        self.applied: list[ChangeSet] = []
 
     async def lock_account(self, account_id: str) -> None:
         self.locked.append(account_id)
+
+    async def load_account(self, account_id: str, *, sends_from: datetime, cap_window: timedelta | None) -> Snapshot:
+        runs = [e for e in self.enrolments.values() if e.account_id == account_id]
+        last: dict[str, datetime] = {}
+        for e in runs:
+            last[e.playbook] = max(e.enrolled_at, last.get(e.playbook, e.enrolled_at))
+        return Snapshot(
+            account_id=account_id,
+            profile=self.profiles.get(account_id),
+            tier=self.tiers.get(account_id),
+            activity=self.activity.get(account_id, Activity()),
+            enrolments=tuple(sorted((e for e in runs if e.open), key=lambda e: (e.enrolled_at, e.id))),
+            enrolment_ids=frozenset(e.id for e in runs),
+            last_enrolled=last,
+            sends=tuple((c, at) for a, c, at in self.sends if a == account_id),
+            timers=tuple(t for (a, _), t in self.timers.items() if a == account_id),
+            fired={p: frozenset(values) for (a, p), values in self.fired.items() if a == account_id},
+        )
+
+    async def apply_changes(self, changes: ChangeSet) -> None:
+        self.applied.append(changes)
+        account_id = changes.account_id
+        if changes.profile is not None:
+            self.profiles[account_id] = changes.profile[0]
+        for a, at in changes.tiers:
+            self.tiers[account_id] = StoredTier(a.tier, a.rule, a.phase, a.value, a.reason, at)
+        if changes.activity is not None:
+            self.activity[account_id] = changes.activity
+        for e, _ in changes.enrolments:
+            self.enrolments[e.id] = e
+        for enrolment_id, entry in changes.history:
+            self.history.setdefault(enrolment_id, []).append(entry)
+        await self.record_sends(account_id, changes.sends)
+        for change in changes.timers:
+            match change:
+                case SetTimer(key, due_at, enrolment_id, playbook):
+                    await self.set_timer(account_id, key, due_at, enrolment_id=enrolment_id, playbook=playbook)
+                case ClearTimer(key) | MarkFired(key):
+                    self.timers.pop((account_id, key), None)
+        for fired in changes.date_triggers:
+            self.fired.setdefault((account_id, fired.playbook), set()).add(fired.occurrence)
 
     async def get_profile(self, account_id: str) -> Profile | None:
         return self.profiles.get(account_id)
@@ -79,10 +122,7 @@ class FakeRepo:
         enrolment_id: str | None = None,
         playbook: str | None = None,
     ) -> None:
-        self.timers[(account_id, key)] = DueTimer(account_id, key, due_at, enrolment_id, playbook)
-
-    async def get_timer(self, account_id: str, key: str) -> DueTimer | None:
-        return self.timers.get((account_id, key))
+        self.timers[(account_id, key)] = TimerRow(key, due_at, enrolment_id, playbook)
 
     async def clear_timer(self, account_id: str, key: str) -> None:
         self.timers.pop((account_id, key), None)
@@ -92,10 +132,6 @@ class FakeRepo:
 
     async def earliest_due(self, account_id: str) -> datetime | None:
         return min((t.due_at for (a, _), t in self.timers.items() if a == account_id), default=None)
-
-    async def next_due(self, account_id: str, *, until: datetime) -> DueTimer | None:
-        due = [t for (a, _), t in self.timers.items() if a == account_id and t.due_at <= until]
-        return min(due, key=lambda t: (t.due_at, t.key), default=None)
 
     async def fired_date_triggers(self, account_id: str) -> dict[str, set[datetime]]:
         return {p: set(values) for (a, p), values in self.fired.items() if a == account_id}
