@@ -1,9 +1,10 @@
 """The service layer: apply inputs to one account, fire its due timers, enrol, persist, make commands.
 
 Every function here runs inside the caller's transaction with the account locked, so the
-consumer, the timer loop and the API never advance the same account at the same time. Due timers
-and a CSM's pause/resume/cancel load a snapshot of the account, decide (decisions.py) and write
-the change set; inputs and enrolments by hand still read and write as they go (issue 18, item 2).
+consumer, the timer loop and the API never advance the same account at the same time. Due timers,
+a CSM's pause/resume/cancel and enrolments by hand (manual.py) load a snapshot of the account,
+decide (decisions.py) and write the change set; inputs still read and write as they go (issue 18,
+item 2).
 """
 
 from __future__ import annotations
