@@ -17,7 +17,6 @@ from ..domain.changes import ChangeSet, ClearTimer, MarkFired, SetTimer, Snapsho
 from ..domain.engine import Enrolment, HistoryEntry
 from ..domain.manual import KeyRecord, ManualRequest
 from ..domain.tiers import Profile, StoredTier, TierAssignment
-from ..ports import DueTimer
 
 # Sends after this are never asked for: an account's snapshot without a message cap holds none.
 _NO_SENDS = datetime.max.replace(tzinfo=UTC)
@@ -263,14 +262,6 @@ class PgRepository:
         ).first()
         return _enrolment(row) if row is not None else None
 
-    async def last_enrolled_at(self, account_id: str, playbook: str) -> datetime | None:
-        row = await self.conn.execute(
-            text("SELECT max(enrolled_at) FROM touch.enrolments WHERE account_id = :a AND playbook = :p"),
-            {"a": account_id, "p": playbook},
-        )
-        value = row.scalar_one()
-        return value if isinstance(value, datetime) else None
-
     async def save_enrolment(self, e: Enrolment, *, at: datetime) -> None:
         await self.conn.execute(
             text(
@@ -341,13 +332,6 @@ class PgRepository:
 
     # --- the message cap ----------------------------------------------------------------------
 
-    async def recent_sends(self, account_id: str, *, since: datetime) -> tuple[datetime, ...]:
-        rows = await self.conn.execute(
-            text("SELECT at FROM touch.customer_messages WHERE account_id = :a AND at > :s ORDER BY at"),
-            {"a": account_id, "s": since},
-        )
-        return tuple(r.at for r in rows)
-
     async def record_sends(self, account_id: str, sends: Sequence[tuple[str, datetime]]) -> None:
         if sends:
             await self.conn.execute(
@@ -391,18 +375,6 @@ class PgRepository:
             {"a": account_id, "k": key, "at": at},
         )
 
-    async def next_due(self, account_id: str, *, until: datetime) -> DueTimer | None:
-        row = (
-            await self.conn.execute(
-                text(
-                    """SELECT account_id, key, due_at, enrolment_id, playbook FROM touch.timers
-                    WHERE account_id = :a AND fired_at IS NULL AND due_at <= :u ORDER BY due_at, key LIMIT 1"""
-                ),
-                {"a": account_id, "u": until},
-            )
-        ).first()
-        return DueTimer(row.account_id, row.key, row.due_at, row.enrolment_id, row.playbook) if row else None
-
     async def due_backlog(self, *, until: datetime) -> tuple[int, datetime | None]:
         """(timers due by ``until`` and not fired, the oldest one's due time): the loop's backlog."""
         row = (
@@ -412,13 +384,6 @@ class PgRepository:
             )
         ).one()
         return int(row[0]), row[1]
-
-    async def earliest_due(self, account_id: str) -> datetime | None:
-        row = await self.conn.execute(
-            text("SELECT min(due_at) FROM touch.timers WHERE account_id = :a AND fired_at IS NULL"), {"a": account_id}
-        )
-        value = row.scalar_one()
-        return value if isinstance(value, datetime) else None
 
     async def due_accounts(self, *, until: datetime, limit: int) -> list[str]:
         """Accounts with a due timer, earliest first. Candidates only: the caller must take the
@@ -451,17 +416,6 @@ class PgRepository:
             ),
             {"a": account_id, "p": playbook, "o": occurrence, "at": at},
         )
-
-    async def get_timer(self, account_id: str, key: str) -> DueTimer | None:
-        row = (
-            await self.conn.execute(
-                text(
-                    "SELECT account_id, key, due_at, enrolment_id, playbook FROM touch.timers WHERE account_id = :a AND key = :k AND fired_at IS NULL"
-                ),
-                {"a": account_id, "k": key},
-            )
-        ).first()
-        return DueTimer(row.account_id, row.key, row.due_at, row.enrolment_id, row.playbook) if row else None
 
     # --- Idempotency-Key of enrolments by hand -------------------------------------------------
 
