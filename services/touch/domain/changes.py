@@ -89,10 +89,6 @@ class ChangeSet:
     fired: tuple[tuple[datetime, datetime], ...] = ()  # (due at, fired as of) of each timer fired
     commands: tuple[Command, ...] = ()
 
-    @property
-    def empty(self) -> bool:
-        return self == ChangeSet(self.account_id)
-
 
 class Account:
     """The working copy of one account while a call decides: reads answer from the snapshot and
