@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 
 from touchline.shared.messages import Command, Recipients, TaskSpec
 
 from .domain.activity import Activity, offered_features
-from .domain.engine import Decision, Enrolment, OpenTask, Send
+from .domain.engine import Enrolment, OpenTask, Send
 from .domain.playbook import Playbook, Step
 
 
 def step_of(playbook: Playbook, e: Enrolment, step_id: str) -> Step | None:
     return next((s for s in playbook.steps_of(e.variant) if s.id == step_id), None)
-
-
-def needs_activity(playbook: Playbook, e: Enrolment, decisions: Sequence[Decision]) -> bool:
-    """Whether making these commands needs the account's activity (a feature survey's choices)."""
-    steps = [step_of(playbook, e, d.step) for d in decisions if isinstance(d, Send)]
-    return any(s is not None and s.offer_features for s in steps)
 
 
 def recipients_of(to: str, e: Enrolment) -> Recipients:

@@ -55,14 +55,17 @@ async def enrol_by_hand(
         if stored is not None:
             check_replay(stored, request)
             return await _replay(repo, stored)
-    profile = await repo.get_profile(request.account_id)
+    account = await flows.load(repo, request.account_id, sends_from=now)
+    profile = account.profile
     if profile is None:
         raise UnknownAccount(f"account {request.account_id!r}: unknown to touch (no event seen for it)")
-    assignment = await flows.retier(repo, profile, at=now)
+    decisions = flows.decisions
+    assignment = decisions.retier(account, profile, at=now)
     cause = manual_cause(by=request.by, key=key, nonce=nonce)
-    verdict, commands = await flows.enrol(repo, profile, assignment, playbook, at=now, cause=cause, manual=True)
+    verdict = decisions.enrol(account, profile, assignment, playbook, at=now, cause=cause, manual=True)
     if not verdict.ok:
         raise NotEnrolled(f"not enrolled: {verdict.reason}")
+    commands = await flows.write(repo, account.changes())
     eid = enrolment_id(request.account_id, playbook.name, cause)
     if key is not None:
         # Only a success stores the key: a refused request (409) may be retried with it later.
@@ -70,7 +73,7 @@ async def enrol_by_hand(
         if earlier is not None:  # the same key, sent for another account at the same moment, won
             check_replay(earlier, request)
             raise KeyReused(f"{HEADER}: {key!r} was stored by a concurrent request; retry with the same key")
-    created = await repo.get_enrolment(eid)
+    created = account.enrolment(eid)
     assert created is not None
     return Manual(created, commands, replayed=False)
 

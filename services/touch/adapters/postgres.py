@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.activity import Activity
+from ..domain.changes import ChangeSet, ClearTimer, MarkFired, SetTimer, Snapshot, TimerRow
 from ..domain.engine import Enrolment, HistoryEntry
 from ..domain.manual import KeyRecord, ManualRequest
-from ..domain.tiers import Profile, TierAssignment
-from ..ports import DueTimer, StoredTier
+from ..domain.tiers import Profile, StoredTier, TierAssignment
+
+# Sends after this are never asked for: an account's snapshot without a message cap holds none.
+_NO_SENDS = datetime.max.replace(tzinfo=UTC)
 
 
 def _dates(raw: dict[str, str] | None) -> dict[str, datetime]:
@@ -40,21 +44,87 @@ class PgRepository:
         )
         return bool(row.scalar_one())
 
+    # --- one account's snapshot, and the change set decided on it ---------------------------
+
+    async def load_account(self, account_id: str, *, sends_from: datetime, cap_window: timedelta | None) -> Snapshot:
+        """Call with the account locked: nothing else changes its rows until the transaction ends."""
+        row = (
+            await self.conn.execute(text("SELECT * FROM touch.accounts WHERE account_id = :a"), {"a": account_id})
+        ).first()
+        runs = await self.conn.execute(
+            text("SELECT id, playbook, enrolled_at FROM touch.enrolments WHERE account_id = :a"), {"a": account_id}
+        )
+        ids: set[str] = set()
+        last_enrolled: dict[str, datetime] = {}
+        for r in runs:
+            ids.add(r.id)
+            if r.playbook not in last_enrolled or r.enrolled_at > last_enrolled[r.playbook]:
+                last_enrolled[r.playbook] = r.enrolled_at
+        timers = tuple(
+            TimerRow(r.key, r.due_at, r.enrolment_id, r.playbook, r.fired_at)
+            for r in await self.conn.execute(
+                text("SELECT key, due_at, enrolment_id, playbook, fired_at FROM touch.timers WHERE account_id = :a"),
+                {"a": account_id},
+            )
+        )
+        sends: tuple[tuple[str, datetime], ...] = ()
+        if cap_window is None:
+            sends_since = _NO_SENDS
+        else:
+            # A timer fires as of its own due time, and the cap looks back from there.
+            sends_since = min([sends_from, *(t.due_at for t in timers if t.fired_at is None)]) - cap_window
+            sends = tuple(
+                (r.command_id, r.at)
+                for r in await self.conn.execute(
+                    text("SELECT command_id, at FROM touch.customer_messages WHERE account_id = :a AND at > :s"),
+                    {"a": account_id, "s": sends_since},
+                )
+            )
+        return Snapshot(
+            account_id=account_id,
+            profile=_profile(row) if row is not None else None,
+            tier=_tier(row) if row is not None else None,
+            activity=await self.get_activity(account_id),
+            enrolments=tuple(await self.open_enrolments(account_id)),
+            enrolment_ids=frozenset(ids),
+            last_enrolled=last_enrolled,
+            sends=sends,
+            sends_since=sends_since,
+            timers=timers,
+            fired={name: frozenset(values) for name, values in (await self.fired_date_triggers(account_id)).items()},
+        )
+
+    async def apply_changes(self, changes: ChangeSet) -> None:
+        account_id = changes.account_id
+        if changes.profile is not None:  # first: a new account's tier is written onto its row
+            await self.save_profile(changes.profile[0], at=changes.profile[1])
+        for assignment, at in changes.tiers:
+            await self.save_tier(account_id, assignment, at=at)
+        if changes.activity is not None:
+            await self.save_activity(account_id, changes.activity)
+        for e, at in changes.enrolments:
+            await self.save_enrolment(e, at=at)
+        for enrolment_id, entries in groupby(changes.history, key=lambda h: h[0]):
+            await self.add_history(enrolment_id, [h for _, h in entries])
+        await self.record_sends(account_id, changes.sends)
+        for change in changes.timers:
+            match change:
+                case SetTimer(key, due_at, enrolment_id, playbook):
+                    await self.set_timer(account_id, key, due_at, enrolment_id=enrolment_id, playbook=playbook)
+                case ClearTimer(key):
+                    await self.clear_timer(account_id, key)
+                case MarkFired(key, at):
+                    await self.mark_fired(account_id, key, at=at)
+        for fired in changes.date_triggers:
+            await self.record_date_trigger(account_id, fired.playbook, fired.occurrence, at=fired.at)
+
     # --- profiles and tiers -------------------------------------------------------------------
 
     async def get_profile(self, account_id: str) -> Profile | None:
         row = (
             await self.conn.execute(text("SELECT * FROM touch.accounts WHERE account_id = :a"), {"a": account_id})
         ).first()
-        if row is None:
-            return None
-        return Profile(
-            account_id=row.account_id,
-            traits=dict(row.traits),
-            first_seen_at=row.first_seen_at,
-            churned=row.churned,
-            last_csm_contact_at=row.last_csm_contact_at,
-        )
+        return _profile(row) if row is not None else None
 
     async def save_profile(self, profile: Profile, *, at: datetime) -> None:
         await self.conn.execute(
@@ -98,9 +168,7 @@ class PgRepository:
                 {"a": account_id},
             )
         ).first()
-        if row is None or row.tier is None:
-            return None
-        return StoredTier(row.tier, row.tier_rule, row.tier_phase, row.tier_value, row.tier_reason, row.tier_at)
+        return _tier(row) if row is not None else None
 
     async def save_tier(self, account_id: str, assignment: TierAssignment, *, at: datetime) -> None:
         values = {
@@ -194,14 +262,6 @@ class PgRepository:
         ).first()
         return _enrolment(row) if row is not None else None
 
-    async def last_enrolled_at(self, account_id: str, playbook: str) -> datetime | None:
-        row = await self.conn.execute(
-            text("SELECT max(enrolled_at) FROM touch.enrolments WHERE account_id = :a AND playbook = :p"),
-            {"a": account_id, "p": playbook},
-        )
-        value = row.scalar_one()
-        return value if isinstance(value, datetime) else None
-
     async def save_enrolment(self, e: Enrolment, *, at: datetime) -> None:
         await self.conn.execute(
             text(
@@ -272,13 +332,6 @@ class PgRepository:
 
     # --- the message cap ----------------------------------------------------------------------
 
-    async def recent_sends(self, account_id: str, *, since: datetime) -> tuple[datetime, ...]:
-        rows = await self.conn.execute(
-            text("SELECT at FROM touch.customer_messages WHERE account_id = :a AND at > :s ORDER BY at"),
-            {"a": account_id, "s": since},
-        )
-        return tuple(r.at for r in rows)
-
     async def record_sends(self, account_id: str, sends: Sequence[tuple[str, datetime]]) -> None:
         if sends:
             await self.conn.execute(
@@ -322,18 +375,6 @@ class PgRepository:
             {"a": account_id, "k": key, "at": at},
         )
 
-    async def next_due(self, account_id: str, *, until: datetime) -> DueTimer | None:
-        row = (
-            await self.conn.execute(
-                text(
-                    """SELECT account_id, key, due_at, enrolment_id, playbook FROM touch.timers
-                    WHERE account_id = :a AND fired_at IS NULL AND due_at <= :u ORDER BY due_at, key LIMIT 1"""
-                ),
-                {"a": account_id, "u": until},
-            )
-        ).first()
-        return DueTimer(row.account_id, row.key, row.due_at, row.enrolment_id, row.playbook) if row else None
-
     async def due_backlog(self, *, until: datetime) -> tuple[int, datetime | None]:
         """(timers due by ``until`` and not fired, the oldest one's due time): the loop's backlog."""
         row = (
@@ -343,13 +384,6 @@ class PgRepository:
             )
         ).one()
         return int(row[0]), row[1]
-
-    async def earliest_due(self, account_id: str) -> datetime | None:
-        row = await self.conn.execute(
-            text("SELECT min(due_at) FROM touch.timers WHERE account_id = :a AND fired_at IS NULL"), {"a": account_id}
-        )
-        value = row.scalar_one()
-        return value if isinstance(value, datetime) else None
 
     async def due_accounts(self, *, until: datetime, limit: int) -> list[str]:
         """Accounts with a due timer, earliest first. Candidates only: the caller must take the
@@ -383,17 +417,6 @@ class PgRepository:
             {"a": account_id, "p": playbook, "o": occurrence, "at": at},
         )
 
-    async def get_timer(self, account_id: str, key: str) -> DueTimer | None:
-        row = (
-            await self.conn.execute(
-                text(
-                    "SELECT account_id, key, due_at, enrolment_id, playbook FROM touch.timers WHERE account_id = :a AND key = :k AND fired_at IS NULL"
-                ),
-                {"a": account_id, "k": key},
-            )
-        ).first()
-        return DueTimer(row.account_id, row.key, row.due_at, row.enrolment_id, row.playbook) if row else None
-
     # --- Idempotency-Key of enrolments by hand -------------------------------------------------
 
     async def get_key(self, key: str) -> KeyRecord | None:
@@ -419,6 +442,22 @@ class PgRepository:
         if inserted.first() is not None:
             return None
         return await self.get_key(record.key)
+
+
+def _profile(row: Any) -> Profile:
+    return Profile(
+        account_id=row.account_id,
+        traits=dict(row.traits),
+        first_seen_at=row.first_seen_at,
+        churned=row.churned,
+        last_csm_contact_at=row.last_csm_contact_at,
+    )
+
+
+def _tier(row: Any) -> StoredTier | None:
+    if row.tier is None:
+        return None
+    return StoredTier(row.tier, row.tier_rule, row.tier_phase, row.tier_value, row.tier_reason, row.tier_at)
 
 
 def _key(row: Any) -> KeyRecord:

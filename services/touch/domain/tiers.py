@@ -117,6 +117,18 @@ class TierAssignment:
     reason: str
 
 
+@dataclass(frozen=True)
+class StoredTier:
+    """The tier last saved for an account (what a new assignment is compared with)."""
+
+    tier: str
+    rule: str
+    phase: str
+    value: float | None
+    reason: str
+    at: datetime
+
+
 def assign_tier(profile: Profile, *, rules: TierRules, now: datetime) -> TierAssignment:
     phase = phase_of(profile, rules=rules, now=now)
     value, source = profile.value()

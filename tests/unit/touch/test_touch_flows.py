@@ -8,6 +8,7 @@ import pytest
 from touch_fakes import FakeRepo  # type: ignore[import-not-found]
 
 from touchline.shared.messages import Outcome, ProductEvent
+from touchline.touch.domain.changes import Account, Snapshot, TimerRow
 from touchline.touch.domain.signals import from_event, from_outcome
 from touchline.touch.flows import Flows
 from touchline.touch.main import load_config
@@ -53,15 +54,14 @@ async def test_the_same_trigger_delivered_twice_enrols_once(flows: Flows) -> Non
     assert len(first) == 1 and again == [] and len(repo.enrolments) == 1
 
 
-async def test_a_timer_that_does_not_advance_is_reported_not_spun_on(flows: Flows) -> None:
-    class StuckRepo(FakeRepo):
-        async def clear_timer(self, account_id: str, key: str) -> None:
-            return None  # a broken store: the timer never goes away
+def test_a_timer_that_does_not_advance_is_reported_not_spun_on(flows: Flows) -> None:
+    class StuckAccount(Account):
+        def clear_timer(self, key: str) -> None:
+            return None  # a broken decision: the timer never goes away
 
-    repo = StuckRepo()
-    await repo.set_timer("a1", "enrolment:gone", T0, enrolment_id="gone")
+    account = StuckAccount(Snapshot("a1", timers=(TimerRow("enrolment:gone", T0, enrolment_id="gone"),)))
     with pytest.raises(RuntimeError, match="did not advance"):
-        await flows.fire_due(repo, "a1", until=T0)
+        flows.decisions.fire_due(account, until=T0)
 
 
 async def test_an_old_event_updates_the_profile_but_starts_no_playbook(flows: Flows) -> None:

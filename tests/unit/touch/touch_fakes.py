@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from touchline.touch.domain.activity import Activity
+from touchline.touch.domain.changes import ChangeSet, ClearTimer, MarkFired, SetTimer, Snapshot, TimerRow
 from touchline.touch.domain.engine import Enrolment, HistoryEntry
 from touchline.touch.domain.manual import KeyRecord
-from touchline.touch.domain.tiers import Profile, TierAssignment
-from touchline.touch.ports import DueTimer, StoredTier
+from touchline.touch.domain.tiers import Profile, StoredTier
 
 
 class FakeRepo:
@@ -19,58 +19,62 @@ class FakeRepo:
         self.enrolments: dict[str, Enrolment] = {}
         self.history: dict[str, list[HistoryEntry]] = {}
         self.sends: list[tuple[str, str, datetime]] = []
-        self.timers: dict[tuple[str, str], DueTimer] = {}
+        self.timers: dict[tuple[str, str], TimerRow] = {}  # a fired timer is dropped
         self.locked: list[str] = []
         self.keys: dict[str, KeyRecord] = {}
         self.fired: dict[tuple[str, str], set[datetime]] = {}  # (account, playbook) -> date values
         self.activity: dict[str, Activity] = {}
+        self.applied: list[ChangeSet] = []
 
     async def lock_account(self, account_id: str) -> None:
         self.locked.append(account_id)
 
-    async def get_profile(self, account_id: str) -> Profile | None:
-        return self.profiles.get(account_id)
+    async def load_account(self, account_id: str, *, sends_from: datetime, cap_window: timedelta | None) -> Snapshot:
+        runs = [e for e in self.enrolments.values() if e.account_id == account_id]
+        last: dict[str, datetime] = {}
+        for e in runs:
+            last[e.playbook] = max(e.enrolled_at, last.get(e.playbook, e.enrolled_at))
+        return Snapshot(
+            account_id=account_id,
+            profile=self.profiles.get(account_id),
+            tier=self.tiers.get(account_id),
+            activity=self.activity.get(account_id, Activity()),
+            enrolments=tuple(sorted((e for e in runs if e.open), key=lambda e: (e.enrolled_at, e.id))),
+            enrolment_ids=frozenset(e.id for e in runs),
+            last_enrolled=last,
+            sends=tuple((c, at) for a, c, at in self.sends if a == account_id),
+            timers=tuple(t for (a, _), t in self.timers.items() if a == account_id),
+            fired={p: frozenset(values) for (a, p), values in self.fired.items() if a == account_id},
+        )
 
-    async def save_profile(self, profile: Profile, *, at: datetime) -> None:
-        self.profiles[profile.account_id] = profile
+    async def apply_changes(self, changes: ChangeSet) -> None:
+        self.applied.append(changes)
+        account_id = changes.account_id
+        if changes.profile is not None:
+            self.profiles[account_id] = changes.profile[0]
+        for a, at in changes.tiers:
+            self.tiers[account_id] = StoredTier(a.tier, a.rule, a.phase, a.value, a.reason, at)
+        if changes.activity is not None:
+            self.activity[account_id] = changes.activity
+        for e, _ in changes.enrolments:
+            self.enrolments[e.id] = e
+        for enrolment_id, entry in changes.history:
+            self.history.setdefault(enrolment_id, []).append(entry)
+        self.record_sends(account_id, changes.sends)
+        for change in changes.timers:
+            match change:
+                case SetTimer(key, due_at, enrolment_id, playbook):
+                    self.set_timer(account_id, key, due_at, enrolment_id=enrolment_id, playbook=playbook)
+                case ClearTimer(key) | MarkFired(key):
+                    self.timers.pop((account_id, key), None)
+        for fired in changes.date_triggers:
+            self.fired.setdefault((account_id, fired.playbook), set()).add(fired.occurrence)
 
-    async def get_activity(self, account_id: str) -> Activity:
-        return self.activity.get(account_id, Activity())
+    def record_sends(self, account_id: str, sends: Sequence[tuple[str, datetime]]) -> None:
+        known = {c for _, c, _ in self.sends}
+        self.sends += [(account_id, c, at) for c, at in sends if c not in known]
 
-    async def save_activity(self, account_id: str, activity: Activity) -> None:
-        self.activity[account_id] = activity
-
-    async def get_tier(self, account_id: str) -> StoredTier | None:
-        return self.tiers.get(account_id)
-
-    async def save_tier(self, account_id: str, a: TierAssignment, *, at: datetime) -> None:
-        self.tiers[account_id] = StoredTier(a.tier, a.rule, a.phase, a.value, a.reason, at)
-
-    async def open_enrolments(self, account_id: str) -> list[Enrolment]:
-        return [e for e in self.enrolments.values() if e.account_id == account_id and e.open]
-
-    async def get_enrolment(self, enrolment_id: str) -> Enrolment | None:
-        return self.enrolments.get(enrolment_id)
-
-    async def last_enrolled_at(self, account_id: str, playbook: str) -> datetime | None:
-        times = [
-            e.enrolled_at for e in self.enrolments.values() if (e.account_id, e.playbook) == (account_id, playbook)
-        ]
-        return max(times, default=None)
-
-    async def save_enrolment(self, e: Enrolment, *, at: datetime) -> None:
-        self.enrolments[e.id] = e
-
-    async def add_history(self, enrolment_id: str, entries: Sequence[HistoryEntry]) -> None:
-        self.history.setdefault(enrolment_id, []).extend(entries)
-
-    async def recent_sends(self, account_id: str, *, since: datetime) -> tuple[datetime, ...]:
-        return tuple(at for a, _, at in self.sends if a == account_id and at > since)
-
-    async def record_sends(self, account_id: str, sends: Sequence[tuple[str, datetime]]) -> None:
-        self.sends += [(account_id, c, at) for c, at in sends]
-
-    async def set_timer(
+    def set_timer(
         self,
         account_id: str,
         key: str,
@@ -79,29 +83,10 @@ class FakeRepo:
         enrolment_id: str | None = None,
         playbook: str | None = None,
     ) -> None:
-        self.timers[(account_id, key)] = DueTimer(account_id, key, due_at, enrolment_id, playbook)
+        self.timers[(account_id, key)] = TimerRow(key, due_at, enrolment_id, playbook)
 
-    async def get_timer(self, account_id: str, key: str) -> DueTimer | None:
-        return self.timers.get((account_id, key))
-
-    async def clear_timer(self, account_id: str, key: str) -> None:
-        self.timers.pop((account_id, key), None)
-
-    async def mark_fired(self, account_id: str, key: str, *, at: datetime) -> None:
-        self.timers.pop((account_id, key), None)
-
-    async def earliest_due(self, account_id: str) -> datetime | None:
-        return min((t.due_at for (a, _), t in self.timers.items() if a == account_id), default=None)
-
-    async def next_due(self, account_id: str, *, until: datetime) -> DueTimer | None:
-        due = [t for (a, _), t in self.timers.items() if a == account_id and t.due_at <= until]
-        return min(due, key=lambda t: (t.due_at, t.key), default=None)
-
-    async def fired_date_triggers(self, account_id: str) -> dict[str, set[datetime]]:
-        return {p: set(values) for (a, p), values in self.fired.items() if a == account_id}
-
-    async def record_date_trigger(self, account_id: str, playbook: str, occurrence: datetime, *, at: datetime) -> None:
-        self.fired.setdefault((account_id, playbook), set()).add(occurrence)
+    async def get_enrolment(self, enrolment_id: str) -> Enrolment | None:
+        return self.enrolments.get(enrolment_id)
 
     async def get_key(self, key: str) -> KeyRecord | None:
         return self.keys.get(key)
