@@ -287,9 +287,12 @@ async def handle_batch(envelopes: Sequence[Envelope], *, repo: NotifyRepository,
     so nothing is returned to publish."""
     wanted = [e for e in envelopes if type(e.message) in HANDLERS]
     fresh = await repo.first_seen([dedup_key(e) for e in wanted], now=deps.now())
+    handled: set[str] = set()  # a producer's retry can put two copies of a record in one batch
     for env in wanted:
-        if dedup_key(env) not in fresh:
+        key = dedup_key(env)
+        if key not in fresh or key in handled:
             continue
+        handled.add(key)
         if env.traceparent is None:
             await HANDLERS[type(env.message)](repo, deps, env.message)
             continue

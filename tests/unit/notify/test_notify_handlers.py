@@ -227,6 +227,15 @@ async def test_the_same_task_reason_while_open_counts_a_recurrence_not_a_twin(re
     assert [o.kind for o in repo.outcomes()] == ["task.opened", "task.updated"]
 
 
+async def test_a_task_command_delivered_twice_in_one_batch_opens_one_task_and_counts_no_recurrence(repo, deps):
+    # A producer's retry can put two copies of a record in one batch: the second is a copy, not a repeat.
+    command = task_command("cmd-t1")
+    await run(repo, deps, command, command)
+    [task] = repo.tasks.values()
+    assert task["recurrences"] == 0
+    assert [o.kind for o in repo.outcomes()] == ["task.opened"]
+
+
 async def test_without_a_csm_tasks_go_round_the_pool(repo, deps):
     for reason in ["a", "b", "c"]:
         await run(repo, deps, task_command(f"cmd-{reason}", reason=reason))
