@@ -1,8 +1,10 @@
 """One request's trace runs from ingest's HTTP request through health, touch and notify to the SMTP send.
 
 The four services run in-process (their real apps, consumers and delivery loop) on the session's
-Kafka and Postgres, on topics of their own, each exporting to one in-memory exporter under its own
-service name, as four processes exporting to one collector would.
+Kafka and Postgres server, with a database and topics of their own (the session's database holds
+every earlier test's accounts: health's decay sweep and touch's timers would work through all of
+them first), each exporting to one in-memory exporter under its own service name, as four
+processes exporting to one collector would.
 """
 
 from __future__ import annotations
@@ -30,11 +32,10 @@ from touchline.ingest.settings import IngestSettings
 from touchline.notify.main import build_app as notify_app
 from touchline.notify.settings import NotifySettings
 from touchline.shared.admin import publish_clock
-from touchline.shared.kafka import create_topics
 from touchline.shared.messages import Command, HealthScored
 from touchline.shared.settings import CommonSettings
 from touchline.shared.stack.smtp_sink import MailSink
-from touchline.shared.stack.testing import delete_topics
+from touchline.shared.stack.testing import discard, isolated
 from touchline.shared.tracing import Tracing
 from touchline.touch.main import build_app as touch_app
 from touchline.touch.settings import TouchSettings
@@ -49,12 +50,15 @@ def traced(service: str, exporter: InMemorySpanExporter) -> Tracing:
     return Tracing(provider, service=service)
 
 
-async def until(probe: Callable[[], Any], *, what: str, seconds: float = 60.0) -> Any:
+async def until(
+    probe: Callable[[], Any], *, what: str, seconds: float = 90.0, seen: Callable[[], object] = lambda: ""
+) -> Any:
+    """Poll ``probe`` (a bound against hangs, not a timing assertion); ``seen`` says how far things got."""
     for _ in range(int(seconds / 0.05)):
         if value := probe():
             return value
         await asyncio.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
+    raise AssertionError(f"never happened: {what}; so far: {seen()}")
 
 
 def service(span: ReadableSpan) -> str:
@@ -72,8 +76,8 @@ def event_type(span: ReadableSpan) -> str:
 async def test_one_request_is_one_trace_from_ingest_through_health_touch_and_notify_to_the_smtp_send(
     common: CommonSettings,
 ) -> None:
-    mine = common.model_copy(update={"topic_prefix": f"tr{uuid.uuid4().hex[:8]}."})
-    await create_topics(mine.kafka_bootstrap_servers, prefix=mine.topic_prefix)
+    database_url, prefix = await isolated(common.kafka_bootstrap_servers, common.database_url, tag="tr")
+    mine = common.model_copy(update={"database_url": database_url, "topic_prefix": prefix})
     await publish_clock(mine, T0)
     exporter = InMemorySpanExporter()
     sink = MailSink().start()
@@ -132,7 +136,9 @@ async def test_one_request_is_one_trace_from_ingest_through_health_touch_and_not
             assert response.status_code == 200, response.text
 
             await until(
-                lambda: [m for m in sink.messages() if parseaddr(m["To"])[1] == owner], what="the welcome mail sent"
+                lambda: [m for m in sink.messages() if parseaddr(m["To"])[1] == owner],
+                what="the welcome mail sent",
+                seen=lambda: sorted({(service(s), s.name) for s in exporter.get_finished_spans()}),
             )
             # The send's span ends once the server answered; the score may reach touch after the mail.
             await until(
@@ -147,7 +153,9 @@ async def test_one_request_is_one_trace_from_ingest_through_health_touch_and_not
     finally:
         sink.stop()
         with contextlib.suppress(Exception):
-            await delete_topics(mine.kafka_bootstrap_servers, mine.topic_prefix)
+            await discard(
+                database_url=database_url, bootstrap_servers=common.kafka_bootstrap_servers, topic_prefix=prefix
+            )
 
     [request] = [s for s in spans if s.kind == SpanKind.SERVER and s.name == "POST /v1/batch"]
     trace_id = request.context.trace_id
