@@ -1,9 +1,10 @@
 """The consumer runner every service uses: batches, one transaction, offsets in Postgres, DLQ.
 
 For each batch: decode (unreadable records go to ``<topic>.dlq``), hand the envelopes to the
-service's handler inside one transaction, publish what the handler returns, store the
-consumed offsets in the same transaction, commit. On assignment, each partition resumes
-from the offset Postgres holds, so a redelivered record changes nothing. Batches are applied
+service's handler inside one unit of work (shared/unit_of_work.py): the handler's writes, the
+consumed offsets and the messages the handler returns, published before the commit. On
+assignment, each partition resumes from the offset Postgres holds, so a redelivered record
+changes nothing. Batches are applied
 one at a time and in order; the next one is fetched and decoded while the current one's
 transaction is in flight.
 
@@ -29,17 +30,19 @@ from aiokafka.structs import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import metrics
-from .cloudevents import DEFAULT_READERS, DecodeError, Envelope, Readers, decode_record
+from .cloudevents import DEFAULT_READERS, DecodeError, Encoded, Envelope, Readers, decode_record
 from .db import load_offsets, lock_offsets, save_offsets
 from .kafka import KafkaPublisher
 from .messages import Message
 from .outages import dependency_away, is_transient
 from .topics import Topic
 from .tracing import RecordSpans, Tracing, trace_by_key
+from .unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
 
-Outgoing = list[tuple[Topic, Message]]
+# What a handler sends: models, or messages already serialised (health's scores, see Encoded).
+Outgoing = list[tuple[Topic, Message | Encoded]]
 BatchHandler = Callable[[AsyncConnection, Sequence[Envelope]], Awaitable[Outgoing]]
 
 
@@ -307,22 +310,22 @@ class ConsumerRunner:
     async def _apply(self, envelopes: Sequence[Envelope], positions: dict[tuple[str, int], int]) -> None:
         spans: RecordSpans | None = None
         try:
-            async with self._engine.begin() as conn:
-                applied_up_to = await lock_offsets(conn, self.config.schema, self.config.group_id, positions)
+            # The handler's writes, the offsets and the handler's messages are one unit of work:
+            # the messages are acknowledged before the commit (see shared/unit_of_work.py).
+            async with unit_of_work(self._engine, self._publisher) as uow:
+                applied_up_to = await lock_offsets(uow.conn, self.config.schema, self.config.group_id, positions)
                 fresh = [e for e in envelopes if e.offset >= applied_up_to.get((e.topic, e.partition), 0)]
                 if len(fresh) < len(envelopes):
                     metrics.skipped(self.config.group_id, "already_applied", len(envelopes) - len(fresh))
                 if self._tracing is not None and fresh:
                     spans = self._tracing.consuming(fresh, group=self.config.group_id)
                     fresh = spans.envelopes
-                outgoing = await self._handler(conn, fresh) if fresh else []
-                await save_offsets(conn, self.config.schema, self.config.group_id, positions)
+                outgoing = await self._handler(uow.conn, fresh) if fresh else []
+                await save_offsets(uow.conn, self.config.schema, self.config.group_id, positions)
                 # What is published for an account continues the trace of the records about it.
                 trace = trace_by_key(fresh) if outgoing else None
-                # Published before commit: a crash in between replays the batch, and the
-                # deterministic ids of what it republishes let consumers drop the copies.
-                for topic in {t for t, _ in outgoing}:
-                    await self._publisher.publish(topic, [m for t, m in outgoing if t == topic], trace=trace)
+                for topic in dict.fromkeys(t for t, _ in outgoing):
+                    uow.emit(topic, [m for t, m in outgoing if t == topic], trace=trace)
         except BaseException as exc:
             if spans is not None:
                 spans.failed(exc)
