@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from touchline.shared import topics
 from touchline.shared.cloudevents import DEFAULT_READERS, Envelope
-from touchline.shared.consumer import BatchHandler, ConsumerRunner, Outgoing
+from touchline.shared.consumer import BatchHandler, BatchResult, ConsumerRunner
 from touchline.shared.messages import ProductEvent, read_product_event_facts
 from touchline.shared.runtime import Runtime, start_consumer
 from touchline.shared.unit_of_work import unit_of_work
@@ -40,7 +40,7 @@ def start_health_consumers(
     up to ``cached_accounts`` accounts it wrote in memory (see StateCache)."""
 
     def handler_for(cache: StateCache) -> BatchHandler:
-        async def handler(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> Outgoing:
+        async def handler(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> BatchResult:
             repo = PostgresHealthRepository(conn, cache=cache)
             return await handle_batch(envelopes, repo=repo, ctx=ctx)
 

@@ -13,7 +13,7 @@ import orjson
 from touchline.shared import topics
 from touchline.shared.clock import Clock
 from touchline.shared.cloudevents import Encoded, Envelope
-from touchline.shared.consumer import Outgoing
+from touchline.shared.fates import DUPLICATE, UNKNOWN_TYPE, BatchResult, Outgoing
 from touchline.shared.messages import HealthScored, Outcome, ProductEvent, ProductEventFacts
 
 from .domain.account import Policy, rescore, score_id
@@ -147,21 +147,25 @@ def _publishable(scored: list[Scored]) -> Outgoing:
     return [(topics.HEALTH, scored_message(s.record.state.account_id, s)) for s in scored if s.score_id]
 
 
-async def handle_batch(envelopes: Sequence[Envelope], *, repo: HealthRepository, ctx: HealthContext) -> Outgoing:
+async def handle_batch(envelopes: Sequence[Envelope], *, repo: HealthRepository, ctx: HealthContext) -> BatchResult:
     """Fold a batch of events/outcomes into per-account aggregates and rescore each account once.
 
-    Returns the score events to publish (already serialised); the caller's unit of work sends
-    them before it commits (shared/unit_of_work.py)."""
+    Returns the score events to publish (already serialised; the caller's unit of work sends
+    them before it commits, see shared/unit_of_work.py) and the records skipped, and why."""
     # Keyed by the bare CloudEvents id, not shared.db.dedup_key: the ids health stored before it existed.
     fresh = await repo.first_seen([e.id for e in envelopes], now=ctx.clock.now())
+    result = BatchResult()
     by_account: dict[str, list[Envelope]] = {}
     for env in envelopes:
-        if env.id not in fresh or type(env.message) not in FOLDS:
-            continue
-        fresh.discard(env.id)  # the same id twice in one batch counts once
-        by_account.setdefault(env.message.account_id, []).append(env)  # type: ignore[attr-defined]
+        if type(env.message) not in FOLDS:
+            result.skip(env, UNKNOWN_TYPE)
+        elif env.id not in fresh:
+            result.skip(env, DUPLICATE)
+        else:
+            fresh.discard(env.id)  # the same id twice in one batch counts once
+            by_account.setdefault(env.message.account_id, []).append(env)  # type: ignore[attr-defined]
     if not by_account:
-        return []
+        return result
     records = await repo.load(sorted(by_account))
     facts: list[LifecycleFact] = []
     scored: list[Scored] = []
@@ -176,7 +180,10 @@ async def handle_batch(envelopes: Sequence[Envelope], *, repo: HealthRepository,
         scored.append(_rescore(record, ctx, as_of=as_of, cause="event", key=envs[-1].id))
     await repo.save(scored, now=ctx.clock.now())
     await repo.record_lifecycle(facts)
-    return [(topics.HEALTH, scored_encoded(s.record.state.account_id, s)) for s in scored if s.score_id]
+    for s in scored:
+        if s.score_id:
+            result.emit(topics.HEALTH, scored_encoded(s.record.state.account_id, s))
+    return result
 
 
 async def sweep_decay(*, repo: HealthRepository, ctx: HealthContext, now: datetime, limit: int) -> tuple[int, Outgoing]:

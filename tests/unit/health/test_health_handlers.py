@@ -13,8 +13,8 @@ from touchline.health.handlers import AccountNotFound, HealthContext, change_ove
 from touchline.health.ports import AccountRecord, Scored
 from touchline.shared.clock import SimulatedClock
 from touchline.shared.cloudevents import Envelope
-from touchline.shared.consumer import Outgoing
-from touchline.shared.messages import HealthScored, Message, Outcome, ProductEvent
+from touchline.shared.fates import BatchResult
+from touchline.shared.messages import Command, HealthScored, Message, Outcome, ProductEvent
 
 T0 = datetime(2027, 3, 1, 10, tzinfo=UTC)
 
@@ -83,9 +83,9 @@ def event(
     )
 
 
-def scores(out: Outgoing) -> list[HealthScored]:
+def scores(result: BatchResult) -> list[HealthScored]:
     """The score events a handler returned (serialised straight from the data), read back as touch reads them."""
-    return [HealthScored.model_validate_json(m.data) for _, m in out]  # type: ignore[union-attr]
+    return [HealthScored.model_validate_json(m.data) for _, m in result.outgoing]  # type: ignore[union-attr]
 
 
 @pytest.fixture
@@ -106,9 +106,20 @@ async def test_a_batch_is_scored_once_per_account_and_the_first_score_published(
 async def test_the_same_batch_delivered_twice_changes_nothing(ctx: HealthContext) -> None:
     repo = FakeRepo()
     batch = [env(event("a", "e1")), env(event("a", "e1"))]
-    assert len(await handle_batch(batch, repo=repo, ctx=ctx)) == 1
-    assert await handle_batch(batch, repo=repo, ctx=ctx) == []
+    first = await handle_batch(batch, repo=repo, ctx=ctx)
+    assert len(first.outgoing) == 1
+    assert [(e.id, why) for e, why in first.skipped] == [("e1", "duplicate")]  # the copy in the same batch
+    again = await handle_batch(batch, repo=repo, ctx=ctx)
+    assert again.outgoing == [] and [why for _, why in again.skipped] == ["duplicate", "duplicate"]
     assert len(repo.history) == 1 and sum(repo.rows["a"].state.usage.values()) == 1
+
+
+async def test_a_message_type_health_does_not_read_is_skipped_as_unknown_type(ctx: HealthContext) -> None:
+    repo = FakeRepo()
+    other = Command(command_id="c1", account_id="a", channel="task", dedup_key="c1", issued_at=T0)
+    result = await handle_batch([env(other), env(event("a", "e1"))], repo=repo, ctx=ctx)
+    assert [(e.id, why) for e, why in result.skipped] == [("c1", "unknown_type")]
+    assert [m.account_id for m in scores(result)] == ["a"] and set(repo.rows) == {"a"}
 
 
 async def test_score_ids_are_the_same_on_replay(ctx: HealthContext) -> None:
@@ -218,8 +229,8 @@ async def test_score_events_are_returned_serialised_and_read_back_as_the_model_t
 ) -> None:
     repo = FakeRepo()
     out = await handle_batch([env(event("a", "e1")), env(event("b", "e2"))], repo=repo, ctx=ctx)
-    assert {topic.name for topic, _ in out} == {"touchline.health"}
-    sent = [m for _, m in out]
+    assert {topic.name for topic, _ in out.outgoing} == {"touchline.health"}
+    sent = [m for _, m in out.outgoing]
     read = scores(out)
     assert sorted(m.account_id for m in read) == ["a", "b"]
     assert [m.key for m in sent] == [m.account_id for m in read]  # type: ignore[union-attr]

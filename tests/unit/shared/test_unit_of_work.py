@@ -2,74 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Sequence
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
+from uow_fakes import FakeEngine, FakePublisher, command, envelope  # type: ignore[import-not-found]
 
 from touchline.shared import topics
 from touchline.shared.cloudevents import Envelope
 from touchline.shared.consumer import ConsumerRunner, Outgoing, RunnerConfig
-from touchline.shared.messages import Command, Message
 from touchline.shared.unit_of_work import unit_of_work
-
-T0 = datetime(2027, 3, 1, 10, tzinfo=UTC)
-
-
-class FakeConn:
-    """Answers every statement with no rows (the consumer runner's offset queries included)."""
-
-    def __init__(self, log: list[str]) -> None:
-        self.log = log
-
-    async def execute(self, *_: Any) -> list[Any]:
-        self.log.append("write")
-        return []
-
-
-class FakeEngine:
-    def __init__(self) -> None:
-        self.log: list[str] = []
-
-    @asynccontextmanager
-    async def begin(self) -> AsyncIterator[FakeConn]:
-        try:
-            yield FakeConn(self.log)
-        except BaseException:
-            self.log.append("rollback")
-            raise
-        self.log.append("commit")
-
-
-class FakePublisher:
-    def __init__(self, log: list[str], *, fail: bool = False) -> None:
-        self.log = log
-        self.fail = fail
-        self.sent: list[tuple[str, list[str], Mapping[str, Any] | None]] = []
-
-    async def publish(
-        self, topic: topics.Topic, messages: Sequence[Any], *, trace: Mapping[str, Any] | None = None
-    ) -> None:
-        if self.fail:
-            raise ConnectionError("broker away")
-        self.log.append(f"publish {topic.name}")
-        self.sent.append((topic.name, [m.command_id for m in messages], trace))
-
-
-def command(account_id: str, command_id: str) -> Command:
-    return Command(
-        command_id=command_id,
-        account_id=account_id,
-        channel="task",
-        enrolment_id="e1",
-        playbook="p",
-        step="s",
-        dedup_key=command_id,
-        issued_at=T0,
-    )
 
 
 async def test_emitted_messages_are_acknowledged_before_the_commit() -> None:
@@ -112,21 +54,6 @@ async def test_a_publish_the_broker_did_not_acknowledge_rolls_the_transaction_ba
         async with unit_of_work(engine, FakePublisher(engine.log, fail=True)) as uow:  # type: ignore[arg-type]
             uow.emit(topics.COMMANDS, [command("a", "c1")])
     assert engine.log == ["rollback"]
-
-
-def envelope(account_id: str, offset: int, message: Message, *, traceparent: str | None = None) -> Envelope:
-    return Envelope(
-        id=f"id{offset}",
-        source="test",
-        type="t",
-        message=message,
-        topic="touchline.health",
-        partition=0,
-        offset=offset,
-        key=account_id,
-        traceparent=traceparent,
-        tracestate="k=v" if traceparent else None,
-    )
 
 
 async def test_a_consumer_batch_publishes_its_handlers_messages_with_the_trace_of_each_accounts_last_record() -> None:
