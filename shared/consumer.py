@@ -4,11 +4,10 @@ For each batch: decode (unreadable records go to ``<topic>.dlq``), hand the enve
 service's handler inside one unit of work (shared/unit_of_work.py): the handler's writes, the
 consumed offsets and the messages the handler returns, published before the commit. The
 handler's result also says which records it skipped or dead-lettered, and why; once the batch
-commits every record's fate is counted (shared/fates.py). On
-assignment, each partition resumes from the offset Postgres holds, so a redelivered record
-changes nothing. Batches are applied
-one at a time and in order; the next one is fetched and decoded while the current one's
-transaction is in flight.
+commits every record's fate is counted (shared/fates.py). On assignment, each partition
+resumes from the offset Postgres holds, so a redelivered record changes nothing. Batches are
+applied one at a time and in order; the next one is fetched and decoded while the current
+one's transaction is in flight.
 
 A failing batch is retried with backoff; if it keeps failing it is replayed one record at
 a time so only the poison record is dead-lettered and the partition keeps moving. Errors
@@ -34,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from . import metrics
 from .cloudevents import DEFAULT_READERS, DecodeError, Envelope, Readers, decode_record
 from .db import load_offsets, lock_offsets, save_offsets
-from .fates import BatchResult, Outgoing
+from .fates import ALREADY_APPLIED, SKIP_REASONS, BatchResult, Outgoing
 from .kafka import KafkaPublisher
 from .outages import dependency_away, is_transient
 from .tracing import RecordSpans, Tracing, trace_by_key
@@ -203,6 +202,7 @@ class ConsumerRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._consumer.subscribe(self.config.topic_names, listener=_ResumeFromDatabase(self))
+        metrics.consumer_started(self.config.group_id, skip_reasons=SKIP_REASONS)
         self.state.ready = True
         # One batch in flight at a time, in order; the next one is fetched and decoded while
         # the previous one's transaction waits on Postgres (the process was otherwise idle then).
@@ -343,7 +343,8 @@ class ConsumerRunner:
             if spans is not None:
                 spans.end()
         metrics.CONSUMED.labels(self.config.group_id).inc(len(fresh))
-        metrics.skipped(self.config.group_id, "already_applied", len(envelopes) - len(fresh))
+        if len(fresh) < len(envelopes):
+            metrics.skipped(self.config.group_id, ALREADY_APPLIED, len(envelopes) - len(fresh))
         self._count_fates(result, handled=len(fresh))
 
     def _count_fates(self, result: BatchResult, *, handled: int) -> None:

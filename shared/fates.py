@@ -8,8 +8,8 @@ the fates it decides itself: skipped ``already_applied`` (a redelivered offset),
 on it). After the batch commits, every fate is counted once, in
 ``touchline_consumer_records_total{group, fate, reason}`` (shared/metrics.py).
 
-Reasons are metric labels: short snake_case names from a fixed set, never free text. The ones
-in use:
+Reasons are metric labels: short snake_case names from a fixed set (``SKIP_REASONS`` for
+skips), never free text. The ones in use:
 
 - ``duplicate``: a message id the service processed before (a producer's retry, or a copy a
   replay republished -- see shared/unit_of_work.py), or the same id twice in one batch;
@@ -29,15 +29,17 @@ from .cloudevents import Encoded, Envelope
 from .messages import Message
 from .topics import Topic
 
-__all__ = ["DUPLICATE", "UNKNOWN_TYPE", "BatchResult", "Fate", "Outgoing"]
+__all__ = ["ALREADY_APPLIED", "DUPLICATE", "SKIP_REASONS", "UNKNOWN_TYPE", "BatchResult", "Fate", "Outgoing"]
 
 Fate = Literal["ok", "skipped", "dead_lettered"]
 
 # What a handler sends: models, or messages already serialised (health's scores, see Encoded).
 Outgoing = list[tuple[Topic, Message | Encoded]]
 
+ALREADY_APPLIED = "already_applied"  # the runner's: a redelivered offset
 DUPLICATE = "duplicate"
 UNKNOWN_TYPE = "unknown_type"
+SKIP_REASONS = (ALREADY_APPLIED, DUPLICATE, UNKNOWN_TYPE)
 
 
 @dataclass

@@ -181,10 +181,18 @@ def dead_letter_reason(reason: str) -> str:
     return "handler_failed" if reason.startswith("handler failed") else "unreadable"
 
 
+def consumer_started(group: str, *, skip_reasons: Iterable[str]) -> None:
+    """The fate series of a consumer group exist from its start, at 0: a series that first appears
+    at 1 shows no increase() in Prometheus, so the first skip would go unseen."""
+    RECORD_FATES.labels(group, "ok", "")
+    for reason in skip_reasons:
+        SKIPPED.labels(group, reason)
+        RECORD_FATES.labels(group, "skipped", reason)
+
+
 def skipped(group: str, reason: str, count: int) -> None:
-    if count:
-        SKIPPED.labels(group, reason).inc(count)
-        RECORD_FATES.labels(group, "skipped", reason).inc(count)
+    SKIPPED.labels(group, reason).inc(count)
+    RECORD_FATES.labels(group, "skipped", reason).inc(count)
 
 
 def applied(group: str, count: int) -> None:
@@ -196,8 +204,7 @@ def applied(group: str, count: int) -> None:
 def duplicates_dropped(group: str, count: int) -> None:
     """Duplicates a handler dropped without reporting them in its BatchResult (notify's, until
     its handler reports fates): counted in touchline_skipped_total only, not as a fate."""
-    if count:
-        SKIPPED.labels(group, "duplicate").inc(count)
+    SKIPPED.labels(group, "duplicate").inc(count)
 
 
 def timer_backlog(*, due: int, oldest_due: datetime | None, now: datetime) -> None:

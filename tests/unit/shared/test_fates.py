@@ -10,9 +10,10 @@ from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncConnection
 from uow_fakes import FakeEngine, FakePublisher, command, envelope  # type: ignore[import-not-found]
 
-from touchline.shared import topics
+from touchline.shared import metrics, topics
 from touchline.shared.cloudevents import Envelope
 from touchline.shared.consumer import BatchHandler, BatchResult, ConsumerRunner, Outgoing, RunnerConfig
+from touchline.shared.fates import SKIP_REASONS
 
 TOPIC = "touchline.health"
 
@@ -115,3 +116,12 @@ async def test_nothing_is_counted_for_a_batch_that_rolled_back() -> None:
         await r._apply(envelopes, {(TOPIC, 0): 2})
     assert engine.log[-1] == "rollback"
     assert fates(group, "ok") == 0 and fates(group, "skipped", "duplicate") == 0
+
+
+def test_a_consumers_fate_series_exist_from_its_start_so_the_first_skip_shows_as_an_increase() -> None:
+    group = "unit-fates-start"
+    metrics.consumer_started(group, skip_reasons=SKIP_REASONS)
+    for reason in ("already_applied", "duplicate", "unknown_type"):
+        assert REGISTRY.get_sample_value("touchline_skipped_total", {"group": group, "reason": reason}) == 0
+        key = {"group": group, "fate": "skipped", "reason": reason}
+        assert REGISTRY.get_sample_value("touchline_consumer_records_total", key) == 0
