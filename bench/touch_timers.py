@@ -44,7 +44,7 @@ class NoPublish:
     def __init__(self) -> None:
         self.count = 0
 
-    async def publish(self, topic: Any, messages: Sequence[Any], *, time: datetime | None = None) -> None:
+    async def publish(self, topic: Any, messages: Sequence[Any], *, trace: Any = None) -> None:
         self.count += len(messages)
 
 

@@ -1,11 +1,13 @@
 """The consumer runner every service uses: batches, one transaction, offsets in Postgres, DLQ.
 
 For each batch: decode (unreadable records go to ``<topic>.dlq``), hand the envelopes to the
-service's handler inside one transaction, publish what the handler returns, store the
-consumed offsets in the same transaction, commit. On assignment, each partition resumes
-from the offset Postgres holds, so a redelivered record changes nothing. Batches are applied
-one at a time and in order; the next one is fetched and decoded while the current one's
-transaction is in flight.
+service's handler inside one unit of work (shared/unit_of_work.py): the handler's writes, the
+consumed offsets and the messages the handler returns, published before the commit. The
+handler's result also says which records it skipped or dead-lettered, and why; once the batch
+commits every record's fate is counted (shared/fates.py). On assignment, each partition
+resumes from the offset Postgres holds, so a redelivered record changes nothing. Batches are
+applied one at a time and in order; the next one is fetched and decoded while the current
+one's transaction is in flight.
 
 A failing batch is retried with backoff; if it keeps failing it is replayed one record at
 a time so only the poison record is dead-lettered and the partition keeps moving. Errors
@@ -31,16 +33,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from . import metrics
 from .cloudevents import DEFAULT_READERS, DecodeError, Envelope, Readers, decode_record
 from .db import load_offsets, lock_offsets, save_offsets
+from .fates import ALREADY_APPLIED, SKIP_REASONS, BatchResult, Outgoing
 from .kafka import KafkaPublisher
-from .messages import Message
 from .outages import dependency_away, is_transient
-from .topics import Topic
 from .tracing import RecordSpans, Tracing, trace_by_key
+from .unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
 
-Outgoing = list[tuple[Topic, Message]]
-BatchHandler = Callable[[AsyncConnection, Sequence[Envelope]], Awaitable[Outgoing]]
+# The handler's writes go through the connection, in the batch's transaction. It answers with a
+# BatchResult (messages + the fate of records it did not apply, see shared/fates.py), or with just
+# the messages when every record it was given was applied.
+BatchHandler = Callable[[AsyncConnection, Sequence[Envelope]], Awaitable[BatchResult | Outgoing]]
 
 
 @dataclass
@@ -72,7 +76,7 @@ class RunnerState:
     outage_retries: int = 0
 
 
-__all__ = ["BatchHandler", "ConsumerRunner", "Outgoing", "RunnerConfig", "RunnerState", "is_transient"]
+__all__ = ["BatchHandler", "BatchResult", "ConsumerRunner", "Outgoing", "RunnerConfig", "RunnerState", "is_transient"]
 
 
 class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -152,6 +156,8 @@ class ConsumerRunner:
         self.state = RunnerState()
         # Positions stored in Postgres that Kafka's committed offsets do not show yet.
         self.unmirrored: dict[TopicPartition, int] = {}
+        # The batch being applied, by position: what a handler's dead-lettered envelopes were.
+        self._records: dict[tuple[str, int, int], ConsumerRecord] = {}
         self._next_mirror_try = 0.0
 
     async def _stored_positions(self, topic_names: set[str]) -> dict[tuple[str, int], int] | None:
@@ -196,6 +202,7 @@ class ConsumerRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._consumer.subscribe(self.config.topic_names, listener=_ResumeFromDatabase(self))
+        metrics.consumer_started(self.config.group_id, skip_reasons=SKIP_REASONS)
         self.state.ready = True
         # One batch in flight at a time, in order; the next one is fetched and decoded while
         # the previous one's transaction waits on Postgres (the process was otherwise idle then).
@@ -241,6 +248,7 @@ class ConsumerRunner:
         decoded: tuple[list[Envelope], list[tuple[ConsumerRecord, str]]] | None = None,
     ) -> None:
         started = time.perf_counter()
+        self._records = {(r.topic, r.partition, r.offset): r for r in records}
         envelopes, unreadable = decoded if decoded is not None else _decode_all(records, self._readers)
         for record, reason in unreadable:
             await self._dead_letter(record, reason)
@@ -306,23 +314,27 @@ class ConsumerRunner:
 
     async def _apply(self, envelopes: Sequence[Envelope], positions: dict[tuple[str, int], int]) -> None:
         spans: RecordSpans | None = None
+        result = BatchResult()
         try:
-            async with self._engine.begin() as conn:
-                applied_up_to = await lock_offsets(conn, self.config.schema, self.config.group_id, positions)
+            # The handler's writes, the offsets and the handler's messages are one unit of work:
+            # the messages are acknowledged before the commit (see shared/unit_of_work.py).
+            async with unit_of_work(self._engine, self._publisher) as uow:
+                applied_up_to = await lock_offsets(uow.conn, self.config.schema, self.config.group_id, positions)
                 fresh = [e for e in envelopes if e.offset >= applied_up_to.get((e.topic, e.partition), 0)]
-                if len(fresh) < len(envelopes):
-                    metrics.skipped(self.config.group_id, "already_applied", len(envelopes) - len(fresh))
                 if self._tracing is not None and fresh:
                     spans = self._tracing.consuming(fresh, group=self.config.group_id)
                     fresh = spans.envelopes
-                outgoing = await self._handler(conn, fresh) if fresh else []
-                await save_offsets(conn, self.config.schema, self.config.group_id, positions)
+                if fresh:
+                    answer = await self._handler(uow.conn, fresh)
+                    result = answer if isinstance(answer, BatchResult) else BatchResult(outgoing=answer)
+                await save_offsets(uow.conn, self.config.schema, self.config.group_id, positions)
+                for env, reason in result.dead_lettered:
+                    await self._park(self._records[(env.topic, env.partition, env.offset)], reason)
+                outgoing = result.outgoing
                 # What is published for an account continues the trace of the records about it.
                 trace = trace_by_key(fresh) if outgoing else None
-                # Published before commit: a crash in between replays the batch, and the
-                # deterministic ids of what it republishes let consumers drop the copies.
-                for topic in {t for t, _ in outgoing}:
-                    await self._publisher.publish(topic, [m for t, m in outgoing if t == topic], trace=trace)
+                for topic in dict.fromkeys(t for t, _ in outgoing):
+                    uow.emit(topic, [m for t, m in outgoing if t == topic], trace=trace)
         except BaseException as exc:
             if spans is not None:
                 spans.failed(exc)
@@ -331,8 +343,29 @@ class ConsumerRunner:
             if spans is not None:
                 spans.end()
         metrics.CONSUMED.labels(self.config.group_id).inc(len(fresh))
+        if len(fresh) < len(envelopes):
+            metrics.skipped(self.config.group_id, ALREADY_APPLIED, len(envelopes) - len(fresh))
+        self._count_fates(result, handled=len(fresh))
+
+    def _count_fates(self, result: BatchResult, *, handled: int) -> None:
+        """Once the batch committed: each record the handler was given, by its fate."""
+        group = self.config.group_id
+        for (fate, reason), count in result.counts(handled).items():
+            if fate == "ok":
+                metrics.applied(group, count)
+            elif fate == "skipped":
+                metrics.skipped(group, reason, count)
+        for env, reason in result.dead_lettered:
+            self.state.dead_lettered += 1
+            metrics.dead_lettered(group, env.topic, reason, reason_class=reason)
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
+        await self._park(record, reason)
+        self.state.dead_lettered += 1
+        metrics.dead_lettered(self.config.group_id, record.topic, reason)
+
+    async def _park(self, record: ConsumerRecord, reason: str) -> None:
+        """Copy the record to ``<topic>.dlq``, waiting out a broker outage."""
         log.error(
             "dead-lettering record",
             extra={"topic": record.topic, "partition": record.partition, "offset": record.offset, "reason": reason},
@@ -357,8 +390,6 @@ class ConsumerRunner:
                 attempt += 1
                 metrics.CONSUMER_RETRIES.labels(self.config.group_id, "dead_letter").inc()
                 await asyncio.sleep(min(self.config.backoff_s * 2 ** min(attempt, 8), self.config.max_backoff_s))
-        self.state.dead_lettered += 1
-        metrics.dead_lettered(self.config.group_id, record.topic, reason)
 
     async def _commit_to_kafka(self, positions: dict[tuple[str, int], int]) -> None:
         """Mirror the positions Postgres now holds into Kafka's committed offsets.

@@ -102,8 +102,13 @@ def dedup_key(env: Envelope) -> str:
     return f"{env.type}:{env.id}"
 
 
-async def first_seen(conn: AsyncConnection, schema: str, ids: Iterable[str], *, now: datetime) -> set[str]:
-    """Mark ids as processed; return those never seen before (the rest are duplicates)."""
+async def first_seen(
+    conn: AsyncConnection, schema: str, ids: Iterable[str], *, now: datetime, counted: bool = True
+) -> set[str]:
+    """Mark ids as processed; return those never seen before (the rest are duplicates).
+
+    ``counted=False``: the caller reports the duplicates as skipped in its BatchResult (shared/fates.py),
+    so they are not counted here as well."""
     given = list(ids)
     unique = list(dict.fromkeys(given))
     if not unique:
@@ -116,8 +121,9 @@ async def first_seen(conn: AsyncConnection, schema: str, ids: Iterable[str], *, 
         {"ids": unique, "now": now},
     )
     fresh = {r.id for r in rows}
-    # Each service's schema is named as its consumer group.
-    metrics.skipped(schema, "duplicate", len(given) - len(fresh))
+    if counted:
+        # Each service's schema is named as its consumer group.
+        metrics.duplicates_dropped(schema, len(given) - len(fresh))
     return fresh
 
 

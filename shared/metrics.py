@@ -28,14 +28,23 @@ AGE_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600)
 CONSUMED = Counter("touchline_consumed_total", "Records handled and committed", ["group"])
 DEAD_LETTERED = Counter(
     "touchline_dead_lettered_total",
-    "Records sent to a DLQ, by reason class (unreadable: not a valid CloudEvent/message; handler_failed)",
+    "Records sent to a DLQ, by reason class (unreadable: not a valid CloudEvent/message; handler_failed; "
+    "or a reason the handler gave, see shared/fates.py)",
     ["group", "topic", "reason"],
 )
 SKIPPED = Counter(
     "touchline_skipped_total",
     "Records consumed but not applied, by reason (already_applied: a redelivery of a committed offset; "
-    "duplicate: a message id the service processed before)",
+    "duplicate: a message id the service processed before; unknown_type: a message type the service does not read)",
     ["group", "reason"],
+)
+# Every consumed record has one fate (see shared/fates.py); the three counters above stay, for
+# the dashboards and alerts that name them, and count the same records as their fate here.
+RECORD_FATES = Counter(
+    "touchline_consumer_records_total",
+    "Consumed records by fate, counted once their batch committed: ok (applied), skipped (consumed, not "
+    "applied; reason as touchline_skipped_total) or dead_lettered (sent to <topic>.dlq; reason class)",
+    ["group", "fate", "reason"],
 )
 CONSUMER_RETRIES = Counter(
     "touchline_consumer_retries_total", "Batch attempts that failed and were retried", ["group", "kind"]
@@ -159,8 +168,12 @@ def partitions_revoked(group: str, revoked: Iterable[_TopicPartition]) -> None:
             pass
 
 
-def dead_lettered(group: str, topic: str, reason: str) -> None:
-    DEAD_LETTERED.labels(group, topic, dead_letter_reason(reason)).inc()
+def dead_lettered(group: str, topic: str, reason: str, *, reason_class: str | None = None) -> None:
+    """One record sent to ``<topic>.dlq``; ``reason_class`` when the reason text is already one
+    (a handler's, see shared/fates.py), else derived from the text."""
+    label = reason_class or dead_letter_reason(reason)
+    DEAD_LETTERED.labels(group, topic, label).inc()
+    RECORD_FATES.labels(group, "dead_lettered", label).inc()
 
 
 def dead_letter_reason(reason: str) -> str:
@@ -168,8 +181,30 @@ def dead_letter_reason(reason: str) -> str:
     return "handler_failed" if reason.startswith("handler failed") else "unreadable"
 
 
+def consumer_started(group: str, *, skip_reasons: Iterable[str]) -> None:
+    """The fate series of a consumer group exist from its start, at 0: a series that first appears
+    at 1 shows no increase() in Prometheus, so the first skip would go unseen."""
+    RECORD_FATES.labels(group, "ok", "")
+    for reason in skip_reasons:
+        SKIPPED.labels(group, reason)
+        RECORD_FATES.labels(group, "skipped", reason)
+
+
 def skipped(group: str, reason: str, count: int) -> None:
     SKIPPED.labels(group, reason).inc(count)
+    RECORD_FATES.labels(group, "skipped", reason).inc(count)
+
+
+def applied(group: str, count: int) -> None:
+    """Records whose fate was ok: the handler applied them (which may mean "nothing to do")."""
+    if count:
+        RECORD_FATES.labels(group, "ok", "").inc(count)
+
+
+def duplicates_dropped(group: str, count: int) -> None:
+    """Duplicates a handler dropped without reporting them in its BatchResult (notify's, until
+    its handler reports fates): counted in touchline_skipped_total only, not as a fate."""
+    SKIPPED.labels(group, "duplicate").inc(count)
 
 
 def timer_backlog(*, due: int, oldest_due: datetime | None, now: datetime) -> None:

@@ -18,6 +18,7 @@ from touchline.shared.kafka import KafkaPublisher
 from touchline.shared.messages import Band
 from touchline.shared.runtime import require_token
 from touchline.shared.settings import CommonSettings
+from touchline.shared.unit_of_work import unit_of_work
 
 from .adapters import queries
 from .adapters.postgres import PostgresHealthRepository
@@ -222,16 +223,16 @@ async def _override(
     clear: tuple[str, str | None] | None = None,
 ) -> Any:
     try:
-        async with deps.engine.begin() as conn:
+        async with unit_of_work(deps.engine, deps.publisher) as uow:
             scored, outgoing = await change_override(
                 account_id,
-                repo=PostgresHealthRepository(conn),
+                repo=PostgresHealthRepository(uow.conn),
                 ctx=deps.ctx,
                 set_by=set_by,
                 request=request,
                 clear=clear,
             )
-            await deps.publisher.publish(topics.HEALTH, [m for _, m in outgoing])
+            uow.emit(topics.HEALTH, [m for _, m in outgoing])
     except AccountNotFound:
         raise HTTPException(404, f"account {account_id!r} has no health score") from None
     except OverrideError as exc:

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from touchline.shared import topics
 from touchline.shared.cloudevents import DEFAULT_READERS, Envelope
-from touchline.shared.consumer import BatchHandler, ConsumerRunner, Outgoing
+from touchline.shared.consumer import BatchHandler, BatchResult, ConsumerRunner
 from touchline.shared.messages import ProductEvent, read_product_event_facts
 from touchline.shared.runtime import Runtime, start_consumer
+from touchline.shared.unit_of_work import unit_of_work
 
 from .adapters.postgres import PostgresHealthRepository, StateCache
 from .handlers import HealthContext, handle_batch, sweep_decay
@@ -39,9 +40,9 @@ def start_health_consumers(
     up to ``cached_accounts`` accounts it wrote in memory (see StateCache)."""
 
     def handler_for(cache: StateCache) -> BatchHandler:
-        async def handler(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> Outgoing:
+        async def handler(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> BatchResult:
             repo = PostgresHealthRepository(conn, cache=cache)
-            return await handle_batch(envelopes, repo=repo, ctx=ctx, publisher=runtime.publisher)
+            return await handle_batch(envelopes, repo=repo, ctx=ctx)
 
         return handler
 
@@ -72,12 +73,10 @@ async def sweep_until_done(runtime: Runtime, *, ctx: HealthContext, now: datetim
     """Re-score every account due by ``now``, ``batch`` accounts per transaction."""
     total = 0
     while True:
-        async with runtime.engine.begin() as conn:
-            count, outgoing = await sweep_decay(repo=PostgresHealthRepository(conn), ctx=ctx, now=now, limit=batch)
-            # Published before commit, as the consumer runner does: a crash in between
-            # re-sweeps the same accounts with the same deterministic score ids.
-            if outgoing:
-                await runtime.publisher.publish(topics.HEALTH, [m for _, m in outgoing])
+        # A crash between publish and commit re-sweeps the same accounts with the same score ids.
+        async with unit_of_work(runtime.engine, runtime.publisher) as uow:
+            count, outgoing = await sweep_decay(repo=PostgresHealthRepository(uow.conn), ctx=ctx, now=now, limit=batch)
+            uow.emit(topics.HEALTH, [m for _, m in outgoing])
         total += count
         if count < batch:
             return total

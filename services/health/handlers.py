@@ -3,8 +3,6 @@ is grouped by account so each account is loaded, rescored and written once per b
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,16 +13,14 @@ import orjson
 from touchline.shared import topics
 from touchline.shared.clock import Clock
 from touchline.shared.cloudevents import Encoded, Envelope
-from touchline.shared.messages import HealthScored, Message, Outcome, ProductEvent, ProductEventFacts
-from touchline.shared.tracing import trace_by_key
+from touchline.shared.fates import DUPLICATE, UNKNOWN_TYPE, BatchResult, Outgoing
+from touchline.shared.messages import HealthScored, Outcome, ProductEvent, ProductEventFacts
 
 from .domain.account import Policy, rescore, score_id
 from .domain.aggregates import AccountState, LifecycleFact, apply_outcome, apply_product_event
 from .domain.overrides import make_override, put, remove
 from .domain.scorecard import ScorecardSet
-from .ports import AccountRecord, HealthRepository, Publisher, Scored
-
-Outgoing = list[tuple[topics.Topic, Message]]
+from .ports import AccountRecord, HealthRepository, Scored
 
 
 @dataclass(frozen=True)
@@ -151,24 +147,25 @@ def _publishable(scored: list[Scored]) -> Outgoing:
     return [(topics.HEALTH, scored_message(s.record.state.account_id, s)) for s in scored if s.score_id]
 
 
-async def handle_batch(
-    envelopes: Sequence[Envelope], *, repo: HealthRepository, ctx: HealthContext, publisher: Publisher | None = None
-) -> Outgoing:
+async def handle_batch(envelopes: Sequence[Envelope], *, repo: HealthRepository, ctx: HealthContext) -> BatchResult:
     """Fold a batch of events/outcomes into per-account aggregates and rescore each account once.
 
-    Returns the score events to publish; with a ``publisher`` they are sent here instead, while
-    the save runs (the broker's acknowledgements and Postgres overlap), and nothing is returned.
-    Either way they are sent before the caller commits, so a failed batch replays the same ids."""
+    Returns the score events to publish (already serialised; the caller's unit of work sends
+    them before it commits, see shared/unit_of_work.py) and the records skipped, and why."""
     # Keyed by the bare CloudEvents id, not shared.db.dedup_key: the ids health stored before it existed.
     fresh = await repo.first_seen([e.id for e in envelopes], now=ctx.clock.now())
+    result = BatchResult()
     by_account: dict[str, list[Envelope]] = {}
     for env in envelopes:
-        if env.id not in fresh or type(env.message) not in FOLDS:
-            continue
-        fresh.discard(env.id)  # the same id twice in one batch counts once
-        by_account.setdefault(env.message.account_id, []).append(env)  # type: ignore[attr-defined]
+        if type(env.message) not in FOLDS:
+            result.skip(env, UNKNOWN_TYPE)
+        elif env.id not in fresh:
+            result.skip(env, DUPLICATE)
+        else:
+            fresh.discard(env.id)  # the same id twice in one batch counts once
+            by_account.setdefault(env.message.account_id, []).append(env)  # type: ignore[attr-defined]
     if not by_account:
-        return []
+        return result
     records = await repo.load(sorted(by_account))
     facts: list[LifecycleFact] = []
     scored: list[Scored] = []
@@ -181,23 +178,12 @@ async def handle_batch(
         as_of = record.state.as_of
         assert as_of is not None  # every fold advances it
         scored.append(_rescore(record, ctx, as_of=as_of, cause="event", key=envs[-1].id))
-    if publisher is None or not any(s.score_id for s in scored):
-        await repo.save(scored, now=ctx.clock.now())
-        await repo.record_lifecycle(facts)
-        return _publishable(scored)
-    encoded = [scored_encoded(s.record.state.account_id, s) for s in scored if s.score_id]
-    # A score continues the trace of the account's last record in the batch (if it has one).
-    sending = asyncio.ensure_future(publisher.publish(topics.HEALTH, encoded, trace=trace_by_key(envelopes)))
-    try:
-        await repo.save(scored, now=ctx.clock.now())
-        await repo.record_lifecycle(facts)
-    except BaseException:
-        # The save's error is the one to report; the sends are waited for, not left running.
-        with contextlib.suppress(Exception):
-            await sending
-        raise
-    await sending
-    return []
+    await repo.save(scored, now=ctx.clock.now())
+    await repo.record_lifecycle(facts)
+    for s in scored:
+        if s.score_id:
+            result.emit(topics.HEALTH, scored_encoded(s.record.state.account_id, s))
+    return result
 
 
 async def sweep_decay(*, repo: HealthRepository, ctx: HealthContext, now: datetime, limit: int) -> tuple[int, Outgoing]:

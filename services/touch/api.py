@@ -16,6 +16,7 @@ from touchline.shared import topics
 from touchline.shared.api_errors import error_responses, field_error, refuse_nul
 from touchline.shared.runtime import Runtime, require_token
 from touchline.shared.settings import CommonSettings
+from touchline.shared.unit_of_work import unit_of_work
 
 from .adapters.config import ConfigError, load_playbook
 from .adapters.postgres import PgRepository
@@ -173,8 +174,10 @@ def router(
             raise field_error("body", "playbook", f"unknown playbook {request.playbook!r} (known: {known})")
         wanted = ManualRequest(account_id, playbook.name, request.by)
         now = runtime.clock.now()
-        async with runtime.engine.begin() as conn:
-            repo = PgRepository(conn)
+        # Should the commit fail after the publish, a retry with the same key publishes the same
+        # command ids again and notify drops the copies (shared/unit_of_work.py).
+        async with unit_of_work(runtime.engine, runtime.publisher) as uow:
+            repo = PgRepository(uow.conn)
             try:
                 done = await enrol_by_hand(
                     flows, repo, playbook, request=wanted, key=key, now=now, nonce=uuid.uuid4().hex
@@ -188,9 +191,7 @@ def router(
             if done.replayed:
                 response.status_code = 200
                 response.headers["Idempotent-Replayed"] = "true"
-            # Before the commit, like the consumer: should the commit fail, a retry with the same
-            # key publishes the same command ids again and notify drops the copies.
-            await runtime.publisher.publish(topics.COMMANDS, done.commands)
+            uow.emit(topics.COMMANDS, done.commands)
             return enrolment_view(done.enrolment, await repo.history(done.enrolment.id))
 
     return api

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from touchline.shared import topics
 from touchline.shared.clock import Clock
 from touchline.shared.cloudevents import Envelope
-from touchline.shared.consumer import Outgoing
 from touchline.shared.db import dedup_key, first_seen
+from touchline.shared.fates import DUPLICATE, UNKNOWN_TYPE, BatchResult
 from touchline.shared.messages import HealthScored, Message, Outcome, ProductEvent
 
 from .adapters.postgres import PgRepository
@@ -31,39 +31,47 @@ def readers(thresholds: SignalThresholds) -> dict[type[Message], Reader]:
 
 
 def inputs_by_account(envelopes: Sequence[Envelope], table: dict[type[Message], Reader]) -> dict[str, list[Input]]:
+    """The inputs the envelopes (all of a type in ``table``) give, by account."""
     grouped: dict[str, list[Input]] = {}
     for env in envelopes:
-        reader = table.get(type(env.message))
-        if reader is None:
-            continue  # another type on a shared topic (e.g. a newer version): not ours to read
-        items = reader(env.message)
+        items = table[type(env.message)](env.message)
         if items:
             grouped.setdefault(env.message.key(), []).extend(items)
     return grouped
 
 
-def first_copies(envelopes: Sequence[Envelope], fresh: set[str]) -> list[Envelope]:
-    """The envelopes never processed before, each once even if the batch holds it twice."""
+def first_copies(envelopes: Sequence[Envelope], fresh: set[str], result: BatchResult) -> list[Envelope]:
+    """The envelopes never processed before, each once even if the batch holds it twice; the
+    other copies are skipped as duplicates."""
     kept, seen = [], set()
     for env in envelopes:
         key = dedup_key(env)
         if key in fresh and key not in seen:
             seen.add(key)
             kept.append(env)
+        else:
+            result.skip(env, DUPLICATE)
     return kept
 
 
-async def handle_batch(conn: AsyncConnection, envelopes: Sequence[Envelope], *, flows: Flows, clock: Clock) -> Outgoing:
+async def handle_batch(
+    conn: AsyncConnection, envelopes: Sequence[Envelope], *, flows: Flows, clock: Clock
+) -> BatchResult:
     """One consumer batch, in the runner's transaction: accounts in a fixed order (no lock cycles)."""
     table = readers(flows.config.thresholds)
     repo = PgRepository(conn)
     now = clock.now()
+    result = BatchResult()
+    ours = []
+    for env in envelopes:
+        if type(env.message) in table:
+            ours.append(env)
+        else:  # another type on a shared topic (e.g. a newer version): not ours to read
+            result.skip(env, UNKNOWN_TYPE)
     # Producers republish with the same ids after a crash (publish-before-commit, outboxes, SDK
     # retries): a repeated signal must not move a run through two steps that wait for it.
-    ours = [e for e in envelopes if type(e.message) in table]
-    fresh = await first_seen(conn, "touch", [dedup_key(e) for e in ours], now=now)
-    out: Outgoing = []
-    for account_id, items in sorted(inputs_by_account(first_copies(ours, fresh), table).items()):
+    fresh = await first_seen(conn, "touch", [dedup_key(e) for e in ours], now=now, counted=False)
+    for account_id, items in sorted(inputs_by_account(first_copies(ours, fresh, result), table).items()):
         for command in await flows.apply(repo, account_id, items, now=now):
-            out.append((topics.COMMANDS, command))
-    return out
+            result.emit(topics.COMMANDS, command)
+    return result

@@ -2,8 +2,8 @@
 
 Wakes when the clock moves (or every poll interval), then repeatedly takes the accounts with
 the earliest due timers that no other replica holds, fires each taken account's due timers in
-order, each as of its own due time, publishes the commands and commits (a few accounts per
-transaction).
+order, each as of its own due time, publishes the commands and commits: a few accounts per
+unit of work (shared/unit_of_work.py).
 
 "Holds" is a per-account transaction-scoped advisory lock: the timer loop only *tries* it
 (``pg_try_advisory_xact_lock``, the account-level equivalent of ``SKIP LOCKED``) and moves on
@@ -28,10 +28,10 @@ from touchline.shared.clock import Clock, SimulatedClock
 from touchline.shared.consumer import is_transient
 from touchline.shared.messages import Command
 from touchline.shared.runtime import Runtime
+from touchline.shared.unit_of_work import Publisher, unit_of_work
 
 from .adapters.postgres import PgRepository
 from .flows import Flows
-from .ports import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,8 @@ class TimerLoop:
         """Fire the due timers of a few accounts in one transaction; False when nothing due could be taken."""
         now = self.clock.now()
         fired = 0
-        async with self.engine.begin() as conn:
-            repo = PgRepository(conn)
+        async with unit_of_work(self.engine, self.publisher) as uow:
+            repo = PgRepository(uow.conn)
             if self._report_backlog:  # once per round, before it fires what is due
                 due, oldest = await repo.due_backlog(until=now)
                 metrics.timer_backlog(due=due, oldest_due=oldest, now=now)
@@ -87,8 +87,7 @@ class TimerLoop:
                 fired += 1
                 if fired >= self.accounts_per_transaction:
                     break
-            if commands:
-                await self.publisher.publish(topics.COMMANDS, commands)
+            uow.emit(topics.COMMANDS, commands)
         self.fired_accounts += fired
         return fired > 0
 

@@ -225,7 +225,8 @@ class PostgresHealthRepository:
         self._cache = cache
 
     async def first_seen(self, ids: Iterable[str], *, now: datetime) -> set[str]:
-        return await first_seen(self._conn, SCHEMA, ids, now=now)
+        # The handler reports the duplicates as skipped records (shared/fates.py).
+        return await first_seen(self._conn, SCHEMA, ids, now=now, counted=False)
 
     async def load(self, account_ids: list[str]) -> dict[str, AccountRecord]:
         if not account_ids:

@@ -140,6 +140,10 @@ async def test_metrics_show_lag_batch_timings_dead_letters_and_event_age_after_c
     assert delta("touchline_dead_lettered_total", topic=topic, reason="unreadable", **group) == 1
     assert delta("touchline_dead_lettered_total", reason="handler_failed", **group) == 0
     assert delta("touchline_skipped_total", reason="duplicate", **group) == 1
+    # Each record once, by its fate.
+    assert delta("touchline_consumer_records_total", fate="ok", **group) == 12
+    assert delta("touchline_consumer_records_total", fate="skipped", reason="duplicate", **group) == 1
+    assert delta("touchline_consumer_records_total", fate="dead_lettered", reason="unreadable", **group) == 1
     # Every record of the partition went through a batch, the unreadable one included.
     assert delta("touchline_consumer_batch_records_sum", **group) == len(records)
     batches = delta("touchline_consumer_batch_records_count", **group)

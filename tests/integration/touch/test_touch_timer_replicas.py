@@ -29,7 +29,7 @@ class Recorder:
     def __init__(self) -> None:
         self.commands: list[Command] = []
 
-    async def publish(self, topic: Any, messages: Sequence[Any], *, time: datetime | None = None) -> None:
+    async def publish(self, topic: Any, messages: Sequence[Any], *, trace: Any = None) -> None:
         self.commands += messages
 
 

@@ -81,6 +81,7 @@ async def test_backfilled_history_schedules_date_triggers_from_now_not_in_the_pa
 
 def test_a_message_seen_before_or_twice_in_a_batch_is_read_once() -> None:
     from touchline.shared.cloudevents import Envelope
+    from touchline.shared.fates import BatchResult
     from touchline.touch.handlers import dedup_key, first_copies
 
     def env(message_id: str, offset: int) -> Envelope:
@@ -98,7 +99,9 @@ def test_a_message_seen_before_or_twice_in_a_batch_is_read_once() -> None:
 
     batch = [env("m1", 1), env("m2", 2), env("m1", 3)]
     fresh = {dedup_key(batch[0])}  # m2 was processed in an earlier batch
-    assert [(e.id, e.offset) for e in first_copies(batch, fresh)] == [("m1", 1)]
+    result = BatchResult()
+    assert [(e.id, e.offset) for e in first_copies(batch, fresh, result)] == [("m1", 1)]
+    assert [(e.id, e.offset, why) for e, why in result.skipped] == [("m2", 2, "duplicate"), ("m1", 3, "duplicate")]
 
 
 def group(account: str, at: datetime, **traits: object) -> ProductEvent:
