@@ -5,18 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from touchline.shared import topics
 from touchline.shared.clock import Clock
 from touchline.shared.cloudevents import Envelope
-from touchline.shared.db import dedup_key, first_seen
+from touchline.shared.db import dedup_key
 from touchline.shared.fates import DUPLICATE, UNKNOWN_TYPE, BatchResult
 from touchline.shared.messages import HealthScored, Message, Outcome, ProductEvent
 
-from .adapters.postgres import PgRepository
 from .domain.signals import Input, SignalThresholds, from_event, from_health, from_outcome
 from .flows import Flows
+from .ports import Repository
 
 Reader = Callable[[Message], list[Input]]
 
@@ -54,12 +52,10 @@ def first_copies(envelopes: Sequence[Envelope], fresh: set[str], result: BatchRe
     return kept
 
 
-async def handle_batch(
-    conn: AsyncConnection, envelopes: Sequence[Envelope], *, flows: Flows, clock: Clock
-) -> BatchResult:
-    """One consumer batch, in the runner's transaction: accounts in a fixed order (no lock cycles)."""
+async def handle_batch(envelopes: Sequence[Envelope], *, repo: Repository, flows: Flows, clock: Clock) -> BatchResult:
+    """One consumer batch, in ``repo``'s transaction (the runner's): accounts in a fixed order
+    (no lock cycles)."""
     table = readers(flows.config.thresholds)
-    repo = PgRepository(conn)
     now = clock.now()
     result = BatchResult()
     ours = []
@@ -70,7 +66,7 @@ async def handle_batch(
             result.skip(env, UNKNOWN_TYPE)
     # Producers republish with the same ids after a crash (publish-before-commit, outboxes, SDK
     # retries): a repeated signal must not move a run through two steps that wait for it.
-    fresh = await first_seen(conn, "touch", [dedup_key(e) for e in ours], now=now, counted=False)
+    fresh = await repo.first_seen([dedup_key(e) for e in ours], now=now)
     for account_id, items in sorted(inputs_by_account(first_copies(ours, fresh, result), table).items()):
         for command in await flows.apply(repo, account_id, items, now=now):
             result.emit(topics.COMMANDS, command)

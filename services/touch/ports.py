@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -17,6 +17,10 @@ from .domain.manual import KeyRecord
 class Repository(Protocol):
     """What the service layer needs of storage: the account lock, its snapshot, one place that
     writes what was decided, and the Idempotency-Keys of enrolments by hand."""
+
+    async def first_seen(self, ids: Iterable[str], *, now: datetime) -> set[str]:
+        """Mark message ids processed; those never seen before (the rest are duplicates)."""
+        ...
 
     async def lock_account(self, account_id: str) -> None: ...
     async def load_account(self, account_id: str, *, sends_from: datetime, cap_window: timedelta | None) -> Snapshot:

@@ -4,13 +4,15 @@ timers and fired date triggers, manual-enrolment keys. Never commits."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from touchline.shared.db import first_seen
 
 from ..domain.activity import Activity
 from ..domain.changes import ChangeSet, ClearTimer, MarkFired, SetTimer, Snapshot, TimerRow
@@ -33,6 +35,10 @@ def _iso(values: Any) -> str:
 class PgRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
+
+    async def first_seen(self, ids: Iterable[str], *, now: datetime) -> set[str]:
+        # The handler reports the duplicates as skipped (shared/fates.py): not counted here as well.
+        return await first_seen(self.conn, "touch", ids, now=now, counted=False)
 
     async def lock_account(self, account_id: str) -> None:
         """Serialise everything about one account (consumer, timer loop, API) for this transaction."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from touchline.touch.domain.activity import Activity
@@ -25,6 +25,20 @@ class FakeRepo:
         self.fired: dict[tuple[str, str], set[datetime]] = {}  # (account, playbook) -> date values
         self.activity: dict[str, Activity] = {}
         self.applied: list[ChangeSet] = []
+        self.processed: set[str] = set()
+
+    async def first_seen(self, ids: Iterable[str], *, now: datetime) -> set[str]:
+        fresh = set(ids) - self.processed
+        self.processed |= fresh
+        return fresh
+
+    async def due_accounts(self, *, until: datetime, limit: int) -> list[str]:
+        """Accounts with a timer due by ``until``, earliest first (PgRepository.due_accounts, the timer loop's)."""
+        due: dict[str, datetime] = {}
+        for (account_id, _), timer in self.timers.items():
+            if timer.fired_at is None and timer.due_at <= until:
+                due[account_id] = min(timer.due_at, due.get(account_id, timer.due_at))
+        return sorted(due, key=lambda a: (due[a], a))[:limit]
 
     async def lock_account(self, account_id: str) -> None:
         self.locked.append(account_id)
