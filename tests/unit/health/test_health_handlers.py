@@ -1,58 +1,21 @@
 """Handlers against an in-memory fake of the repository port."""
 
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from health_fakes import FakeRepo  # type: ignore[import-not-found]
 
 from touchline.health.adapters.scorecard_file import load_scorecards
 from touchline.health.domain.account import Policy
-from touchline.health.domain.aggregates import LifecycleFact
 from touchline.health.domain.overrides import OverrideError
 from touchline.health.handlers import AccountNotFound, HealthContext, change_override, handle_batch, sweep_decay
-from touchline.health.ports import AccountRecord, Scored
+from touchline.health.ports import Scored
 from touchline.shared.clock import SimulatedClock
 from touchline.shared.cloudevents import Envelope
 from touchline.shared.fates import BatchResult
 from touchline.shared.messages import Command, HealthScored, Message, Outcome, ProductEvent
 
 T0 = datetime(2027, 3, 1, 10, tzinfo=UTC)
-
-
-class FakeRepo:
-    def __init__(self) -> None:
-        self.seen: set[str] = set()
-        self.rows: dict[str, AccountRecord] = {}
-        self.history: list[Scored] = []
-        self.facts: list[LifecycleFact] = []
-        self.log: list[str] = []
-        self.aging: dict[str, datetime | None] = {}
-
-    async def first_seen(self, ids: Iterable[str], *, now: datetime) -> set[str]:
-        new = set(ids) - self.seen
-        self.seen |= new
-        return new
-
-    async def load(self, account_ids: list[str]) -> dict[str, AccountRecord]:
-        return {a: self.rows[a] for a in account_ids if a in self.rows}
-
-    async def load_due(self, *, now: datetime, limit: int) -> dict[str, AccountRecord]:
-        due = [a for a, at in self.aging.items() if at is not None and at <= now]
-        return {a: self.rows[a] for a in due[:limit]}
-
-    async def save(self, scored: list[Scored], *, now: datetime) -> None:
-        for s in scored:
-            s.record.overrides = s.rescored.overrides
-            s.record.published = s.rescored.published()
-            self.rows[s.record.state.account_id] = s.record
-            self.aging[s.record.state.account_id] = s.rescored.next_aging_at
-            self.history.append(s)
-
-    async def record_lifecycle(self, facts: list[LifecycleFact]) -> None:
-        self.facts += facts
-
-    async def log_override(self, account_id: str, *, action: str, override: dict, now: datetime) -> None:  # type: ignore[type-arg]
-        self.log.append(action)
 
 
 def env(message: Message, i: int = 0) -> Envelope:
