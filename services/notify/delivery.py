@@ -44,6 +44,25 @@ log = logging.getLogger(__name__)
 Work = Callable[[AsyncConnection], Awaitable[None]]
 
 
+def mail_for(row: Mapping[str, Any], *, mail_from: str, now: datetime) -> EmailMessage:
+    """The mail a delivery row is sent as (raises ValueError on an unusable row)."""
+    return compose(
+        Outgoing(
+            message_id=row["message_id"],
+            mail_from=mail_from,
+            to=row["email"],
+            to_name=row["to_name"],
+            subject=row["subject"],
+            html=row["html"],
+            text=row["body_text"],
+            unsubscribe_url=row["unsubscribe_url"],
+            sent_at=now,
+            delivery_id=row["id"],
+            template=row["template"],
+        )
+    )
+
+
 def wall_now() -> datetime:
     # Retries and leases pace real I/O, so they follow the wall clock even when business time is simulated.
     return datetime.now(UTC)
@@ -134,21 +153,7 @@ class Loops:
         return self._finish(row, state="sent", kind="email.sent", detail=row["message_id"], sent_at=now)
 
     def _compose(self, row: Mapping[str, Any], *, now: datetime) -> EmailMessage:
-        return compose(
-            Outgoing(
-                message_id=row["message_id"],
-                mail_from=self.settings.mail_from,
-                to=row["email"],
-                to_name=row["to_name"],
-                subject=row["subject"],
-                html=row["html"],
-                text=row["body_text"],
-                unsubscribe_url=row["unsubscribe_url"],
-                sent_at=now,
-                delivery_id=row["id"],
-                template=row["template"],
-            )
-        )
+        return mail_for(row, mail_from=self.settings.mail_from, now=now)
 
     def _failed(self, row: Mapping[str, Any], exc: SendFailed) -> Work:
         verdict = classify_smtp(exc.code)
