@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from touchline.shared.cloudevents import Envelope
-from touchline.shared.consumer import ConsumerRunner, Outgoing
+from touchline.shared.consumer import ConsumerRunner
+from touchline.shared.fates import BatchResult
 from touchline.shared.runtime import Runtime, start_consumer
 
 from .adapters.pg_repository import PgRepository
@@ -19,7 +20,7 @@ SCHEMA = "notify"
 
 
 def start(runtime: Runtime, deps: Deps) -> ConsumerRunner:
-    async def handler(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> Outgoing:
+    async def handler(conn: AsyncConnection, envelopes: Sequence[Envelope]) -> BatchResult:
         return await handle_batch(envelopes, repo=PgRepository(conn), deps=deps)
 
     return start_consumer(

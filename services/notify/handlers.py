@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from touchline.shared.cloudevents import Envelope
-from touchline.shared.consumer import Outgoing
 from touchline.shared.db import dedup_key
+from touchline.shared.fates import DUPLICATE, UNKNOWN_TYPE, BatchResult
 from touchline.shared.messages import Command, Message, ProductEvent
 
 from .compose import Composer, template_context
@@ -282,15 +282,22 @@ HANDLERS: dict[type[Message], Callable[[NotifyRepository, Deps, Message], Awaita
 }
 
 
-async def handle_batch(envelopes: Sequence[Envelope], *, repo: NotifyRepository, deps: Deps) -> Outgoing:
+async def handle_batch(envelopes: Sequence[Envelope], *, repo: NotifyRepository, deps: Deps) -> BatchResult:
     """One consumer batch, in ``repo``'s transaction (the runner's). Outcomes go through the outbox,
-    so nothing is returned to publish."""
-    wanted = [e for e in envelopes if type(e.message) in HANDLERS]
+    so nothing is returned to publish; the result names the records not applied and why."""
+    result = BatchResult()
+    wanted = []
+    for env in envelopes:
+        if type(env.message) in HANDLERS:
+            wanted.append(env)
+        else:
+            result.skip(env, UNKNOWN_TYPE)
     fresh = await repo.first_seen([dedup_key(e) for e in wanted], now=deps.now())
     handled: set[str] = set()  # a producer's retry can put two copies of a record in one batch
     for env in wanted:
         key = dedup_key(env)
         if key not in fresh or key in handled:
+            result.skip(env, DUPLICATE)
             continue
         handled.add(key)
         if env.traceparent is None:
@@ -301,4 +308,4 @@ async def handle_batch(envelopes: Sequence[Envelope], *, repo: NotifyRepository,
             await HANDLERS[type(env.message)](repo, deps, env.message)
         finally:
             _TRACEPARENT.reset(token)
-    return []
+    return result

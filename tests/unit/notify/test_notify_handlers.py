@@ -17,6 +17,7 @@ from touchline.notify.settings import TEMPLATES_DIR
 from touchline.notify.task_handlers import TaskDeps
 from touchline.notify.templates import TASK_TEMPLATE, Catalog
 from touchline.shared.cloudevents import Envelope
+from touchline.shared.fates import BatchResult
 from touchline.shared.messages import Command, Message, ProductEvent
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -75,9 +76,11 @@ def identify(user_id: str, **traits: Any) -> ProductEvent:
     )  # fmt: skip
 
 
-async def run(repo: FakeNotifyRepo, deps: Deps, *messages: Message, traceparent: str | None = None) -> None:
+async def run(repo: FakeNotifyRepo, deps: Deps, *messages: Message, traceparent: str | None = None) -> BatchResult:
     envs = [envelope(m, id=m.event_id(), traceparent=traceparent) for m in messages]
-    assert await handle_batch(envs, repo=repo, deps=deps) == []  # outcomes go through the outbox
+    result = await handle_batch(envs, repo=repo, deps=deps)
+    assert result.outgoing == []  # outcomes go through the outbox
+    return result
 
 
 async def test_an_email_command_records_a_pending_delivery_per_recipient_and_no_outcome_yet(repo, deps):
@@ -112,8 +115,9 @@ async def test_a_duplicate_command_is_dropped(repo, deps):
     await run(repo, deps, email())
     before = dict(repo.deliveries)
     repo.deliveries.clear()  # were it handled again, it would be written again
-    await run(repo, deps, email())
+    result = await run(repo, deps, email())
     assert repo.deliveries == {}
+    assert [reason for _, reason in result.skipped] == ["duplicate"]
     assert len(before) == 1
 
 
@@ -230,7 +234,8 @@ async def test_the_same_task_reason_while_open_counts_a_recurrence_not_a_twin(re
 async def test_a_task_command_delivered_twice_in_one_batch_opens_one_task_and_counts_no_recurrence(repo, deps):
     # A producer's retry can put two copies of a record in one batch: the second is a copy, not a repeat.
     command = task_command("cmd-t1")
-    await run(repo, deps, command, command)
+    result = await run(repo, deps, command, command)
+    assert [reason for _, reason in result.skipped] == ["duplicate"]
     [task] = repo.tasks.values()
     assert task["recurrences"] == 0
     assert [o.kind for o in repo.outcomes()] == ["task.opened"]

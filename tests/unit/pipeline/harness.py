@@ -253,7 +253,7 @@ class Pipeline:
     async def _touch(self, envelopes: Sequence[Envelope]) -> BatchResult:
         return await touch.handle_batch(envelopes, repo=self.touch_repo, flows=self.flows, clock=self.clock)
 
-    async def _notify(self, envelopes: Sequence[Envelope]) -> Outgoing:
+    async def _notify(self, envelopes: Sequence[Envelope]) -> BatchResult:
         return await notify.handle_batch(envelopes, repo=self.notify_repo, deps=self.notify_deps)
 
     # --- driving it --------------------------------------------------------------------------------
