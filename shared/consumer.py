@@ -36,6 +36,7 @@ from .db import load_offsets, lock_offsets, save_offsets
 from .fates import ALREADY_APPLIED, SKIP_REASONS, BatchResult, Outgoing
 from .kafka import KafkaPublisher
 from .outages import dependency_away, is_transient
+from .retry import backoff
 from .tracing import RecordSpans, Tracing, trace_by_key
 from .unit_of_work import unit_of_work
 
@@ -173,7 +174,7 @@ class ConsumerRunner:
                         extra={"group": self.config.group_id, "error": repr(exc)},
                     )
                     return None
-                await asyncio.sleep(min(self.config.backoff_s * 2**attempt, self.config.max_backoff_s))
+                await asyncio.sleep(backoff(attempt + 1, base=self.config.backoff_s, cap=self.config.max_backoff_s))
         return None
 
     async def seek_to_stored(self, assigned: list[TopicPartition]) -> None:
@@ -304,7 +305,7 @@ class ConsumerRunner:
                     failed += 1
                     if failed > retries:
                         raise
-                delay = min(self.config.backoff_s * 2 ** min(attempt, 8), self.config.max_backoff_s)
+                delay = backoff(attempt + 1, base=self.config.backoff_s, cap=self.config.max_backoff_s)
                 metrics.CONSUMER_RETRIES.labels(self.config.group_id, "transient" if transient else "handler").inc()
                 log.warning(
                     "batch attempt failed",
@@ -389,7 +390,7 @@ class ConsumerRunner:
                     raise
                 attempt += 1
                 metrics.CONSUMER_RETRIES.labels(self.config.group_id, "dead_letter").inc()
-                await asyncio.sleep(min(self.config.backoff_s * 2 ** min(attempt, 8), self.config.max_backoff_s))
+                await asyncio.sleep(backoff(attempt + 1, base=self.config.backoff_s, cap=self.config.max_backoff_s))
 
     async def _commit_to_kafka(self, positions: dict[tuple[str, int], int]) -> None:
         """Mirror the positions Postgres now holds into Kafka's committed offsets.

@@ -31,6 +31,7 @@ from .consumer import BatchHandler, ConsumerRunner, RunnerConfig
 from .db import make_engine, prune_processed
 from .kafka import KafkaPublisher, feed_clock, make_producer
 from .outages import is_transient
+from .retry import backoff
 from .settings import CommonSettings
 from .tracing import Tracing, from_settings
 
@@ -115,7 +116,7 @@ async def until_started(start: Callable[[], Coroutine[Any, Any, None]], *, what:
             if not is_transient(exc):
                 raise
             attempt += 1
-            delay = min(0.5 * 2 ** min(attempt, 6), cap_s)
+            delay = backoff(attempt + 1, base=0.5, cap=cap_s)
             log.warning("could not start; retrying", extra={"what": what, "error": repr(exc), "retry_in_s": delay})
             await asyncio.sleep(delay)
 

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from touchline.shared.messages import BANDS
 from touchline.sim.runner import Tally
 
-BANDS = ("good", "healthy", "caution", "action_required")
 TIERS = ("high", "low", "tech")
 
 
