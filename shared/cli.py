@@ -13,7 +13,10 @@ from collections.abc import Callable
 COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("touchline.ingest.main:cli", "run the ingest HTTP service (Segment-compatible API)"),
     "health": ("touchline.health.main:cli", "run the health scoring service (or: health trust ...)"),
-    "touch": ("touchline.touch.main:cli", "run the touch service (or: touch validate FILE)"),
+    "touch": (
+        "touchline.touch.main:cli",
+        "run the touch service (or: touch validate FILE, touch effectiveness PLAYBOOK)",
+    ),
     "notify": ("touchline.notify.main:cli", "run the notify service (or: notify preview TEMPLATE)"),
     "console": ("touchline.console.main:cli", "run the CSM web console"),
     "migrate": ("touchline.shared.admin:migrate_cli", "apply every service's database migrations"),

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from .commands import command_for
-from .domain.activity import UsageRules
+from .domain.activity import UsageRules, usage_per_day
 from .domain.changes import Account, ChangeSet, Snapshot
 from .domain.engine import Advance, Enrolment, HistoryEntry, MessageCap, Send, on_signal, on_wake, start
+from .domain.holdout import assign
 from .domain.playbook import Playbook, expand_signals
-from .domain.signals import Input, SignalThresholds, apply_input, observe_activity
+from .domain.signals import Input, SignalThresholds, apply_input, facts_of, observe_activity
 from .domain.tiers import Profile, TierAssignment, TierRules, assign_tier
 from .domain.triggers import (
     Eligibility,
@@ -43,6 +44,11 @@ class TouchConfig:
     # Older inputs still update profiles and running runs, but start nothing: a backfill of last
     # year's "signed" events must not replay every onboarding mail at once.
     max_trigger_age: timedelta = timedelta(days=2)
+    # The holdout share of a playbook whose file does not say (domain/holdout.py); 0 = none.
+    holdout_default: float = 0.0
+    # The effectiveness report: the days after a run's start it looks at, the fewest runs per group.
+    effectiveness_days: int = 90
+    effectiveness_min_accounts: int = 20
 
 
 def timer_key(enrolment: Enrolment) -> str:
@@ -102,6 +108,8 @@ class Decisions:
         if changed != account.activity:
             account.save_activity(changed)
         signals = ([item.signal] if item.signal is not None else []) + derived
+        for fact in facts_of(item, signals):
+            account.record_fact(fact)
         for signal in signals:
             own = (
                 item
@@ -242,6 +250,15 @@ class Decisions:
             return Eligibility(False, "this trigger already enrolled the account")
         variant = playbook.variant_for(assignment.tier)
         assert variant is not None
+        share = playbook.holdout_share(variant[0], default=self.config.holdout_default)
+        holdout = assign(
+            account_id=profile.account_id,
+            playbook=playbook.name,
+            tier=assignment.tier,
+            share=share,
+            at=at,
+            manual=manual,
+        )
         fresh = Enrolment(
             id=eid,
             account_id=profile.account_id,
@@ -251,10 +268,18 @@ class Decisions:
             enrolled_at=at,
             anchors=anchors_of(profile, enrolled_at=at),
             manual=manual,
+            baseline={"usage_per_day": usage_per_day(account.activity, at=at)},
         )
+        why = f"{verdict.reason}; {assignment.reason}; {holdout.reason}; cause {cause}"
+        if holdout.held_out:
+            # Recorded like a run (the cooldown counts from it, as it would from a real run, so both
+            # groups are triggered alike) and ended at once: nothing is sent, no task is opened.
+            held = replace(fresh, status="held_out", ended_at=at, end_reason=holdout.reason)
+            account.save_enrolment(held, at=at)
+            account.add_history(held.id, [HistoryEntry("enrolled", 0, at, "held_out", why)])
+            return verdict
         sends = self._recent(account, at)
         adv = start(playbook, fresh, now=at, recent_sends=sends, cap=self.config.cap)
-        why = f"{verdict.reason}; {assignment.reason}; cause {cause}"
         adv = replace(adv, history=(HistoryEntry("enrolled", 0, at, "enrolled", why), *adv.history))
         self._persist(account, playbook, adv, profile=profile, at=at)
         return verdict

@@ -25,6 +25,8 @@ from .api import router
 from .domain.activity import UsageRules
 from .domain.engine import MessageCap
 from .domain.signals import SignalThresholds
+from .effectiveness_api import router as effectiveness_router
+from .effectiveness_cli import effectiveness_cli
 from .flows import Flows, TouchConfig
 from .settings import TouchSettings
 from .timers import TimerLoop, timers_due
@@ -60,7 +62,16 @@ def load_config(settings: TouchSettings) -> TouchConfig:
         daily_use_days=settings.daily_use_login_days,
         daily_use_window=settings.daily_use_window_days,
     )
-    return TouchConfig(rules=rules, playbooks=playbooks, cap=cap, thresholds=thresholds, usage=usage)
+    return TouchConfig(
+        rules=rules,
+        playbooks=playbooks,
+        cap=cap,
+        thresholds=thresholds,
+        usage=usage,
+        holdout_default=settings.holdout_default,
+        effectiveness_days=settings.effectiveness_days,
+        effectiveness_min_accounts=settings.effectiveness_min_accounts,
+    )
 
 
 def build_app(common: CommonSettings, settings: TouchSettings, *, tracing: Tracing | None = None) -> FastAPI:
@@ -100,6 +111,9 @@ def build_app(common: CommonSettings, settings: TouchSettings, *, tracing: Traci
     app.state.flows = flows
     app.include_router(ops_router(lambda: state.get("runtime")))  # type: ignore[arg-type, return-value]
     app.include_router(router(get_runtime=get_runtime, get_flows=lambda: flows, get_common=lambda: common))
+    app.include_router(
+        effectiveness_router(get_runtime=get_runtime, get_flows=lambda: flows, get_common=lambda: common)
+    )
     return app
 
 
@@ -128,13 +142,15 @@ def validate_files(paths: list[str]) -> int:
 
 
 def cli(argv: list[str]) -> int:
+    if argv and argv[0] == "effectiveness":
+        return effectiveness_cli(argv[1:], load=load_config)
     if argv and argv[0] == "validate":
         parser = argparse.ArgumentParser(prog="touchline touch validate", description="validate playbook or tier files")
         parser.add_argument("files", nargs="+", metavar="FILE")
         return validate_files(parser.parse_args(argv[1:]).files)
     if argv:
         print(
-            f"touchline touch: unknown arguments {argv!r} (run without arguments, or: validate FILE...)",
+            f"touchline touch: unknown arguments {argv!r} (run without arguments, or: validate FILE..., effectiveness PLAYBOOK)",
             file=sys.stderr,
         )
         return 2

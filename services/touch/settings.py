@@ -66,6 +66,22 @@ class TouchSettings(ServiceSettings):
         7, ge=1, description="distinct login days within daily_use_window_days that make daily use (onboarding thanks)"
     )
     daily_use_window_days: int = Field(14, ge=1, le=60, description="the window daily use is counted in")
+    holdout_default: float = Field(
+        0.0,
+        ge=0,
+        le=0.5,
+        description="share of eligible accounts held out of a playbook whose file sets no holdout "
+        "(measured against in the effectiveness report); 0 = none",
+    )
+    effectiveness_days: int = Field(
+        90, ge=1, le=730, description="days after a run's start the effectiveness report looks for its outcomes"
+    )
+    effectiveness_min_accounts: int = Field(
+        20,
+        ge=2,
+        description="fewest runs in each group (enrolled, held out) before the effectiveness report compares "
+        "them; below it says: too few accounts to tell",
+    )
     timer_poll_seconds: float = Field(
         1.0, gt=0, description="longest sleep of the timer loop when the clock does not move"
     )

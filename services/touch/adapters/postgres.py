@@ -16,6 +16,7 @@ from touchline.shared.db import first_seen
 
 from ..domain.activity import Activity
 from ..domain.changes import ChangeSet, ClearTimer, MarkFired, SetTimer, Snapshot, TimerRow
+from ..domain.effectiveness import AccountFact, CommandRecord, Inputs, RunRecord
 from ..domain.engine import Enrolment, HistoryEntry
 from ..domain.manual import KeyRecord, ManualRequest
 from ..domain.tiers import Profile, StoredTier, TierAssignment
@@ -123,6 +124,17 @@ class PgRepository:
                     await self.mark_fired(account_id, key, at=at)
         for fired in changes.date_triggers:
             await self.record_date_trigger(account_id, fired.playbook, fired.occurrence, at=fired.at)
+        if changes.facts:
+            await self.conn.execute(
+                text(
+                    """INSERT INTO touch.facts (account_id, kind, at, value, command_id, enrolment_id)
+                    VALUES (:a, :k, :at, :v, :c, :e)"""
+                ),
+                [
+                    {"a": account_id, "k": f.kind, "at": f.at, "v": f.value, "c": f.command_id, "e": f.enrolment_id}
+                    for f in changes.facts
+                ],
+            )
 
     # --- profiles and tiers -------------------------------------------------------------------
 
@@ -273,10 +285,10 @@ class PgRepository:
             text(
                 """INSERT INTO touch.enrolments (id, account_id, playbook, variant, tier, status, step, step_started_at,
                     wake_at, visits, seen, anchors, answers, exiting, manual, enrolled_at, ended_at, end_reason,
-                    updated_at)
+                    updated_at, baseline)
                 VALUES (:id, :account, :playbook, :variant, :tier, :status, :step, :started, :wake,
                     CAST(:visits AS jsonb), CAST(:seen AS jsonb), CAST(:anchors AS jsonb), CAST(:answers AS jsonb),
-                    :exiting, :manual, :enrolled, :ended, :reason, :at)
+                    :exiting, :manual, :enrolled, :ended, :reason, :at, CAST(:baseline AS jsonb))
                 ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, step = EXCLUDED.step,
                     step_started_at = EXCLUDED.step_started_at, wake_at = EXCLUDED.wake_at, visits = EXCLUDED.visits,
                     seen = EXCLUDED.seen, answers = EXCLUDED.answers, exiting = EXCLUDED.exiting, ended_at = EXCLUDED.ended_at,
@@ -302,6 +314,7 @@ class PgRepository:
                 "ended": e.ended_at,
                 "reason": e.end_reason,
                 "at": at,
+                "baseline": json.dumps(dict(e.baseline), default=str),
             },
         )
 
@@ -423,6 +436,58 @@ class PgRepository:
             {"a": account_id, "p": playbook, "o": occurrence, "at": at},
         )
 
+    # --- the effectiveness report ------------------------------------------------------------
+
+    async def effectiveness_inputs(self, playbook: str) -> Inputs:
+        """The playbook's runs (held out too), their accounts' outcome facts, and the commands its
+        runs issued with the reactions each got."""
+        params = {"p": playbook}
+        runs = [
+            RunRecord(
+                r.id, r.account_id, r.variant, r.tier, r.status == "held_out", r.manual, r.enrolled_at, dict(r.baseline)
+            )
+            for r in await self.conn.execute(
+                text(
+                    """SELECT id, account_id, variant, tier, status, manual, enrolled_at, baseline
+                    FROM touch.enrolments WHERE playbook = :p ORDER BY enrolled_at, id"""
+                ),
+                params,
+            )
+        ]
+        facts = [
+            AccountFact(r.account_id, r.kind, r.at, r.value)
+            for r in await self.conn.execute(
+                text(
+                    """SELECT f.account_id, f.kind, f.at, f.value FROM touch.facts f
+                    WHERE f.command_id IS NULL AND f.account_id IN
+                        (SELECT DISTINCT account_id FROM touch.enrolments WHERE playbook = :p)
+                    ORDER BY f.at, f.id"""
+                ),
+                params,
+            )
+        ]
+        reactions: dict[str, set[str]] = {}
+        for r in await self.conn.execute(
+            text(
+                """SELECT f.command_id, f.kind FROM touch.facts f JOIN touch.enrolments e ON e.id = f.enrolment_id
+                WHERE e.playbook = :p AND f.command_id IS NOT NULL"""
+            ),
+            params,
+        ):
+            reactions.setdefault(r.command_id, set()).add(r.kind)
+        commands = [
+            CommandRecord(r.enrolment_id, r.step, r.event, r.command_id, frozenset(reactions.get(r.command_id, ())))
+            for r in await self.conn.execute(
+                text(
+                    """SELECT h.enrolment_id, h.step, h.event, h.command_id FROM touch.step_history h
+                    JOIN touch.enrolments e ON e.id = h.enrolment_id
+                    WHERE e.playbook = :p AND h.event IN ('sent', 'task') AND h.command_id IS NOT NULL"""
+                ),
+                params,
+            )
+        ]
+        return Inputs(runs, facts, commands)
+
     # --- Idempotency-Key of enrolments by hand -------------------------------------------------
 
     async def get_key(self, key: str) -> KeyRecord | None:
@@ -492,6 +557,7 @@ def _enrolment(row: Any) -> Enrolment:
         end_reason=row.end_reason,
         manual=row.manual,
         answers=dict(row.answers or {}),
+        baseline=dict(row.baseline or {}),
     )
 
 

@@ -122,6 +122,13 @@ def recovered(activity: Activity, *, at: datetime, rules: UsageRules) -> bool:
     return recent_rate >= rules.recovery_ratio * baseline
 
 
+def usage_per_day(activity: Activity, *, at: datetime, days: int = 14) -> float:
+    """Usage events per day over the ``days`` before ``at`` (today included): the usage level a
+    run starts from, kept with the run for the effectiveness report."""
+    today = day_of(at)
+    return round(sum(activity.usage.get(d, 0) for d in range(today - days + 1, today + 1)) / days, 3)
+
+
 def login_days_within(activity: Activity, *, at: datetime, window: int) -> int:
     today = day_of(at)
     return sum(1 for d in activity.login_days if today - window < d <= today)

@@ -74,6 +74,19 @@ class FiredDateTrigger:
 
 
 @dataclass(frozen=True)
+class Fact:
+    """Something the effectiveness report counts, as it happened to the account: ``renewed``,
+    ``cancelled``, ``usage_improved``, ``band`` (value: the band's rank, worst 0), ``nps`` (value:
+    the score), or a person's reaction to a command (an outcome kind, with the command and run)."""
+
+    kind: str
+    at: datetime
+    value: float | None = None
+    command_id: str | None = None
+    enrolment_id: str | None = None
+
+
+@dataclass(frozen=True)
 class ChangeSet:
     """Everything one call decided for one account, in the order it was decided."""
 
@@ -88,6 +101,7 @@ class ChangeSet:
     date_triggers: tuple[FiredDateTrigger, ...] = ()
     fired: tuple[tuple[datetime, datetime], ...] = ()  # (due at, fired as of) of each timer fired
     commands: tuple[Command, ...] = ()
+    facts: tuple[Fact, ...] = ()
 
 
 class Account:
@@ -116,6 +130,7 @@ class Account:
         self._date_triggers: list[FiredDateTrigger] = []
         self._woken: list[tuple[datetime, datetime]] = []
         self._commands: list[Command] = []
+        self._facts: list[Fact] = []
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -209,6 +224,9 @@ class Account:
     def woke(self, due_at: datetime, *, fired_at: datetime) -> None:
         self._woken.append((due_at, fired_at))
 
+    def record_fact(self, fact: Fact) -> None:
+        self._facts.append(fact)
+
     def emit(self, commands: Iterable[Command]) -> None:
         self._commands += commands
 
@@ -225,4 +243,5 @@ class Account:
             date_triggers=tuple(self._date_triggers),
             fired=tuple(self._woken),
             commands=tuple(self._commands),
+            facts=tuple(self._facts),
         )

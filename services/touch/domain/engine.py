@@ -16,7 +16,9 @@ from typing import Any, Literal
 
 from .playbook import END, Playbook, Step, expand_signals
 
-Status = Literal["active", "paused", "completed", "exited", "cancelled"]
+# held_out: the account was eligible but drawn into the playbook's holdout (domain/holdout.py):
+# the run is recorded, ends at once and sends nothing.
+Status = Literal["active", "paused", "completed", "exited", "cancelled", "held_out"]
 MAX_HOPS = 200  # a run that passes this many steps without waiting is a loop in the playbook
 
 
@@ -52,6 +54,8 @@ class Enrolment:
     manual: bool = False
     # survey -> its latest answer in this run (with ``answered_by``), the latest answered survey last
     answers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # what the effectiveness report compares from: {"usage_per_day": ...} at enrolment
+    baseline: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def open(self) -> bool:

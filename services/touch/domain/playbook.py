@@ -20,6 +20,7 @@ from touchline.shared.messages import OutcomeKind
 Tier = Literal["high", "low", "tech"]
 TIERS: tuple[Tier, ...] = ("high", "low", "tech")
 END = "end"
+MAX_HOLDOUT = 0.5  # a larger share withholds the playbook from most accounts: not a holdout any more
 
 # Short names a playbook may use for families of outcome kinds.
 SIGNAL_ALIASES: dict[str, tuple[str, ...]] = {
@@ -242,6 +243,19 @@ class Exit(_Strict):
         return value
 
 
+HoldoutShare = float | Literal["never"]
+
+
+def _holdout_value(value: Any, where: str) -> HoldoutShare:
+    if value == "never":
+        return "never"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}: a share from 0 to 0.5 (0.1 = 10 %), or never; got {value!r}")
+    if not 0 <= value <= MAX_HOLDOUT:
+        raise ValueError(f"{where}: {value!r} is outside 0 to {MAX_HOLDOUT} (0 switches the holdout off)")
+    return float(value)
+
+
 class Playbook(_Strict):
     name: str
     description: str = ""
@@ -250,13 +264,40 @@ class Playbook(_Strict):
     exits: tuple[Exit, ...] = ()
     cooldown: timedelta = timedelta(0)  # not re-enrolled within this time of the last run's start
     counts_towards_cap: bool = True
+    # The share of eligible accounts held out (recorded, sent nothing) to measure the playbook
+    # against: a share, ``never``, or per variant ``{tech: 0.1, low: 0.05, default: 0}``.
+    # None: the service's default (TOUCHLINE_TOUCH_HOLDOUT_DEFAULT). See domain/holdout.py.
+    holdout: HoldoutShare | dict[str, HoldoutShare] | None = None
 
     _cooldown = field_validator("cooldown", mode="before")(_duration)
+
+    @field_validator("holdout", mode="before")
+    @classmethod
+    def _holdout(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, dict):
+            unknown = [k for k in value if k not in (*TIERS, "default")]
+            if unknown:
+                raise ValueError(f"holdout: unknown variant {unknown[0]!r} (known: high, low, tech, default)")
+            return {str(k): _holdout_value(v, f"holdout.{k}") for k, v in value.items()}
+        return _holdout_value(value, "holdout")
+
+    def holdout_share(self, variant: str, *, default: float) -> HoldoutShare:
+        """The holdout share for a run of this variant: the variant's, the playbook's, else ``default``."""
+        own = self.holdout
+        if isinstance(own, dict):
+            own = own.get(variant, own.get("default"))
+        return default if own is None else own
 
     @model_validator(mode="after")
     def _graph(self) -> Playbook:
         if not self.variants:
             raise ValueError("variants: at least one variant (high, low, tech or default)")
+        if isinstance(self.holdout, dict):
+            for variant in self.holdout:
+                if variant not in self.variants:
+                    raise ValueError(f"holdout.{variant}: the playbook has no variant {variant!r}")
         for variant, steps in self.variants.items():
             if not steps:
                 raise ValueError(f"variants.{variant}: no steps")

@@ -10,6 +10,7 @@ from touchline.shared.contact import task_reached_customer
 from touchline.shared.messages import BANDS_WORST_FIRST, USAGE_DECLINE_SHARE, HealthScored, Outcome, ProductEvent
 
 from .activity import Activity, UsageRules, clear_decline, in_daily_use, note_decline, record_use, recovered
+from .changes import Fact
 from .engine import Signal
 from .tiers import Profile
 
@@ -53,6 +54,8 @@ class Input:
     csm_contact: bool = False
     usage: bool = False  # a usage event (track, page, screen): counted in the account's activity
     feature: str | None = None  # the feature a feature_used event names
+    command_id: str | None = None  # an outcome's command (the effectiveness report's funnel)
+    band: str | None = None  # a health score's new band (kept as a fact for the effectiveness report)
 
 
 def _setup_completed(event: ProductEvent) -> bool:
@@ -102,7 +105,10 @@ def from_health(scored: HealthScored, *, thresholds: SignalThresholds) -> list[I
     if before is not None and now > before and before <= BAND_RANK["caution"] and now >= BAND_RANK["healthy"]:
         names.append("band_recovered")
     at = scored.computed_at
-    return [Input(source_id=f"{scored.score_id}:{n}", at=at, signal=Signal(n, at)) for n in names]
+    inputs = [Input(source_id=f"{scored.score_id}:{n}", at=at, signal=Signal(n, at)) for n in names]
+    if scored.band != scored.previous_band:
+        inputs.append(Input(source_id=f"{scored.score_id}:band", at=at, band=scored.band))
+    return inputs
 
 
 def from_outcome(outcome: Outcome) -> list[Input]:
@@ -119,9 +125,39 @@ def from_outcome(outcome: Outcome) -> list[Input]:
             at=outcome.occurred_at,
             signal=signal,
             enrolment_id=outcome.enrolment_id,
+            command_id=outcome.command_id,
             csm_contact=outcome.kind == "task.completed" and task_reached_customer(outcome.detail),
         )
     ]
+
+
+# Signals the effectiveness report counts as the account's outcomes.
+OUTCOME_FACTS = ("renewed", "cancelled", "usage_improved")
+# A person's reactions to a command, for the funnel (machine opens never become inputs).
+REACTION_FACTS = (
+    "email.opened",
+    "inapp.seen",
+    "email.clicked",
+    "inapp.clicked",
+    "email.answered",
+    "inapp.answered",
+    "task.completed",
+)
+
+
+def facts_of(item: Input, signals: list[Signal]) -> list[Fact]:
+    """What of this input the effectiveness report keeps (see changes.Fact)."""
+    facts = [Fact(s.name, s.at) for s in signals if s.name in OUTCOME_FACTS]
+    if item.band is not None and item.band in BAND_RANK:
+        facts.append(Fact("band", item.at, value=float(BAND_RANK[item.band])))
+    signal = item.signal
+    if signal is not None and signal.name in REACTION_FACTS and item.command_id is not None:
+        facts.append(Fact(signal.name, item.at, command_id=item.command_id, enrolment_id=item.enrolment_id))
+    answer = (signal.answer or {}) if signal is not None else {}
+    score = answer.get("score")
+    if answer.get("survey") == "nps" and isinstance(score, int | float) and not isinstance(score, bool):
+        facts.append(Fact("nps", item.at, value=float(score)))
+    return facts
 
 
 def apply_input(profile: Profile | None, item: Input, *, account_id: str, at: datetime) -> Profile:

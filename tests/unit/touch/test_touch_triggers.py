@@ -111,9 +111,17 @@ def scored(**kw: object) -> HealthScored:
 
 def test_health_scores_become_band_and_usage_signals() -> None:
     t = SignalThresholds()
-    names = lambda msg: [i.signal.name for i in from_health(msg, thresholds=t)]  # noqa: E731
-    assert names(scored(previous_band="healthy", usage_trend=-0.6)) == ["usage_declined", "band_dropped"]
-    assert names(scored(band="good", previous_band="caution", usage_trend=0.2)) == ["usage_improved", "band_recovered"]
+    names = lambda msg: [i.signal.name if i.signal else f"band {i.band}" for i in from_health(msg, thresholds=t)]  # noqa: E731
+    assert names(scored(previous_band="healthy", usage_trend=-0.6)) == [
+        "usage_declined",
+        "band_dropped",
+        "band caution",
+    ]
+    assert names(scored(band="good", previous_band="caution", usage_trend=0.2)) == [
+        "usage_improved",
+        "band_recovered",
+        "band good",  # a new band is kept for the effectiveness report (no signal)
+    ]
     assert names(scored(band="healthy", previous_band="healthy", days_since_login=30)) == ["usage_declined"]
     assert names(scored(band="healthy", previous_band="healthy", usage_trend=-0.2)) == []
 

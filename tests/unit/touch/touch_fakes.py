@@ -6,7 +6,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from touchline.touch.domain.activity import Activity
-from touchline.touch.domain.changes import ChangeSet, ClearTimer, MarkFired, SetTimer, Snapshot, TimerRow
+from touchline.touch.domain.changes import ChangeSet, ClearTimer, Fact, MarkFired, SetTimer, Snapshot, TimerRow
+from touchline.touch.domain.effectiveness import AccountFact, CommandRecord, Inputs, RunRecord
 from touchline.touch.domain.engine import Enrolment, HistoryEntry
 from touchline.touch.domain.manual import KeyRecord
 from touchline.touch.domain.tiers import Profile, StoredTier
@@ -26,6 +27,7 @@ class FakeRepo:
         self.activity: dict[str, Activity] = {}
         self.applied: list[ChangeSet] = []
         self.processed: set[str] = set()
+        self.facts: list[tuple[str, Fact]] = []  # (account, fact)
 
     async def first_seen(self, ids: Iterable[str], *, now: datetime) -> set[str]:
         fresh = set(ids) - self.processed
@@ -83,6 +85,36 @@ class FakeRepo:
                     self.timers.pop((account_id, key), None)
         for fired in changes.date_triggers:
             self.fired.setdefault((account_id, fired.playbook), set()).add(fired.occurrence)
+        self.facts += [(account_id, f) for f in changes.facts]
+
+    async def effectiveness_inputs(self, playbook: str) -> Inputs:
+        """PgRepository.effectiveness_inputs over the fake's rows."""
+        runs = sorted(
+            (e for e in self.enrolments.values() if e.playbook == playbook), key=lambda e: (e.enrolled_at, e.id)
+        )
+        accounts = {e.account_id for e in runs}
+        ids = {e.id for e in runs}
+        reactions: dict[str, set[str]] = {}
+        for _, f in self.facts:
+            if f.command_id is not None and f.enrolment_id in ids:
+                reactions.setdefault(f.command_id, set()).add(f.kind)
+        return Inputs(
+            runs=[
+                RunRecord(
+                    e.id, e.account_id, e.variant, e.tier, e.status == "held_out", e.manual, e.enrolled_at, e.baseline
+                )
+                for e in runs
+            ],
+            facts=[
+                AccountFact(a, f.kind, f.at, f.value) for a, f in self.facts if f.command_id is None and a in accounts
+            ],
+            commands=[
+                CommandRecord(e.id, h.step, h.event, h.command_id, frozenset(reactions.get(h.command_id, ())))
+                for e in runs
+                for h in self.history.get(e.id, [])
+                if h.event in ("sent", "task") and h.command_id is not None
+            ],
+        )
 
     def record_sends(self, account_id: str, sends: Sequence[tuple[str, datetime]]) -> None:
         known = {c for _, c, _ in self.sends}
