@@ -246,13 +246,13 @@ class Exit(_Strict):
 HoldoutShare = float | Literal["never"]
 
 
-def _holdout_value(value: Any, where: str) -> HoldoutShare:
+def _holdout_value(value: Any, where: str = "") -> HoldoutShare:
     if value == "never":
         return "never"
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{where}: a share from 0 to 0.5 (0.1 = 10 %), or never; got {value!r}")
+        raise ValueError(f"{where}a share from 0 to {MAX_HOLDOUT} (0.1 = 10 %), or never; got {value!r}")
     if not 0 <= value <= MAX_HOLDOUT:
-        raise ValueError(f"{where}: {value!r} is outside 0 to {MAX_HOLDOUT} (0 switches the holdout off)")
+        raise ValueError(f"{where}{value!r} is outside 0 to {MAX_HOLDOUT} (0 switches the holdout off)")
     return float(value)
 
 
@@ -279,9 +279,9 @@ class Playbook(_Strict):
         if isinstance(value, dict):
             unknown = [k for k in value if k not in (*TIERS, "default")]
             if unknown:
-                raise ValueError(f"holdout: unknown variant {unknown[0]!r} (known: high, low, tech, default)")
-            return {str(k): _holdout_value(v, f"holdout.{k}") for k, v in value.items()}
-        return _holdout_value(value, "holdout")
+                raise ValueError(f"unknown variant {unknown[0]!r} (known: high, low, tech, default)")
+            return {str(k): _holdout_value(v, f"variant {k}: ") for k, v in value.items()}
+        return _holdout_value(value)
 
     def holdout_share(self, variant: str, *, default: float) -> HoldoutShare:
         """The holdout share for a run of this variant: the variant's, the playbook's, else ``default``."""
