@@ -104,11 +104,12 @@ class Decisions:
             # at once with every wait already expired.
             self._schedule_date_triggers(account, profile, at=now)
         assignment = self.retier(account, profile, at=at)
+        in_decline = account.activity.declined_at is not None
         changed, derived = observe_activity(account.activity, item, at=at, rules=self.config.usage)
         if changed != account.activity:
             account.save_activity(changed)
         signals = ([item.signal] if item.signal is not None else []) + derived
-        for fact in facts_of(item, signals):
+        for fact in facts_of(item, signals, in_decline=in_decline):
             account.record_fact(fact)
         for signal in signals:
             own = (
@@ -268,7 +269,10 @@ class Decisions:
             enrolled_at=at,
             anchors=anchors_of(profile, enrolled_at=at),
             manual=manual,
-            baseline={"usage_per_day": usage_per_day(account.activity, at=at)},
+            baseline={
+                "usage_per_day": usage_per_day(account.activity, at=at),
+                "in_decline": account.activity.declined_at is not None,  # usage recovery is measured for these
+            },
         )
         why = f"{verdict.reason}; {assignment.reason}; {holdout.reason}; cause {cause}"
         if holdout.held_out:

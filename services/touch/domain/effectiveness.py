@@ -4,8 +4,10 @@ Compared are the runs the holdout could have drawn: started by a trigger (not by
 high touch. Each run is followed for ``days`` after its start (up to ``now`` for a recent one:
 assignment is random, so both groups are cut alike). Per run:
 
-- renewed / churned / usage recovered: a ``renewed`` / ``cancelled`` / ``usage_improved`` fact
-  in the window (usage recovered is the risk playbook's own signal: see docs/touch.md);
+- renewed / churned: a ``renewed`` / ``cancelled`` fact in the window;
+- usage recovered: for runs that started while the account's use was in decline (the risk
+  playbook's runs, and any other that began during one), the end of that decline in the window
+  (touch's own recovery rule or health's trend; see docs/touch.md); other runs are left out;
 - band improved: a band in the window better than the last band before the start (runs
   without a band before are left out of this rate);
 - NPS change: the first NPS score in the window minus the last one before (runs without both
@@ -31,6 +33,7 @@ RATE_OUTCOMES: dict[str, tuple[str, bool]] = {
     "renewed": ("renewed", True),
     "churned": ("cancelled", False),
     "usage_recovered": ("usage_improved", True),
+    "band_improved": ("band_improved", True),
 }
 OPENED = frozenset({"email.opened", "inapp.seen", "email.clicked", "inapp.clicked", "email.answered", "inapp.answered"})
 CLICKED = frozenset({"email.clicked", "inapp.clicked"})
@@ -200,7 +203,7 @@ def compare_means(
 class RunOutcome:
     renewed: bool
     cancelled: bool
-    usage_improved: bool
+    usage_improved: bool | None  # None: not in decline at the start
     band_improved: bool | None  # None: no band before the start
     nps_change: float | None
 
@@ -222,7 +225,7 @@ def run_outcome(run: RunRecord, facts: Sequence[AccountFact], *, days: int, now:
     return RunOutcome(
         renewed="renewed" in kinds,
         cancelled="cancelled" in kinds,
-        usage_improved="usage_improved" in kinds,
+        usage_improved="usage_improved" in kinds if run.baseline.get("in_decline") else None,
         band_improved=band_improved,
         nps_change=change,
     )
@@ -270,24 +273,12 @@ def _variant(
     held = [r for r in runs if r.held_out]
     rates = []
     for outcome, (attr, higher) in RATE_OUTCOMES.items():
-        k1 = sum(1 for r in enrolled if getattr(outcomes[r.id], attr))
-        k2 = sum(1 for r in held if getattr(outcomes[r.id], attr))
+        # None: the outcome does not apply to that run (no decline to recover from, no band before)
+        a: list[bool] = [v for r in enrolled if (v := getattr(outcomes[r.id], attr)) is not None]
+        b: list[bool] = [v for r in held if (v := getattr(outcomes[r.id], attr)) is not None]
         rates.append(
-            compare_rates(outcome, k1, len(enrolled), k2, len(held), min_accounts=min_accounts, higher_is_better=higher)
+            compare_rates(outcome, sum(a), len(a), sum(b), len(b), min_accounts=min_accounts, higher_is_better=higher)
         )
-    band1 = [b for r in enrolled if (b := outcomes[r.id].band_improved) is not None]
-    band2 = [b for r in held if (b := outcomes[r.id].band_improved) is not None]
-    rates.append(
-        compare_rates(
-            "band_improved",
-            sum(band1),
-            len(band1),
-            sum(band2),
-            len(band2),
-            min_accounts=min_accounts,
-            higher_is_better=True,
-        )
-    )
     nps1 = [c for r in enrolled if (c := outcomes[r.id].nps_change) is not None]
     nps2 = [c for r in held if (c := outcomes[r.id].nps_change) is not None]
     ids = {r.id for r in enrolled}

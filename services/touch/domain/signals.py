@@ -145,9 +145,13 @@ REACTION_FACTS = (
 )
 
 
-def facts_of(item: Input, signals: list[Signal]) -> list[Fact]:
-    """What of this input the effectiveness report keeps (see changes.Fact)."""
-    facts = [Fact(s.name, s.at) for s in signals if s.name in OUTCOME_FACTS]
+def facts_of(item: Input, signals: list[Signal], *, in_decline: bool) -> list[Fact]:
+    """What of this input the effectiveness report keeps (see changes.Fact). ``usage_improved``
+    counts only as the end of a decline (``in_decline``: one was noted before this input); health
+    also reports it for any account whose use simply did not fall."""
+    facts = [
+        Fact(s.name, s.at) for s in signals if s.name in OUTCOME_FACTS and (s.name != "usage_improved" or in_decline)
+    ]
     if item.band is not None and item.band in BAND_RANK:
         facts.append(Fact("band", item.at, value=float(BAND_RANK[item.band])))
     signal = item.signal

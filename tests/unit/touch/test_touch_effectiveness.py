@@ -31,7 +31,7 @@ def test_wilson_interval_matches_hand_computation() -> None:
     zero = wilson(0, 10)  # no success: the interval starts at 0, not below (the Wald one would be [0, 0])
     assert zero is not None and zero.low == 0 and zero.high == pytest.approx(0.2775, abs=1e-4)
     assert wilson(0, 0) is None
-    with pytest.raises(ValueError, match="within 0..3"):
+    with pytest.raises(ValueError, match=r"within 0\.\.3"):
         wilson(4, 3)
 
 
@@ -80,9 +80,14 @@ def test_a_runs_outcomes_are_those_within_its_window_against_what_came_before() 
         AccountFact("a1", "cancelled", T0 + 200 * DAY),  # after the window
     ]
     o = run_outcome(r, facts, days=90, now=T0 + 365 * DAY)
-    assert (o.renewed, o.cancelled, o.usage_improved, o.band_improved, o.nps_change) == (True, False, False, True, 4.0)
+    assert (o.renewed, o.cancelled, o.usage_improved, o.band_improved, o.nps_change) == (True, False, None, True, 4.0)
     cut = run_outcome(r, facts, days=90, now=T0 + 30 * DAY)  # a recent run: what happened so far
     assert (cut.renewed, cut.band_improved, cut.nps_change) == (False, True, 4.0)
+    assert o.usage_improved is None  # not in decline at the start: nothing to recover from
+    declining = RunRecord("r2", "a1", "default", "tech", False, False, T0 + 10 * DAY, {"in_decline": True})
+    back = [AccountFact("a1", "usage_improved", T0 + 12 * DAY)]
+    assert run_outcome(declining, back, days=90, now=T0 + 365 * DAY).usage_improved is True
+    assert run_outcome(declining, [], days=90, now=T0 + 365 * DAY).usage_improved is False
     no_band = run_outcome(
         r, [f for f in facts if f.kind != "band" or f.at > r.enrolled_at], days=90, now=T0 + 365 * DAY
     )

@@ -133,7 +133,8 @@ def test_a_held_out_account_is_recorded_as_held_out_and_receives_nothing() -> No
         assert run.ended_at == T0 and run.end_reason is not None and run.end_reason.startswith("held out (50% holdout")
         [(_, entry)] = c.history
         assert entry.event == "held_out" and "cause" in entry.detail
-        assert run.baseline == {"usage_per_day": round(1 / 14, 3)}  # the signed track event, over 14 days
+        # the signed track event, over 14 days; not in a usage decline
+        assert run.baseline == {"usage_per_day": round(1 / 14, 3), "in_decline": False}
     for a in enrolled:
         assert [cmd.template for cmd in outcomes[a].commands] == ["onboarding.welcome"]
     # high touch (ARR >= 50,000 by the shipped rules) is never held out
