@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -42,7 +43,14 @@ class Touch:
 
 @pytest.fixture(scope="module")
 async def touch(common: CommonSettings) -> AsyncIterator[Touch]:
-    app = build_app(common, TouchSettings(timer_poll_seconds=0.2))
+    async with touch_service(common, TouchSettings(timer_poll_seconds=0.2)) as t:
+        yield t
+
+
+@asynccontextmanager
+async def touch_service(common: CommonSettings, settings: TouchSettings) -> AsyncIterator[Touch]:
+    """Touch with these settings, running in-process until the block ends."""
+    app = build_app(common, settings)
     feed, commands = Feed(common), Commands(common)
     await feed.start()
     await commands.start()
