@@ -224,6 +224,15 @@ class HttpBackend:
         data = await self.notify.read(f"/v1/accounts/{_seg(account_id)}/timeline", params={"limit": limit})
         return [mapping.timeline_item(i) for i in (data or {}).get("items", [])]
 
+    async def playbook_names(self) -> list[str]:
+        data = await self.touch.read("/v1/playbooks")
+        return sorted(str(p["name"]) for p in data or [])
+
+    async def effectiveness(self, playbook: str, *, days: int | None) -> dict[str, Any] | None:
+        params = {"days": days} if days is not None else None
+        data = await self.touch.read(f"/v1/playbooks/{_seg(playbook)}/effectiveness", params=params)
+        return dict(data) if data is not None else None
+
     async def nps_answers(self, *, since: datetime) -> list[SurveyAnswer]:
         """Every NPS answer since ``since``: the first page gives notify's total, the rest are read concurrently."""
         params: dict[str, Any] = {"survey": "nps", "since": since.isoformat(), "limit": ANSWERS_PAGE}

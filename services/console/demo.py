@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 from .fake import InMemoryBackend, band_of
 from .models import (
@@ -103,7 +104,132 @@ def demo_backend(
             band=band_of(score),
             owner=backend.tiers[account_id].owner,
         )
+    backend.effectiveness_reports = {
+        "risk": sample_effectiveness(now=now),
+        "onboarding": sample_effectiveness(now=now, few=True),
+    }
     return backend
+
+
+def _rate(
+    outcome: str, k1: int, n1: int, k2: int, n2: int, interval: tuple[float, float] | None, verdict: str, summary: str
+) -> dict[str, Any]:
+    def group(k: int, n: int) -> dict[str, Any]:
+        return {"n": n, "count": k, "rate": k / n if n else None, "interval": None}
+
+    return {
+        "outcome": outcome,
+        "enrolled": group(k1, n1),
+        "held_out": group(k2, n2),
+        "difference": k1 / n1 - k2 / n2 if n1 and n2 else None,
+        "interval": {"low": interval[0], "high": interval[1]} if interval else None,
+        "verdict": verdict,
+        "summary": summary,
+    }
+
+
+def sample_effectiveness(*, now: datetime, few: bool = False) -> dict[str, Any]:
+    """A report shaped as touch's GET /v1/playbooks/{name}/effectiveness answers it (figures made up)."""
+    too_few = "too few accounts to tell (8 enrolled, 1 held out; at least 20 in each group needed)"
+    if few:
+        rates = [
+            _rate(o, 3, 8, 0, 1, None, "too_few", too_few)
+            for o in ("renewed", "churned", "usage_recovered", "band_improved")
+        ]
+        enrolled, held = 8, 1
+    else:
+        rates = [
+            _rate(
+                "renewed",
+                150,
+                180,
+                12,
+                20,
+                (0.02, 0.44),
+                "better",
+                "renewed: better with the playbook (95 % interval excludes zero)",
+            ),
+            _rate(
+                "churned",
+                18,
+                180,
+                6,
+                20,
+                (-0.41, -0.02),
+                "better",
+                "churned: better with the playbook (95 % interval excludes zero)",
+            ),
+            _rate(
+                "usage_recovered",
+                110,
+                180,
+                10,
+                20,
+                (-0.12, 0.33),
+                "no_difference",
+                "no clear difference in usage_recovered (the 95 % interval includes zero)",
+            ),
+            _rate(
+                "band_improved",
+                60,
+                170,
+                6,
+                19,
+                (-0.19, 0.25),
+                "no_difference",
+                "no clear difference in band_improved (the 95 % interval includes zero)",
+            ),
+        ]
+        enrolled, held = 180, 20
+    return {
+        "playbook": "onboarding" if few else "risk",
+        "days": 90,
+        "min_accounts": 20,
+        "not_compared": 4,
+        "generated_at": now.isoformat(),
+        "variants": [
+            {
+                "variant": "tech",
+                "holdout": 0.1,
+                "enrolled": enrolled,
+                "held_out": held,
+                "usage_per_day_enrolled": 3.2,
+                "usage_per_day_held_out": 3.4,
+                "rates": rates,
+                "nps_change": {
+                    "outcome": "nps_change",
+                    "enrolled_n": 0,
+                    "enrolled_mean": None,
+                    "held_out_n": 0,
+                    "held_out_mean": None,
+                    "difference": None,
+                    "interval": None,
+                    "verdict": "too_few",
+                    "summary": "too few accounts to tell (0 enrolled, 0 held out; at least 20 in each group needed)",
+                },
+                "funnel": [
+                    {
+                        "step": "notice",
+                        "kind": "send",
+                        "sent": enrolled,
+                        "opened": enrolled // 2,
+                        "clicked": enrolled // 5,
+                        "answered": 0,
+                        "completed": 0,
+                    },
+                    {
+                        "step": "no_recovery",
+                        "kind": "task",
+                        "sent": enrolled // 6,
+                        "opened": 0,
+                        "clicked": 0,
+                        "answered": 0,
+                        "completed": enrolled // 9,
+                    },
+                ],
+            }
+        ],
+    }
 
 
 def _contributions(rng: random.Random, score: float, *, missing_roi: bool) -> list[Contribution]:

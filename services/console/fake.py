@@ -46,6 +46,8 @@ class InMemoryBackend:
         self.timelines: dict[str, list[TimelineItem]] = {}
         self.answers: list[SurveyAnswer] = []
         self.calls: list[tuple[str, Any]] = []  # what the console asked to change, for tests
+        # playbook -> touch's effectiveness report as its API answers it (EffectivenessView JSON)
+        self.effectiveness_reports: dict[str, dict[str, Any]] = {}
 
     async def now(self) -> datetime:
         return self.clock
@@ -186,6 +188,13 @@ class InMemoryBackend:
 
     async def nps_answers(self, *, since: datetime) -> list[SurveyAnswer]:
         return [a for a in self.answers if a.at >= since]
+
+    async def playbook_names(self) -> list[str]:
+        return sorted(self.effectiveness_reports)
+
+    async def effectiveness(self, playbook: str, *, days: int | None) -> dict[str, Any] | None:
+        report = self.effectiveness_reports.get(playbook)
+        return None if report is None else {**report, "days": days or report["days"]}
 
     async def aclose(self) -> None:
         return None
