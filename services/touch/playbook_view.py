@@ -3,7 +3,7 @@ tasks, branches and offers, so an integrator never reads YAML to know what will 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -79,6 +79,9 @@ class PlaybookView(BaseModel):
     exits: list[ExitView]
     tiers: dict[str, str] = Field(description="which variant each tier runs (a tier missing is not enrolled)")
     variants: dict[str, list[StepView]]
+    holdout: float | Literal["never"] | dict[str, float | Literal["never"]] | None = Field(
+        None, description="the file's holdout: a share, never, or per variant; null = the service's default"
+    )
 
 
 def _anchor(a: Anchor | None) -> AnchorView | None:
@@ -144,4 +147,5 @@ def playbook_view(p: Playbook) -> PlaybookView:
         exits=[ExitView(signal=e.signal, goto=e.goto) for e in p.exits],
         tiers=tiers,
         variants=variants,
+        holdout=p.holdout,
     )

@@ -58,6 +58,7 @@ async def test_playbooks_are_listed_with_their_whole_definition(touch: Touch) ->
     assert (reengagement["every_seconds"], reengagement["max_runs"]) == (30 * 86400, 4)
     popup = {s["id"]: s for s in playbooks["advocacy"]["variants"]["default"]}["survey_popup"]
     assert (popup["channel"], popup["to"]) == ("in_app", "users")
+    assert playbooks["churn"]["holdout"] == "never" and playbooks["risk"]["holdout"] is None  # None: the default
 
 
 async def test_tier_is_stored_with_its_reason_and_re_evaluated_when_value_changes(touch: Touch) -> None:
