@@ -135,6 +135,17 @@ def test_a_csm_reads_feedback_keywords_in_japanese_and_drills_down(page: Page, b
     expect(page.locator("#comments li").first).to_contain_text("レポート")
 
 
+def test_a_csm_reads_a_playbooks_effectiveness_against_its_holdout(page: Page, base_url: str) -> None:
+    sign_in(page, base_url)
+    page.get_by_role("link", name="効果測定").click()
+    expect(page.locator("#variant-tech")).to_contain_text("件数が少なすぎて判断できません")  # onboarding: 8 vs 1
+    page.get_by_role("link", name="risk", exact=True).click()
+    section = page.locator("#variant-tech")
+    expect(section).to_contain_text("実施 180件 · 対象外 20件")
+    expect(section.locator("tr.verdict-better").first).to_contain_text("プレイブックありの方が良い")
+    shot(page, "effectiveness")
+
+
 def test_a_csm_switches_the_console_to_english(page: Page, base_url: str) -> None:
     sign_in(page, base_url)
     page.click("#switch-language")
