@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 
 from touchline.shared import logs
 from touchline.shared.db import make_engine
@@ -29,6 +29,7 @@ from .domain.account import Policy
 from .domain.trust import trust_report
 from .handlers import HealthContext
 from .settings import HealthSettings
+from .weights_api import HORIZONS_HELP, learned_weights, parse_horizons, weights_router
 
 
 def policy_of(settings: HealthSettings) -> Policy:
@@ -82,6 +83,7 @@ def build_app(common: CommonSettings, settings: HealthSettings, *, tracing: Trac
 
     app.include_router(ops_router(runtime))
     app.include_router(health_router(deps, lambda: common))
+    app.include_router(weights_router(deps, lambda: common, min_per_class=settings.learn_min_outcomes))
     return app
 
 
@@ -117,6 +119,56 @@ def _trust_cli(argv: list[str]) -> int:
     return 0
 
 
+async def propose_weights(argv: list[str], *, common: CommonSettings, settings: HealthSettings) -> int:
+    """``touchline health propose-weights``: prints the comparison, writes the proposal with --out."""
+    parser = argparse.ArgumentParser(
+        prog="touchline health propose-weights",
+        description="learn a scorecard's measure weights from churn/renewal outcomes and compare them with the "
+        "hand-set ones; writes a proposal to review, never changes the weights in use",
+    )
+    parser.add_argument("--scorecard", required=True, help="scorecard name (see the scorecards file)")
+    parser.add_argument("--out", type=Path, help="write the proposed scorecards YAML here (only when there is one)")
+    parser.add_argument("--horizons", default="30,60,90", help="days before each outcome, comma separated")
+    parser.add_argument(
+        "--min-outcomes",
+        type=int,
+        default=settings.learn_min_outcomes,
+        help="churned and renewed accounts needed (each)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        horizons = parse_horizons(args.horizons)
+    except HTTPException:
+        parser.error(f"--horizons: {HORIZONS_HELP}")
+    if args.min_outcomes < 2:
+        parser.error("--min-outcomes: at least 2")
+    try:
+        cards = load_scorecards(settings.scorecards_path)
+    except ScorecardFileError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    card = cards.by_name(args.scorecard)
+    if card is None:
+        known = ", ".join(c.name for c in cards.scorecards)
+        print(f"no scorecard named {args.scorecard!r} (known: {known})", file=sys.stderr)
+        return 1
+    engine = make_engine(common.database_url, pool_size=1)
+    try:
+        cmp = await learned_weights(engine, card, horizons=horizons, min_per_class=args.min_outcomes)
+    finally:
+        await engine.dispose()
+    if cmp.refused:
+        print(f"no proposal for {args.scorecard!r}: {cmp.refused}", file=sys.stderr)
+        return 1
+    from .learn.proposal import evidence, proposal_yaml
+
+    print("\n".join(evidence(args.scorecard, cmp)))
+    if args.out:
+        args.out.write_text(proposal_yaml(cards, args.scorecard, cmp), encoding="utf-8")
+        print(f"\nwrote {args.out}; nothing changes until someone adopts it.")
+    return 0
+
+
 def _validate_cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="touchline health validate", description="check a scorecards file")
     parser.add_argument("path", nargs="?", type=Path, default=None)
@@ -131,13 +183,19 @@ def _validate_cli(argv: list[str]) -> int:
 
 
 def cli(argv: list[str]) -> int:
-    """``touchline health`` runs the service; ``health trust`` / ``health validate FILE`` are tools."""
+    """``touchline health`` runs the service; ``health trust`` / ``validate FILE`` / ``propose-weights`` are tools."""
     if argv and argv[0] == "trust":
         return _trust_cli(argv[1:])
     if argv and argv[0] == "validate":
         return _validate_cli(argv[1:])
+    if argv and argv[0] == "propose-weights":
+        return asyncio.run(propose_weights(argv[1:], common=CommonSettings(), settings=HealthSettings()))
     if argv:
-        print("usage: touchline health [trust [--horizons 30,60,90] [--json] | validate [FILE]]", file=sys.stderr)
+        print(
+            "usage: touchline health [trust [--horizons 30,60,90] [--json] | validate [FILE]"
+            " | propose-weights --scorecard NAME [--out FILE]]",
+            file=sys.stderr,
+        )
         return 2
     common = CommonSettings()
     settings = HealthSettings()

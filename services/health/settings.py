@@ -53,3 +53,11 @@ class HealthSettings(ServiceSettings):
             "need not read their state back (checked against a version token; 0 = always read)"
         ),
     )
+    learn_min_outcomes: int = Field(
+        10,
+        ge=2,
+        description=(
+            "distinct churned and renewed accounts (each) needed before weights are learned from outcomes; "
+            "fewer gives a clear message and no proposal"
+        ),
+    )

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from touchline.shared.messages import BANDS_WORST_FIRST
 
 from ..domain.trust import LifecycleOutcome
+from ..learn.snapshot import Snapshot
 
 _BAND_LIST = ",".join(f"'{band}'" for band in BANDS_WORST_FIRST)
 _BAND_RANK = f"array_position(ARRAY[{_BAND_LIST}], band)"  # 1 = the worst band
@@ -112,3 +113,35 @@ async def trust_inputs(
         for r in rows:
             hist.setdefault(r.account_id, []).append((r.computed_at, r.computed_score))
     return outcomes, hist
+
+
+async def learning_snapshots(engine: AsyncEngine, *, scorecard: str, horizons: tuple[int, ...]) -> list[Snapshot]:
+    """For each lifecycle outcome and horizon, the raw measure values of the latest score at or
+    before that many days earlier, when that score came from ``scorecard`` (the segment's card
+    then). One indexed lookup per outcome and horizon (score_history_account)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                """SELECT l.account_id, l.kind, l.at, h.days, s.measures
+                FROM health.lifecycle l
+                CROSS JOIN unnest(CAST(:horizons AS int[])) AS h(days)
+                JOIN LATERAL (
+                    SELECT sh.scorecard, sh.measures FROM health.score_history sh
+                    WHERE sh.account_id = l.account_id
+                      AND sh.computed_at <= l.at - make_interval(days => h.days)
+                    ORDER BY sh.computed_at DESC, sh.id DESC LIMIT 1) s ON true
+                WHERE s.scorecard = :card
+                ORDER BY l.account_id, l.at, h.days"""
+            ),
+            {"horizons": list(horizons), "card": scorecard},
+        )
+        return [
+            Snapshot(
+                account_id=r.account_id,
+                churned=r.kind == "cancelled",
+                outcome_at=r.at,
+                days_before=r.days,
+                values={name: value for name, value, *_ in r.measures},
+            )
+            for r in rows
+        ]

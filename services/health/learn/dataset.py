@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
 
 from ..domain.scorecard import Scorecard
+from .snapshot import Snapshot
 
 Floats = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What an account measured ``days_before`` days before one of its outcomes."""
-
-    account_id: str
-    churned: bool  # cancelled = True, renewed = False
-    outcome_at: datetime
-    days_before: int
-    values: dict[str, float | None]  # raw measure values as stored in the score history
 
 
 @dataclass(frozen=True)

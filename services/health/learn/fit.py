@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 
@@ -59,7 +60,7 @@ def normalise(weights: Floats) -> Floats:
     return 100.0 * weights / weights.sum()
 
 
-def weights_from_coefficients(coef: Floats) -> tuple[Floats, Floats]:
+def weights_from_coefficients(coef: Floats) -> tuple[Floats, npt.NDArray[np.bool_]]:
     """Scorecard weights (sum 100) from logistic coefficients on P(churn). A measure whose
     higher score goes with *more* churn gets the floor weight, never a negative one (a
     scorecard adds points; it cannot subtract). Also returns which measures were floored."""

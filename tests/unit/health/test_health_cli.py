@@ -38,3 +38,15 @@ def test_settings_default_to_port_8002_and_read_the_health_prefix(monkeypatch: p
     monkeypatch.setenv("TOUCHLINE_HEALTH_MATERIAL_CHANGE", "7.5")
     settings = HealthSettings()
     assert settings.port == 8002 and settings.material_change == 7.5
+
+
+def test_propose_weights_needs_a_scorecard_and_valid_horizons(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli(["propose-weights"])
+    assert exc.value.code == 2 and "--scorecard" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli(["propose-weights", "--scorecard", "default", "--horizons", "30,0"])
+    assert exc.value.code == 2 and "--horizons: comma-separated whole days from 1 to" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli(["propose-weights", "--scorecard", "default", "--min-outcomes", "1"])
+    assert exc.value.code == 2 and "--min-outcomes: at least 2" in capsys.readouterr().err

@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 from touchline.health.adapters.scorecard_file import load_scorecards
 from touchline.health.domain.scorecard import ScorecardSet, parse_scorecards
 from touchline.health.domain.scoring import score_card
-from touchline.health.learn.dataset import Snapshot, build_dataset, scorecard_scores
+from touchline.health.learn.dataset import build_dataset, scorecard_scores
 from touchline.health.learn.fit import compare_weights, weights_from_coefficients
 from touchline.health.learn.metrics import brier, reliability, score_auc
 from touchline.health.learn.proposal import proposal_yaml
+from touchline.health.learn.snapshot import Snapshot
 
 T = datetime(2027, 6, 1, tzinfo=UTC)
 MEASURES = ("login_days", "key_features_share", "nps", "support_tickets")
