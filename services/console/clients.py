@@ -19,7 +19,7 @@ import httpx
 
 from touchline.shared.settings import CommonSettings
 
-from . import listing, mapping
+from . import listing, mapping, weights
 from .models import (
     AccountQuery,
     AccountRow,
@@ -35,30 +35,38 @@ from .models import (
 )
 from .ports import BackendRefused, BackendUnavailable
 from .settings import ConsoleSettings
+from .weights import TrustReport, WeightsComparison
 
 T = TypeVar("T")
 # Sorts health can do alone; any other sort or an owner/tier/phase/name filter goes through touch's listing.
 HEALTH_SORTS = {"score": "score", "-score": "-score"}
 # notify pages its answer listing (at most 1000 a page); the feedback page reads at most ANSWERS_MAX.
 ANSWERS_PAGE, ANSWERS_MAX = 1000, 100_000
+# Learning weights fits a model per fold on the whole outcome history: seconds, not the
+# milliseconds of a read, so it gets its own bound.
+LEARN_TIMEOUT_S = 120.0
 
 
 class ServiceClient:
     def __init__(self, name: str, client: httpx.AsyncClient) -> None:
         self.name, self.client = name, client
 
-    async def call(self, method: str, path: str, *, params: Any = None, json: Any = None) -> httpx.Response:
+    async def call(
+        self, method: str, path: str, *, params: Any = None, json: Any = None, timeout: float | None = None
+    ) -> httpx.Response:
         try:
-            response = await self.client.request(method, path, params=params, json=json)
+            response = await self.client.request(
+                method, path, params=params, json=json, timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
+            )
         except httpx.HTTPError as exc:
             raise BackendUnavailable(self.name, exc.__class__.__name__) from exc
         if response.status_code >= 500:
             raise BackendUnavailable(self.name, f"HTTP {response.status_code}")
         return response
 
-    async def read(self, path: str, *, params: Any = None) -> Any | None:
+    async def read(self, path: str, *, params: Any = None, timeout: float | None = None) -> Any | None:
         """GET; None on 404."""
-        response = await self.call("GET", path, params=params)
+        response = await self.call("GET", path, params=params, timeout=timeout)
         if response.status_code == 404:
             return None
         self._raise_for(response)
@@ -251,6 +259,26 @@ class HttpBackend:
         unique = {(a.get("channel"), a["id"]) if a.get("id") else n: a for n, a in enumerate(listed)}
         answers = (mapping.nps_answer(a) for a in unique.values())
         return [a for a in answers if a is not None]
+
+    async def scorecards(self) -> list[str]:
+        data = await self.health.read("/v1/scorecards") or {"scorecards": []}
+        return [c["name"] for c in data["scorecards"]]
+
+    async def trust(self) -> TrustReport:
+        return weights.trust_report(await self.health.read("/v1/trust") or {})
+
+    async def weights_comparison(self, scorecard: str) -> WeightsComparison | None:
+        path = f"/v1/scorecards/{_seg(scorecard)}/learned-weights"
+        data = await self.health.read(path, timeout=LEARN_TIMEOUT_S)
+        return weights.comparison(data) if data else None
+
+    async def weights_proposal(self, scorecard: str) -> str | None:
+        path = f"/v1/scorecards/{_seg(scorecard)}/learned-weights/proposal.yaml"
+        response = await self.health.call("GET", path, timeout=LEARN_TIMEOUT_S)
+        if response.status_code == 404:
+            return None
+        self.health._raise_for(response)
+        return response.text
 
 
 def _seg(value: str) -> str:

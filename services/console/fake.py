@@ -29,6 +29,7 @@ from .models import (
     TimelineItem,
 )
 from .ports import BackendRefused
+from .weights import TrustReport, WeightsComparison
 
 
 def band_of(score: float) -> str:
@@ -45,6 +46,9 @@ class InMemoryBackend:
         self.task_list: dict[str, Task] = {}
         self.timelines: dict[str, list[TimelineItem]] = {}
         self.answers: list[SurveyAnswer] = []
+        self.trust_report = TrustReport(outcomes=0, horizons=[])
+        self.comparisons: dict[str, WeightsComparison] = {}  # per scorecard; a name without one is unknown
+        self.proposals: dict[str, str] = {}
         self.calls: list[tuple[str, Any]] = []  # what the console asked to change, for tests
         # playbook -> touch's effectiveness report as its API answers it (EffectivenessView JSON)
         self.effectiveness_reports: dict[str, dict[str, Any]] = {}
@@ -195,6 +199,23 @@ class InMemoryBackend:
     async def effectiveness(self, playbook: str, *, days: int | None) -> dict[str, Any] | None:
         report = self.effectiveness_reports.get(playbook)
         return None if report is None else {**report, "days": days or report["days"]}
+
+    async def scorecards(self) -> list[str]:
+        return list(self.comparisons)
+
+    async def trust(self) -> TrustReport:
+        return self.trust_report
+
+    async def weights_comparison(self, scorecard: str) -> WeightsComparison | None:
+        return self.comparisons.get(scorecard)
+
+    async def weights_proposal(self, scorecard: str) -> str | None:
+        found = self.comparisons.get(scorecard)
+        if found is None:
+            return None
+        if not found.proposed:
+            raise BackendRefused("health", 409, found.refused or "no proposal")
+        return self.proposals[scorecard]
 
     async def aclose(self) -> None:
         return None

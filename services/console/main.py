@@ -34,7 +34,7 @@ from .i18n import load_catalogues, translator
 from .ports import Backend, BackendUnavailable
 from .settings import ConsoleSettings
 from .throttle import InMemoryThrottleStore, LoginThrottle, ThrottleStore
-from .views import accounts, auth, effectiveness, feedback, tasks
+from .views import accounts, auth, effectiveness, feedback, scores, tasks
 from .views.accounts import BadInput
 from .views.common import CsrfRefused, NotSignedIn, locale_for, login_redirect, render
 from .views.formatting import install_filters
@@ -131,7 +131,7 @@ def build_app(
         throttle=LoginThrottle(throttle_store or InMemoryThrottleStore()),  # Postgres: set in the lifespan
     )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (auth, accounts, tasks, feedback, effectiveness):
+    for module in (auth, accounts, tasks, feedback, effectiveness, scores):
         app.include_router(module.router)
     _install_handlers(app)
     app.openapi = partial(console_openapi, app)  # type: ignore[method-assign]

@@ -24,6 +24,7 @@ from .models import (
     TierInfo,
     TimelineItem,
 )
+from .weights import TrustReport, WeightsComparison
 
 
 class BackendRefused(Exception):
@@ -82,6 +83,17 @@ class Backend(Protocol):
 
     async def effectiveness(self, playbook: str, *, days: int | None) -> dict[str, Any] | None:
         """touch's effectiveness report (its JSON, EffectivenessView); None for an unknown playbook."""
+
+    async def scorecards(self) -> list[str]: ...
+
+    async def trust(self) -> TrustReport: ...
+
+    async def weights_comparison(self, scorecard: str) -> WeightsComparison | None:
+        """Hand-set vs learned weights of one scorecard; None when health has no such scorecard."""
+        ...
+
+    async def weights_proposal(self, scorecard: str) -> str | None:
+        """The proposal YAML; None for an unknown scorecard; BackendRefused (409) when there is none."""
         ...
 
     async def aclose(self) -> None: ...
