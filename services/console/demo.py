@@ -22,6 +22,15 @@ from .models import (
     TierInfo,
     TimelineItem,
 )
+from .weights import (
+    CalibrationBin,
+    HorizonComparison,
+    MeasureWeight,
+    TrustHorizon,
+    TrustReport,
+    WeightsComparison,
+    WeightSide,
+)
 
 _NAMES = ["Aozora", "Hikari", "Sakura", "Kawa", "Yama", "Umi", "Mori", "Hoshi", "Tsuki", "Kaze", "Nami", "Sora"]
 _SUFFIX = ["Systems", "Foods", "Logistics", "Bank", "Labs", "Retail", "Studio", "Works"]
@@ -108,6 +117,7 @@ def demo_backend(
         "risk": sample_effectiveness(now=now),
         "onboarding": sample_effectiveness(now=now, few=True),
     }
+    _demo_weights(backend)
     return backend
 
 
@@ -230,6 +240,63 @@ def sample_effectiveness(*, now: datetime, few: bool = False) -> dict[str, Any]:
             }
         ],
     }
+
+
+def _demo_weights(backend: InMemoryBackend) -> None:
+    """A trust report and a weights comparison for the scores page: the default card with a
+    proposal, the enterprise card with too few outcomes (as a young installation would have)."""
+    backend.trust_report = TrustReport(
+        outcomes=41,
+        horizons=[
+            TrustHorizon(30, 0.74, 12, 27, 2),
+            TrustHorizon(60, 0.69, 11, 26, 4),
+            TrustHorizon(90, 0.61, 9, 24, 8),
+        ],
+    )
+
+    def side(auc: float, brier: float, observed: tuple[float, ...]) -> WeightSide:
+        bins = [CalibrationBin(i / 5, (i + 1) / 5, 8, i / 5 + 0.1, observed[i]) for i in range(5)]
+        return WeightSide(auc, brier, bins)
+
+    hand = (15.0, 20.0, 10.0, 10.0, 15.0, 10.0, 5.0, 5.0, 5.0, 5.0)
+    learned = (9.6, 27.4, 14.1, 6.2, 18.8, 12.5, 1.0, 4.3, 4.1, 2.0)
+    names = ("active_users_ratio", "days_since_login", "login_days", "days_since_contact", "key_features_share",
+             "usage_trend", "roi", "nps", "risk_flags", "support_tickets")  # fmt: skip
+    backend.comparisons = {
+        "default": WeightsComparison(
+            scorecard="default",
+            proposed=True,
+            refused=None,
+            churned_accounts=12,
+            renewed_accounts=27,
+            folds=5,
+            measures=[MeasureWeight(n, h, lw, n == "roi") for n, h, lw in zip(names, hand, learned, strict=True)],
+            horizons=[
+                HorizonComparison(
+                    d,
+                    12,
+                    27,
+                    side(a, 0.19, (0.0, 0.2, 0.3, 0.6, 0.8)),
+                    side(a + 0.06, 0.16, (0.05, 0.2, 0.5, 0.7, 0.9)),
+                )
+                for d, a in ((30, 0.74), (60, 0.69), (90, 0.61))
+            ],
+        ),
+        "enterprise": WeightsComparison(
+            scorecard="enterprise",
+            proposed=False,
+            refused="too few outcomes to fit: 3 churned and 6 renewed accounts have a score history before their "
+            "outcome; at least 10 of each are needed",
+            churned_accounts=3,
+            renewed_accounts=6,
+            folds=0,
+            measures=[
+                MeasureWeight(n, h, None, False) for n, h in zip(names[:4], (20.0, 10.0, 10.0, 20.0), strict=True)
+            ],
+            horizons=[],
+        ),
+    }
+    backend.proposals = {"default": "# Proposed weights for scorecard 'default' (demo)\nscorecards: []\n"}
 
 
 def _contributions(rng: random.Random, score: float, *, missing_roi: bool) -> list[Contribution]:

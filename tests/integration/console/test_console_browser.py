@@ -158,6 +158,21 @@ def test_a_csm_switches_the_console_to_english(page: Page, base_url: str) -> Non
 
 
 def test_a_browser_without_a_session_is_sent_to_the_login_form(page: Page, base_url: str) -> None:
-    for path in ("/accounts", "/accounts/acc-00001", "/tasks", "/feedback"):
+    for path in ("/accounts", "/accounts/acc-00001", "/tasks", "/feedback", "/scores"):
         page.goto(f"{base_url}{path}")
         expect(page.locator("input[name=password]")).to_be_visible()
+
+
+def test_a_csm_compares_hand_set_and_learned_weights_and_downloads_the_proposal(page: Page, base_url: str) -> None:
+    sign_in(page, base_url)
+    page.get_by_role("link", name="スコアの信頼性").click()
+    expect(page.locator("h1")).to_contain_text("スコアは信頼できるか")
+    expect(page.locator("#trust tbody tr")).to_have_count(3)
+    expect(page.locator("#comparison-table")).to_contain_text("0.800")  # learned AUC at 30 days
+    shot(page, "scores")
+    with page.expect_download() as download:
+        page.click("#download-proposal")
+    assert download.value.suggested_filename == "default-proposal.yaml"
+    page.get_by_role("link", name="enterprise", exact=True).click()
+    expect(page.locator("#refused")).to_contain_text("too few outcomes to fit")
+    expect(page.locator("#download-proposal")).to_have_count(0)
