@@ -176,7 +176,7 @@ def console_openapi(app: FastAPI) -> dict[str, Any]:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         for operations in schema["paths"].values():
             for method, operation in operations.items():
-                answers = _PAGE if method == "get" else _ACTION
+                answers = operation.pop("x-answers", None) or (_PAGE if method == "get" else _ACTION)
                 validation = operation.get("responses", {}).get("422", {}).get("content", {})
                 operation["responses"] = {
                     code: {**answer, "content": {**answer.get("content", {}), **validation}}

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, HTTPException
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -178,10 +178,16 @@ def weights_router(
 
     @router.get(
         "/scorecards/{name}/learned-weights/proposal.yaml",
-        response_class=PlainTextResponse,
-        responses=error_responses(404, 409),
+        response_class=Response,
+        responses={
+            200: {
+                "description": "the scorecards file with this card's learned weights, evidence in its comment header",
+                "content": {"application/yaml": {"schema": {"type": "string"}}},
+            },
+            **error_responses(404, 409),
+        },
     )
-    async def proposal(name: str, horizons: str = "30,60,90") -> PlainTextResponse:
+    async def proposal(name: str, horizons: str = "30,60,90") -> Response:
         from .learn.proposal import proposal_yaml
 
         days = parse_horizons(horizons)
@@ -189,6 +195,6 @@ def weights_router(
         cmp = await learned_weights(get_deps().engine, card, horizons=days, min_per_class=min_per_class)
         if not cmp.proposed:
             raise HTTPException(409, cmp.refused or "no proposal")
-        return PlainTextResponse(proposal_yaml(cards, name, cmp), media_type="application/yaml")
+        return Response(proposal_yaml(cards, name, cmp), media_type="application/yaml")
 
     return router

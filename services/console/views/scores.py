@@ -5,6 +5,7 @@ download. Nothing here changes a weight: adopting a proposal is an operator load
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -32,7 +33,25 @@ async def scores_page(request: Request, ctx: SignedIn) -> Response:
     return ctx.render("scores.html", trust=trust, scorecards=cards, chosen=chosen, comparison=comparison, notice=notice)
 
 
-@router.get("/scores/{scorecard}/proposal.yaml")
+_TEXT = {"text/plain": {"schema": {"type": "string"}}}
+# Not a page: the console's spec takes these answers instead of a page's (see main.console_openapi).
+PROPOSAL_ANSWERS: dict[str, dict[str, Any]] = {
+    "200": {
+        "description": "the proposal (scorecards YAML) as a download",
+        "content": {"application/yaml": {"schema": {"type": "string"}}},
+    },
+    "303": {"description": "to /login without a session"},
+    "404": {"description": "no such scorecard", "content": _TEXT},
+    "409": {"description": "no proposal (e.g. too few outcomes): the reason", "content": _TEXT},
+    "422": {"description": "an invalid path: the error page", "content": {"text/html": {"schema": {"type": "string"}}}},
+    "502": {
+        "description": "health did not answer: the error page",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    },
+}
+
+
+@router.get("/scores/{scorecard}/proposal.yaml", openapi_extra={"x-answers": PROPOSAL_ANSWERS})
 async def proposal(scorecard: str, ctx: SignedIn) -> Response:
     try:
         text = await ctx.backend.weights_proposal(scorecard)
