@@ -129,7 +129,7 @@ def compare_weights(
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(data.scores, y, groups=data.groups):
         if len(set(y[train].tolist())) < 2:
-            continue  # cannot happen with stratified folds and >= folds accounts per class; kept honest
+            continue  # a degenerate split leaves its test rows unscored (not counted) rather than failing
         weights, _ = weights_from_coefficients(fit_coefficients(data.scores[train], y[train], c=c))
         learned_train = scorecard_scores(data.scores[train], weights)
         learned_score[test] = scorecard_scores(data.scores[test], weights)
