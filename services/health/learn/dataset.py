@@ -24,9 +24,12 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.churned)
 
-    def accounts(self, *, churned: bool) -> int:
-        """Distinct accounts with at least one outcome of this kind."""
-        return len(set(self.groups[self.churned == churned].tolist()))
+    def ever_churned(self) -> dict[str, bool]:
+        """Per account: did any of its outcomes churn (an account that renewed, then cancelled, churned)."""
+        out: dict[str, bool] = {}
+        for account, churned in zip(self.groups.tolist(), self.churned.tolist(), strict=True):
+            out[account] = out.get(account, False) or churned
+        return out
 
 
 def build_dataset(card: Scorecard, snapshots: list[Snapshot]) -> Dataset:

@@ -13,7 +13,7 @@ from touchline.health.adapters.scorecard_file import load_scorecards
 from touchline.health.domain.scorecard import ScorecardSet, parse_scorecards
 from touchline.health.domain.scoring import score_card
 from touchline.health.learn.dataset import build_dataset, scorecard_scores
-from touchline.health.learn.fit import compare_weights, weights_from_coefficients
+from touchline.health.learn.fit import account_folds, compare_weights, weights_from_coefficients
 from touchline.health.learn.metrics import brier, reliability, score_auc
 from touchline.health.learn.proposal import proposal_yaml
 from touchline.health.learn.snapshot import Snapshot
@@ -179,3 +179,20 @@ def test_the_shipped_scorecards_round_trip_unchanged_apart_from_weights(tmp_path
     ]
     assert strip == orig
     assert loaded.by_name("default") == cards.by_name("default")
+
+
+def test_folds_never_split_an_account_and_each_training_set_holds_both_outcomes() -> None:
+    # 7 accounts that only renewed, 5 that churned (one of them renewed first), 2-3 rows each
+    groups, churned = [], []
+    for a in range(12):
+        for row in range(2 + a % 2):
+            groups.append(f"a{a}")
+            churned.append(a < 5 and not (a == 0 and row == 0))
+    g, y = np.array(groups), np.array(churned)
+    masks = account_folds(g, y, folds=5, seed=7)
+    assert (np.sum(masks, axis=0) == 1).all()  # every row in exactly one test fold
+    for test in masks:
+        assert not set(g[test].tolist()) & set(g[~test].tolist())
+        assert y[~test].any() and not y[~test].all()
+        assert y[test].any() and (~y[test]).any()
+    assert [m.tolist() for m in masks] == [m.tolist() for m in account_folds(g, y, folds=5, seed=7)]
