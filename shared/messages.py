@@ -197,6 +197,7 @@ OutcomeKind = Literal[
     "task.opened",
     "task.updated",
     "task.completed",
+    "activity.logged",
 ]
 
 
@@ -218,6 +219,9 @@ class Outcome(Message):
     machine: bool = False  # an open that looks automatic (prefetch, scanner)
     detail: str = ""
     occurred_at: datetime
+    # activity.logged: {kind: call|meeting|email|note, reached, relationship: 1..5|None, occurred_at, csm,
+    # contact} (see touchline.shared.contact for what counts as contact)
+    activity: dict[str, Any] | None = None
 
     def event_id(self) -> str:
         return self.outcome_id

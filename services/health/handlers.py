@@ -62,6 +62,7 @@ def fold_outcome(state: AccountState, outcome: Outcome) -> LifecycleFact | None:
         at=_aware(outcome.occurred_at),
         answer=outcome.answer,
         detail=outcome.detail,
+        activity=outcome.activity,
     )
     return None
 

@@ -34,7 +34,7 @@ from .adapters.pg_listen import PgListener, listen_dsn
 from .adapters.pg_repository import PgRepository
 from .adapters.smtp import SmtpMailer
 from .adapters.webhooks import HttpxPoster
-from .api import answers, inapp, mail_answers, tasks, tracking, unsubscribe
+from .api import activities, answers, inapp, mail_answers, tasks, tracking, unsubscribe
 from .api.cors import InappCORS
 from .compose import Composer
 from .delivery import Loops, wall_now
@@ -207,6 +207,7 @@ def build_app(
     app.include_router(unsubscribe.router)
     app.include_router(inapp.router)
     app.include_router(tasks.router, dependencies=[require_token(lambda: common)])
+    app.include_router(activities.router, dependencies=[require_token(lambda: common)])
     app.include_router(answers.router, dependencies=[require_token(lambda: common)])
     _add_widget_routes(app, common, settings)
     return app

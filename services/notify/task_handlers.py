@@ -42,6 +42,70 @@ class TaskClosed(ValueError):
     pass
 
 
+class TaskAlreadyOpen(ValueError):
+    """A task opened by hand duplicates an open (or snoozed) one: the CSM works on that one instead."""
+
+    def __init__(self, row: Mapping[str, Any]) -> None:
+        super().__init__(
+            f"task {row['id']} ({row['subject']!r}, {row['status']}, owner {row['owner'] or 'unassigned'}) is already "
+            f"open for account {row['account_id']}, type {row['type']!r}, reason {row['reason']!r}: update it instead"
+        )
+        self.task_id = str(row["id"])
+
+
+@dataclass(frozen=True)
+class ByHand:
+    """A task a person opens from the console or the API (not from a playbook)."""
+
+    account_id: str
+    type: str
+    reason: str
+    subject: str
+    body: str
+    priority: str
+    due_at: datetime | None
+    owner: str | None
+    contact: str | None
+
+
+async def _owner_for(repo: TaskRepository, deps: TaskDeps, account_id: str) -> str | None:
+    account = await repo.get_account(account_id)
+    pool = rules.pool_for(account.tier if account else None, deps.pools)
+    turn = await repo.next_turn(pool) if pool and not (account and account.csm_owner) else 0
+    return rules.pick_owner(
+        csm_owner=account.csm_owner if account else None, pool=deps.pools.get(pool or ""), turn=turn
+    )
+
+
+async def open_by_hand(repo: TaskRepository, deps: TaskDeps, spec: ByHand) -> Mapping[str, Any]:
+    """Open the task under the one-open-per-account+type+reason rule: a duplicate is refused
+    (TaskAlreadyOpen names the open one), never merged silently. No owner given: as a playbook's."""
+    existing = await repo.open_task_for(account_id=spec.account_id, type_=spec.type, reason=spec.reason)
+    if existing is not None:
+        raise TaskAlreadyOpen(existing)
+    now = deps.now()
+    owner = spec.owner or await _owner_for(repo, deps, spec.account_id)
+    row = await repo.insert_task(
+        {
+            "id": str(uuid.uuid4()),
+            "account_id": spec.account_id,
+            "contact": spec.contact,
+            "type": spec.type,
+            "reason": spec.reason,
+            "subject": spec.subject,
+            "body": spec.body,
+            "priority": spec.priority,
+            "status": "open",
+            "owner": owner,
+            "due_at": rules.due_at(priority=spec.priority, created_at=now, explicit=spec.due_at),
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    await tell(repo, deps, row, kind="task.opened", occurrence="opened", detail=f"owner {owner or 'unassigned'}")
+    return row
+
+
 async def on_task_command(repo: TaskRepository, deps: TaskDeps, cmd: Command) -> None:
     spec = cmd.task
     if spec is None:
@@ -52,12 +116,7 @@ async def on_task_command(repo: TaskRepository, deps: TaskDeps, cmd: Command) ->
     decision = rules.decide(state, now=now)
     link = {"command_id": cmd.command_id, "playbook": cmd.playbook, "step": cmd.step, "enrolment_id": cmd.enrolment_id}
     if isinstance(decision, rules.Create):
-        account = await repo.get_account(cmd.account_id)
-        pool = rules.pool_for(account.tier if account else None, deps.pools)
-        turn = await repo.next_turn(pool) if pool and not (account and account.csm_owner) else 0
-        owner = rules.pick_owner(
-            csm_owner=account.csm_owner if account else None, pool=deps.pools.get(pool or ""), turn=turn
-        )
+        owner = await _owner_for(repo, deps, cmd.account_id)
         row = await repo.insert_task(
             {
                 "id": str(uuid.uuid5(_TASK_NS, cmd.command_id)),

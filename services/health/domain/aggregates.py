@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from touchline.shared.contact import task_reached_customer
+from touchline.shared.contact import csm_contact
 
 from .scorecard import CompiledMeasure, Source
 
-CONTACT_OUTCOMES = frozenset({"task.completed", "email.answered", "inapp.answered"})
+# The customer answering us is contact too; a CSM's task or logged activity is when shared.contact says.
+ANSWER_OUTCOMES = frozenset({"email.answered", "inapp.answered"})
+CSM_OUTCOMES = frozenset({"task.completed", "activity.logged"})
 USAGE_KINDS = frozenset({"track", "page", "screen"})
 LIFECYCLE_SEMANTICS = frozenset({"cancelled", "renewed"})
 TRAIT_KEYS = ("name", "plan", "tier", "seats", "business_shrinking", "roi", "lifecycle_stage", "arr")
@@ -59,6 +61,7 @@ class AccountState:
     last_contact: datetime | None = None
     nps: Latest | None = None
     roi: Latest | None = None
+    relationship: Latest | None = None  # the CSM's latest rating (1-5) of a contact that reached the customer
     band: str | None = None  # last computed band (before overrides), for hysteresis
     pruned_day: int | None = None
     daily_scores: dict[int, float] = field(default_factory=dict)  # day -> last score that day
@@ -132,13 +135,22 @@ def apply_outcome(
     at: datetime,
     answer: dict[str, Any] | None,
     detail: str = "",
+    activity: dict[str, Any] | None = None,
 ) -> None:
-    """CSM/customer contact and survey answers (NPS, ROI). A task closed undone or as "customer
-    unreachable" (``detail``, see touchline.shared.contact) is no contact."""
+    """CSM/customer contact, survey answers (NPS, ROI) and relationship ratings. A task closed undone
+    or as "customer unreachable", an activity that did not reach the customer and a note are no
+    contact (``touchline.shared.contact``), and their rating is not read."""
     state.advance(at)
-    if kind not in CONTACT_OUTCOMES:
+    if kind in CSM_OUTCOMES:
+        if not csm_contact(kind=kind, detail=detail, activity=activity):
+            return
+        state.last_contact = _later(state.last_contact, at)
+        rating = _number((activity or {}).get("relationship"))
+        latest = Latest(value=rating, at=at, id=outcome_id) if rating is not None else None
+        if latest is not None and latest.newer_than(state.relationship):
+            state.relationship = latest
         return
-    if kind == "task.completed" and not task_reached_customer(detail):
+    if kind not in ANSWER_OUTCOMES:
         return
     state.last_contact = _later(state.last_contact, at)
     if not answer:
@@ -239,6 +251,10 @@ def _nps(state: AccountState, source: Source, today: int) -> float | None:
     return state.nps.value if state.nps else None
 
 
+def _relationship(state: AccountState, source: Source, today: int) -> float | None:
+    return state.relationship.value if state.relationship else None
+
+
 def _risk_flags(state: AccountState, source: Source, today: int) -> float | None:
     if "business_shrinking" not in state.traits:
         return None
@@ -262,6 +278,7 @@ _READERS: dict[str, Callable[[AccountState, Source, int], float | None]] = {
     "usage_trend": _usage_trend,
     "roi": _roi,
     "nps": _nps,
+    "relationship": _relationship,
     "risk_flags": _risk_flags,
     "support_tickets": _support_tickets,
 }

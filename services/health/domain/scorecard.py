@@ -25,6 +25,7 @@ Aggregate = Literal[
     "usage_trend",
     "roi",
     "nps",
+    "relationship",
     "risk_flags",
     "support_tickets",
 ]

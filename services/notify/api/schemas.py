@@ -86,12 +86,35 @@ class Tasks(BaseModel):
     tasks: list[Task]
 
 
+class Activity(BaseModel):
+    model_config = _OPEN
+
+    id: str
+    account_id: str
+    kind: str = Field(description="call, meeting, email or note")
+    contact: str | None = Field(description="the person spoken to or tried (none on a note)")
+    occurred_at: str
+    outcome: str
+    reached: bool = Field(description="did it reach the customer (a note never does)")
+    relationship: int | None = Field(description="the CSM's rating of the relationship, 1-5")
+    csm: str
+    created_at: str
+    contact_counted: bool = Field(
+        description="counts as contact (health's last contact and relationship, touch's re-engagement clock)"
+    )
+
+
+class Activities(BaseModel):
+    account_id: str
+    activities: list[Activity]
+
+
 class TimelineItem(BaseModel):
-    """One mail, in-app message or task; the fields of its channel follow those named here."""
+    """One mail, in-app message, task or logged activity; the fields of its channel follow those named here."""
 
     model_config = _OPEN
 
-    channel: Literal["email", "in_app", "task"]
+    channel: Literal["email", "in_app", "task", "activity"]
     type: str = Field(description="the channel, or a task's own type (kept for readers written against it)")
     at: str
     id: str

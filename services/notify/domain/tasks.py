@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+
+from .when import parse_when
 
 # How long a CSM has, by priority, counted in business days (urgent: hours, same day).
 DUE_BUSINESS_DAYS = {"urgent": 0, "high": 1, "medium": 3, "low": 5}
@@ -94,3 +96,26 @@ def pool_for(tier: str | None, pools: Mapping[str, Sequence[str]]) -> str | None
     if tier and pools.get(tier):
         return tier
     return "default" if pools.get("default") else None
+
+
+class InvalidTask(ValueError):
+    """One field of a task opened by hand is wrong; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def parse_due(value: str | None, *, now: datetime) -> datetime | None:
+    """A date (due by the end of that day, UTC) or a time with its zone, not in the past; None =
+    the priority's usual due time."""
+    if value is None or not value.strip():
+        return None
+    try:
+        due = parse_when(value, time_of_day=time(23, 59, 59))
+    except ValueError as exc:
+        raise InvalidTask("due_at", str(exc)) from None
+    if due <= now:
+        raise InvalidTask("due_at", f"{due.isoformat()} is in the past (now {now.isoformat()})")
+    return due

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from touchline.shared.contact import task_reached_customer
+from touchline.shared.contact import csm_contact
 from touchline.shared.messages import BANDS_WORST_FIRST, USAGE_DECLINE_SHARE, HealthScored, Outcome, ProductEvent
 
 from .activity import Activity, UsageRules, clear_decline, in_daily_use, note_decline, record_use, recovered
@@ -126,7 +126,7 @@ def from_outcome(outcome: Outcome) -> list[Input]:
             signal=signal,
             enrolment_id=outcome.enrolment_id,
             command_id=outcome.command_id,
-            csm_contact=outcome.kind == "task.completed" and task_reached_customer(outcome.detail),
+            csm_contact=csm_contact(kind=outcome.kind, detail=outcome.detail, activity=outcome.activity),
         )
     ]
 
