@@ -146,3 +146,26 @@ def test_a_task_closed_as_customer_unreachable_is_no_contact_a_resolved_one_is()
     later = T0 + timedelta(days=1)
     apply_outcome(s, outcome_id="r", kind="task.completed", at=later, answer=None, detail="completed: resolved")
     assert s.last_contact == later
+
+
+def test_a_logged_call_that_reached_the_customer_sets_last_contact_and_the_relationship() -> None:
+    s = AccountState("a")
+    call = {"kind": "call", "reached": True, "relationship": 2}
+    apply_outcome(s, outcome_id="c1", kind="activity.logged", at=T0, answer=None, activity=call)
+    assert s.last_contact == T0
+    assert measure_value(s, Source(aggregate="relationship"), today=TODAY) == 2
+    later = {"kind": "meeting", "reached": True, "relationship": 5}
+    apply_outcome(s, outcome_id="c2", kind="activity.logged", at=T0 + timedelta(days=3), answer=None, activity=later)
+    apply_outcome(s, outcome_id="c0", kind="activity.logged", at=T0 - timedelta(days=3), answer=None, activity=call)
+    assert measure_value(s, Source(aggregate="relationship"), today=TODAY + 3) == 5  # latest wins, any order
+    assert state_from_dict("a", state_to_dict(s)).relationship == s.relationship
+
+
+def test_an_unreached_call_or_a_note_changes_neither_last_contact_nor_the_relationship() -> None:
+    s = AccountState("a")
+    for i, activity in enumerate(
+        [{"kind": "call", "reached": False, "relationship": 1}, {"kind": "note", "reached": True, "relationship": 1}]
+    ):
+        apply_outcome(s, outcome_id=f"n{i}", kind="activity.logged", at=T0, answer=None, activity=activity)
+    assert s.last_contact is None
+    assert measure_value(s, Source(aggregate="relationship"), today=TODAY) is None  # no rating = no data

@@ -262,3 +262,23 @@ def test_a_band_drop_starts_nothing_while_risk_runs_or_within_a_cooldown_of_its_
     assert verdict(others_started={"risk": None}).ok
     # Only the playbooks the trigger names count.
     assert verdict(others_started={"renewal": NOW - DAY}).ok
+
+
+@pytest.mark.parametrize(
+    ("activity", "counts"),
+    [
+        ({"kind": "call", "reached": True, "relationship": None}, True),
+        ({"kind": "meeting", "reached": True, "relationship": 4}, True),
+        ({"kind": "call", "reached": False, "relationship": None}, False),
+        ({"kind": "note", "reached": False, "relationship": None}, False),
+    ],
+)
+def test_a_logged_activity_resets_the_reengagement_clock_only_when_it_reached_the_customer(
+    activity: dict[str, object], counts: bool
+) -> None:
+    logged = Outcome(
+        outcome_id="o1", account_id="a", kind="activity.logged", occurred_at=NOW, detail="", activity=activity
+    )
+    [item] = from_outcome(logged)
+    assert item.csm_contact is counts
+    assert apply_input(profile(), item, account_id="a", at=NOW).last_csm_contact_at == (NOW if counts else None)
