@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -24,6 +24,8 @@ from .models import (
     AccountQuery,
     AccountRow,
     Enrolment,
+    NewActivity,
+    NewTask,
     Page,
     ScoreDetail,
     ScorePoint,
@@ -194,6 +196,24 @@ class HttpBackend:
 
     async def enrolment_action(self, enrolment_id: str, action: str, *, by: str) -> None:
         await self.touch.change("POST", f"/v1/enrolments/{_seg(enrolment_id)}/{action}", json={"by": by})
+
+    async def playbooks(self) -> list[str]:
+        data = await self.touch.read("/v1/playbooks")
+        return sorted(str(p["name"]) for p in data or [])
+
+    async def enrol(self, account_id: str, playbook: str, *, by: str) -> None:
+        await self.touch.change(
+            "POST", f"/v1/accounts/{_seg(account_id)}/enrolments", json={"playbook": playbook, "by": by}
+        )
+
+    async def open_task(self, task: NewTask, *, by: str) -> str:
+        body = {k: v for k, v in asdict(task).items() if v not in (None, "")}
+        created = await self.notify.change("POST", "/v1/tasks", json=body)
+        return str(created["id"])
+
+    async def log_activity(self, account_id: str, activity: NewActivity, *, by: str) -> None:
+        body = {**asdict(activity), "csm": by}
+        await self.notify.change("POST", f"/v1/accounts/{_seg(account_id)}/activities", json=body)
 
     async def tasks(self, query: TaskQuery) -> Page[Task]:
         # notify filters one owner at a time and has no offset: ask for enough of each and merge.

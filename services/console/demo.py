@@ -38,6 +38,7 @@ _MEASURES = [  # measures of health's default scorecard, so the demo shows their
     ("active_users_ratio", "deployment"),
     ("days_since_login", "engagement"),
     ("days_since_contact", "engagement"),
+    ("relationship", "engagement"),
     ("key_features_share", "adoption"),
     ("usage_trend", "adoption"),
     ("roi", "roi"),
@@ -308,11 +309,9 @@ def _contributions(rng: random.Random, score: float, *, missing_roi: bool) -> li
             result.append(Contribution(measure, group, None, None, 0.0, 0.0, missing=True))
             continue
         s = min(100.0, max(0.0, score + rng.uniform(-20, 20)))
-        result.append(
-            Contribution(
-                measure, group, round(rng.uniform(0, 30), 1), round(s, 1), round(weight, 3), round(s * weight, 1)
-            )
-        )
+        raw = rng.uniform(0, 30)
+        value = float(1 + int(raw) % 5) if measure == "relationship" else round(raw, 1)  # a 1-5 rating
+        result.append(Contribution(measure, group, value, round(s, 1), round(weight, 3), round(s * weight, 1)))
     return result
 
 

@@ -12,11 +12,15 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from touchline.shared.contact import ACTIVITY_KINDS, activity_reached_customer
+
 from .listing import sort_rows
 from .models import (
     AccountQuery,
     AccountRow,
     Enrolment,
+    NewActivity,
+    NewTask,
     Override,
     Page,
     ScoreDetail,
@@ -49,6 +53,7 @@ class InMemoryBackend:
         self.trust_report = TrustReport(outcomes=0, horizons=[])
         self.comparisons: dict[str, WeightsComparison] = {}  # per scorecard; a name without one is unknown
         self.proposals: dict[str, str] = {}
+        self.playbook_names: list[str] = ["onboarding", "reengagement", "renewal", "risk"]
         self.calls: list[tuple[str, Any]] = []  # what the console asked to change, for tests
         # playbook -> touch's effectiveness report as its API answers it (EffectivenessView JSON)
         self.effectiveness_reports: dict[str, dict[str, Any]] = {}
@@ -153,6 +158,46 @@ class InMemoryBackend:
                     self.calls.append(("enrolment", (account_id, enrolment_id, action, by)))
                     return
         raise BackendRefused("touch", 404, f"enrolment {enrolment_id} not found")
+
+    async def playbooks(self) -> list[str]:
+        return list(self.playbook_names)
+
+    async def enrol(self, account_id: str, playbook: str, *, by: str) -> None:
+        if playbook not in self.playbook_names:
+            raise BackendRefused("touch", 422, f"playbook: unknown playbook {playbook!r}")
+        items = self.enrolment_list.setdefault(account_id, [])
+        if any(e.playbook == playbook and e.status in ("active", "paused") for e in items):
+            raise BackendRefused("touch", 409, f"account {account_id} is already enrolled in {playbook}")
+        step = StepRecord(step="enrolled", status="entered", at=self.clock, detail=f"enrolled by {by}")
+        items.append(Enrolment(f"enr-{len(self.calls)}", playbook, "active", None, self.clock, [step]))
+        self.calls.append(("enrol", (account_id, playbook, by)))
+
+    async def open_task(self, task: NewTask, *, by: str) -> str:
+        """The service's rule: one open task per account + type + reason (a duplicate names the open one)."""
+        for open_one in self.task_list.values():
+            same = (open_one.account_id, open_one.type, open_one.reason) == (task.account_id, task.type, task.reason)
+            if same and open_one.status in ("open", "snoozed"):
+                raise BackendRefused("notify", 409, f"task {open_one.task_id} is already open for {task.account_id}")
+        task_id = f"task-{len(self.task_list) + 1}"
+        due = datetime.fromisoformat(f"{task.due_at}T23:59:59+00:00") if task.due_at else self.clock + timedelta(days=3)
+        self.task_list[task_id] = Task(
+            task_id, task.account_id, task.subject or f"{task.type}: {task.reason}", task.type, task.reason,
+            task.priority, "open", task.owner or by, due, created_at=self.clock,
+        )  # fmt: skip
+        self.calls.append(("open_task", (task, by)))
+        return task_id
+
+    async def log_activity(self, account_id: str, activity: NewActivity, *, by: str) -> None:
+        if activity.kind not in ACTIVITY_KINDS:
+            raise BackendRefused("notify", 422, f"kind: {activity.kind!r} is not one of {', '.join(ACTIVITY_KINDS)}")
+        reached = activity_reached_customer(kind=activity.kind, reached=bool(activity.reached))
+        at = datetime.fromisoformat(f"{activity.occurred_at}T00:00:00+00:00")
+        item = TimelineItem(
+            at, f"activity.{activity.kind}.{'reached' if reached else 'not_reached'}", activity.outcome,
+            activity.contact or "",
+        )  # fmt: skip
+        self.timelines.setdefault(account_id, []).append(item)
+        self.calls.append(("activity", (account_id, activity, by)))
 
     async def tasks(self, query: TaskQuery) -> Page[Task]:
         items = list(self.task_list.values())

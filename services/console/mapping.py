@@ -88,7 +88,8 @@ def health_detail(data: dict[str, Any]) -> ScoreDetail:
         computed_at=when(data.get("as_of") or data.get("updated_at")),
         contributions=[
             Contribution(
-                measure=str(m.get("label") or m["measure"]),
+                measure=str(m["measure"]),
+                label=str(m.get("label") or m["measure"]),
                 group=str(m.get("group", "other")),
                 value=m.get("value"),
                 score=m.get("score"),
@@ -215,6 +216,11 @@ def timeline_item(data: dict[str, Any]) -> TimelineItem:
         return TimelineItem(
             at, f"inapp.{state}", str(data.get("title") or data.get("template") or ""), _answer_text(data.get("answer"))
         )
+    if kind == "activity":
+        reached = "reached" if data.get("contact_counted") else "not_reached"
+        rating = data.get("relationship")
+        detail = f"{data.get('contact') or ''}{f' · {rating}/5' if rating else ''}".strip(" ·")
+        return TimelineItem(at, f"activity.{data.get('kind')}.{reached}", str(data.get("outcome") or ""), detail)
     if kind == "task":
         state = "completed" if data.get("status") in ("completed", "closed") else "opened"
         detail = str(data.get("close_reason") or "")

@@ -69,6 +69,7 @@ class Contribution:
     weight: float
     contribution: float
     missing: bool = False
+    label: str = ""  # the scorecard's own label: shown when the catalogue has none for ``measure``
 
 
 @dataclass(frozen=True)
@@ -181,3 +182,28 @@ class SurveyAnswer:
 
 TaskAction = Literal["complete", "snooze", "comment", "assign"]
 EnrolmentAction = Literal["pause", "resume", "cancel"]
+
+
+@dataclass(frozen=True)
+class NewActivity:
+    """A call, meeting, email or note a CSM logs on an account (notify validates it)."""
+
+    kind: str
+    contact: str | None
+    occurred_at: str  # a date (YYYY-MM-DD) or a time with its zone
+    outcome: str
+    reached: bool | None
+    relationship: int | None
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """A task a CSM opens by hand (notify keeps one open per account + type + reason)."""
+
+    account_id: str
+    type: str
+    reason: str
+    priority: str
+    due_at: str | None  # a date (due by its end) or None: the priority's usual time
+    owner: str | None
+    subject: str | None = None

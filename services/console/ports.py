@@ -15,6 +15,8 @@ from .models import (
     AccountRow,
     Enrolment,
     EnrolmentAction,
+    NewActivity,
+    NewTask,
     Page,
     ScoreDetail,
     ScorePoint,
@@ -71,7 +73,17 @@ class Backend(Protocol):
 
     async def enrolment_action(self, enrolment_id: str, action: EnrolmentAction, *, by: str) -> None: ...
 
+    async def playbooks(self) -> list[str]: ...
+
+    async def enrol(self, account_id: str, playbook: str, *, by: str) -> None: ...
+
     async def tasks(self, query: TaskQuery) -> Page[Task]: ...
+
+    async def open_task(self, task: NewTask, *, by: str) -> str:
+        """Opens it and answers its id; a duplicate of an open task is BackendRefused (409) naming it."""
+        ...
+
+    async def log_activity(self, account_id: str, activity: NewActivity, *, by: str) -> None: ...
 
     async def task_action(self, task_id: str, action: str, payload: dict[str, Any], *, by: str) -> None: ...
 

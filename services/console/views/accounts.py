@@ -1,4 +1,5 @@
-"""The account list and the account page, and the changes made from them (override, enrolments)."""
+"""The account list and the account page, and the changes made from them (override, enrolments,
+logged activities, tasks opened by hand)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from touchline.shared.contact import ACTIVITY_KINDS
 from touchline.shared.messages import BANDS
 
 from .. import charts
-from ..models import AccountQuery, Page, TaskQuery
+from ..explain import top_reasons
+from ..models import AccountQuery, NewActivity, NewTask, Page, TaskQuery
 from ..ports import BackendRefused
 from .common import Acting, Ctx, SignedIn, back_to, parse_day
 
@@ -20,6 +23,7 @@ router = APIRouter()
 SORTS = ("score", "-score", "name", "-name", "renewal", "-renewal", "owner")
 TIERS = ("high", "low", "tech")
 PHASES = ("onboarding", "adoption", "retention", "renewal", "churned")
+PRIORITIES = ("low", "medium", "high", "urgent")
 
 
 class BadInput(ValueError):
@@ -99,13 +103,14 @@ async def account_page(account_id: str, ctx: SignedIn) -> Response:
     backend = ctx.backend
     now = await backend.now()
     since = now - timedelta(days=90)
-    detail, history, tier, enrolments, tasks, timeline = await asyncio.gather(
+    detail, history, tier, enrolments, tasks, timeline, playbooks = await asyncio.gather(
         backend.score(account_id),
         backend.history(account_id, since=since),
         backend.tier(account_id),
         backend.enrolments(account_id),
         backend.tasks(TaskQuery(account_id=account_id, status=None, limit=50)),
         backend.timeline(account_id, limit=50),
+        backend.playbooks(),
     )
     if detail is None and tier is None:
         return ctx.render("error.html", status=404, message=ctx.t("account.not_found", account_id=account_id))
@@ -116,10 +121,19 @@ async def account_page(account_id: str, ctx: SignedIn) -> Response:
         label=ctx.t("account.history_label"),
         empty_text=ctx.t("account.no_history"),
     )
+    # health names an account it has no name trait for by its id; touch may know the name.
+    names = [detail.name if detail else None, tier.name if tier else None]
+    title = next((n for n in names if n and n != account_id), account_id)
     return ctx.render(
         "account.html",
         account_id=account_id,
+        title=title,
         detail=detail,
+        reasons=top_reasons(detail, ctx.t) if detail else [],
+        playbooks=playbooks,
+        activity_kinds=ACTIVITY_KINDS,
+        priorities=PRIORITIES,
+        today=now.date().isoformat(),
         chart=chart,
         tier=tier,
         enrolments=enrolments,
@@ -200,3 +214,73 @@ async def enrolment_action(request: Request, enrolment_id: str, action: str, ctx
     except BackendRefused as exc:
         return back_to(here, err=exc.message)
     return back_to(here, msg=f"enrolment_{action}")
+
+
+@router.post("/accounts/{account_id}/activities")
+async def log_activity(request: Request, account_id: str, ctx: Acting) -> Response:
+    """Log a call, meeting, email or note; notify checks the rest and its refusal names the field."""
+    form = await request.form()
+    here = f"/accounts/{account_id}"
+    text = {k: str(form.get(k, "")).strip() for k in ("kind", "contact", "occurred_at", "outcome", "reached")}
+    rating = str(form.get("relationship", "")).strip()
+    try:
+        if text["kind"] not in ACTIVITY_KINDS:
+            raise BadInput("kind", ctx.t("activity.kind_invalid"))
+        if rating and rating not in ("1", "2", "3", "4", "5"):
+            raise BadInput("relationship", ctx.t("activity.rating_invalid"))
+        if text["reached"] not in ("", "yes", "no"):
+            raise BadInput("reached", ctx.t("activity.reached_invalid"))
+    except BadInput as exc:
+        return back_to(here, err=str(exc))
+    activity = NewActivity(
+        kind=text["kind"],
+        contact=text["contact"] or None,
+        occurred_at=text["occurred_at"],
+        outcome=text["outcome"],
+        # A note is never contact: what the select says does not apply to it.
+        reached=None if text["kind"] == "note" else {"yes": True, "no": False}.get(text["reached"]),
+        relationship=int(rating) if rating else None,
+    )
+    try:
+        await ctx.backend.log_activity(account_id, activity, by=ctx.user.email)
+    except BackendRefused as exc:
+        return back_to(here, err=exc.message)
+    return back_to(here, msg="activity_logged")
+
+
+@router.post("/accounts/{account_id}/tasks")
+async def open_task(request: Request, account_id: str, ctx: Acting) -> Response:
+    """Open a task by hand; a duplicate of an open one comes back as notify's 409 naming it."""
+    form = await request.form()
+    here = f"/accounts/{account_id}"
+    text = {k: str(form.get(k, "")).strip() for k in ("type", "reason", "priority", "due_at", "owner", "subject")}
+    if text["priority"] not in PRIORITIES:
+        return back_to(here, err=f"priority: {ctx.t('task_form.priority_invalid')}")
+    task = NewTask(
+        account_id=account_id,
+        type=text["type"],
+        reason=text["reason"],
+        priority=text["priority"],
+        due_at=text["due_at"] or None,
+        owner=text["owner"] or None,
+        subject=text["subject"] or None,
+    )
+    try:
+        await ctx.backend.open_task(task, by=ctx.user.email)
+    except BackendRefused as exc:
+        return back_to(here, err=exc.message)
+    return back_to(here, msg="task_opened")
+
+
+@router.post("/accounts/{account_id}/enrol")
+async def enrol(request: Request, account_id: str, ctx: Acting) -> Response:
+    form = await request.form()
+    here = f"/accounts/{account_id}"
+    playbook = str(form.get("playbook", "")).strip()
+    if not playbook:
+        return back_to(here, err=f"playbook: {ctx.t('enrol.need_playbook')}")
+    try:
+        await ctx.backend.enrol(account_id, playbook, by=ctx.user.email)
+    except BackendRefused as exc:
+        return back_to(here, err=exc.message)
+    return back_to(here, msg="enrolled")

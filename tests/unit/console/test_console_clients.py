@@ -60,7 +60,9 @@ def ok(body: object) -> Handler:
 async def test_the_score_explanation_maps_measures_missing_data_and_the_override() -> None:
     detail = await backend({"health GET /v1/accounts/a1": ok(HEALTH_ACCOUNT)}).score("a1")
     assert detail is not None
-    assert [c.measure for c in detail.contributions] == ["Login recency", "ROI"]
+    # The measure's name is what the catalogue translates; the scorecard's label is the fallback text.
+    assert [c.measure for c in detail.contributions] == ["days_since_login", "roi"]
+    assert [c.label for c in detail.contributions] == ["Login recency", "ROI"]
     assert detail.contributions[1].missing and detail.contributions[1].value is None
     assert detail.override and detail.override.band == "caution" and detail.override.by == "aiko@example.com"
     assert detail.computed_score == 55.0 and detail.reasons[0].startswith("Engagement")
