@@ -21,6 +21,7 @@ from waiting import eventually
 
 from touchline.console.auth import User, UserStore, hash_password
 from touchline.console.clients import HttpBackend, ServiceClient
+from touchline.console.i18n import load_catalogues, translator
 from touchline.console.main import build_app
 from touchline.console.settings import ConsoleSettings
 from touchline.health.main import build_app as health_app
@@ -129,7 +130,11 @@ async def test_a_csm_reads_overrides_and_completes_through_the_services_apis(
         assert page.status_code == 200
         detail = await services.score(account)
         assert detail is not None and detail.contributions
-        assert all(c.measure in page.text for c in detail.contributions)
+        english = translator(load_catalogues(), "en")
+        assert all(
+            html.escape(english(f"measure.{c.measure}", default=c.label)) in page.text for c in detail.contributions
+        )
+        assert "<h1>Hikari Foods" in page.text
         tier = await services.tier(account)
         assert tier is not None and html.escape(tier.reason) in page.text
         assert (tier.name, tier.owner) == ("Hikari Foods", CSM) and "Hikari Foods" in page.text
@@ -213,3 +218,101 @@ async def test_the_feedback_page_shows_an_nps_answer_given_in_notifys_in_app_sur
         assert page.status_code == 200
         assert answer["comment"] in page.text and account in page.text
         assert "answer listing" not in page.text
+
+
+async def _measures(backend: HttpBackend, account: str) -> dict[str, float | None]:
+    detail = await backend.score(account)
+    assert detail is not None
+    return {c.measure: c.value for c in detail.contributions}
+
+
+async def _last_contact(backend: HttpBackend, account: str) -> str | None:
+    profile = await backend.touch.read(f"/v1/accounts/{account}")
+    assert profile is not None
+    return profile["last_csm_contact_at"]
+
+
+async def test_a_call_logged_in_the_console_moves_last_contact_relationship_and_the_reengagement_clock(
+    common: CommonSettings, services: HttpBackend
+) -> None:
+    account = f"console-{uuid.uuid4().hex[:10]}"
+    now = await services.now()
+    seen = now - timedelta(days=60)  # known for 60 days, never contacted
+    group = ProductEvent(
+        message_id=str(uuid.uuid4()), account_id=account, kind="group", timestamp=seen, received_at=seen,
+        traits={"name": "Kaze Labs", "csm_owner": CSM, "seats": 10, "signed_at": seen.isoformat()},
+    )  # fmt: skip
+    login = ProductEvent(
+        message_id=str(uuid.uuid4()), account_id=account, kind="track", event="Signed In", semantic="login",
+        user_id="u1", timestamp=now, received_at=now,
+    )  # fmt: skip
+    await publish(common, topics.EVENTS, group, login)
+
+    async def scored_now() -> bool:
+        return (
+            (await _measures(services, account)).get("days_since_contact") == 60
+            if await services.score(account)
+            else False
+        )
+
+    await eventually(scored_now, what="health scored 60 days without contact")
+    await eventually(lambda: services.touch.read(f"/v1/accounts/{account}"), what="touch knows the account")
+    assert (await _measures(services, account)).get("relationship") is None  # no rating yet: no data
+    assert await _last_contact(services, account) is None
+
+    ten_days_ago = (now - timedelta(days=10)).date()
+    async for console in signed_in_console(common, services):
+        page = await console.get(f"/accounts/{account}")
+        # First a call nobody answered (today), then a real one ten days ago: when health and touch show
+        # the real one, they have read the unanswered one before it (same account, same partition).
+        for fields in (
+            {"kind": "call", "contact": "Ken", "occurred_at": now.date().isoformat(), "outcome": "voicemail",
+             "reached": "no"},
+            {"kind": "meeting", "contact": "Ken", "occurred_at": ten_days_ago.isoformat(), "outcome": "QBR",
+             "reached": "yes", "relationship": "2"},
+        ):  # fmt: skip
+            done = await console.post(f"/accounts/{account}/activities", data={"csrf": csrf(page.text), **fields})
+            assert "msg=activity_logged" in done.headers["location"], done.headers["location"]
+
+        async def after_meeting() -> bool:
+            return (await _measures(services, account)).get("relationship") == 2
+
+        await eventually(after_meeting, what="health read the meeting's rating")
+        assert (await _measures(services, account))[
+            "days_since_contact"
+        ] == 10  # not 0: the unanswered call is no contact
+        contact = await eventually(lambda: _last_contact(services, account), what="touch noted the meeting")
+        assert contact.startswith(ten_days_ago.isoformat())
+
+        call = {"kind": "call", "contact": "Ken", "occurred_at": now.date().isoformat(), "outcome": "renewal ok",
+                "reached": "yes", "relationship": "4"}  # fmt: skip
+        done = await console.post(f"/accounts/{account}/activities", data={"csrf": csrf(page.text), **call})
+        assert "msg=activity_logged" in done.headers["location"]
+
+        async def after_call() -> bool:
+            return (await _measures(services, account)).get("relationship") == 4
+
+        await eventually(after_call, what="health read the call's rating")
+        assert (await _measures(services, account))["days_since_contact"] == 0
+
+        async def clock_reset() -> bool:
+            return str(await _last_contact(services, account)).startswith(now.date().isoformat())
+
+        await eventually(clock_reset, what="touch's re-engagement clock reset by the call")
+        page = await console.get(f"/accounts/{account}")
+        assert "renewal ok" in page.text and "voicemail" in page.text and "Call — not reached" in page.text
+
+
+async def test_a_task_opened_twice_from_the_console_is_refused_naming_the_open_one(
+    common: CommonSettings, services: HttpBackend
+) -> None:
+    account = await seeded_account(common, services)
+    async for console in signed_in_console(common, services):
+        page = await console.get(f"/accounts/{account}")
+        fields = {"csrf": csrf(page.text), "type": "check_in", "reason": "pre-renewal", "priority": "medium"}
+        first = await console.post(f"/accounts/{account}/tasks", data=fields)
+        assert "msg=task_opened" in first.headers["location"], first.headers["location"]
+        [task] = [t for t in await _open_tasks(services, account) if t.type == "check_in"]
+        assert task.owner == CSM
+        second = await console.post(f"/accounts/{account}/tasks", data=fields)
+        assert "already+open" in second.headers["location"] and task.task_id in second.headers["location"]

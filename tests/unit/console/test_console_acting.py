@@ -99,7 +99,10 @@ async def test_a_task_opened_by_hand_twice_shows_the_services_refusal_naming_the
 ) -> None:
     fields = {"type": "check_in", "reason": "quarterly review", "priority": "high", "due_at": "2026-11-30"}
     assert await post(client, f"{PAGE}/tasks", **fields) == {"msg": "task_opened"}
-    assert backend.calls[-1] == ("open_task", (NewTask(ACCOUNT, "check_in", "quarterly review", "high", "2026-11-30", None), AIKO))
+    assert backend.calls[-1] == (
+        "open_task",
+        (NewTask(ACCOUNT, "check_in", "quarterly review", "high", "2026-11-30", None), AIKO),
+    )
     [opened] = [t for t in backend.task_list.values() if t.reason == "quarterly review"]
     page = await client.get(PAGE)
     assert "check_in: quarterly review" in page.text
