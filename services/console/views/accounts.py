@@ -103,15 +103,15 @@ async def account_page(account_id: str, ctx: SignedIn) -> Response:
     backend = ctx.backend
     now = await backend.now()
     since = now - timedelta(days=90)
-    detail, history, tier, enrolments, tasks, timeline, playbooks = await asyncio.gather(
+    reads = asyncio.gather(
         backend.score(account_id),
         backend.history(account_id, since=since),
         backend.tier(account_id),
         backend.enrolments(account_id),
         backend.tasks(TaskQuery(account_id=account_id, status=None, limit=50)),
         backend.timeline(account_id, limit=50),
-        backend.playbooks(),
     )
+    (detail, history, tier, enrolments, tasks, timeline), playbooks = await asyncio.gather(reads, backend.playbooks())
     if detail is None and tier is None:
         return ctx.render("error.html", status=404, message=ctx.t("account.not_found", account_id=account_id))
     chart = charts.history_chart(

@@ -98,7 +98,7 @@ def test_a_csm_finds_an_action_required_account_reads_why_and_overrides_its_band
 
     why = page.locator("#why")
     expect(why).to_contain_text("スコアの根拠")
-    expect(why.locator("tbody tr")).to_have_count(6)
+    expect(why.locator("tbody tr")).to_have_count(7)
     shot(page, "account")
 
     account_id = page.url.rsplit("/", 1)[1]
