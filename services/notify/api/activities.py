@@ -40,7 +40,9 @@ def activity_view(row: Mapping[str, Any]) -> dict[str, Any]:
     return view
 
 
-@router.post("/v1/accounts/{account_id}/activities", status_code=201, response_model=Activity)
+@router.post(
+    "/v1/accounts/{account_id}/activities", status_code=201, response_model=Activity, responses=error_responses(400)
+)
 async def log_activity(account_id: str, body: LogActivity, state: StateDep) -> dict[str, Any]:
     now = state.now()
     try:

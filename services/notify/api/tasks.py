@@ -88,7 +88,7 @@ async def list_tasks(
     return {"tasks": [th.task_view(r, now=now) for r in rows]}
 
 
-@router.post("/v1/tasks", status_code=201, response_model=TaskWithComments, responses=error_responses(409))
+@router.post("/v1/tasks", status_code=201, response_model=TaskWithComments, responses=error_responses(400, 409))
 async def open_task(body: OpenTask, state: StateDep) -> dict[str, Any]:
     """Open a task by hand. A duplicate of an open or snoozed task (same account, type and reason)
     is a 409 naming that task."""
@@ -96,6 +96,9 @@ async def open_task(body: OpenTask, state: StateDep) -> dict[str, Any]:
         due = rules.parse_due(body.due_at, now=state.now())
     except rules.InvalidTask as exc:
         raise field_error("body", exc.field, exc.message) from None
+    for name, value in body.model_dump().items():
+        if isinstance(value, str) and "\x00" in value:
+            raise field_error("body", name, "must not contain a NUL character")  # Postgres text cannot hold it
     values = {"account_id": body.account_id, "type": body.type.strip(), "reason": body.reason.strip()}
     for name, value in values.items():
         if not value:

@@ -93,6 +93,7 @@ async def test_a_task_due_in_the_past_or_without_a_type_is_refused_naming_the_fi
         "due_at": {"account_id": account, "type": "check_in", "reason": "r", "due_at": past},
         "type": {"account_id": account, "type": "  ", "reason": "r"},
         "priority": {"account_id": account, "type": "check_in", "reason": "r", "priority": "asap"},
+        "body": {"account_id": account, "type": "check_in", "reason": "r", "body": "a\x00b"},
     }
     for field, body in cases.items():
         response = await notify.client.post("/v1/tasks", json=body, headers=BEARER)
