@@ -310,7 +310,13 @@ def _contributions(rng: random.Random, score: float, *, missing_roi: bool) -> li
             continue
         s = min(100.0, max(0.0, score + rng.uniform(-20, 20)))
         raw = rng.uniform(0, 30)
-        value = float(1 + int(raw) % 5) if measure == "relationship" else round(raw, 1)  # a 1-5 rating
+        # Values in each measure's own unit: a 1-5 rating, a share, a trend, a count of days.
+        value = {
+            "relationship": float(1 + int(raw) % 5),
+            "active_users_ratio": round(raw / 30, 2),
+            "key_features_share": round(raw / 30, 2),
+            "usage_trend": round(raw / 30 - 0.5, 2),
+        }.get(measure, round(raw, 1))
         result.append(Contribution(measure, group, value, round(s, 1), round(weight, 3), round(s * weight, 1)))
     return result
 
