@@ -197,10 +197,6 @@ class HttpBackend:
     async def enrolment_action(self, enrolment_id: str, action: str, *, by: str) -> None:
         await self.touch.change("POST", f"/v1/enrolments/{_seg(enrolment_id)}/{action}", json={"by": by})
 
-    async def playbooks(self) -> list[str]:
-        data = await self.touch.read("/v1/playbooks")
-        return sorted(str(p["name"]) for p in data or [])
-
     async def enrol(self, account_id: str, playbook: str, *, by: str) -> None:
         await self.touch.change(
             "POST", f"/v1/accounts/{_seg(account_id)}/enrolments", json={"playbook": playbook, "by": by}

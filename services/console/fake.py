@@ -53,7 +53,6 @@ class InMemoryBackend:
         self.trust_report = TrustReport(outcomes=0, horizons=[])
         self.comparisons: dict[str, WeightsComparison] = {}  # per scorecard; a name without one is unknown
         self.proposals: dict[str, str] = {}
-        self.playbook_names: list[str] = ["onboarding", "reengagement", "renewal", "risk"]
         self.calls: list[tuple[str, Any]] = []  # what the console asked to change, for tests
         # playbook -> touch's effectiveness report as its API answers it (EffectivenessView JSON)
         self.effectiveness_reports: dict[str, dict[str, Any]] = {}
@@ -159,11 +158,8 @@ class InMemoryBackend:
                     return
         raise BackendRefused("touch", 404, f"enrolment {enrolment_id} not found")
 
-    async def playbooks(self) -> list[str]:
-        return list(self.playbook_names)
-
     async def enrol(self, account_id: str, playbook: str, *, by: str) -> None:
-        if playbook not in self.playbook_names:
+        if playbook not in await self.playbook_names():
             raise BackendRefused("touch", 422, f"playbook: unknown playbook {playbook!r}")
         items = self.enrolment_list.setdefault(account_id, [])
         if any(e.playbook == playbook and e.status in ("active", "paused") for e in items):

@@ -111,7 +111,7 @@ async def account_page(account_id: str, ctx: SignedIn) -> Response:
         backend.tasks(TaskQuery(account_id=account_id, status=None, limit=50)),
         backend.timeline(account_id, limit=50),
     )
-    (detail, history, tier, enrolments, tasks, timeline), playbooks = await asyncio.gather(reads, backend.playbooks())
+    (detail, history, tier, enrolments, tasks, timeline), playbooks = await asyncio.gather(reads, backend.playbook_names())
     if detail is None and tier is None:
         return ctx.render("error.html", status=404, message=ctx.t("account.not_found", account_id=account_id))
     chart = charts.history_chart(

@@ -122,10 +122,10 @@ async def test_enrolling_from_the_account_page_starts_the_playbook_and_a_repeat_
     client: httpx.AsyncClient, backend: InMemoryBackend
 ) -> None:
     page = await client.get(PAGE)
-    assert '<option value="renewal">' in page.text
-    assert await post(client, f"{PAGE}/enrol", playbook="renewal") == {"msg": "enrolled"}
-    assert backend.calls[-1] == ("enrol", (ACCOUNT, "renewal", AIKO))
-    assert "already enrolled" in (await post(client, f"{PAGE}/enrol", playbook="renewal"))["err"]
+    assert '<option value="onboarding">' in page.text
+    assert await post(client, f"{PAGE}/enrol", playbook="onboarding") == {"msg": "enrolled"}
+    assert backend.calls[-1] == ("enrol", (ACCOUNT, "onboarding", AIKO))
+    assert "already enrolled" in (await post(client, f"{PAGE}/enrol", playbook="onboarding"))["err"]
     assert (await post(client, f"{PAGE}/enrol", playbook=""))["err"].startswith("playbook:")
 
 
