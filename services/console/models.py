@@ -194,6 +194,7 @@ class NewActivity:
     outcome: str
     reached: bool | None
     relationship: int | None
+    id: str | None = None  # chosen when the form is shown: submitting it twice logs it once
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ logged activities, tasks opened by hand)."""
 from __future__ import annotations
 
 import asyncio
+import re
+import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -111,7 +113,9 @@ async def account_page(account_id: str, ctx: SignedIn) -> Response:
         backend.tasks(TaskQuery(account_id=account_id, status=None, limit=50)),
         backend.timeline(account_id, limit=50),
     )
-    (detail, history, tier, enrolments, tasks, timeline), playbooks = await asyncio.gather(reads, backend.playbook_names())
+    (detail, history, tier, enrolments, tasks, timeline), playbooks = await asyncio.gather(
+        reads, backend.playbook_names()
+    )
     if detail is None and tier is None:
         return ctx.render("error.html", status=404, message=ctx.t("account.not_found", account_id=account_id))
     chart = charts.history_chart(
@@ -134,6 +138,7 @@ async def account_page(account_id: str, ctx: SignedIn) -> Response:
         activity_kinds=ACTIVITY_KINDS,
         priorities=PRIORITIES,
         today=now.date().isoformat(),
+        activity_id=uuid.uuid4().hex,
         chart=chart,
         tier=tier,
         enrolments=enrolments,
@@ -223,7 +228,10 @@ async def log_activity(request: Request, account_id: str, ctx: Acting) -> Respon
     here = f"/accounts/{account_id}"
     text = {k: str(form.get(k, "")).strip() for k in ("kind", "contact", "occurred_at", "outcome", "reached")}
     rating = str(form.get("relationship", "")).strip()
+    activity_id = str(form.get("activity_id", "")).strip() or None
     try:
+        if activity_id is not None and not re.fullmatch(r"[A-Za-z0-9-]{1,100}", activity_id):
+            raise BadInput("activity_id", ctx.t("activity.id_invalid"))
         if text["kind"] not in ACTIVITY_KINDS:
             raise BadInput("kind", ctx.t("activity.kind_invalid"))
         if rating and rating not in ("1", "2", "3", "4", "5"):
@@ -240,6 +248,7 @@ async def log_activity(request: Request, account_id: str, ctx: Acting) -> Respon
         # A note is never contact: what the select says does not apply to it.
         reached=None if text["kind"] == "note" else {"yes": True, "no": False}.get(text["reached"]),
         relationship=int(rating) if rating else None,
+        id=activity_id,
     )
     try:
         await ctx.backend.log_activity(account_id, activity, by=ctx.user.email)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,6 +25,10 @@ router = APIRouter(tags=["activities"], dependencies=[Depends(refuse_nul)], resp
 
 
 class LogActivity(BaseModel):
+    id: str | None = Field(
+        None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$",
+        description="makes a retry safe: the same id logs nothing new and answers the stored activity (200)",
+    )  # fmt: skip
     kind: str = Field(description="call, meeting, email or note")
     contact: str | None = Field(None, description="the person spoken to or tried; needed except on a note")
     occurred_at: str = Field(description="a date (2027-01-10) or a time with its zone; not in the future")
@@ -41,22 +45,32 @@ def activity_view(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @router.post(
-    "/v1/accounts/{account_id}/activities", status_code=201, response_model=Activity, responses=error_responses(400)
+    "/v1/accounts/{account_id}/activities",
+    status_code=201,
+    response_model=Activity,
+    responses={200: {"description": "a retry with the same id: the activity it logged"}} | error_responses(400, 409),
 )
-async def log_activity(account_id: str, body: LogActivity, state: StateDep) -> dict[str, Any]:
+async def log_activity(account_id: str, body: LogActivity, state: StateDep, response: Response) -> dict[str, Any]:
     now = state.now()
     try:
-        activity = rules.validate(**body.model_dump(), now=now)
+        activity = rules.validate(**body.model_dump(exclude={"id"}), now=now)
     except rules.InvalidActivity as exc:
         raise field_error("body", exc.field, exc.message) from None
-    row = rules.row_of(activity, activity_id=str(uuid.uuid4()), account_id=account_id, now=now)
+    row = rules.row_of(activity, activity_id=body.id or str(uuid.uuid4()), account_id=account_id, now=now)
 
-    async def work(conn: AsyncConnection) -> dict[str, Any]:
+    async def work(conn: AsyncConnection) -> tuple[dict[str, Any], bool]:
         stored = await pg_activities.insert_activity(conn, row)
-        await pg.add_outcomes(conn, [rules.outcome_of(stored)])
-        return stored
+        if stored is not None:
+            await pg.add_outcomes(conn, [rules.outcome_of(stored)])
+            return stored, False
+        earlier = await pg_activities.get_activity(conn, row["id"])
+        if earlier is None or not rules.same_activity(earlier, row):
+            raise HTTPException(409, f"activity {row['id']} was logged with other values: use a new id")
+        return earlier, True
 
-    stored: dict[str, Any] = await state.write(work, wake=("outcomes",))
+    stored, replayed = await state.write(work, wake=("outcomes",))
+    if replayed:
+        response.status_code = 200
     return activity_view(stored)
 
 

@@ -102,6 +102,12 @@ def row_of(activity: Activity, *, activity_id: str, account_id: str, now: dateti
     return {"id": activity_id, "account_id": account_id, **asdict(activity), "created_at": now}
 
 
+def same_activity(stored: dict[str, Any], row: dict[str, Any]) -> bool:
+    """A retry logs the same activity on the same account (when it was sent does not matter)."""
+    keys = ("account_id", "kind", "contact", "occurred_at", "outcome", "reached", "relationship", "csm")
+    return all(stored[k] == row[k] for k in keys)
+
+
 def outcome_of(row: dict[str, Any]) -> Outcome:
     """``activity.logged`` at the time the activity happened (health's last contact is that time)."""
     occurred: datetime = row["occurred_at"]

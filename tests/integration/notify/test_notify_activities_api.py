@@ -100,3 +100,20 @@ async def test_a_task_due_in_the_past_or_without_a_type_is_refused_naming_the_fi
         assert response.status_code == 422 and response.json()["detail"][0]["loc"][:2] == ["body", field], response.text
     listed = await notify.client.get("/v1/tasks", params={"account_id": account}, headers=BEARER)
     assert listed.json()["tasks"] == []
+
+
+async def test_a_retried_activity_with_its_id_is_logged_and_published_once(notify: Notify):
+    account = str(uuid.uuid4())
+    body = call(occurred_at=notify.state.now().isoformat(), id=f"form-{uuid.uuid4().hex}")
+    first = await notify.client.post(f"/v1/accounts/{account}/activities", json=body, headers=BEARER)
+    again = await notify.client.post(f"/v1/accounts/{account}/activities", json=body, headers=BEARER)
+    assert (first.status_code, again.status_code) == (201, 200) and again.json()["id"] == first.json()["id"]
+    other = await notify.client.post(
+        f"/v1/accounts/{account}/activities", json={**body, "outcome": "something else"}, headers=BEARER
+    )
+    assert other.status_code == 409 and body["id"] in other.json()["detail"]
+    await eventually(lambda: notify.outcomes_of(account, "activity.logged"), what="activity.logged")
+    listed = await notify.client.get(f"/v1/accounts/{account}/activities", headers=BEARER)
+    assert [a["outcome"] for a in listed.json()["activities"]] == ["agreed on a training date"]
+    rows = await notify.sql("SELECT count(*) AS n FROM notify.outbox WHERE outcome_id LIKE :p", p=f"%{body['id']}%")
+    assert rows[0]["n"] == 1

@@ -65,13 +65,26 @@ async def test_a_logged_call_reaches_the_backend_as_the_csm_and_shows_on_the_tim
 ) -> None:
     said = await post(
         client, f"{PAGE}/activities", kind="call", contact="Hanako", occurred_at="2026-11-23",
-        outcome="agreed on training", reached="yes", relationship="4",
+        outcome="agreed on training", reached="yes", relationship="4", activity_id="f00d",
     )  # fmt: skip
     assert said == {"msg": "activity_logged"}
-    expected = NewActivity("call", "Hanako", "2026-11-23", "agreed on training", True, 4)
+    expected = NewActivity("call", "Hanako", "2026-11-23", "agreed on training", True, 4, id="f00d")
     assert backend.calls[-1] == ("activity", (ACCOUNT, expected, AIKO))
     page = await client.get(PAGE, params=said)
     assert "Activity logged." in page.text and "agreed on training" in page.text and ">Call</span>" in page.text
+
+
+async def test_the_form_carries_a_fresh_id_so_a_double_submit_logs_once(
+    client: httpx.AsyncClient, backend: InMemoryBackend
+) -> None:
+    ids = [re.search(r'name="activity_id" value="([0-9a-f]{32})"', (await client.get(PAGE)).text) for _ in range(2)]
+    assert ids[0] and ids[1] and ids[0].group(1) != ids[1].group(1)
+    fields = {"kind": "call", "contact": "Ken", "occurred_at": "2026-11-23", "outcome": "ok", "reached": "yes"}
+    for _ in range(2):
+        await post(client, f"{PAGE}/activities", activity_id=ids[0].group(1), **fields)
+    assert [i.summary for i in await backend.timeline(ACCOUNT, limit=100)].count("ok") == 1
+    said = await post(client, f"{PAGE}/activities", activity_id="../x", **fields)
+    assert said["err"].startswith("activity_id:")
 
 
 async def test_a_note_is_sent_without_reached_whatever_the_select_said(
