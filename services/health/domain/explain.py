@@ -21,6 +21,8 @@ def format_value(m: MeasureResult) -> str:
         return f"{m.value:+.0%}"
     if m.aggregate in _DAYS:
         return f"{m.value:g} days"
+    if m.aggregate == "relationship":
+        return f"{m.value:g}/5"
     return f"{m.value:g}"
 
 

@@ -169,3 +169,13 @@ def test_an_unreached_call_or_a_note_changes_neither_last_contact_nor_the_relati
         apply_outcome(s, outcome_id=f"n{i}", kind="activity.logged", at=T0, answer=None, activity=activity)
     assert s.last_contact is None
     assert measure_value(s, Source(aggregate="relationship"), today=TODAY) is None  # no rating = no data
+
+
+def test_the_relationship_measure_is_explained_as_a_rating_out_of_five() -> None:
+    from touchline.health.domain.explain import format_value
+    from touchline.health.domain.scoring import MeasureResult
+
+    rated = MeasureResult(
+        "relationship", "engagement", "rating", "relationship", 4.0, 75.0, 5, 0.05, 3.75, False, "healthy"
+    )
+    assert format_value(rated) == "4/5"
