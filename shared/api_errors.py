@@ -17,6 +17,7 @@ from pydantic import BaseModel
 DESCRIPTIONS = {
     400: "the request cannot be used: a body that is not JSON (or not UTF-8), or as the message says",
     401: "missing or wrong credentials",
+    403: "the token lacks the scope this route needs (the message names it)",
     404: "not found",
     409: "conflicts with the current state (the message says which)",
     422: "a parameter or body field is invalid: `detail[].loc` names it",

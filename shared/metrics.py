@@ -32,6 +32,11 @@ DEAD_LETTERED = Counter(
     "or a reason the handler gave, see shared/fates.py)",
     ["group", "topic", "reason"],
 )
+AUDIT_FAILURES = Counter(
+    "touchline_audit_failures_total",
+    "Changes made through a service API whose audit entry could not be written (the change stands; see the log)",
+    ["service"],
+)
 SKIPPED = Counter(
     "touchline_skipped_total",
     "Records consumed but not applied, by reason (already_applied: a redelivery of a committed offset; "

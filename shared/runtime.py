@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import hmac
 import logging
 import os
 import signal
@@ -24,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import metrics, topics
+from . import metrics, tokens, topics
 from .clock import Clock, SimulatedClock, SystemClock
 from .cloudevents import DEFAULT_READERS, Readers
 from .consumer import BatchHandler, ConsumerRunner, RunnerConfig
@@ -314,17 +313,51 @@ async def _readiness_problems(runtime: Runtime | None) -> list[str]:
     return problems
 
 
+ACTOR_HEADER = "x-touchline-actor"
+MAX_ACTOR_LENGTH = 254
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who called: the token's name and scope, and the person it acts for (the audit's actor)."""
+
+    token: str
+    scope: tokens.Scope
+    actor: str
+
+
 def require_token(common_getter: Callable[[], CommonSettings]) -> Any:
-    """FastAPI dependency: ``Authorization: Bearer <TOUCHLINE_API_TOKEN>``."""
+    """FastAPI dependency: ``Authorization: Bearer <token>`` with the scope the route needs (GET/HEAD
+    read, other methods write, routes marked ``tokens.admin_route`` admin). 401: no token or an
+    unknown one; 403: a known token without the scope. The caller is kept in ``request.state.caller``;
+    ``X-Touchline-Actor`` names the person only when a write or admin token vouches for it."""
 
     async def check(request: Request) -> None:
         header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        expected = common_getter().api_token.get_secret_value()
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
-            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+        scheme, _, presented = header.partition(" ")
+        if scheme.lower() != "bearer" or not presented:
+            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        token = tokens.find(common_getter().tokens(), presented)
+        if token is None:
+            raise HTTPException(401, "unknown bearer token", headers={"WWW-Authenticate": "Bearer"})
+        needed = tokens.scope_needed(request.method, request.scope.get("endpoint"))
+        if not token.allows(needed):
+            raise HTTPException(
+                403, f"token {token.name!r} has the {token.scope} scope; this route needs the {needed} scope"
+            )
+        request.state.caller = Caller(token=token.name, scope=token.scope, actor=_actor(request, token))
 
     return Depends(check)
+
+
+def _actor(request: Request, token: tokens.Token) -> str:
+    claimed = request.headers.get(ACTOR_HEADER)
+    if claimed is None or not token.allows("write"):
+        return token.name
+    claimed = claimed.strip()
+    if not claimed or len(claimed) > MAX_ACTOR_LENGTH or not claimed.isprintable():
+        raise HTTPException(400, f"header X-Touchline-Actor: 1-{MAX_ACTOR_LENGTH} printable characters")
+    return claimed
 
 
 def tune_gc() -> None:

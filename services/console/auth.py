@@ -24,6 +24,17 @@ import yaml
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 LOCALES = ("ja", "en")
+ROLES = ("csm", "manager", "admin")
+# What each role may do beyond what every signed-in person may (read any account page, override,
+# act on enrolments, work the tasks in their own inbox). docs/console.md shows this table.
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "accounts.all": ("manager", "admin"),  # the account list's "all accounts" scope
+    "tasks.team": ("manager", "admin"),  # the team's task inbox
+    "tasks.reassign": ("manager", "admin"),  # hand a task to someone else
+    "audit.read": ("manager", "admin"),  # the audit log page
+    "users.read": ("admin",),  # the users page (changes: `touchline console adduser`)
+    "config.validate": ("admin",),  # scorecard and playbook validation
+}
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,10 @@ class User:
     password_hash: str
     locale: str = "ja"
     team: str = "default"
+    role: str = "csm"
+
+    def can(self, permission: str) -> bool:
+        return self.role in PERMISSIONS[permission]
 
 
 @dataclass(frozen=True)
@@ -72,7 +87,8 @@ def _dummy_hash() -> str:
 
 
 class UserStore:
-    """The CSMs allowed in, read from a YAML file: ``users: [{email, name, password_hash, locale, team}]``."""
+    """The people allowed in, read from a YAML file: ``users: [{email, name, password_hash, locale, team,
+    role}]`` (role: csm, manager or admin; csm when left out)."""
 
     def __init__(self, users: dict[str, User]) -> None:
         self._users = users
@@ -132,6 +148,11 @@ def _parse_user(entry: object, *, where: str) -> User:
     locale = entry.get("locale", "ja")
     if locale not in LOCALES:
         raise UsersFileError(f"{where}: field 'locale' must be one of {', '.join(LOCALES)}")
+    role = entry.get("role", "csm")
+    if role not in ROLES:
+        raise UsersFileError(
+            f"{where} ({entry['email']}): field 'role' must be one of {', '.join(ROLES)}, not {role!r}"
+        )
     if not str(entry["password_hash"]).startswith("scrypt$"):
         raise UsersFileError(f"{where}: field 'password_hash' must be a scrypt hash (use `touchline console adduser`)")
     return User(
@@ -140,6 +161,7 @@ def _parse_user(entry: object, *, where: str) -> User:
         password_hash=entry["password_hash"],
         locale=locale,
         team=str(entry.get("team", "default")),
+        role=role,
     )
 
 

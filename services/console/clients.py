@@ -20,9 +20,12 @@ import httpx
 from touchline.shared.settings import CommonSettings
 
 from . import listing, mapping, weights
+from .actor import ACTOR
 from .models import (
     AccountQuery,
     AccountRow,
+    AuditEntry,
+    AuditQuery,
     Enrolment,
     NewActivity,
     NewTask,
@@ -54,11 +57,28 @@ class ServiceClient:
         self.name, self.client = name, client
 
     async def call(
-        self, method: str, path: str, *, params: Any = None, json: Any = None, timeout: float | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        timeout: float | None = None,
+        yaml: str | None = None,
     ) -> httpx.Response:
+        actor = ACTOR.get()
+        headers = {"x-touchline-actor": actor} if actor else {}
+        if yaml is not None:
+            headers["content-type"] = "application/yaml"
         try:
             response = await self.client.request(
-                method, path, params=params, json=json, timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
+                method,
+                path,
+                params=params,
+                json=json,
+                content=yaml.encode() if yaml is not None else None,
+                headers=headers,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
             )
         except httpx.HTTPError as exc:
             raise BackendUnavailable(self.name, exc.__class__.__name__) from exc
@@ -74,8 +94,8 @@ class ServiceClient:
         self._raise_for(response)
         return response.json()
 
-    async def change(self, method: str, path: str, *, json: Any = None) -> Any:
-        response = await self.call(method, path, json=json)
+    async def change(self, method: str, path: str, *, json: Any = None, yaml: str | None = None) -> Any:
+        response = await self.call(method, path, json=json, yaml=yaml)
         self._raise_for(response)
         return response.json() if response.content else None
 
@@ -101,7 +121,9 @@ class HttpBackend:
 
     @classmethod
     def from_settings(cls, common: CommonSettings, settings: ConsoleSettings) -> HttpBackend:
-        headers = {"authorization": f"Bearer {common.api_token.get_secret_value()}"}
+        # The token named "console" in TOUCHLINE_API_TOKENS (admin scope: the audit page reads the
+        # audit logs), else TOUCHLINE_API_TOKEN.
+        headers = {"authorization": f"Bearer {common.token_named('console')}"}
 
         def client(name: str, url: str) -> ServiceClient:
             return ServiceClient(name, httpx.AsyncClient(base_url=url, headers=headers, timeout=settings.api_timeout))
@@ -295,6 +317,29 @@ class HttpBackend:
             return None
         self.health._raise_for(response)
         return response.text
+
+    async def audit(self, query: AuditQuery) -> list[AuditEntry]:
+        """Every service's audit entries matching ``query``, merged newest first."""
+        params: dict[str, Any] = {"limit": query.limit}
+        for key, value in (("actor", query.actor), ("account_id", query.account_id), ("action", query.action)):
+            if value:
+                params[key] = value
+        for key, when in (("since", query.since), ("until", query.until)):
+            if when:
+                params[key] = when.isoformat()
+        answers = await asyncio.gather(
+            *(service.read("/v1/audit", params=params) for service in (self.health, self.touch, self.notify))
+        )
+        entries = [mapping.audit_entry(e) for a in answers for e in (a or {}).get("entries", [])]
+        entries.sort(key=lambda e: e.at, reverse=True)
+        return entries[: query.limit]
+
+    async def validate(self, kind: str, text: str) -> list[str]:
+        if kind == "playbook":
+            answer = await self.touch.change("POST", "/v1/playbooks/validate", yaml=text)
+        else:
+            answer = await self.health.change("POST", "/v1/scorecards/validate", yaml=text)
+        return [str(p) for p in (answer or {}).get("problems", [])]
 
 
 def _seg(value: str) -> str:

@@ -12,12 +12,16 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import yaml
+
 from touchline.shared.contact import ACTIVITY_KINDS, activity_reached_customer
 
 from .listing import sort_rows
 from .models import (
     AccountQuery,
     AccountRow,
+    AuditEntry,
+    AuditQuery,
     Enrolment,
     NewActivity,
     NewTask,
@@ -33,6 +37,7 @@ from .models import (
     TimelineItem,
 )
 from .ports import BackendRefused
+from .user_log import matching
 from .weights import TrustReport, WeightsComparison
 
 
@@ -56,9 +61,21 @@ class InMemoryBackend:
         self.calls: list[tuple[str, Any]] = []  # what the console asked to change, for tests
         # playbook -> touch's effectiveness report as its API answers it (EffectivenessView JSON)
         self.effectiveness_reports: dict[str, dict[str, Any]] = {}
+        self.audit_entries: list[AuditEntry] = []
 
     async def now(self) -> datetime:
         return self.clock
+
+    async def audit(self, query: AuditQuery) -> list[AuditEntry]:
+        return matching(self.audit_entries, query)
+
+    async def validate(self, kind: str, text: str) -> list[str]:
+        """Only "is it YAML with a name": the services hold the real rules."""
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            return [f"body: not valid YAML: {exc}"]
+        return [] if isinstance(data, dict) and data.get("name") else [f"body: a {kind} needs a name"]
 
     async def list_accounts(self, query: AccountQuery) -> Page[AccountRow]:
         open_tasks = Counter(t.account_id for t in self.task_list.values() if t.status == "open")

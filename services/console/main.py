@@ -1,7 +1,7 @@
 """Composition root of the CSM console: ``build_app`` and the ``touchline console`` command.
 
 touchline console                 run the console (reads health, touch, notify over HTTP)
-touchline console adduser EMAIL   add or update a CSM (asks for the password; --name, --locale, --team)
+touchline console adduser EMAIL   add or update a user (asks for the password; --name, --locale, --team, --role)
 touchline console demo            run it on built-in sample data, no other service needed
 """
 
@@ -28,15 +28,17 @@ from fastapi.templating import Jinja2Templates
 
 from touchline.shared.settings import CommonSettings, refuse_dev_secrets
 
-from .auth import LOCALES, SessionSigner, User, UserStore, hash_password
+from . import user_log
+from .auth import LOCALES, ROLES, SessionSigner, User, UserStore, hash_password
 from .feedback import JanomeTokenizer, Tokenizer
 from .i18n import load_catalogues, translator
 from .ports import Backend, BackendUnavailable
 from .settings import ConsoleSettings
 from .throttle import InMemoryThrottleStore, LoginThrottle, ThrottleStore
-from .views import accounts, auth, effectiveness, feedback, scores, tasks
+from .views import accounts, audit, auth, effectiveness, feedback, scores, tasks, validate
+from .views import users as users_page
 from .views.accounts import BadInput
-from .views.common import CsrfRefused, NotSignedIn, locale_for, login_redirect, render
+from .views.common import CsrfRefused, Forbidden, NotSignedIn, locale_for, login_redirect, render
 from .views.formatting import install_filters
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,11 @@ class ConsoleState:
 def load_users(common: CommonSettings, settings: ConsoleSettings) -> UserStore:
     store = UserStore.load(Path(settings.users_file))
     if not store.all() and common.env == "dev":
-        store.put(User(email=DEMO_EMAIL, name="Demo CSM", password_hash=hash_password(DEMO_PASSWORD), locale="ja"))
+        # An admin, so a dev demo shows every page (the audit log, users).
+        demo = User(
+            email=DEMO_EMAIL, name="Demo", password_hash=hash_password(DEMO_PASSWORD), locale="ja", role="admin"
+        )
+        store.put(demo)
         log.warning(
             "no console users file; env=dev, so a demo user exists for this process only",
             extra={"email": DEMO_EMAIL, "users_file": settings.users_file},
@@ -131,7 +137,7 @@ def build_app(
         throttle=LoginThrottle(throttle_store or InMemoryThrottleStore()),  # Postgres: set in the lifespan
     )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (auth, accounts, tasks, feedback, effectiveness, scores):
+    for module in (auth, accounts, tasks, feedback, effectiveness, scores, audit, users_page, validate):
         app.include_router(module.router)
     _install_handlers(app)
     app.openapi = partial(console_openapi, app)  # type: ignore[method-assign]
@@ -147,13 +153,15 @@ CONSOLE_API = """The CSM console: HTML pages (GET) and form actions (POST), sign
 
 No route answers JSON; this spec lists each page and action with every status it can answer, so a
 client (or a fuzzer) knows what to expect. Pages redirect (303) to /login without a session;
-actions answer 401 without one, 403 without the CSRF token of the CSM's own session, and redirect
+actions answer 401 without one, 403 without the CSRF token of the CSM's own session (pages and
+actions both 403 when the person's role does not allow them), and redirect
 (303) back to the page they came from, with the outcome in the query string."""
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 _TEXT = {"text/plain": {"schema": {"type": "string"}}}
 _PAGE: dict[str, dict[str, Any]] = {
     "200": {"description": "the page", "content": _HTML},
     "303": {"description": "to /login without a session (or from / to /accounts)"},
+    "403": {"description": "the person's role does not allow this page: the 403 page", "content": _HTML},
     "404": {"description": "no such page, or no such account: the error page", "content": {**_TEXT, **_HTML}},
     "422": {"description": "an invalid query: the error page", "content": _HTML},
     "502": {"description": "health, touch or notify did not answer: the error page", "content": _HTML},
@@ -162,7 +170,10 @@ _ACTION: dict[str, dict[str, Any]] = {
     "200": {"description": "the form again, with what to correct", "content": _HTML},
     "303": {"description": "back to the page the form was on, with the outcome in the query string"},
     "401": {"description": "not signed in, or a wrong password", "content": {**_TEXT, **_HTML}},
-    "403": {"description": "the CSRF (or login) token is missing or not this session's", "content": {**_TEXT, **_HTML}},
+    "403": {
+        "description": "the CSRF (or login) token is missing or not this session's, or the role does not allow it",
+        "content": {**_TEXT, **_HTML},
+    },
     "404": {"description": "no such action", "content": _TEXT},
     "422": {"description": "an invalid form: the error page", "content": _HTML},
     "429": {"description": "too many wrong passwords: wait", "content": _HTML},
@@ -221,6 +232,11 @@ def _install_handlers(app: FastAPI) -> None:
         log.warning("console form refused: CSRF token missing or not this session's", extra={"path": request.url.path})
         return PlainTextResponse("csrf: the form's token is missing or belongs to another session", status_code=403)
 
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        log.info("console page refused: role", extra={"path": request.url.path, "permission": exc.permission})
+        return exc.ctx.render("error.html", status=403, message=exc.ctx.t("error.forbidden"))
+
     @app.exception_handler(BadInput)
     async def bad_input(request: Request, exc: BadInput) -> Response:
         return _error_page(request, str(exc), status=422)
@@ -268,7 +284,9 @@ def _adduser(argv: list[str]) -> int:
     parser.add_argument("--name", default=None)
     parser.add_argument("--locale", choices=LOCALES, default="ja")
     parser.add_argument("--team", default="default")
+    parser.add_argument("--role", choices=ROLES, default=None, help="csm (default for a new user), manager or admin")
     parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    parser.add_argument("--by", default=None, help="who makes the change, for the audit log (default: the OS user)")
     args = parser.parse_args(argv)
     email = args.email.strip().lower()
     if "@" not in email:
@@ -280,15 +298,18 @@ def _adduser(argv: list[str]) -> int:
         return 2
     path = Path(ConsoleSettings().users_file)
     store = UserStore.load(path)
-    store.put(
-        User(
-            email=email,
-            name=args.name or email.split("@")[0],
-            password_hash=hash_password(password),
-            locale=args.locale,
-            team=args.team,
-        )
+    before = store.get(email)
+    role = args.role or (before.role if before else "csm")
+    after = User(
+        email=email,
+        name=args.name or email.split("@")[0],
+        password_hash=hash_password(password),
+        locale=args.locale,
+        team=args.team,
+        role=role,
     )
+    store.put(after)
     store.save(path)
-    print(f"{email} saved in {path}")
+    user_log.record(path, actor=args.by or getpass.getuser(), at=datetime.now(UTC), before=before, after=after)
+    print(f"{email} saved in {path} (role {role})")
     return 0

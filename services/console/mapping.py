@@ -14,6 +14,7 @@ from typing import Any
 
 from .models import (
     AccountRow,
+    AuditEntry,
     Contribution,
     Enrolment,
     Override,
@@ -269,4 +270,22 @@ def with_health(row: AccountRow, data: dict[str, Any] | None) -> AccountRow:
         overridden=bool(data.get("overridden")),
         usage_trend=data.get("usage_trend"),
         days_since_login=data.get("days_since_login"),
+    )
+
+
+def audit_entry(data: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(
+        service=str(data.get("service", "")),
+        at=when(data["at"]),  # type: ignore[arg-type]
+        actor=str(data.get("actor", "")),
+        action=str(data.get("action", "")),
+        method=str(data.get("method", "")),
+        route=str(data.get("route", "")),
+        account_id=data.get("account_id"),
+        status=int(data.get("status", 0)),
+        body=data.get("body"),
+        before=data.get("before"),
+        after=data.get("after"),
+        token=str(data.get("token", "")),
+        params={str(k): str(v) for k, v in (data.get("params") or {}).items()},
     )

@@ -208,3 +208,32 @@ class NewTask:
     due_at: str | None  # a date (due by its end) or None: the priority's usual time
     owner: str | None
     subject: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    actor: str | None = None
+    account_id: str | None = None
+    action: str | None = None  # a part of the action name
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change a person (or a token) made through a service API: who, when, what, before/after."""
+
+    service: str
+    at: datetime
+    actor: str
+    action: str
+    method: str
+    route: str
+    account_id: str | None
+    status: int
+    body: Any = None
+    before: Any = None
+    after: Any = None
+    token: str = ""
+    params: dict[str, str] = field(default_factory=dict)  # the route's path parameters (task id, action...)

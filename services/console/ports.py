@@ -13,6 +13,8 @@ from typing import Any, Protocol
 from .models import (
     AccountQuery,
     AccountRow,
+    AuditEntry,
+    AuditQuery,
     Enrolment,
     EnrolmentAction,
     NewActivity,
@@ -104,6 +106,12 @@ class Backend(Protocol):
 
     async def weights_proposal(self, scorecard: str) -> str | None:
         """The proposal YAML; None for an unknown scorecard; BackendRefused (409) when there is none."""
+        ...
+
+    async def audit(self, query: AuditQuery) -> list[AuditEntry]: ...
+
+    async def validate(self, kind: str, text: str) -> list[str]:
+        """The problems of a playbook (touch) or scorecards file (health); [] when it is valid."""
         ...
 
     async def aclose(self) -> None: ...

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from touchline.shared import topics
+from touchline.shared import audit, topics
 from touchline.shared.api_errors import error_responses, field_error, refuse_nul
 from touchline.shared.kafka import KafkaPublisher
 from touchline.shared.messages import Band
@@ -136,7 +136,7 @@ def health_router(get_deps: Callable[[], ApiDeps], get_common: Callable[[], Comm
         prefix="/v1",
         tags=["health"],
         dependencies=[require_token(get_common), Depends(refuse_nul)],
-        responses=error_responses(401, 422),
+        responses=error_responses(401, 403, 422),
     )
 
     @router.get("/accounts")
@@ -184,19 +184,19 @@ def health_router(get_deps: Callable[[], ApiDeps], get_common: Callable[[], Comm
         return {"account_id": account_id, "history": rows}
 
     @router.put("/accounts/{account_id}/overrides", responses=error_responses(400, 404))
-    async def set_override(account_id: str, body: OverrideIn) -> Any:
+    async def set_override(account_id: str, body: OverrideIn, http: Request) -> Any:
         deps = get_deps()
         expires_at = body.expires_at or deps.ctx.clock.now() + timedelta(days=body.expires_in_days or 0)
         request = body.model_dump(exclude={"expires_in_days", "set_by"}) | {"expires_at": expires_at}
-        return await _override(deps, account_id, set_by=body.set_by, request=request)
+        return await _audited_override(http, deps, account_id, set_by=body.set_by, request=request)
 
     @router.delete("/accounts/{account_id}/overrides/{kind}", responses=error_responses(404))
     async def clear_override(
-        account_id: str, kind: Literal["score", "band", "measure"], measure: str | None = None
+        account_id: str, http: Request, kind: Literal["score", "band", "measure"], measure: str | None = None
     ) -> Any:
         if kind == "measure" and not measure:
             raise field_error("query", "measure", "required to clear a pinned measure")
-        return await _override(get_deps(), account_id, set_by="api", request=None, clear=(kind, measure))
+        return await _audited_override(http, get_deps(), account_id, set_by="api", request=None, clear=(kind, measure))
 
     @router.get("/trust")
     async def trust(horizons: str = "30,60,90") -> dict[str, Any]:
@@ -212,6 +212,29 @@ def health_router(get_deps: Callable[[], ApiDeps], get_common: Callable[[], Comm
         return {"outcomes": len(outcomes), "horizons": [vars(r) for r in trust_report(outcomes, hist, horizons=days)]}
 
     return router
+
+
+async def _audited_override(
+    http: Request,
+    deps: ApiDeps,
+    account_id: str,
+    *,
+    set_by: str,
+    request: dict[str, Any] | None,
+    clear: tuple[str, str | None] | None = None,
+) -> Any:
+    """_override, with the account's score, band and overrides before and after in its audit entry
+    (before: read just ahead of the change's own transaction)."""
+    row = await queries.get_account(deps.engine, account_id)
+    before = _override_state(row) if row is not None else None
+    answer = await _override(deps, account_id, set_by=set_by, request=request, clear=clear)
+    after = _override_state(answer) if isinstance(answer, dict) else None
+    audit.note(http, before=before, after=after, account_id=account_id)
+    return answer
+
+
+def _override_state(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row.get(k) for k in ("score", "band", "overrides")}
 
 
 async def _override(

@@ -14,13 +14,14 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException
 
-from touchline.shared import logs
+from touchline.shared import audit, logs
 from touchline.shared.db import make_engine
 from touchline.shared.metrics import HttpMetrics
 from touchline.shared.runtime import Runtime, ops_router, serve, start_runtime, stop_runtime, tune_gc
 from touchline.shared.settings import CommonSettings
 from touchline.shared.tracing import Tracing
 
+from . import validation
 from .adapters import queries
 from .adapters.scorecard_file import ScorecardFileError, load_scorecards
 from .api import ApiDeps, health_router
@@ -84,6 +85,8 @@ def build_app(common: CommonSettings, settings: HealthSettings, *, tracing: Trac
     app.include_router(ops_router(runtime))
     app.include_router(health_router(deps, lambda: common))
     app.include_router(weights_router(deps, lambda: common, min_per_class=settings.learn_min_outcomes))
+    app.include_router(validation.router(lambda: common))
+    audit.install(app, service="health", get_runtime=runtime, get_common=lambda: common)
     return app
 
 

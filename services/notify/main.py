@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
+from touchline.shared import audit
 from touchline.shared.logs import configure as configure_logging
 from touchline.shared.metrics import HttpMetrics
 from touchline.shared.runtime import (
@@ -209,6 +210,7 @@ def build_app(
     app.include_router(tasks.router, dependencies=[require_token(lambda: common)])
     app.include_router(activities.router, dependencies=[require_token(lambda: common)])
     app.include_router(answers.router, dependencies=[require_token(lambda: common)])
+    audit.install(app, service="notify", get_runtime=lambda: holder.get("runtime"), get_common=lambda: common)
     _add_widget_routes(app, common, settings)
     return app
 

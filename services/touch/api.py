@@ -16,6 +16,7 @@ from touchline.shared import topics
 from touchline.shared.api_errors import error_responses, field_error, refuse_nul
 from touchline.shared.runtime import Runtime, require_token
 from touchline.shared.settings import CommonSettings
+from touchline.shared.tokens import admin_route
 from touchline.shared.unit_of_work import unit_of_work
 
 from .adapters.config import ConfigError, load_playbook
@@ -60,7 +61,7 @@ def router(
         prefix="/v1",
         dependencies=[require_token(get_common), Depends(refuse_nul)],
         tags=["touch"],
-        responses=error_responses(401, 422),
+        responses=error_responses(401, 403, 422),
     )
 
     @api.get("/playbooks")
@@ -68,6 +69,7 @@ def router(
         return [playbook_view(p) for p in get_flows().config.playbooks.values()]
 
     @api.post("/playbooks/validate")
+    @admin_route
     async def validate(body: str = Body(..., media_type="application/yaml")) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "playbook.yaml"

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 from fastapi import FastAPI
 
+from touchline.shared import audit
 from touchline.shared.logs import configure as configure_logging
 from touchline.shared.metrics import HttpMetrics
 from touchline.shared.runtime import Runtime, ops_router, serve, start_runtime, stop_runtime
@@ -114,6 +115,7 @@ def build_app(common: CommonSettings, settings: TouchSettings, *, tracing: Traci
     app.include_router(
         effectiveness_router(get_runtime=get_runtime, get_flows=lambda: flows, get_common=lambda: common)
     )
+    audit.install(app, service=SERVICE, get_runtime=lambda: state.get("runtime"), get_common=lambda: common)  # type: ignore[arg-type, return-value]
     return app
 
 

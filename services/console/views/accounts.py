@@ -19,7 +19,7 @@ from .. import charts
 from ..explain import top_reasons
 from ..models import AccountQuery, NewActivity, NewTask, Page, TaskQuery
 from ..ports import BackendRefused
-from .common import Acting, Ctx, SignedIn, back_to, parse_day
+from .common import Acting, Ctx, SignedIn, back_to, parse_day, require
 
 router = APIRouter()
 SORTS = ("score", "-score", "name", "-name", "renewal", "-renewal", "owner")
@@ -57,6 +57,8 @@ async def home(ctx: SignedIn) -> Response:
 async def account_list(request: Request, ctx: SignedIn) -> Response:
     size = request.app.state.console.settings.page_size
     scope = _choice(request, "scope", ("mine", "all")) or "mine"
+    if scope == "all":
+        require(ctx, "accounts.all")
     page = _page_number(request)
     query = AccountQuery(
         owner=ctx.user.email if scope == "mine" else None,

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from ..actor import ACTOR
 from ..auth import Session, SessionSigner, User, UserStore
 from ..i18n import pick_locale, translator
 from ..ports import Backend
@@ -31,6 +32,14 @@ class NotSignedIn(Exception):
 
 class CsrfRefused(Exception):
     pass
+
+
+class Forbidden(Exception):
+    """The signed-in person's role does not allow this page or action (answered 403)."""
+
+    def __init__(self, permission: str, ctx: Ctx) -> None:
+        super().__init__(permission)
+        self.permission, self.ctx = permission, ctx
 
 
 @dataclass
@@ -90,6 +99,7 @@ async def signed_in(request: Request) -> Ctx:
     user = state.users.get(session.email) if session else None
     if session is None or user is None:
         raise NotSignedIn()
+    ACTOR.set(user.email)
     locale = locale_for(request, user)
     return Ctx(request, user, session, locale, translate_for(request, locale), state.signer.csrf_token(session))
 
@@ -101,6 +111,12 @@ async def acting(request: Request) -> Ctx:
     if not signer_of(request).csrf_ok(ctx.session, _text(form.get("csrf"))):
         raise CsrfRefused()
     return ctx
+
+
+def require(ctx: Ctx, permission: str) -> None:
+    """Refuse (403 page) unless the person's role has ``permission`` (see auth.PERMISSIONS)."""
+    if not ctx.user.can(permission):
+        raise Forbidden(permission, ctx)
 
 
 SignedIn = Annotated[Ctx, Depends(signed_in)]

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from ..models import PRIORITIES, TaskQuery
 from ..ports import BackendRefused
 from .accounts import BadInput, _choice, _page_number
-from .common import Acting, Ctx, SignedIn, back_to, parse_day, safe_next
+from .common import Acting, Ctx, SignedIn, back_to, parse_day, require, safe_next
 
 router = APIRouter()
 VIEWS = ("mine", "team", "overdue")
@@ -25,6 +25,7 @@ async def inbox(request: Request, ctx: SignedIn) -> Response:
     page = _page_number(request)
     owners: tuple[str, ...] = (ctx.user.email,)
     if view == "team":
+        require(ctx, "tasks.team")
         owners = tuple(ctx.users.team_of(ctx.user.email))
     query = TaskQuery(
         owners=owners, status="open", priority=priority, overdue=view == "overdue", limit=PAGE, offset=(page - 1) * PAGE
@@ -66,6 +67,7 @@ async def _payload(request: Request, action: str, ctx: Ctx) -> dict[str, Any]:
             raise BadInput("text", ctx.t("tasks.comment_empty"))
         return {"text": text[:4000]}
     if action == "assign":
+        require(ctx, "tasks.reassign")
         owner = str(form.get("owner", "")).strip().lower()
         if ctx.users.get(owner) is None:
             raise BadInput("owner", ctx.t("tasks.unknown_owner"))

@@ -19,7 +19,7 @@ from ..adapters.pg_answers import AnswerFilter, list_answers
 from ..domain.surveys import SURVEYS
 from ..state import StateDep
 
-router = APIRouter(tags=["answers"], dependencies=[Depends(refuse_nul)], responses=error_responses(401, 422))
+router = APIRouter(tags=["answers"], dependencies=[Depends(refuse_nul)], responses=error_responses(401, 403, 422))
 # In a query string an unencoded "+" arrives as a space: "...T09:00:00 09:00" meant "+09:00".
 _SPACED_OFFSET = re.compile(r" (\d{2}(?::?\d{2})?)$")
 

@@ -22,7 +22,7 @@ from ..state import NotifyState, StateDep
 from .activities import activity_view
 from .schemas import Tasks, TaskWithComments, Timeline
 
-router = APIRouter(tags=["tasks"], dependencies=[Depends(refuse_nul)], responses=error_responses(401, 422))
+router = APIRouter(tags=["tasks"], dependencies=[Depends(refuse_nul)], responses=error_responses(401, 403, 422))
 TASK_ERRORS = error_responses(400, 404, 409)
 
 

@@ -103,7 +103,8 @@ async def seeded_account(common: CommonSettings, backend: HttpBackend) -> str:
 
 async def signed_in_console(common: CommonSettings, backend: HttpBackend) -> AsyncIterator[httpx.AsyncClient]:
     users = UserStore({})
-    users.put(User(email=CSM, name="Console CSM", password_hash=hash_password(PASSWORD), locale="en"))
+    # A manager: this CSM also lists all accounts.
+    users.put(User(email=CSM, name="Console CSM", password_hash=hash_password(PASSWORD), locale="en", role="manager"))
     app = build_app(common, ConsoleSettings(), backend=backend, users=users)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://console.test") as client:
         form = await client.get("/login")

@@ -38,8 +38,10 @@ ACTIONS = [
 
 def users() -> UserStore:
     store = UserStore({})
-    for email, name in ((AIKO, "Aiko"), (KEN, "Ken")):
-        store.put(User(email=email, name=name, password_hash=hash_password(PASSWORD), locale="ja", team="east"))
+    # Aiko manages the team (team views, reassigning, all accounts); Ken is a CSM.
+    for email, name, role in ((AIKO, "Aiko", "manager"), (KEN, "Ken", "csm")):
+        hashed = hash_password(PASSWORD)
+        store.put(User(email=email, name=name, password_hash=hashed, locale="ja", team="east", role=role))
     return store
 
 

@@ -148,6 +148,7 @@ def _filled_env_example() -> dict[str, str]:
         filled[name] = value or secrets.token_urlsafe(32)
     filled |= {
         "TOUCHLINE_INGEST_WRITE_KEYS": f"product:{secrets.token_urlsafe(24)}",
+        "TOUCHLINE_API_TOKENS": f"bi:read:{secrets.token_urlsafe(24)},console:admin:{secrets.token_urlsafe(24)}",
         "TOUCHLINE_NOTIFY_WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
         "TOUCHLINE_NOTIFY_PUBLIC_URL": "https://cs.example.com",
         "TOUCHLINE_NOTIFY_INAPP_ALLOWED_ORIGINS": "https://app.example.com",
