@@ -1,5 +1,5 @@
 """The real health, touch and notify services on ports of their own, accepting scoped tokens: shared
-by the roles/audit tests of the console (one start and stop for the session)."""
+by the roles/audit tests of the console; module-scoped, so no second consumer of each group outlives them."""
 
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ class ScopedServices:
         )
 
 
-@pytest.fixture(scope="session")
-def scoped_services(common: CommonSettings) -> Iterator[ScopedServices]:
+@pytest.fixture(scope="module", name="scoped_services")
+def scoped_services_fixture(common: CommonSettings) -> Iterator[ScopedServices]:
     tokens = SecretStr(f"viewer:read:{READ},crm:write:{WRITE},console:admin:{ADMIN}")
     scoped = common.model_copy(update={"api_tokens": tokens})
     sink = MailSink().start()

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from console_scoped import ADMIN, READ, WRITE, ScopedServices
+from console_scoped import ADMIN, READ, WRITE, ScopedServices, scoped_services_fixture  # noqa: F401 (the fixture)
 from test_console_services import _open_tasks, csrf, seeded_account
 from waiting import eventually
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from console_scoped import ScopedServices
+from console_scoped import ScopedServices, scoped_services_fixture  # noqa: F401 (the fixture)
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from test_console_services import seeded_account
 
