@@ -151,6 +151,18 @@ class NotifySettings(ServiceSettings):
         "Message-ID (keep it above smtp_timeout_seconds)",
     )
     poll_seconds: float = Field(0.5, description="how often the delivery and outcome loops look for work")
+    loops_listen: bool = Field(
+        True,
+        description="the mail, outcome and webhook loops are woken by Postgres LISTEN/NOTIFY as soon as work for "
+        "them is committed (by any replica; one extra connection per process); false (e.g. behind a "
+        "transaction-pooling proxy) = they look every poll_seconds",
+    )
+    listen_poll_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="while listening, the loops still look for work this often (a retry's backoff coming due, a "
+        "crashed sender's lease running out)",
+    )
     backlog_seconds: float = Field(
         2.0, gt=0, description="how often the touchline_notify_backlog gauges (work not yet carried out) are measured"
     )
