@@ -37,11 +37,19 @@ def _bytes(raw: bytes) -> bytes:
     return re.sub(rb"={15}\d+==", b"BOUNDARY", raw)
 
 
+def _sent(mail: Outgoing, **policy_given: object) -> tuple[bytes, bytes] | str:
+    """What goes on the wire (and the plain rendering), or the error composing it raises (a header
+    with a line break is refused, by either policy)."""
+    try:
+        msg = compose(mail, **policy_given)  # type: ignore[arg-type]
+    except ValueError as exc:
+        return f"ValueError: {exc}"
+    return _bytes(flatten_message(msg)), _bytes(msg.as_bytes())
+
+
 @settings(max_examples=150, deadline=None)
 @given(mail=outgoing)
 def test_remembered_headers_compose_the_same_mail_as_the_standard_policy(mail: Outgoing) -> None:
+    assert compose(Outgoing(**{**mail.__dict__, "subject": "s", "to_name": None})).policy is POLICY
     for _ in range(2):  # the second time every header of this mail is a remembered one
-        ours, standard = compose(mail), compose(mail, policy=policy.default)
-        assert ours.policy is POLICY
-        assert _bytes(flatten_message(ours)) == _bytes(flatten_message(standard))
-        assert _bytes(ours.as_bytes()) == _bytes(standard.as_bytes())
+        assert _sent(mail) == _sent(mail, policy=policy.default)
