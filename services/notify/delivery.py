@@ -89,6 +89,7 @@ class Loops:
     tracing: Tracing | None = None
     _results: list[tuple[Work, asyncio.Future[None]]] = field(default_factory=list)
     _recorder: asyncio.Task[None] | None = None
+    _alone: set[asyncio.Task[None]] = field(default_factory=set)
 
     def idle_seconds(self) -> float:
         """How long an idle loop waits for a wake-up before it looks for work anyway."""
@@ -181,21 +182,33 @@ class Loops:
     async def _record_waiting(self, stop: asyncio.Event) -> None:
         while self._results:
             group, self._results = self._results, []
-
-            async def all_of(conn: AsyncConnection, group: list[tuple[Work, asyncio.Future[None]]] = group) -> None:
-                for work, _ in group:
-                    await work(conn)
-
             try:
-                await self._write(all_of, stop)
-            except BaseException as exc:
-                for _, done in group:
-                    if not done.done():
-                        done.set_exception(exc if isinstance(exc, Exception) else RuntimeError("stopped"))
-                raise
+                async with self.engine.begin() as conn:
+                    for work, _ in group:
+                        await work(conn)
+            except Exception as exc:
+                # Each on its own, with _write's retries: a result that cannot be written (or the
+                # database away) must not hold the others, nor the results still to come.
+                log.warning("recording results together failed; one by one", extra={"error": repr(exc)})
+                for work, done in group:
+                    task = asyncio.create_task(self._record_alone(work, done, stop))
+                    self._alone.add(task)
+                    task.add_done_callback(self._alone.discard)
+                continue
+            self.poke("outcomes")
             for _, done in group:
-                if not done.done():
+                if not done.done():  # its sender may have been cancelled (shutdown)
                     done.set_result(None)
+
+    async def _record_alone(self, work: Work, done: asyncio.Future[None], stop: asyncio.Event) -> None:
+        try:
+            await self._write(work, stop)
+        except Exception as exc:
+            if not done.done():
+                done.set_exception(exc)
+        else:
+            if not done.done():
+                done.set_result(None)
 
     async def _send(self, row: Mapping[str, Any], *, silenced: bool) -> Work:
         """Send one claimed delivery; return how to record what happened."""
