@@ -1,6 +1,9 @@
 """notify: commands -> mails in an SMTP sink, end to end (Kafka, Postgres, SMTP), vs raw SMTP sends.
 
-Run: .venv/bin/python bench/notify_mail_throughput.py [N ...]   (default: 500 5000)
+Run: .venv/bin/python bench/notify_mail_throughput.py [N ...]   (default: 500 5000; 0: idle latency only)
+
+First, the idle latency: one command at a time (20), broker ack -> mail stored, with the loops woken
+at commit (LISTEN/NOTIFY) and, as the baseline in the same run, polling every 0.5 s as before.
 
 The sink is the local stack's (``touchline.shared.stack.smtp_sink``) in a process of its own, as an
 SMTP server is in a deployment; a mail counts once the sink has stored it (its index line).
@@ -167,13 +170,62 @@ async def through_notify(sink: SinkProcess, n: int, infra_servers: str, database
     return recorded_at or elapsed, elapsed
 
 
+async def idle_latency(
+    sink: SinkProcess, infra_servers: str, database_url: str, *, listen: bool, n: int
+) -> list[float]:
+    """One command at a time on an idle notify: seconds from the command's broker ack to the mail
+    stored by the sink. ``listen`` off is the loops polling every poll_seconds (0.5), as before."""
+    url, prefix = await isolated(infra_servers, database_url, tag="b")
+    common = CommonSettings(env="test", kafka_bootstrap_servers=infra_servers, database_url=url, topic_prefix=prefix)
+    app = build_app(common, NotifySettings(smtp_host=sink.host, smtp_port=sink.port, loops_listen=listen))
+    producer = make_producer(infra_servers)
+    await producer.start()
+    latencies = []
+    try:
+        async with app.router.lifespan_context(app):
+            now = datetime.now(UTC)
+            account = str(uuid.uuid4())
+            event = ProductEvent(message_id=str(uuid.uuid4()), account_id=account, kind="identify", user_id="u",
+                                 traits={"email": f"{account[:8]}@c.test"}, timestamp=now, received_at=now)  # fmt: skip
+            key, value, headers = encode(event, source="bench")
+            await producer.send_and_wait(topics.name(topics.EVENTS, prefix), value=value, key=key, headers=headers)
+            await asyncio.sleep(3)  # the contact known, every loop idle
+            for _ in range(n):
+                cid = str(uuid.uuid4())
+                cmd = Command(command_id=cid, account_id=account, channel="email", template="onboarding.welcome",
+                              dedup_key=cid, issued_at=now, recipients=Recipients(role="contacts"))  # fmt: skip
+                key, value, headers = encode(cmd, source="bench")
+                before = sink.stored()
+                await producer.send_and_wait(
+                    topics.name(topics.COMMANDS, prefix), value=value, key=key, headers=headers
+                )
+                sent = time.perf_counter()
+                await sink.wait_for(before + 1)
+                latencies.append(time.perf_counter() - sent)
+                await asyncio.sleep(0.3 + (len(latencies) % 5) * 0.1)  # idle again, at varied phases of a poll
+    finally:
+        await producer.stop()
+        await discard(database_url=url, bootstrap_servers=infra_servers, topic_prefix=prefix)
+    return sorted(latencies)
+
+
+def _quantile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
 async def main(sizes: list[int]) -> None:
     infra = ensure_infra(HOME)
     settings = NotifySettings()
     with tempfile.TemporaryDirectory(prefix="notify-bench-") as folder:
         sink = SinkProcess(Path(folder))
         try:
-            for n in sizes:
+            woken = await idle_latency(sink, infra.bootstrap_servers, infra.database_url, listen=True, n=20)
+            polled = await idle_latency(sink, infra.bootstrap_servers, infra.database_url, listen=False, n=20)
+            print("== idle: one command at a time, broker ack -> mail stored (s), 20 each, same run")
+            for label, values in (("woken at commit (LISTEN/NOTIFY)", woken), ("polling every 0.5 s (before)", polled)):
+                print(f"  {label:<34} p50 {_quantile(values, 0.5):.3f}  p95 {_quantile(values, 0.95):.3f}  "
+                      f"max {values[-1]:.3f}")  # fmt: skip
+            for n in (n for n in sizes if n > 0):
                 mails = sample_mails(n, settings)
                 straight = await one_connection_per_mail(sink, mails)
                 reused = await one_reused_connection(sink, sample_mails(n, settings))
