@@ -30,15 +30,17 @@ from touchline.shared.kafka import KafkaPublisher
 from touchline.shared.retry import backoff
 from touchline.shared.tracing import Tracing
 
-from .adapters import pg_tasks
+from .adapters import pg_tasks, pg_wake
 from .adapters import postgres as pg
 from .adapters.webhooks import signature_headers
 from .domain.email import classify_smtp, gives_up
 from .domain.endpoints import Endpoint, Seen, settle_orphans
 from .domain.mime import Outgoing, compose
 from .domain.outcomes import outcome_for
-from .ports import Mailer, SendFailed, WebhookPoster
+from .ports import Listener as WakeListener
+from .ports import ListenSession, Mailer, SendFailed, WebhookPoster
 from .settings import NotifySettings
+from .streams import first_of
 
 log = logging.getLogger(__name__)
 Work = Callable[[AsyncConnection], Awaitable[None]]
@@ -80,8 +82,18 @@ class Loops:
         default_factory=lambda: {name: asyncio.Event() for name in ("mail", "webhooks", "outcomes", "parked")}
     )
     batch: int = 20
+    # True while a LISTEN connection hears pg_wake's notifications: the loops then only poll as a
+    # fallback, every listen_poll_seconds.
+    listening: bool = False
     # None: tracing off. On, each SMTP send is a span in its command's trace.
     tracing: Tracing | None = None
+    _results: list[tuple[Work, asyncio.Future[None]]] = field(default_factory=list)
+    _recorder: asyncio.Task[None] | None = None
+    _alone: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def idle_seconds(self) -> float:
+        """How long an idle loop waits for a wake-up before it looks for work anyway."""
+        return self.settings.listen_poll_seconds if self.listening else self.settings.poll_seconds
 
     async def _write(self, work: Work, stop: asyncio.Event) -> None:
         """Record a fact that already happened (a mail went out): keep trying while the database is away."""
@@ -99,12 +111,46 @@ class Loops:
                 log.warning("recording a delivery result failed; retrying", extra={"error": repr(exc)})
                 await asyncio.sleep(backoff(attempt, base=0.2, cap=5.0))
 
-    async def mail_once(self, stop: asyncio.Event) -> int:
+    async def mail(self, stop: asyncio.Event) -> None:
+        """Send due mail until stopped, up to ``smtp_concurrency`` conversations at a time.
+
+        Slots are refilled as mails finish (once half are free, so a claim takes several rows), not
+        when a whole batch is done: one slow server answer holds one slot, not every other send.
+        Idle, it waits for a wake-up (work committed here or, by NOTIFY, on any replica) or the poll."""
+        capacity = max(self.settings.smtp_concurrency, 1)
+        in_flight: set[asyncio.Task[None]] = set()
+        failures = 0
+        try:
+            while not stop.is_set():
+                room = capacity - len(in_flight)
+                if in_flight and room < max(capacity // 2, 1):
+                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                self.wakes["mail"].clear()  # a wake-up from now on means work committed after this claim
+                try:
+                    rows, silenced = await self._claim_mail(room)
+                    failures = 0
+                except Exception as exc:
+                    failures += 1
+                    log.warning("mail loop failed; retrying", extra={"error": repr(exc)})
+                    await first_of(stop, timeout=backoff(failures, base=0.5, cap=10.0))
+                    continue
+                for row in rows:
+                    task = asyncio.create_task(self._send_and_record(row, silenced=silenced, stop=stop))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                if len(rows) < room:  # nothing more due now
+                    await first_of(self.wakes["mail"], stop, timeout=self.idle_seconds())
+        finally:
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _claim_mail(self, limit: int) -> tuple[list[Mapping[str, Any]], set[str]]:
         now = wall_now()
         lease = timedelta(seconds=self.settings.sending_lease_seconds)
         async with self.engine.begin() as conn:
             unknown = await pg.resend_unknown(conn, claimed_before=now - lease, wall_now=now)
-            rows = await pg.claim_due(conn, wall_now=now, limit=max(self.settings.smtp_concurrency, 1))
+            rows = await pg.claim_due(conn, wall_now=now, limit=limit)
             # Checked again at send time: an unsubscribe may have come after the command was recorded.
             silenced = await pg.unsubscribed(conn, [r["email"] for r in rows if not r["internal"]])
         for row in unknown:
@@ -112,17 +158,57 @@ class Loops:
                 "a mail's fate is unknown after a crash; sending it again with the same Message-ID",
                 extra={"delivery": row["id"], "message_id": row["message_id"]},
             )
-        if not rows:
-            return len(unknown)
+        return rows, silenced
 
-        async def send_and_record(row: Mapping[str, Any]) -> None:
+    async def _send_and_record(self, row: Mapping[str, Any], *, silenced: set[str], stop: asyncio.Event) -> None:
+        try:
             work = await self._send(row, silenced=row["email"].lower() in silenced)
-            # Committed as soon as this server answered, not with the batch: a crash while the
+            # Recorded as soon as this server answered, not with the others in flight: a crash while
             # other conversations go on must not leave this mail's fate unknown.
-            await self._write(work, stop)
+            await self._record(work, stop)
+        except Exception as exc:
+            # Left "sending": after the lease it is sent again with its Message-ID, like after a crash.
+            log.error("a mail's result could not be recorded", extra={"delivery": row["id"], "error": repr(exc)})
 
-        await asyncio.gather(*(send_and_record(row) for row in rows))
-        return len(rows)
+    async def _record(self, work: Work, stop: asyncio.Event) -> None:
+        """Record one result, in one transaction with the others that finished meanwhile (a group
+        commit); returns once it is committed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._results.append((work, done))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_waiting(stop))
+        await done
+
+    async def _record_waiting(self, stop: asyncio.Event) -> None:
+        while self._results:
+            group, self._results = self._results, []
+            try:
+                async with self.engine.begin() as conn:
+                    for work, _ in group:
+                        await work(conn)
+            except Exception as exc:
+                # Each on its own, with _write's retries: a result that cannot be written (or the
+                # database away) must not hold the others, nor the results still to come.
+                log.warning("recording results together failed; one by one", extra={"error": repr(exc)})
+                for work, done in group:
+                    task = asyncio.create_task(self._record_alone(work, done, stop))
+                    self._alone.add(task)
+                    task.add_done_callback(self._alone.discard)
+                continue
+            self.poke("outcomes")
+            for _, done in group:
+                if not done.done():  # its sender may have been cancelled (shutdown)
+                    done.set_result(None)
+
+    async def _record_alone(self, work: Work, done: asyncio.Future[None], stop: asyncio.Event) -> None:
+        try:
+            await self._write(work, stop)
+        except Exception as exc:
+            if not done.done():
+                done.set_exception(exc)
+        else:
+            if not done.done():
+                done.set_result(None)
 
     async def _send(self, row: Mapping[str, Any], *, silenced: bool) -> Work:
         """Send one claimed delivery; return how to record what happened."""
@@ -299,8 +385,44 @@ class Loops:
                 await asyncio.sleep(backoff(failures, base=0.5, cap=10.0))
                 continue
             if done == 0:
-                try:
-                    await asyncio.wait_for(self.wakes[name].wait(), self.settings.poll_seconds)
-                except TimeoutError:
-                    pass
+                await first_of(self.wakes[name], stop, timeout=self.idle_seconds())
                 self.wakes[name].clear()
+
+    async def listen(self, listener: WakeListener, stop: asyncio.Event) -> None:
+        """Keep a LISTEN connection for pg_wake's notifications; while it is down, poll every poll_seconds."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                session = await listener.open(self._heard)
+            except Exception as exc:
+                failures += 1
+                log.warning("notify's wake-up connection failed; polling meanwhile", extra={"error": repr(exc)})
+                await first_of(stop, timeout=backoff(failures, base=0.5, cap=30.0))
+                continue
+            failures = 0
+            try:
+                self.listening = True
+                self.poke(*pg_wake.LOOPS)  # what was committed while nobody listened
+                await self._hold(session, stop)
+            finally:
+                self.listening = False
+                self.poke(*pg_wake.LOOPS)  # back to polling now, not at the end of a fallback wait
+                await session.close()
+
+    def _heard(self, payload: str) -> None:
+        if payload in self.wakes:
+            self.poke(payload)
+
+    async def _hold(self, session: ListenSession, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await first_of(session.lost, stop, timeout=self.settings.listen_poll_seconds)
+            if stop.is_set():
+                return
+            if session.lost.is_set():
+                log.warning("notify's wake-up connection lost; polling until it is back")
+                return
+            try:
+                await session.ping()
+            except Exception as exc:
+                log.warning("notify's wake-up connection does not answer; reconnecting", extra={"error": repr(exc)})
+                return

@@ -30,7 +30,7 @@ from touchline.shared.settings import CommonSettings, refuse_dev_secrets
 from touchline.shared.tracing import Tracing
 
 from . import backlog, consumer
-from .adapters import pg_inapp, pg_tasks
+from .adapters import pg_inapp, pg_tasks, pg_wake
 from .adapters.pg_listen import PgListener, listen_dsn
 from .adapters.pg_repository import PgRepository
 from .adapters.smtp import SmtpMailer
@@ -196,6 +196,8 @@ def build_app(
             await stop_runtime(runtime)
             if poster is None and isinstance(http_poster, HttpxPoster):
                 await http_poster.aclose()
+            if isinstance(loops.mailer, SmtpMailer):
+                await loops.mailer.aclose()
 
     app = FastAPI(title="Touchline notify", lifespan=lifespan)
     app.add_middleware(HttpMetrics, service="notify")
@@ -218,7 +220,7 @@ def build_app(
 def _start_loops(runtime: Runtime, settings: NotifySettings, loops: Loops, deps: Deps) -> None:
     """The loops that carry out what the consumer and the API recorded (mail, webhooks, outcomes to
     publish, parked commands to expire), the backlog gauges measuring them, and GET /pending."""
-    runtime.spawn("mail", loops.run("mail", lambda: loops.mail_once(runtime.stop), runtime.stop))
+    runtime.spawn("mail", loops.mail(runtime.stop))
     runtime.spawn("webhooks", loops.run("webhooks", lambda: loops.webhooks_once(runtime.stop), runtime.stop))
     runtime.spawn("outcomes", loops.run("outcomes", loops.relay_once, runtime.stop))
 
@@ -233,6 +235,9 @@ def _start_loops(runtime: Runtime, settings: NotifySettings, loops: Loops, deps:
         return settled
 
     runtime.spawn("parked", loops.run("parked", expire_parked_once, runtime.stop))
+    if settings.loops_listen:
+        listener = PgListener(listen_dsn(runtime.common.database_url), channel=pg_wake.CHANNEL)
+        runtime.spawn("loops-listen", loops.listen(listener, runtime.stop))
     runtime.spawn("backlog", backlog.run(runtime.engine, every=settings.backlog_seconds, stop=runtime.stop))
     runtime.pending = lambda: backlog.due(runtime.engine, wall_now=wall_now())
 

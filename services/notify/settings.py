@@ -39,7 +39,9 @@ class NotifySettings(ServiceSettings):
     smtp_tls: bool = Field(False, description="connect with implicit TLS (SMTPS, usually port 465)")
     smtp_user: str = Field("", description="SMTP user name; empty = no authentication")
     smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password")
-    smtp_concurrency: int = Field(16, description="mails sent in parallel (each on its own SMTP connection)")
+    smtp_concurrency: int = Field(
+        16, description="mails sent in parallel, each on an SMTP connection kept open for the next mails"
+    )
     smtp_timeout_seconds: float = Field(30.0, description="timeout of one SMTP conversation")
     mail_from: str = Field(
         "Touchline <cs@touchline.invalid>",
@@ -150,7 +152,23 @@ class NotifySettings(ServiceSettings):
         description="a delivery still 'sending' after this was cut off by a crash and is sent again with the same "
         "Message-ID (keep it above smtp_timeout_seconds)",
     )
-    poll_seconds: float = Field(0.5, description="how often the delivery and outcome loops look for work")
+    poll_seconds: float = Field(
+        0.5,
+        description="how often the mail, outcome and webhook loops look for work while they are not woken by "
+        "LISTEN/NOTIFY (loops_listen off or its connection down)",
+    )
+    loops_listen: bool = Field(
+        True,
+        description="the mail, outcome and webhook loops are woken by Postgres LISTEN/NOTIFY as soon as work for "
+        "them is committed (by any replica; one extra connection per process); false (e.g. behind a "
+        "transaction-pooling proxy) = they look every poll_seconds",
+    )
+    listen_poll_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="while listening, the loops still look for work this often (a retry's backoff coming due, a "
+        "crashed sender's lease running out)",
+    )
     backlog_seconds: float = Field(
         2.0, gt=0, description="how often the touchline_notify_backlog gauges (work not yet carried out) are measured"
     )

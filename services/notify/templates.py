@@ -93,8 +93,12 @@ class Catalog:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         loader = jinja2.FileSystemLoader(str(folder / "email"))
-        self._html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.ChainableUndefined)
-        self._text = jinja2.Environment(loader=loader, autoescape=False, undefined=jinja2.ChainableUndefined)
+        # Templates are checked at start-up and read once: no file system look-up per mail (an
+        # edited template would not have been checked; a restart takes it, checked).
+        undefined = jinja2.ChainableUndefined
+        self._html = jinja2.Environment(loader=loader, autoescape=True, undefined=undefined, auto_reload=False)
+        self._text = jinja2.Environment(loader=loader, autoescape=False, undefined=undefined, auto_reload=False)
+        self._emails: frozenset[str] | None = None
         self._strings = jinja2.Environment(autoescape=False, undefined=jinja2.ChainableUndefined)
         self.inapp: dict[str, InAppDefinition] = {}
 
@@ -146,7 +150,10 @@ class Catalog:
         return definition.survey if definition is not None else None
 
     def has_email(self, name: str) -> bool:
-        return (self.folder / "email" / f"{name}.en.html").is_file()
+        if self._emails is None:  # the folder as it was at start-up, like the templates themselves
+            suffix = ".en.html"
+            self._emails = frozenset(p.name[: -len(suffix)] for p in (self.folder / "email").glob(f"*{suffix}"))
+        return name in self._emails
 
     def render_email(self, name: str, *, locale: str, context: Mapping[str, Any], links: Links) -> RenderedEmail:
         """Render subject, HTML and text; KeyError if there is no such template."""

@@ -15,7 +15,7 @@ from touchline.shared.messages import Command, Outcome
 
 from ..domain.email import Account, Contact
 from ..ports import ParkedCommand, Row
-from . import pg_answers, pg_inapp, pg_parked, pg_tasks
+from . import pg_answers, pg_inapp, pg_parked, pg_tasks, pg_wake
 from . import postgres as pg
 
 SCHEMA = "notify"
@@ -31,6 +31,34 @@ class PgRepository:
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
+        self._woken: set[str] = set()
+        # The directory read ahead for a batch (read_ahead): an account's entry is dropped when
+        # this transaction writes it, so what is answered from here is what a query would answer.
+        self._accounts: dict[str, Account | None] = {}
+        self._contacts: dict[str, list[Contact]] = {}
+        self._looked_up: set[str] = set()  # addresses whose unsubscribe is known (lower case)
+        self._silenced: set[str] = set()
+
+    async def read_ahead(self, account_ids: Iterable[str]) -> None:
+        """Load these accounts, their contacts and whether those unsubscribed in three statements,
+        instead of three per command of a batch."""
+        ids = sorted(set(account_ids) - self._accounts.keys())
+        if not ids:
+            return
+        accounts = await pg.accounts_of(self.conn, ids)
+        contacts = await pg.contacts_of(self.conn, ids)
+        addresses = {c.email.lower() for found in contacts.values() for c in found if c.email}
+        self._silenced |= await pg.unsubscribed(self.conn, addresses)
+        self._looked_up |= addresses
+        for account_id in ids:
+            self._accounts[account_id] = accounts.get(account_id)
+            self._contacts[account_id] = contacts.get(account_id, [])
+
+    async def _wake(self, loop: str) -> None:
+        # Once per loop and transaction: the loops learn of the work when it commits (pg_wake).
+        if loop not in self._woken:
+            self._woken.add(loop)
+            await pg_wake.wake(self.conn, loop)
 
     async def first_seen(self, ids: Iterable[str], *, now: datetime) -> set[str]:
         return await first_seen(self.conn, SCHEMA, ids, now=now)
@@ -38,25 +66,40 @@ class PgRepository:
     # --- the directory, preferences, deliveries and the outbox ----------------------------------
 
     async def upsert_account(self, *, account_id: str, traits: Mapping[str, Any], now: datetime) -> None:
+        self._accounts.pop(account_id, None)
         await pg.upsert_account(self.conn, account_id=account_id, traits=traits, now=now)
 
     async def upsert_contact(self, *, account_id: str, user_id: str, traits: Mapping[str, Any], now: datetime) -> None:
+        self._contacts.pop(account_id, None)
+        self._looked_up.clear()  # the contact's address may be new
         await pg.upsert_contact(self.conn, account_id=account_id, user_id=user_id, traits=traits, now=now)
 
     async def get_account(self, account_id: str) -> Account | None:
+        if account_id in self._accounts:
+            return self._accounts[account_id]
         return await pg.get_account(self.conn, account_id)
 
     async def list_contacts(self, account_id: str) -> list[Contact]:
+        if account_id in self._contacts:
+            return list(self._contacts[account_id])
         return await pg.list_contacts(self.conn, account_id)
 
     async def unsubscribed(self, emails: Iterable[str]) -> set[str]:
-        return await pg.unsubscribed(self.conn, emails)
+        wanted = {e.lower() for e in emails}
+        if wanted <= self._looked_up:
+            return wanted & self._silenced
+        return await pg.unsubscribed(self.conn, wanted)
 
     async def insert_delivery(self, row: Mapping[str, Any]) -> bool:
-        return await pg.insert_delivery(self.conn, row)
+        inserted = await pg.insert_delivery(self.conn, row)
+        if inserted and row.get("state", "pending") == "pending":
+            await self._wake("mail")
+        return inserted
 
     async def add_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         await pg.add_outcomes(self.conn, outcomes)
+        if outcomes:
+            await self._wake("outcomes")
 
     async def record_link_event(
         self,
@@ -73,6 +116,7 @@ class PgRepository:
         )
 
     async def unsubscribe(self, *, email: str, account_id: str, via: str, now: datetime) -> bool:
+        self._looked_up.discard(email.lower())
         return await pg.unsubscribe(self.conn, email=email, account_id=account_id, via=via, now=now)
 
     # --- parked email commands ------------------------------------------------------------------
@@ -151,3 +195,4 @@ class PgRepository:
         await pg_tasks.insert_webhook(
             self.conn, delivery_id=delivery_id, endpoint_id=endpoint_id, event_type=event_type, payload=payload, now=now
         )
+        await self._wake("webhooks")

@@ -68,20 +68,38 @@ def _str(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
-async def get_account(conn: AsyncConnection, account_id: str) -> Account | None:
-    row = (
-        (await conn.execute(text(f"SELECT * FROM {S}.accounts WHERE account_id = :a"), {"a": account_id}))
-        .mappings()
-        .first()
-    )
-    if row is None:
-        return None
+def _account(row: Any) -> Account:
     return Account(row["account_id"], row["name"], row["csm_owner"], row["locale"], row["tier"])
 
 
+def _contact(row: Any) -> Contact:
+    return Contact(row["user_id"], row["email"], row["name"], row["locale"], row["role"])
+
+
+async def get_account(conn: AsyncConnection, account_id: str) -> Account | None:
+    return (await accounts_of(conn, [account_id])).get(account_id)
+
+
 async def list_contacts(conn: AsyncConnection, account_id: str) -> list[Contact]:
-    rows = await conn.execute(text(f"SELECT * FROM {S}.contacts WHERE account_id = :a"), {"a": account_id})
-    return [Contact(r.user_id, r.email, r.name, r.locale, r.role) for r in rows]
+    return (await contacts_of(conn, [account_id])).get(account_id, [])
+
+
+async def accounts_of(conn: AsyncConnection, account_ids: Sequence[str]) -> dict[str, Account]:
+    """The known accounts among ``account_ids``, in one statement."""
+    rows = await conn.execute(text(f"SELECT * FROM {S}.accounts WHERE account_id = ANY(:a)"), {"a": list(account_ids)})
+    return {r["account_id"]: _account(r) for r in rows.mappings()}
+
+
+async def contacts_of(conn: AsyncConnection, account_ids: Sequence[str]) -> dict[str, list[Contact]]:
+    """The contacts of each of ``account_ids`` (by user id), in one statement."""
+    rows = await conn.execute(
+        text(f"SELECT * FROM {S}.contacts WHERE account_id = ANY(:a) ORDER BY account_id, user_id"),
+        {"a": list(account_ids)},
+    )
+    found: dict[str, list[Contact]] = {}
+    for r in rows.mappings():
+        found.setdefault(r["account_id"], []).append(_contact(r))
+    return found
 
 
 async def unsubscribed(conn: AsyncConnection, emails: Iterable[str]) -> set[str]:
