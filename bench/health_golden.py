@@ -14,7 +14,6 @@ Postgres repository. Not a test. Two uses:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import random
 import sys
