@@ -32,7 +32,7 @@ from touchline.health.handlers import HealthContext, change_override, handle_bat
 from touchline.shared.clock import SimulatedClock
 from touchline.shared.cloudevents import Encoded, Envelope, decode, encode
 from touchline.shared.db import make_engine
-from touchline.shared.messages import Message, Outcome, ProductEvent
+from touchline.shared.messages import HealthScored, Message, Outcome, ProductEvent
 from touchline.shared.stack.testing import drop_database, ensure_infra, fresh_database
 
 T0 = datetime(2027, 1, 4, 8, tzinfo=UTC)
@@ -120,8 +120,7 @@ async def run(args: argparse.Namespace) -> int:
                 result = await handle_batch(batch, repo=PostgresHealthRepository(conn, cache=cache), ctx=ctx)
             cpu += time.process_time() - t
             for _, m in result.outgoing:
-                assert isinstance(m, Encoded)
-                sent.append(m.data)
+                sent.append(_score_event(m))
                 published += 1
             if n % 4 == 3:  # the decay sweep and an override now and then, as in production
                 async with engine.begin() as conn:
@@ -129,7 +128,7 @@ async def run(args: argparse.Namespace) -> int:
                         repo=PostgresHealthRepository(conn), ctx=ctx, now=clock.now() + timedelta(days=1), limit=10**9
                     )
                 for _, msg in out:
-                    sent.append(msg.model_dump_json().encode())
+                    sent.append(_score_event(msg))
                 async with engine.begin() as conn:
                     _, out = await change_override(
                         f"acct-{n % args.accounts}", repo=PostgresHealthRepository(conn), ctx=ctx, set_by="golden",
@@ -137,7 +136,7 @@ async def run(args: argparse.Namespace) -> int:
                                  "expires_at": clock.now() + timedelta(days=3)},
                     )  # fmt: skip
                 for _, msg in out:
-                    sent.append(msg.model_dump_json().encode())
+                    sent.append(_score_event(msg))
         digests = await stored_digests(engine, args.dump)
     finally:
         await engine.dispose()
@@ -173,6 +172,12 @@ async def stored_digests(engine: Any, dump: str | None) -> dict[str, str]:
         with open(dump, "wb") as f:
             f.write(b"\n".join(lines))
     return out
+
+
+def _score_event(message: Message | Encoded) -> bytes:
+    """A score event as touch reads it (the model), whichever way it was serialised."""
+    data = message.data if isinstance(message, Encoded) else message.model_dump_json().encode()
+    return HealthScored.model_validate_json(data).model_dump_json().encode()
 
 
 def _digest(lines: list[bytes]) -> str:

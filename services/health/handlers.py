@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from touchline.shared import topics
 from touchline.shared.clock import Clock
-from touchline.shared.cloudevents import Encoded, Envelope
+from touchline.shared.cloudevents import Envelope
 from touchline.shared.fates import DUPLICATE, UNKNOWN_TYPE, BatchResult, Outgoing
 from touchline.shared.messages import HealthScored, Outcome, ProductEvent, ProductEventFacts
 
@@ -121,13 +119,6 @@ def scored_message(account_id: str, item: Scored) -> HealthScored:
     return HealthScored.model_validate(scored_data(account_id, item))
 
 
-def scored_encoded(account_id: str, item: Scored) -> Encoded:
-    """The same HealthScored serialised straight from the data: validating the model and dumping
-    it cost ~20 us per score event, this ~4 (tests/unit/health pins it to the model)."""
-    assert item.score_id is not None
-    return Encoded(HealthScored.ce_type, item.score_id, account_id, orjson.dumps(scored_data(account_id, item)))
-
-
 def _rescore(
     record: AccountRecord, ctx: HealthContext, *, as_of: datetime, cause: str, key: str, force: bool = False
 ) -> Scored:
@@ -151,8 +142,8 @@ def _publishable(scored: list[Scored]) -> Outgoing:
 async def handle_batch(envelopes: Sequence[Envelope], *, repo: HealthRepository, ctx: HealthContext) -> BatchResult:
     """Fold a batch of events/outcomes into per-account aggregates and rescore each account once.
 
-    Returns the score events to publish (already serialised; the caller's unit of work sends
-    them before it commits, see shared/unit_of_work.py) and the records skipped, and why."""
+    Returns the score events to publish (the caller's unit of work sends them before it
+    commits, see shared/unit_of_work.py) and the records skipped, and why."""
     # Keyed by the bare CloudEvents id, not shared.db.dedup_key: the ids health stored before it existed.
     fresh = await repo.first_seen([e.id for e in envelopes], now=ctx.clock.now())
     result = BatchResult()
@@ -183,7 +174,7 @@ async def handle_batch(envelopes: Sequence[Envelope], *, repo: HealthRepository,
     await repo.record_lifecycle(facts)
     for s in scored:
         if s.score_id:
-            result.emit(topics.HEALTH, scored_encoded(s.record.state.account_id, s))
+            result.emit(topics.HEALTH, scored_message(s.record.state.account_id, s))
     return result
 
 

@@ -8,7 +8,14 @@ from health_fakes import FakeRepo  # type: ignore[import-not-found]
 from touchline.health.adapters.scorecard_file import load_scorecards
 from touchline.health.domain.account import Policy
 from touchline.health.domain.overrides import OverrideError
-from touchline.health.handlers import AccountNotFound, HealthContext, change_override, handle_batch, sweep_decay
+from touchline.health.handlers import (
+    AccountNotFound,
+    HealthContext,
+    change_override,
+    handle_batch,
+    scored_message,
+    sweep_decay,
+)
 from touchline.health.ports import Scored
 from touchline.shared.clock import SimulatedClock
 from touchline.shared.cloudevents import Envelope
@@ -47,8 +54,8 @@ def event(
 
 
 def scores(result: BatchResult) -> list[HealthScored]:
-    """The score events a handler returned (serialised straight from the data), read back as touch reads them."""
-    return [HealthScored.model_validate_json(m.data) for _, m in result.outgoing]  # type: ignore[union-attr]
+    """The score events a handler returned, as touch reads them (serialised and read back)."""
+    return [HealthScored.model_validate_json(m.model_dump_json()) for _, m in result.outgoing]  # type: ignore[union-attr]
 
 
 @pytest.fixture
@@ -187,24 +194,21 @@ async def test_events_read_as_facts_fold_like_the_full_model() -> None:
     assert results[1][0].features.keys() == {"reports", "exports"}
 
 
-async def test_score_events_are_returned_serialised_and_read_back_as_the_model_touch_reads(
-    ctx: HealthContext,
-) -> None:
+async def test_score_events_are_returned_as_the_model_touch_reads(ctx: HealthContext) -> None:
     repo = FakeRepo()
     out = await handle_batch([env(event("a", "e1")), env(event("b", "e2"))], repo=repo, ctx=ctx)
     assert {topic.name for topic, _ in out.outgoing} == {"touchline.health"}
     sent = [m for _, m in out.outgoing]
+    assert all(isinstance(m, HealthScored) for m in sent)
     read = scores(out)
     assert sorted(m.account_id for m in read) == ["a", "b"]
-    assert [m.key for m in sent] == [m.account_id for m in read]  # type: ignore[union-attr]
-    assert [m.id for m in sent] == [m.score_id for m in read]  # type: ignore[union-attr]
+    assert [m.key() for m in sent] == [m.account_id for m in read]
+    assert [m.event_id() for m in sent] == [m.score_id for m in read]
     assert set(repo.rows) == {"a", "b"}
 
 
-async def test_the_encoded_score_event_reads_back_as_the_validated_model(ctx: HealthContext) -> None:
-    """scored_encoded skips the model for speed; every kind of score must read back the same."""
-    from touchline.health.handlers import scored_encoded, scored_message
-
+async def test_every_kind_of_score_event_carries_what_was_scored(ctx: HealthContext) -> None:
+    """First score, data missing, risk flags, each kind of override: the event says what the rescore found."""
     repo = FakeRepo()
     items: list[Scored] = []
     await handle_batch([env(event("a", "e1"))], repo=repo, ctx=ctx)  # first score: no previous, data missing
@@ -228,11 +232,15 @@ async def test_the_encoded_score_event_reads_back_as_the_validated_model(ctx: He
         {"kind": "measure", "measure": "nps", "score": 90, "reason": "told us", "expires_at": expires},
         {"kind": "band", "band": "good", "reason": "renewed early", "expires_at": expires},
     ):
-        scored, _ = await change_override("a", repo=repo, ctx=ctx, set_by="csm@x", request=request)
+        scored, out = await change_override("a", repo=repo, ctx=ctx, set_by="csm@x", request=request)
+        assert [m for _, m in out] == [scored_message("a", scored)]
         items.append(scored)
     published = [s for s in items if s.score_id]
     assert len(published) == 5
     for s in published:
-        encoded = scored_encoded("a", s)
-        assert HealthScored.model_validate_json(encoded.data) == scored_message("a", s)
-        assert (encoded.id, encoded.key, encoded.ce_type) == (s.score_id, "a", HealthScored.ce_type)
+        m = HealthScored.model_validate_json(scored_message("a", s).model_dump_json())
+        res = s.rescored.result
+        assert (m.score_id, m.account_id, m.score, m.band) == (s.score_id, "a", res.score, res.band)
+        assert (m.overridden, m.cause, m.computed_at) == (res.overridden, s.cause, s.rescored.as_of)
+        assert [c.measure for c in m.contributions] == [x.name for x in res.measures]
+        assert m.reasons == s.rescored.reasons
