@@ -13,7 +13,7 @@ answer 200) to the health transaction that scored them being committed (offset r
 Each round uses a fresh database and topics; the ratio reported is the median of the rounds
 (the baseline alone varies by ~1.4x between runs on a shared 2-core machine).
 
-    .venv/bin/python -m bench.health_bench [--events 100000] [--accounts 2000] [--rate 1000] [--seconds 20] [--rounds 3]
+    .venv/bin/python -m bench.health_bench [--events 100000] [--accounts 2000[,20000,200000]] [--rate 1000] [--seconds 20] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -225,13 +225,26 @@ def pct(values: list[float], q: float) -> float:
 
 async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="health_bench")
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--accounts", type=int, default=2000)
+    parser.add_argument("--events", type=int, default=100_000, help="at least twice the accounts are sent")
+    parser.add_argument(
+        "--accounts", default="2000", help="accounts, or several sizes run one after the other: 2000,20000,200000"
+    )
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3, help="baseline + health rounds; the median ratio counts")
     args = parser.parse_args(argv)
+    summary = []
+    for accounts in (int(a) for a in args.accounts.split(",")):
+        summary.append(await run_size(args, accounts=accounts, n_events=max(args.events, 2 * accounts)))
+    print("\nsummary (same machine, same run; the machine is shared, compare ratios):")
+    for line in summary:
+        print(f"  {line}")
+    return 0
 
+
+async def run_size(args: argparse.Namespace, *, accounts: int, n_events: int) -> str:
+    """The rounds for one number of accounts; returns a summary line."""
+    args.accounts, args.events = accounts, n_events
     infra = ensure_infra(HOME)
     print(
         f"{args.events:,} events over {args.accounts:,} accounts, {args.rounds} round(s); "
@@ -239,6 +252,7 @@ async def main(argv: list[str]) -> int:
     )
     events = make_events(args.events, args.accounts)
     ratios: list[float] = []
+    figures: list[str] = []
     for round_no in range(1, args.rounds + 1):
         # A fresh database and topics per round: both loops start from nothing each time.
         database_url, prefix = await isolated(infra.bootstrap_servers, infra.database_url, tag="b")
@@ -256,6 +270,10 @@ async def main(argv: list[str]) -> int:
                 f"health {health_rate:,.0f} events/s; ratio {ratios[-1]:.2f}\n"
                 f"  health process: {cpu_per_event * 1e6:.0f} us CPU/event, on CPU {busy:.0%} of the wall time, "
                 f"peak memory {peak_rss_mib(server.pid):.0f} MiB"
+            )
+            figures.append(
+                f"baseline {base_rate:,.0f}/s, health {health_rate:,.0f}/s, {cpu_per_event * 1e6:.0f} us CPU/event, "
+                f"{peak_rss_mib(server.pid):.0f} MiB"
             )
             if round_no < args.rounds:
                 continue
@@ -277,7 +295,10 @@ async def main(argv: list[str]) -> int:
             await conn.close()
             server.terminate()
             server.wait()
-    return 0
+    return (
+        f"{accounts:,} accounts, {n_events:,} events: ratio {statistics.median(ratios):.2f} (median of {len(ratios)}); "
+        + "; ".join(figures)
+    )
 
 
 def start_health(bootstrap: str, database_url: str, prefix: str) -> subprocess.Popen[bytes]:
