@@ -49,8 +49,9 @@ class HealthSettings(ServiceSettings):
         10000,
         ge=0,
         description=(
-            "accounts each consumer keeps in memory after writing them (about 5-10 KiB each), so the next batch "
-            "need not read their state back (checked against a version token; 0 = always read)"
+            "accounts each consumer keeps in memory after writing them, so the next batch need not read their state "
+            "back (checked against a version token; 0 = always read); bounds the cache's memory: about 3 KiB per "
+            "account, 300 MiB per 100,000"
         ),
     )
     learn_min_outcomes: int = Field(
