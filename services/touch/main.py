@@ -94,6 +94,7 @@ def build_app(common: CommonSettings, settings: TouchSettings, *, tracing: Traci
             poll_seconds=settings.timer_poll_seconds,
         )
         state["timers"] = loop
+        flows.on_due = loop.nudge  # a batch that leaves a timer due wakes the loop, not its next poll
         runtime.spawn("touch-timers", loop.run(runtime.stop))
         runtime.pending = partial(timers_due, runtime)
         try:

@@ -28,9 +28,19 @@ class Repository(Protocol):
         ``sends_from`` and its earliest due timer, less ``cap_window`` (none without a cap)."""
         ...
 
+    async def load_accounts(
+        self, account_ids: Sequence[str], *, sends_from: datetime, cap_window: timedelta | None
+    ) -> dict[str, Snapshot]:
+        """``load_account`` for several locked accounts, by account id."""
+        ...
+
     async def apply_changes(self, changes: ChangeSet) -> None:
         """Write a change set: profile, tiers, activity, runs, history, sends, timers (in order),
         fired date triggers."""
+        ...
+
+    async def apply_change_sets(self, change_sets: Sequence[ChangeSet]) -> None:
+        """``apply_changes`` for several accounts' change sets (each account's rows in its order)."""
         ...
 
     async def get_enrolment(self, enrolment_id: str) -> Enrolment | None: ...

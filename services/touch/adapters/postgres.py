@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from itertools import groupby
 from typing import Any
 
 from sqlalchemy import text
@@ -15,11 +14,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from touchline.shared.db import first_seen
 
 from ..domain.activity import Activity
-from ..domain.changes import ChangeSet, ClearTimer, MarkFired, SetTimer, Snapshot, TimerRow
+from ..domain.changes import ChangeSet, ClearTimer, MarkFired, SetTimer, Snapshot, TimerChange, TimerRow
 from ..domain.effectiveness import AccountFact, CommandRecord, Inputs, RunRecord
 from ..domain.engine import Enrolment, HistoryEntry
 from ..domain.manual import KeyRecord, ManualRequest
 from ..domain.tiers import Profile, StoredTier, TierAssignment
+
+_SET_TIMER = text(
+    """INSERT INTO touch.timers (account_id, key, due_at, enrolment_id, playbook)
+    VALUES (:a, :k, :d, :e, :p)
+    ON CONFLICT (account_id, key) DO UPDATE SET due_at = EXCLUDED.due_at,
+        enrolment_id = EXCLUDED.enrolment_id, playbook = EXCLUDED.playbook,
+        fired_at = CASE WHEN touch.timers.due_at = EXCLUDED.due_at THEN touch.timers.fired_at END"""
+)
+_CLEAR_TIMER = text("DELETE FROM touch.timers WHERE account_id = :a AND key = :k")
+_MARK_FIRED = text("UPDATE touch.timers SET fired_at = :at WHERE account_id = :a AND key = :k")
+
+# Due timers looked at per account claimed: room for several replicas' batches side by side.
+_CLAIM_WINDOW = 8
 
 # Sends after this are never asked for: an account's snapshot without a message cap holds none.
 _NO_SENDS = datetime.max.replace(tzinfo=UTC)
@@ -45,94 +57,125 @@ class PgRepository:
         """Serialise everything about one account (consumer, timer loop, API) for this transaction."""
         await self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:a, 7))"), {"a": account_id})
 
-    async def try_lock_account(self, account_id: str) -> bool:
-        row = await self.conn.execute(
-            text("SELECT pg_try_advisory_xact_lock(hashtextextended(:a, 7)) AS ok"), {"a": account_id}
-        )
-        return bool(row.scalar_one())
-
     # --- one account's snapshot, and the change set decided on it ---------------------------
 
     async def load_account(self, account_id: str, *, sends_from: datetime, cap_window: timedelta | None) -> Snapshot:
         """Call with the account locked: nothing else changes its rows until the transaction ends."""
-        row = (
-            await self.conn.execute(text("SELECT * FROM touch.accounts WHERE account_id = :a"), {"a": account_id})
-        ).first()
+        snapshots = await self.load_accounts([account_id], sends_from=sends_from, cap_window=cap_window)
+        return snapshots[account_id]
+
+    async def load_accounts(
+        self, account_ids: Sequence[str], *, sends_from: datetime, cap_window: timedelta | None
+    ) -> dict[str, Snapshot]:
+        """Several locked accounts' snapshots in one query per table (the timer loop's batch); one
+        account's is the same read (``load_account`` is this with one id)."""
+        ids = list(dict.fromkeys(account_ids))
+        by_id = {"a": ids}
+        rows = {
+            r.account_id: r
+            for r in await self.conn.execute(text("SELECT * FROM touch.accounts WHERE account_id = ANY(:a)"), by_id)
+        }
+        every_run: dict[str, set[str]] = {a: set() for a in ids}
+        last_enrolled: dict[str, dict[str, datetime]] = {a: {} for a in ids}
+        open_runs: dict[str, list[Enrolment]] = {a: [] for a in ids}
         runs = await self.conn.execute(
-            text("SELECT id, playbook, enrolled_at FROM touch.enrolments WHERE account_id = :a"), {"a": account_id}
+            text("SELECT * FROM touch.enrolments WHERE account_id = ANY(:a) ORDER BY enrolled_at, id"), by_id
         )
-        ids: set[str] = set()
-        last_enrolled: dict[str, datetime] = {}
         for r in runs:
-            ids.add(r.id)
-            if r.playbook not in last_enrolled or r.enrolled_at > last_enrolled[r.playbook]:
-                last_enrolled[r.playbook] = r.enrolled_at
-        timers = tuple(
-            TimerRow(r.key, r.due_at, r.enrolment_id, r.playbook, r.fired_at)
-            for r in await self.conn.execute(
-                text("SELECT key, due_at, enrolment_id, playbook, fired_at FROM touch.timers WHERE account_id = :a"),
-                {"a": account_id},
-            )
-        )
-        sends: tuple[tuple[str, datetime], ...] = ()
-        if cap_window is None:
-            sends_since = _NO_SENDS
-        else:
+            every_run[r.account_id].add(r.id)
+            latest = last_enrolled[r.account_id]
+            if r.playbook not in latest or r.enrolled_at > latest[r.playbook]:
+                latest[r.playbook] = r.enrolled_at
+            if r.status in ("active", "paused"):
+                open_runs[r.account_id].append(_enrolment(r))
+        timers: dict[str, list[TimerRow]] = {a: [] for a in ids}
+        for r in await self.conn.execute(
+            text(
+                """SELECT account_id, key, due_at, enrolment_id, playbook, fired_at FROM touch.timers
+                WHERE account_id = ANY(:a)"""
+            ),
+            by_id,
+        ):
+            timers[r.account_id].append(TimerRow(r.key, r.due_at, r.enrolment_id, r.playbook, r.fired_at))
+        sends_since: dict[str, datetime] = {}
+        sends: dict[str, list[tuple[str, datetime]]] = {a: [] for a in ids}
+        for a in ids:
             # A timer fires as of its own due time, and the cap looks back from there.
-            sends_since = min([sends_from, *(t.due_at for t in timers if t.fired_at is None)]) - cap_window
-            sends = tuple(
-                (r.command_id, r.at)
-                for r in await self.conn.execute(
-                    text("SELECT command_id, at FROM touch.customer_messages WHERE account_id = :a AND at > :s"),
-                    {"a": account_id, "s": sends_since},
-                )
+            unfired = [t.due_at for t in timers[a] if t.fired_at is None]
+            sends_since[a] = _NO_SENDS if cap_window is None else min([sends_from, *unfired]) - cap_window
+        if cap_window is not None:
+            for r in await self.conn.execute(
+                text(
+                    """SELECT m.account_id, m.command_id, m.at FROM touch.customer_messages m
+                    JOIN unnest(CAST(:a AS text[]), CAST(:s AS timestamptz[])) AS w(account_id, since)
+                        ON m.account_id = w.account_id AND m.at > w.since"""
+                ),
+                {"a": ids, "s": [sends_since[a] for a in ids]},
+            ):
+                sends[r.account_id].append((r.command_id, r.at))
+        activity = {
+            r.account_id: r.data
+            for r in await self.conn.execute(
+                text("SELECT account_id, data FROM touch.activity WHERE account_id = ANY(:a)"), by_id
             )
-        return Snapshot(
-            account_id=account_id,
-            profile=_profile(row) if row is not None else None,
-            tier=_tier(row) if row is not None else None,
-            activity=await self.get_activity(account_id),
-            enrolments=tuple(await self.open_enrolments(account_id)),
-            enrolment_ids=frozenset(ids),
-            last_enrolled=last_enrolled,
-            sends=sends,
-            sends_since=sends_since,
-            timers=timers,
-            fired={name: frozenset(values) for name, values in (await self.fired_date_triggers(account_id)).items()},
-        )
+        }
+        fired: dict[str, dict[str, set[datetime]]] = {a: {} for a in ids}
+        for r in await self.conn.execute(
+            text("SELECT account_id, playbook, occurrence FROM touch.date_triggers_fired WHERE account_id = ANY(:a)"),
+            by_id,
+        ):
+            fired[r.account_id].setdefault(r.playbook, set()).add(r.occurrence)
+        return {
+            a: Snapshot(
+                account_id=a,
+                profile=_profile(rows[a]) if a in rows else None,
+                tier=_tier(rows[a]) if a in rows else None,
+                activity=Activity.from_dict(activity.get(a)),
+                enrolments=tuple(open_runs[a]),
+                enrolment_ids=frozenset(every_run[a]),
+                last_enrolled=last_enrolled[a],
+                sends=tuple(sends[a]),
+                sends_since=sends_since[a],
+                timers=tuple(timers[a]),
+                fired={name: frozenset(values) for name, values in fired[a].items()},
+            )
+            for a in ids
+        }
 
     async def apply_changes(self, changes: ChangeSet) -> None:
-        account_id = changes.account_id
-        if changes.profile is not None:  # first: a new account's tier is written onto its row
-            await self.save_profile(changes.profile[0], at=changes.profile[1])
-        for assignment, at in changes.tiers:
-            await self.save_tier(account_id, assignment, at=at)
-        if changes.activity is not None:
-            await self.save_activity(account_id, changes.activity)
-        for e, at in changes.enrolments:
-            await self.save_enrolment(e, at=at)
-        for enrolment_id, entries in groupby(changes.history, key=lambda h: h[0]):
-            await self.add_history(enrolment_id, [h for _, h in entries])
-        await self.record_sends(account_id, changes.sends)
-        for change in changes.timers:
-            match change:
-                case SetTimer(key, due_at, enrolment_id, playbook):
-                    await self.set_timer(account_id, key, due_at, enrolment_id=enrolment_id, playbook=playbook)
-                case ClearTimer(key):
-                    await self.clear_timer(account_id, key)
-                case MarkFired(key, at):
-                    await self.mark_fired(account_id, key, at=at)
-        for fired in changes.date_triggers:
-            await self.record_date_trigger(account_id, fired.playbook, fired.occurrence, at=fired.at)
-        if changes.facts:
+        await self.apply_change_sets([changes])
+
+    async def apply_change_sets(self, change_sets: Sequence[ChangeSet]) -> None:
+        """Write several accounts' change sets, one statement per kind of row for all of them (the
+        timer loop's batch); each account's rows in the order it decided them (``apply_changes``
+        is this with one change set)."""
+        profiles = [(c.profile[0], c.profile[1]) for c in change_sets if c.profile is not None]
+        if profiles:  # first: a new account's tier is written onto its row
+            await self.save_profiles(profiles)
+        tiers = [(c.account_id, assignment, at) for c in change_sets for assignment, at in c.tiers]
+        if tiers:
+            await self.save_tiers(tiers)
+        activities = [(c.account_id, c.activity) for c in change_sets if c.activity is not None]
+        if activities:
+            await self.save_activities(activities)
+        enrolments = [(e, at) for c in change_sets for e, at in c.enrolments]
+        if enrolments:
+            await self.save_enrolments(enrolments)
+        await self.add_histories([(enrolment_id, h) for c in change_sets for enrolment_id, h in c.history])
+        await self.record_sends_of([(c.account_id, command_id, at) for c in change_sets for command_id, at in c.sends])
+        await self.apply_timer_changes([(c.account_id, c.timers) for c in change_sets])
+        fired = [(c.account_id, f.playbook, f.occurrence, f.at) for c in change_sets for f in c.date_triggers]
+        await self.record_date_triggers(fired)
+        facts = [(c.account_id, f) for c in change_sets for f in c.facts]
+        if facts:
             await self.conn.execute(
                 text(
                     """INSERT INTO touch.facts (account_id, kind, at, value, command_id, enrolment_id)
                     VALUES (:a, :k, :at, :v, :c, :e)"""
                 ),
                 [
-                    {"a": account_id, "k": f.kind, "at": f.at, "v": f.value, "c": f.command_id, "e": f.enrolment_id}
-                    for f in changes.facts
+                    {"a": a, "k": f.kind, "at": f.at, "v": f.value, "c": f.command_id, "e": f.enrolment_id}
+                    for a, f in facts
                 ],
             )
 
@@ -145,6 +188,9 @@ class PgRepository:
         return _profile(row) if row is not None else None
 
     async def save_profile(self, profile: Profile, *, at: datetime) -> None:
+        await self.save_profiles([(profile, at)])
+
+    async def save_profiles(self, profiles: Sequence[tuple[Profile, datetime]]) -> None:
         await self.conn.execute(
             text(
                 """INSERT INTO touch.accounts (account_id, traits, first_seen_at, churned, last_csm_contact_at, updated_at)
@@ -152,14 +198,17 @@ class PgRepository:
                 ON CONFLICT (account_id) DO UPDATE SET traits = EXCLUDED.traits, churned = EXCLUDED.churned,
                     last_csm_contact_at = EXCLUDED.last_csm_contact_at, updated_at = EXCLUDED.updated_at"""
             ),
-            {
-                "a": profile.account_id,
-                "t": json.dumps(profile.traits, default=str),
-                "f": profile.first_seen_at,
-                "c": profile.churned,
-                "l": profile.last_csm_contact_at,
-                "u": at,
-            },
+            [
+                {
+                    "a": profile.account_id,
+                    "t": json.dumps(profile.traits, default=str),
+                    "f": profile.first_seen_at,
+                    "c": profile.churned,
+                    "l": profile.last_csm_contact_at,
+                    "u": at,
+                }
+                for profile, at in profiles
+            ],
         )
 
     async def get_activity(self, account_id: str) -> Activity:
@@ -169,12 +218,15 @@ class PgRepository:
         return Activity.from_dict(row.data if row is not None else None)
 
     async def save_activity(self, account_id: str, activity: Activity) -> None:
+        await self.save_activities([(account_id, activity)])
+
+    async def save_activities(self, activities: Sequence[tuple[str, Activity]]) -> None:
         await self.conn.execute(
             text(
                 """INSERT INTO touch.activity (account_id, data) VALUES (:a, CAST(:d AS jsonb))
                 ON CONFLICT (account_id) DO UPDATE SET data = EXCLUDED.data"""
             ),
-            {"a": account_id, "d": json.dumps(activity.to_dict())},
+            [{"a": account_id, "d": json.dumps(activity.to_dict())} for account_id, activity in activities],
         )
 
     async def get_tier(self, account_id: str) -> StoredTier | None:
@@ -189,15 +241,22 @@ class PgRepository:
         return _tier(row) if row is not None else None
 
     async def save_tier(self, account_id: str, assignment: TierAssignment, *, at: datetime) -> None:
-        values = {
-            "a": account_id,
-            "tier": assignment.tier,
-            "rule": assignment.rule,
-            "phase": assignment.phase,
-            "value": assignment.value,
-            "reason": assignment.reason,
-            "at": at,
-        }
+        await self.save_tiers([(account_id, assignment, at)])
+
+    async def save_tiers(self, tiers: Sequence[tuple[str, TierAssignment, datetime]]) -> None:
+        """Each account's tier changes in the order given: the last is its tier, all are history."""
+        values = [
+            {
+                "a": account_id,
+                "tier": assignment.tier,
+                "rule": assignment.rule,
+                "phase": assignment.phase,
+                "value": assignment.value,
+                "reason": assignment.reason,
+                "at": at,
+            }
+            for account_id, assignment, at in tiers
+        ]
         await self.conn.execute(
             text(
                 """UPDATE touch.accounts SET tier = :tier, tier_rule = :rule, tier_phase = :phase, tier_value = :value,
@@ -281,6 +340,9 @@ class PgRepository:
         return _enrolment(row) if row is not None else None
 
     async def save_enrolment(self, e: Enrolment, *, at: datetime) -> None:
+        await self.save_enrolments([(e, at)])
+
+    async def save_enrolments(self, enrolments: Sequence[tuple[Enrolment, datetime]]) -> None:
         await self.conn.execute(
             text(
                 """INSERT INTO touch.enrolments (id, account_id, playbook, variant, tier, status, step, step_started_at,
@@ -294,31 +356,38 @@ class PgRepository:
                     seen = EXCLUDED.seen, answers = EXCLUDED.answers, exiting = EXCLUDED.exiting, ended_at = EXCLUDED.ended_at,
                     end_reason = EXCLUDED.end_reason, updated_at = EXCLUDED.updated_at"""
             ),
-            {
-                "id": e.id,
-                "account": e.account_id,
-                "playbook": e.playbook,
-                "variant": e.variant,
-                "tier": e.tier,
-                "status": e.status,
-                "step": e.step,
-                "started": e.step_started_at,
-                "wake": e.wake_at,
-                "visits": json.dumps(dict(e.visits)),
-                "seen": _iso(e.seen),
-                "anchors": _iso(e.anchors),
-                "answers": json.dumps({k: dict(v) for k, v in e.answers.items()}, default=str),
-                "exiting": e.exiting,
-                "manual": e.manual,
-                "enrolled": e.enrolled_at,
-                "ended": e.ended_at,
-                "reason": e.end_reason,
-                "at": at,
-                "baseline": json.dumps(dict(e.baseline), default=str),
-            },
+            [
+                {
+                    "id": e.id,
+                    "account": e.account_id,
+                    "playbook": e.playbook,
+                    "variant": e.variant,
+                    "tier": e.tier,
+                    "status": e.status,
+                    "step": e.step,
+                    "started": e.step_started_at,
+                    "wake": e.wake_at,
+                    "visits": json.dumps(dict(e.visits)),
+                    "seen": _iso(e.seen),
+                    "anchors": _iso(e.anchors),
+                    "answers": json.dumps({k: dict(v) for k, v in e.answers.items()}, default=str),
+                    "exiting": e.exiting,
+                    "manual": e.manual,
+                    "enrolled": e.enrolled_at,
+                    "ended": e.ended_at,
+                    "reason": e.end_reason,
+                    "at": at,
+                    "baseline": json.dumps(dict(e.baseline), default=str),
+                }
+                for e, at in enrolments
+            ],
         )
 
     async def add_history(self, enrolment_id: str, entries: Sequence[HistoryEntry]) -> None:
+        await self.add_histories([(enrolment_id, h) for h in entries])
+
+    async def add_histories(self, entries: Sequence[tuple[str, HistoryEntry]]) -> None:
+        """(enrolment id, entry) pairs, inserted in the order given (a run's history reads by id)."""
         if not entries:
             return
         await self.conn.execute(
@@ -336,7 +405,7 @@ class PgRepository:
                     "c": h.command_id,
                     "at": h.at,
                 }
-                for h in entries
+                for enrolment_id, h in entries
             ],
         )
 
@@ -352,12 +421,16 @@ class PgRepository:
     # --- the message cap ----------------------------------------------------------------------
 
     async def record_sends(self, account_id: str, sends: Sequence[tuple[str, datetime]]) -> None:
+        await self.record_sends_of([(account_id, command_id, at) for command_id, at in sends])
+
+    async def record_sends_of(self, sends: Sequence[tuple[str, str, datetime]]) -> None:
+        """(account id, command id, at) of customer messages, for the message cap."""
         if sends:
             await self.conn.execute(
                 text(
                     "INSERT INTO touch.customer_messages (command_id, account_id, at) VALUES (:c, :a, :at) ON CONFLICT DO NOTHING"
                 ),
-                [{"c": c, "a": account_id, "at": at} for c, at in sends],
+                [{"c": c, "a": account_id, "at": at} for account_id, c, at in sends],
             )
 
     # --- timers (durable waits) and fired one-shot date triggers -------------------------------
@@ -372,27 +445,36 @@ class PgRepository:
         playbook: str | None = None,
     ) -> None:
         """Schedule (or move) a timer; one that already fired for the same instant stays fired."""
-        await self.conn.execute(
-            text(
-                """INSERT INTO touch.timers (account_id, key, due_at, enrolment_id, playbook)
-                VALUES (:a, :k, :d, :e, :p)
-                ON CONFLICT (account_id, key) DO UPDATE SET due_at = EXCLUDED.due_at,
-                    enrolment_id = EXCLUDED.enrolment_id, playbook = EXCLUDED.playbook,
-                    fired_at = CASE WHEN touch.timers.due_at = EXCLUDED.due_at THEN touch.timers.fired_at END"""
-            ),
-            {"a": account_id, "k": key, "d": due_at, "e": enrolment_id, "p": playbook},
-        )
+        await self.apply_timer_changes([(account_id, [SetTimer(key, due_at, enrolment_id, playbook)])])
 
     async def clear_timer(self, account_id: str, key: str) -> None:
-        await self.conn.execute(
-            text("DELETE FROM touch.timers WHERE account_id = :a AND key = :k"), {"a": account_id, "k": key}
-        )
+        await self.apply_timer_changes([(account_id, [ClearTimer(key)])])
 
     async def mark_fired(self, account_id: str, key: str, *, at: datetime) -> None:
-        await self.conn.execute(
-            text("UPDATE touch.timers SET fired_at = :at WHERE account_id = :a AND key = :k"),
-            {"a": account_id, "k": key, "at": at},
-        )
+        await self.apply_timer_changes([(account_id, [MarkFired(key, at)])])
+
+    async def apply_timer_changes(self, changes: Sequence[tuple[str, Sequence[TimerChange]]]) -> None:
+        """Each account's timer changes in its order. Accounts' timers are independent, so the
+        n-th change of every account goes in one round, one statement per kind of change."""
+        rounds = max((len(c) for _, c in changes), default=0)
+        for n in range(rounds):
+            sets, clears, marks = [], [], []
+            for account_id, account_changes in changes:
+                if n >= len(account_changes):
+                    continue
+                match account_changes[n]:
+                    case SetTimer(key, due_at, enrolment_id, playbook):
+                        sets.append({"a": account_id, "k": key, "d": due_at, "e": enrolment_id, "p": playbook})
+                    case ClearTimer(key):
+                        clears.append({"a": account_id, "k": key})
+                    case MarkFired(key, at):
+                        marks.append({"a": account_id, "k": key, "at": at})
+            if sets:
+                await self.conn.execute(_SET_TIMER, sets)
+            if clears:
+                await self.conn.execute(_CLEAR_TIMER, clears)
+            if marks:
+                await self.conn.execute(_MARK_FIRED, marks)
 
     async def due_backlog(self, *, until: datetime) -> tuple[int, datetime | None]:
         """(timers due by ``until`` and not fired, the oldest one's due time): the loop's backlog."""
@@ -406,7 +488,7 @@ class PgRepository:
 
     async def due_accounts(self, *, until: datetime, limit: int) -> list[str]:
         """Accounts with a due timer, earliest first. Candidates only: the caller must take the
-        account's lock (try_lock_account, the per-account SKIP LOCKED) before touching them."""
+        account's lock before touching them (``claim_due_accounts`` does both)."""
         rows = await self.conn.execute(
             text(
                 """SELECT account_id, min(due_at) AS due FROM (
@@ -415,6 +497,31 @@ class PgRepository:
                 GROUP BY account_id ORDER BY due"""
             ),
             {"u": until, "n": limit},
+        )
+        return [r.account_id for r in rows]
+
+    async def claim_due_accounts(self, *, until: datetime, limit: int, skip: Iterable[str] = ()) -> list[str]:
+        """Up to ``limit`` accounts with a due timer, earliest first, each locked for this
+        transaction; an account another transaction holds is passed over (the per-account
+        ``SKIP LOCKED``), and so are those in ``skip``.
+
+        One statement: the candidates are materialised in due order first (a volatile function
+        is never pushed below the CTE), then locks are tried in that order until ``limit`` were
+        taken, so concurrent replicas take consecutive batches instead of colliding on the same
+        one. The caller reads the accounts in later statements, which see what a replica that
+        held one committed in between: a timer it fired is no longer due."""
+        rows = await self.conn.execute(
+            text(
+                """WITH due AS MATERIALIZED (
+                    SELECT account_id, min(due_at) AS due FROM (
+                        SELECT account_id, due_at FROM touch.timers
+                        WHERE fired_at IS NULL AND due_at <= :u AND NOT (account_id = ANY(:skip))
+                        ORDER BY due_at LIMIT :window) t
+                    GROUP BY account_id ORDER BY due, account_id)
+                SELECT account_id FROM due WHERE pg_try_advisory_xact_lock(hashtextextended(account_id, 7))
+                LIMIT :n"""
+            ),
+            {"u": until, "skip": list(skip), "window": limit * _CLAIM_WINDOW, "n": limit},
         )
         return [r.account_id for r in rows]
 
@@ -428,13 +535,18 @@ class PgRepository:
         return fired
 
     async def record_date_trigger(self, account_id: str, playbook: str, occurrence: datetime, *, at: datetime) -> None:
-        await self.conn.execute(
-            text(
-                """INSERT INTO touch.date_triggers_fired (account_id, playbook, occurrence, fired_at)
-                VALUES (:a, :p, :o, :at) ON CONFLICT DO NOTHING"""
-            ),
-            {"a": account_id, "p": playbook, "o": occurrence, "at": at},
-        )
+        await self.record_date_triggers([(account_id, playbook, occurrence, at)])
+
+    async def record_date_triggers(self, fired: Sequence[tuple[str, str, datetime, datetime]]) -> None:
+        """(account id, playbook, occurrence, fired at) of one-shot date triggers that had their turn."""
+        if fired:
+            await self.conn.execute(
+                text(
+                    """INSERT INTO touch.date_triggers_fired (account_id, playbook, occurrence, fired_at)
+                    VALUES (:a, :p, :o, :at) ON CONFLICT DO NOTHING"""
+                ),
+                [{"a": a, "p": p, "o": o, "at": at} for a, p, o, at in fired],
+            )
 
     # --- the effectiveness report ------------------------------------------------------------
 

@@ -63,6 +63,15 @@ class FakeRepo:
             fired={p: frozenset(values) for (a, p), values in self.fired.items() if a == account_id},
         )
 
+    async def load_accounts(
+        self, account_ids: Sequence[str], *, sends_from: datetime, cap_window: timedelta | None
+    ) -> dict[str, Snapshot]:
+        return {a: await self.load_account(a, sends_from=sends_from, cap_window=cap_window) for a in account_ids}
+
+    async def apply_change_sets(self, change_sets: Sequence[ChangeSet]) -> None:
+        for changes in change_sets:
+            await self.apply_changes(changes)
+
     async def apply_changes(self, changes: ChangeSet) -> None:
         self.applied.append(changes)
         account_id = changes.account_id
