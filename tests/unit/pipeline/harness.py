@@ -298,11 +298,12 @@ class Pipeline:
             await self.publishers["health"].publish(topics.HEALTH, [m for _, m in outgoing])
             if count < 100:
                 break
-        commands: list[Command] = []
-        for account_id in await self.touch_repo.due_accounts(until=now, limit=10_000):
+        due = await self.touch_repo.due_accounts(until=now, limit=10_000)
+        for account_id in due:  # the claim (the loop takes them in one batch, as here)
             await self.touch_repo.lock_account(account_id)
-            commands += await self.flows.fire_due(self.touch_repo, account_id, until=now)
-        await self.publishers["touch"].publish(topics.COMMANDS, commands)
+        fired = await self.flows.fire_due_many(self.touch_repo, due, until=now)
+        assert not fired.failed, fired.failed  # the loop logs and sets these aside; a story must not
+        await self.publishers["touch"].publish(topics.COMMANDS, fired.commands)
         await notify.expire_parked(self.notify_repo, self.notify_deps)
 
     async def drain(self) -> None:
