@@ -50,26 +50,38 @@ class NoPublish:
         self.count += len(messages)
 
 
+ENROLLERS = 4  # setting up 20,000 accounts one by one takes minutes; not part of the measure
+
+
 async def enrol_accounts(flows: Flows, engine: Any, prefix: str, n: int) -> None:
-    for start in range(0, n, 200):
-        async with engine.begin() as conn:
-            repo = PgRepository(conn)
-            for i in range(start, min(n, start + 200)):
-                account = f"{prefix}-{i}"
-                group = ProductEvent(
-                    message_id=f"{account}-g", account_id=account, kind="group", traits={"arr": 900},
-                    timestamp=T0, received_at=T0,
-                )  # fmt: skip
-                scored = HealthScored(
-                    score_id=f"{account}-s", account_id=account, score=30, band="caution", computed_at=T0,
-                    usage_trend=-0.6,
-                )  # fmt: skip
-                inputs = from_event(group) + from_health(scored, thresholds=SignalThresholds())
-                await flows.apply(repo, account, inputs, now=T0)
+    chunks = iter(range(0, n, 200))
+
+    async def enroller() -> None:
+        for start in chunks:
+            await enrol_chunk(flows, engine, prefix, start, min(n, start + 200))
+
+    await asyncio.gather(*(enroller() for _ in range(ENROLLERS)))
+
+
+async def enrol_chunk(flows: Flows, engine: Any, prefix: str, start: int, end: int) -> None:
+    async with engine.begin() as conn:
+        repo = PgRepository(conn)
+        for i in range(start, end):
+            account = f"{prefix}-{i}"
+            group = ProductEvent(
+                message_id=f"{account}-g", account_id=account, kind="group", traits={"arr": 900},
+                timestamp=T0, received_at=T0,
+            )  # fmt: skip
+            scored = HealthScored(
+                score_id=f"{account}-s", account_id=account, score=30, band="caution", computed_at=T0,
+                usage_trend=-0.6,
+            )  # fmt: skip
+            inputs = from_event(group) + from_health(scored, thresholds=SignalThresholds())
+            await flows.apply(repo, account, inputs, now=T0)
 
 
 async def touch_drain(database_url: str, accounts: int, loops: int, batch: int | None) -> tuple[float, int]:
-    engine = make_engine(database_url, pool_size=loops + 2)
+    engine = make_engine(database_url, pool_size=max(loops, ENROLLERS) + 2)
     flows = Flows(load_config(TouchSettings()))
     prefix = f"bench{accounts}-{loops}"
     await enrol_accounts(flows, engine, prefix, accounts)
