@@ -83,7 +83,10 @@ class TouchSettings(ServiceSettings):
         "them; below it says: too few accounts to tell",
     )
     timer_poll_seconds: float = Field(
-        1.0, gt=0, description="longest sleep of the timer loop when the clock does not move"
+        1.0,
+        gt=0,
+        description="longest sleep of the timer loop when the clock does not move and no consumer batch or "
+        "API call leaves a timer due (those wake it at once)",
     )
 
     @model_validator(mode="after")
