@@ -50,6 +50,8 @@ ANSWERS_PAGE, ANSWERS_MAX = 1000, 100_000
 # Learning weights fits a model per fold on the whole outcome history: seconds, not the
 # milliseconds of a read, so it gets its own bound.
 LEARN_TIMEOUT_S = 120.0
+# The surveys the feedback page reads (an exit survey is a satisfaction survey from churn.exit_survey).
+FEEDBACK_SURVEYS = ("nps", "satisfaction", "feature_usefulness")
 
 
 class ServiceClient:
@@ -279,9 +281,14 @@ class HttpBackend:
         data = await self.touch.read(f"/v1/playbooks/{_seg(playbook)}/effectiveness", params=params)
         return dict(data) if data is not None else None
 
-    async def nps_answers(self, *, since: datetime) -> list[SurveyAnswer]:
-        """Every NPS answer since ``since``: the first page gives notify's total, the rest are read concurrently."""
-        params: dict[str, Any] = {"survey": "nps", "since": since.isoformat(), "limit": ANSWERS_PAGE}
+    async def survey_answers(self, *, since: datetime) -> list[SurveyAnswer]:
+        """Every feedback survey answer since ``since`` (NPS, satisfaction and exit, feature usefulness):
+        the first page of each survey gives notify's total, the rest are read concurrently."""
+        pages = await asyncio.gather(*(self._answers(survey, since=since) for survey in FEEDBACK_SURVEYS))
+        return [a for page in pages for a in page]
+
+    async def _answers(self, survey: str, *, since: datetime) -> list[SurveyAnswer]:
+        params: dict[str, Any] = {"survey": survey, "since": since.isoformat(), "limit": ANSWERS_PAGE}
         first = await self.notify.read("/v1/answers", params={**params, "offset": 0})
         if first is None:
             raise BackendRefused("notify", 501, "the feedback page needs notify's answer listing (GET /v1/answers)")
@@ -295,8 +302,8 @@ class HttpBackend:
         # An answer recorded between two page reads shifts the pages by one: drop the repeat it causes.
         listed = [a for page in (first, *rest) for a in (page or {}).get("answers", [])]
         unique = {(a.get("channel"), a["id"]) if a.get("id") else n: a for n, a in enumerate(listed)}
-        answers = (mapping.nps_answer(a) for a in unique.values())
-        return [a for a in answers if a is not None]
+        answers = (mapping.survey_answer(a) for a in unique.values())
+        return [a for a in answers if a is not None and a.survey == survey]
 
     async def scorecards(self) -> list[str]:
         data = await self.health.read("/v1/scorecards") or {"scorecards": []}

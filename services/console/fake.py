@@ -250,7 +250,7 @@ class InMemoryBackend:
     async def timeline(self, account_id: str, *, limit: int) -> list[TimelineItem]:
         return sorted(self.timelines.get(account_id, []), key=lambda i: i.at, reverse=True)[:limit]
 
-    async def nps_answers(self, *, since: datetime) -> list[SurveyAnswer]:
+    async def survey_answers(self, *, since: datetime) -> list[SurveyAnswer]:
         return [a for a in self.answers if a.at >= since]
 
     async def playbook_names(self) -> list[str]:

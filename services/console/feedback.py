@@ -1,70 +1,30 @@
-"""NPS aggregation and comment keywords: pure functions over survey answers.
+"""Feedback: NPS aggregation, and keywords and themes per survey kind and answer group.
 
-The tokenizer is a port (``Tokenizer.words``); ``JanomeTokenizer`` is the real one — janome is a
-pure-Python Japanese morphological analyser, so 「画面が使いにくい」 yields 画面 and 使いにくい
-rather than one unsplittable string.
+Pure functions over survey answers. The tokenizer and the theme matching live in
+``touchline.shared.themes``: notify routes new comments to the teams subscribed to a theme with
+the same matching, so the console and the routing always agree on what a theme is.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
-from typing import Any, Protocol
+
+from touchline.shared.themes import Catalogue, JanomeTokenizer, Tokenizer, themes_of
 
 from .models import SurveyAnswer
 
-_ASCII_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]+")
-EN_STOPWORDS = frozenset(
-    "a an us we our every each lot lots the and for are but not you your with this that have has had was were is it its our out too very "
-    "can can't cannot dont don't does did just more most much some any all from they them their there "
-    "what when where which who why how would could should will about into than then also only really "
-    "get got been being use used using".split()
-)
-# Parts of speech janome tags that never carry a theme: pronouns, numbers, suffixes, dependent nouns.
-_JA_NOUN_SKIP = ("代名詞", "数", "接尾", "非自立", "副詞可能")
-JA_STOPWORDS = frozenset({"こと", "もの", "よう", "ため", "の", "ん", "さ", "ない", "いい", "よい", "良い"})
-
-
-class Tokenizer(Protocol):
-    def words(self, text: str) -> list[str]: ...
-
-
-class JanomeTokenizer:
-    """Content words of a comment: nouns and adjectives (base form), English words lower-cased."""
-
-    def __init__(self) -> None:
-        from janome.tokenizer import Tokenizer as _Janome  # imported here: loading the dictionary takes time
-
-        self._janome = _Janome()
-        # ~1.7 ms per comment: comments do not change, so each is analysed once per process.
-        self.words = lru_cache(maxsize=100_000)(self._words)  # type: ignore[method-assign]
-
-    def words(self, text: str) -> list[str]:
-        return self._words(text)
-
-    def _words(self, text: str) -> list[str]:
-        words: list[str] = []
-        previous: Any = None
-        for token in self._janome.tokenize(text):
-            if isinstance(token, str):  # only with wakati=True, which is not used here
-                continue
-            pos = token.part_of_speech.split(",")
-            surface = token.surface
-            if surface.isascii():
-                words += [w.lower() for w in _ASCII_WORD.findall(surface) if w.lower() not in EN_STOPWORDS]
-            elif pos[0] == "名詞" and pos[1] not in _JA_NOUN_SKIP and surface not in JA_STOPWORDS:
-                words.append(surface)
-            elif pos[0] == "形容詞" and pos[1] == "非自立" and previous is not None and previous[0] == "動詞":
-                # 使い + にくい -> 使いにくい: the verb alone (使う) would lose the complaint.
-                words.append(previous[1] + token.base_form)
-            elif pos[0] == "形容詞" and pos[1] == "自立" and token.base_form not in JA_STOPWORDS:
-                words.append(token.base_form)
-            previous = (pos[0], surface)
-        return words
+__all__ = ["JanomeTokenizer", "Tokenizer"]
+# The kinds the feedback page groups by, in display order; each kind's groups, in display order.
+KINDS = ("nps", "satisfaction", "exit", "feature_usefulness")
+GROUPS = {
+    "nps": ("promoter", "passive", "detractor"),
+    "satisfaction": ("satisfied", "neutral", "dissatisfied"),
+    "exit": ("satisfied", "neutral", "dissatisfied"),
+    "feature_usefulness": ("features_named",),
+}
 
 
 def bucket(score: int) -> str:
@@ -94,7 +54,9 @@ class NpsSummary:
 
 
 def summarise(answers: Iterable[SurveyAnswer]) -> NpsSummary:
-    counts = Counter(bucket(a.score) for a in latest_per_respondent(answers))
+    """NPS of the NPS answers among ``answers`` (other surveys are ignored)."""
+    nps = [a for a in answers if a.survey == "nps" and a.score is not None]
+    counts = Counter(bucket(a.score) for a in latest_per_respondent(nps) if a.score is not None)
     return NpsSummary(promoters=counts["promoter"], passives=counts["passive"], detractors=counts["detractor"])
 
 
@@ -152,7 +114,7 @@ def keywords(tokenized: Tokenized, *, top: int = 20) -> list[Keyword]:
             word=word,
             comments=len(hits),
             account_ids=sorted({a.account_id for a in hits}),
-            detractor_share=sum(1 for a in hits if bucket(a.score) == "detractor") / len(hits),
+            detractor_share=sum(1 for a in hits if group_of(a) in NEGATIVE) / len(hits),
         )
         for word, hits in ranked
     ]
@@ -165,16 +127,75 @@ class Theme:
     words: list[str]
 
 
-def themes(tokenized: Tokenized, *, catalogue: dict[str, list[str]]) -> list[Theme]:
-    """Comments per theme: a theme (e.g. usability) matches a comment using any of its words."""
+def themes(tokenized: Tokenized, *, catalogue: Catalogue) -> list[Theme]:
+    """Comments per theme (see ``touchline.shared.themes.themes_of``), most commented first."""
     counts: Counter[str] = Counter()
     for a, words in tokenized:
-        text = a.comment.lower()
-        for theme, vocabulary in catalogue.items():
-            if any(v in words or v.lower() in text for v in vocabulary):
-                counts[theme] += 1
-    return [Theme(name=n, comments=c, words=catalogue[n]) for n, c in counts.most_common() if c]
+        counts.update(themes_of(a.comment, words, catalogue=catalogue))
+    return [Theme(name=n, comments=c, words=list(catalogue[n])) for n, c in counts.most_common() if c]
 
 
 def matching(tokenized: Tokenized, *, word: str) -> list[SurveyAnswer]:
     return [a for a, words in tokenized if word in words]
+
+
+NEGATIVE = frozenset({"detractor", "dissatisfied"})
+
+
+def kind_of(answer: SurveyAnswer) -> str:
+    """The feedback kind: the survey, except a satisfaction survey sent as the exit survey is "exit"."""
+    if answer.survey == "satisfaction" and answer.template.startswith("churn."):
+        return "exit"
+    return answer.survey
+
+
+def group_of(answer: SurveyAnswer) -> str | None:
+    """The answer's group within its kind; None when it cannot be placed (no score given)."""
+    kind = kind_of(answer)
+    if kind == "feature_usefulness":
+        return "features_named" if answer.features else None
+    if answer.score is None:
+        return None
+    if kind == "nps":
+        return bucket(answer.score)
+    if kind in ("satisfaction", "exit"):  # 1..5
+        return "satisfied" if answer.score >= 4 else "neutral" if answer.score == 3 else "dissatisfied"
+    return None
+
+
+@dataclass(frozen=True)
+class GroupFeedback:
+    kind: str
+    group: str
+    answers: int  # answers in the group, commented or not
+    comments: int
+    keywords: list[Keyword]
+    themes: list[Theme]
+
+
+def by_group(
+    answers: Sequence[SurveyAnswer], tokenized: Tokenized, *, catalogue: Catalogue, top: int = 10
+) -> list[GroupFeedback]:
+    """Keywords and themes per survey kind and group (e.g. NPS detractors, exit "dissatisfied"), in
+    display order; groups nobody answered in are left out."""
+    counts = Counter((kind_of(a), group_of(a)) for a in answers)
+    commented: dict[tuple[str, str | None], Tokenized] = defaultdict(list)
+    for a, words in tokenized:
+        commented[(kind_of(a), group_of(a))].append((a, words))
+    out = []
+    for kind in KINDS:
+        for group in GROUPS[kind]:
+            if not counts[(kind, group)]:
+                continue
+            mine = commented.get((kind, group), [])
+            out.append(
+                GroupFeedback(
+                    kind=kind,
+                    group=group,
+                    answers=counts[(kind, group)],
+                    comments=len(mine),
+                    keywords=keywords(mine, top=top),
+                    themes=themes(mine, catalogue=catalogue),
+                )
+            )
+    return out

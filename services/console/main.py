@@ -19,7 +19,6 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
-import yaml
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse, Response
@@ -27,10 +26,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from touchline.shared.settings import CommonSettings, refuse_dev_secrets
+from touchline.shared.themes import JanomeTokenizer, Tokenizer, load_catalogue
 
 from . import user_log
 from .auth import LOCALES, ROLES, SessionSigner, User, UserStore, hash_password
-from .feedback import JanomeTokenizer, Tokenizer
 from .i18n import load_catalogues, translator
 from .ports import Backend, BackendUnavailable
 from .settings import ConsoleSettings
@@ -132,7 +131,7 @@ def build_app(
         secure_cookies=common.env != "dev",
         templates=templates,
         catalogues=load_catalogues(),
-        themes=_load_themes(HERE / "config" / "themes.yaml"),
+        themes=load_catalogue(),
         tokenizer=tokenizer or cache(JanomeTokenizer),
         throttle=LoginThrottle(throttle_store or InMemoryThrottleStore()),  # Postgres: set in the lifespan
     )
@@ -197,13 +196,6 @@ def console_openapi(app: FastAPI) -> dict[str, Any]:
                 }
         app.openapi_schema = schema
     return app.openapi_schema
-
-
-def _load_themes(path: Path) -> dict[str, list[str]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
-        raise ValueError(f"{path}: must map each theme name to a list of words")
-    return {str(k): [str(w) for w in v] for k, v in data.items()}
 
 
 def _install_handlers(app: FastAPI) -> None:

@@ -229,19 +229,27 @@ def timeline_item(data: dict[str, Any]) -> TimelineItem:
     return TimelineItem(at, f"event.{data.get('semantic') or 'other'}", str(data.get("event") or kind or ""), "")
 
 
-def nps_answer(data: dict[str, Any]) -> SurveyAnswer | None:
+def survey_answer(data: dict[str, Any]) -> SurveyAnswer | None:
+    """One answer of notify's GET /v1/answers; None when it is not usable feedback (no survey, no time)."""
     answer = data.get("answer") or {}
     if isinstance(answer, str):
         answer = json.loads(answer)
-    score, at = answer.get("score"), when(data.get("at") or data.get("answered_at") or data.get("occurred_at"))
-    if answer.get("survey") != "nps" or not isinstance(score, int) or at is None:
+    survey, score = answer.get("survey"), answer.get("score")
+    at = when(data.get("at") or data.get("answered_at") or data.get("occurred_at"))
+    if not isinstance(survey, str) or at is None:
         return None
+    if survey == "nps" and not isinstance(score, int):
+        return None  # a comment without its score says nothing about NPS groups
+    features = answer.get("features")
     return SurveyAnswer(
         account_id=str(data["account_id"]),
         at=at,
-        score=score,
+        score=score if isinstance(score, int) and not isinstance(score, bool) else None,
         comment=str(answer.get("comment") or ""),
         user_id=data.get("user_id"),
+        survey=survey,
+        template=str(data.get("template") or ""),
+        features=tuple(str(f) for f in features) if isinstance(features, list) else (),
     )
 
 

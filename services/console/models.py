@@ -175,9 +175,12 @@ class TimelineItem:
 class SurveyAnswer:
     account_id: str
     at: datetime
-    score: int
+    score: int | None  # None: a survey without a score (feature usefulness) or a partial answer
     comment: str = ""
     user_id: str | None = None
+    survey: str = "nps"  # notify's survey: nps, satisfaction, feature_usefulness ...
+    template: str = ""  # the message it answered (churn.exit_survey makes a satisfaction answer an exit one)
+    features: tuple[str, ...] = ()  # feature usefulness: the features named useful
 
 
 TaskAction = Literal["complete", "snooze", "comment", "assign"]

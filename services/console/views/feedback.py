@@ -1,14 +1,19 @@
-"""Feedback: NPS over time, latest comments, keywords and themes, drill-down to accounts."""
+"""Feedback: NPS over time, keywords and themes per survey kind and group, latest comments, drill-down
+to accounts, and the accounts whose value is not realised (shared/hidden_value.py)."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from collections import defaultdict
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from touchline.shared.hidden_value import HiddenValue, Said, value_not_realised
+
 from .. import charts, feedback
+from ..models import SurveyAnswer
 from ..ports import BackendRefused
 from .accounts import BadInput
 from .common import SignedIn
@@ -28,7 +33,7 @@ async def feedback_page(request: Request, ctx: SignedIn) -> Response:
     now = await ctx.backend.now()
     notice = None
     try:
-        answers = await ctx.backend.nps_answers(since=now - timedelta(days=31 * months))
+        answers = await ctx.backend.survey_answers(since=now - timedelta(days=31 * months))
     except BackendRefused as exc:
         notice, answers = exc.message, []
     tokenizer = state.tokenizer()
@@ -36,6 +41,7 @@ async def feedback_page(request: Request, ctx: SignedIn) -> Response:
     tokenized = await asyncio.to_thread(feedback.tokenize, answers, tokenizer=tokenizer)
     keywords = feedback.keywords(tokenized, top=25)
     themes = feedback.themes(tokenized, catalogue=state.themes)
+    groups = feedback.by_group(answers, tokenized, catalogue=state.themes, top=8)
     matches = feedback.matching(tokenized, word=word) if word else None
     monthly = feedback.by_month(answers, now=now, months=months)
     chart = charts.nps_chart(
@@ -55,5 +61,17 @@ async def feedback_page(request: Request, ctx: SignedIn) -> Response:
         word=word,
         months=months,
         periods=PERIODS,
-        bucket=feedback.bucket,
+        groups=groups,
+        hidden=hidden_value(answers, now=now),
+        kind_of=feedback.kind_of,
+        group_of=feedback.group_of,
     )
+
+
+def hidden_value(answers: list[SurveyAnswer], *, now: datetime) -> list[tuple[str, HiddenValue]]:
+    """Accounts flagged "value not realised", by account id."""
+    said: dict[str, list[Said]] = defaultdict(list)
+    for a in answers:
+        said[a.account_id].append(Said(at=a.at, survey=a.survey, score=a.score, features=a.features))
+    flagged = ((account, value_not_realised(items, now=now)) for account, items in sorted(said.items()))
+    return [(account, flag) for account, flag in flagged if flag is not None]

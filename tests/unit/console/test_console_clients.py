@@ -188,7 +188,7 @@ async def test_the_timeline_names_what_happened_to_mails_in_app_messages_and_tas
 
 async def test_feedback_without_notifys_answer_listing_is_refused_plainly() -> None:
     with pytest.raises(BackendRefused, match="answer listing"):
-        await backend({}).nps_answers(since=NOW)
+        await backend({}).survey_answers(since=NOW)
 
 
 def _notify_answers(answers: list[dict], seen: list[dict]) -> Handler:
@@ -198,7 +198,8 @@ def _notify_answers(answers: list[dict], seen: list[dict]) -> Handler:
         params = dict(request.url.params)
         seen.append(params)
         offset, limit = int(params["offset"]), int(params["limit"])
-        return httpx.Response(200, json={"answers": answers[offset : offset + limit], "total": len(answers)})
+        mine = [a for a in answers if a["answer"].get("survey") == params["survey"]]
+        return httpx.Response(200, json={"answers": mine[offset : offset + limit], "total": len(mine)})
 
     return handle
 
@@ -212,24 +213,42 @@ def _listed(n: int, *, score: int = 8, channel: str = "in_app", comment: str = "
 async def test_feedback_reads_every_page_of_notifys_nps_answers_since_the_period_start() -> None:
     answers = [_listed(n, comment="画面が使いにくい" if n == 0 else "") for n in range(2345)]
     seen: list[dict] = []
-    got = await backend({"notify GET /v1/answers": _notify_answers(answers, seen)}).nps_answers(since=NOW)
+    got = await backend({"notify GET /v1/answers": _notify_answers(answers, seen)}).survey_answers(since=NOW)
     assert len(got) == 2345 and len({(a.account_id, a.user_id) for a in got}) == 2345
-    assert {p["survey"] for p in seen} == {"nps"} and {p["since"] for p in seen} == {NOW.isoformat()}
-    assert sorted(int(p["offset"]) for p in seen) == [0, 1000, 2000]
+    assert {p["since"] for p in seen} == {NOW.isoformat()}
+    nps_pages = sorted(int(p["offset"]) for p in seen if p["survey"] == "nps")
+    assert nps_pages == [0, 1000, 2000]
+    assert {p["survey"] for p in seen} == {"nps", "satisfaction", "feature_usefulness"}
     first = next(a for a in got if a.user_id == "u0")
     assert first.score == 8 and first.comment == "画面が使いにくい" and first.at.year == 2026
 
 
 async def test_an_answer_repeated_across_pages_counts_once_and_non_nps_answers_are_dropped() -> None:
+    # notify answers each survey's query with that survey only; a renewal answer is not feedback.
     answers = [_listed(n) for n in range(1000)] + [_listed(999), _listed(5000, channel="email")]
     answers[3] = {**answers[3], "answer": {"survey": "renewal", "choice": "likely"}}
     seen: list[dict] = []
-    got = await backend({"notify GET /v1/answers": _notify_answers(answers, seen)}).nps_answers(since=NOW)
+    got = await backend({"notify GET /v1/answers": _notify_answers(answers, seen)}).survey_answers(since=NOW)
     assert len(got) == 1000  # 1000 distinct nps answers listed + 1 email, minus the renewal one
+    assert {a.survey for a in got} == {"nps"}
     assert sum(1 for a in got if a.user_id == "u999") == 1
 
 
 async def test_notify_refusing_the_answer_query_is_shown_with_the_field() -> None:
     refuse = lambda request: httpx.Response(422, json={"detail": "since: give a time zone"})  # noqa: E731
     with pytest.raises(BackendRefused, match="since: give a time zone"):
-        await backend({"notify GET /v1/answers": refuse}).nps_answers(since=NOW)
+        await backend({"notify GET /v1/answers": refuse}).survey_answers(since=NOW)
+
+
+async def test_feedback_reads_satisfaction_exit_and_feature_answers_beside_nps() -> None:
+    listed = [
+        {"id": "s1", "channel": "in_app", "account_id": "a1", "user_id": "u1", "template": "churn.exit_survey",
+         "answer": {"survey": "satisfaction", "score": 2, "comment": "too slow"}, "answered_at": "2026-11-20T10:00:00+00:00"},
+        {"id": "f1", "channel": "email", "account_id": "a2", "user_id": "u2", "template": "risk.feature_survey",
+         "answer": {"survey": "feature_usefulness", "features": ["reports"]}, "answered_at": "2026-11-21T10:00:00+00:00"},
+    ]  # fmt: skip
+    got = await backend({"notify GET /v1/answers": _notify_answers(listed, [])}).survey_answers(since=NOW)
+    by_id = {a.account_id: a for a in got}
+    assert by_id["a1"].survey == "satisfaction" and by_id["a1"].template == "churn.exit_survey"
+    assert by_id["a1"].score == 2 and by_id["a1"].comment == "too slow"
+    assert by_id["a2"].score is None and by_id["a2"].features == ("reports",)

@@ -91,3 +91,56 @@ def test_drill_down_returns_only_comments_using_the_word(tokenizer: feedback.Jan
     assert [a.account_id for a in feedback.matching(feedback.tokenize(answers, tokenizer=tokenizer), word="画面")] == [
         "a"
     ]
+
+
+def kinded(survey: str, score: int | None, comment: str = "", *, template: str = "", features: tuple[str, ...] = (),
+           account: str = "a1") -> SurveyAnswer:  # fmt: skip
+    return SurveyAnswer(account_id=account, at=NOW - timedelta(days=1), score=score, comment=comment, user_id="u1",
+                        survey=survey, template=template, features=features)  # fmt: skip
+
+
+def test_a_satisfaction_survey_sent_at_churn_is_an_exit_answer() -> None:
+    assert feedback.kind_of(kinded("satisfaction", 2, template="churn.exit_survey")) == "exit"
+    assert feedback.kind_of(kinded("satisfaction", 2, template="onboarding.satisfaction_survey")) == "satisfaction"
+
+
+@pytest.mark.parametrize(
+    ("answer", "group"),
+    [
+        (kinded("nps", 9), "promoter"),
+        (kinded("nps", 6), "detractor"),
+        (kinded("satisfaction", 5), "satisfied"),
+        (kinded("satisfaction", 3), "neutral"),
+        (kinded("satisfaction", 1, template="churn.exit_survey"), "dissatisfied"),
+        (kinded("feature_usefulness", None, features=("reports",)), "features_named"),
+        (kinded("satisfaction", None, "partial answer"), None),
+    ],
+)
+def test_each_kind_groups_its_answers_by_its_own_scale(answer: SurveyAnswer, group: str | None) -> None:
+    assert feedback.group_of(answer) == group
+
+
+def test_keywords_and_themes_are_grouped_per_kind_and_group(tokenizer: feedback.JanomeTokenizer) -> None:
+    answers = [
+        kinded("nps", 3, "画面が使いにくい", account="a"),
+        kinded("nps", 10, "reports are great", account="b"),
+        kinded("satisfaction", 1, "too slow", template="churn.exit_survey", account="c"),
+        kinded("feature_usefulness", None, "レポートが便利", features=("reports",), account="d"),
+        kinded("nps", 2, account="e"),  # answered without a comment: counted, not tokenized
+    ]
+    catalogue = {"usability": ["使いにくい"], "performance": ["slow"], "reports": ["reports", "レポート"]}
+    groups = feedback.by_group(answers, feedback.tokenize(answers, tokenizer=tokenizer), catalogue=catalogue)
+    by = {(g.kind, g.group): g for g in groups}
+    assert list(by) == [("nps", "promoter"), ("nps", "detractor"), ("exit", "dissatisfied"),
+                        ("feature_usefulness", "features_named")]  # fmt: skip
+    detractors = by[("nps", "detractor")]
+    assert (detractors.answers, detractors.comments) == (2, 1)
+    assert [t.name for t in detractors.themes] == ["usability"] and "画面" in [k.word for k in detractors.keywords]
+    assert [t.name for t in by[("exit", "dissatisfied")].themes] == ["performance"]
+    assert [t.name for t in by[("feature_usefulness", "features_named")].themes] == ["reports"]
+    assert [t.name for t in by[("nps", "promoter")].themes] == ["reports"]
+
+
+def test_nps_counts_only_nps_answers() -> None:
+    summary = feedback.summarise([kinded("nps", 10, account="a"), kinded("satisfaction", 1, account="b")])
+    assert (summary.promoters, summary.detractors, summary.total) == (1, 0, 1)
