@@ -30,7 +30,7 @@ from touchline.shared.kafka import KafkaPublisher
 from touchline.shared.retry import backoff
 from touchline.shared.tracing import Tracing
 
-from .adapters import pg_tasks, pg_wake
+from .adapters import pg_routing, pg_tasks, pg_wake
 from .adapters import postgres as pg
 from .adapters.webhooks import signature_headers
 from .domain.email import classify_smtp, gives_up
@@ -281,9 +281,10 @@ class Loops:
     async def webhooks_once(self, stop: asyncio.Event) -> int:
         now = wall_now()
         lease = timedelta(seconds=self.settings.sending_lease_seconds)
-        ours = self.settings.endpoints()
-        ids = [e.id for e in ours]
         async with self.engine.begin() as conn:
+            # Theme subscriptions' endpoints live in the database, not in a configuration: every instance sends them.
+            ours = self.settings.endpoints() + await pg_routing.subscription_endpoints(conn)
+            ids = [e.id for e in ours]
             await self._forget_unconfigured(conn, ours, now=now)
             await pg_tasks.release_stale_webhooks(conn, claimed_before=now - lease)
             await pg_tasks.skip_disabled(conn)

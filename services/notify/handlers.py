@@ -34,6 +34,8 @@ from .domain.email import (
     resolve_recipients,
     suppressed,
 )
+from .domain.milestones import Milestone
+from .domain.milestones import from_event as milestone_from_event
 from .domain.outcomes import outcome_for
 from .domain.surveys import BadAnswer, offered_features
 from .ports import NotifyRepository
@@ -68,8 +70,21 @@ async def on_event(repo: NotifyRepository, deps: Deps, event: ProductEvent) -> N
         if event.user_id:
             await repo.upsert_contact(account_id=event.account_id, user_id=event.user_id, traits={}, now=now)
     else:
+        if event.kind == "track" and (m := milestone_of(event)) is not None:
+            await repo.add_milestone(m, now=now)
         return
     await release_parked(repo, deps, event.account_id)
+
+
+def milestone_of(event: ProductEvent) -> Milestone | None:
+    """A "Release Published" / "Training Completed" track event is a milestone (domain/milestones.py)."""
+    return milestone_from_event(
+        message_id=event.message_id,
+        event=event.event,
+        account_id=event.account_id,
+        properties=event.properties,
+        occurred_at=event.timestamp,
+    )
 
 
 def survey_refusal(catalog: Catalog, template: str, variables: Mapping[str, Any]) -> str | None:

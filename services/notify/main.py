@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import html
 import sys
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from touchline.shared.runtime import (
     until_started,
 )
 from touchline.shared.settings import CommonSettings, refuse_dev_secrets
+from touchline.shared.themes import JanomeTokenizer, load_catalogue
 from touchline.shared.tracing import Tracing
 
 from . import backlog, consumer
@@ -35,7 +37,7 @@ from .adapters.pg_listen import PgListener, listen_dsn
 from .adapters.pg_repository import PgRepository
 from .adapters.smtp import SmtpMailer
 from .adapters.webhooks import HttpxPoster
-from .api import activities, answers, inapp, mail_answers, tasks, tracking, unsubscribe
+from .api import activities, answers, inapp, mail_answers, milestones, subscriptions, tasks, tracking, unsubscribe
 from .api.cors import InappCORS
 from .compose import Composer
 from .delivery import Loops, wall_now
@@ -43,6 +45,7 @@ from .domain.tokens import user_token
 from .handlers import Deps, expire_parked
 from .inbox import PgInbox
 from .ports import Mailer, WebhookPoster
+from .routing import Router
 from .settings import NotifySettings
 from .state import NotifyState
 from .streams import StreamHub, StreamWatcher
@@ -131,6 +134,7 @@ def build_app(
     refuse_any_origin(settings, env=common.env)
     refuse_placeholders(settings, env=common.env)
     catalog = Catalog.load(settings.templates)  # fail at start-up, naming the file, not at the first send
+    themes = load_catalogue()
     holder: dict[str, Runtime] = {}
 
     @asynccontextmanager
@@ -187,6 +191,11 @@ def build_app(
             hub=hub,
         )
         consumer.start(runtime, deps)
+        app.state.feedback_router = Router(
+            engine=runtime.engine, clock=runtime.clock, tokenizer=JanomeTokenizer, catalogue=themes, tasks=task_deps,
+            lookback=timedelta(hours=settings.feedback_lookback_hours),
+        )  # fmt: skip
+        _start_routing(runtime, loops, app.state.feedback_router)
         app.state.inapp_watcher = _start_streams(runtime, settings, hub, loops)
         _start_loops(runtime, settings, loops, deps)
         try:
@@ -202,6 +211,7 @@ def build_app(
     app = FastAPI(title="Touchline notify", lifespan=lifespan)
     app.add_middleware(HttpMetrics, service="notify")
     app.state.catalog = catalog
+    app.state.themes = themes
     # The widget runs on the product's origin: only the configured origins may call the in-app API.
     app.add_middleware(InappCORS, origins=settings.allowed_origins)
     app.include_router(ops_router(lambda: holder.get("runtime")))
@@ -212,6 +222,8 @@ def build_app(
     app.include_router(tasks.router, dependencies=[require_token(lambda: common)])
     app.include_router(activities.router, dependencies=[require_token(lambda: common)])
     app.include_router(answers.router, dependencies=[require_token(lambda: common)])
+    app.include_router(subscriptions.router, dependencies=[require_token(lambda: common)])
+    app.include_router(milestones.router, dependencies=[require_token(lambda: common)])
     audit.install(app, service="notify", get_runtime=lambda: holder.get("runtime"), get_common=lambda: common)
     _add_widget_routes(app, common, settings)
     return app
@@ -240,6 +252,19 @@ def _start_loops(runtime: Runtime, settings: NotifySettings, loops: Loops, deps:
         runtime.spawn("loops-listen", loops.listen(listener, runtime.stop))
     runtime.spawn("backlog", backlog.run(runtime.engine, every=settings.backlog_seconds, stop=runtime.stop))
     runtime.pending = lambda: backlog.due(runtime.engine, wall_now=wall_now())
+
+
+def _start_routing(runtime: Runtime, loops: Loops, router: Router) -> None:
+    """Feedback routing and the weekly digests (routing.py): what they queue, the webhook loop sends."""
+    loops.wakes.setdefault("routing", asyncio.Event())
+
+    async def route() -> int:
+        done = await router.once()
+        if done:
+            loops.poke("webhooks", "mail", "outcomes")  # a hidden-value task mails its owner
+        return done
+
+    runtime.spawn("routing", loops.run("routing", route, runtime.stop))
 
 
 def _add_widget_routes(app: FastAPI, common: CommonSettings, settings: NotifySettings) -> None:

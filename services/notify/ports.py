@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from touchline.shared.messages import Command, Outcome
 
 from .domain.email import Account, Contact
+from .domain.milestones import Milestone
 
 Row = Mapping[str, Any]
 
@@ -142,6 +143,10 @@ class NotifyRepository(TaskRepository, Protocol):
     async def upsert_contact(
         self, *, account_id: str, user_id: str, traits: Mapping[str, Any], now: datetime
     ) -> None: ...
+
+    async def add_milestone(self, milestone: Milestone, *, now: datetime) -> None:
+        """Record a release or training a product event reported (a repeat of one is ignored)."""
+        ...
 
     async def list_contacts(self, account_id: str) -> list[Contact]: ...
 

@@ -198,6 +198,11 @@ class NotifySettings(ServiceSettings):
         default_factory=dict,
         description='round-robin CSM pools per tier when the account has no csm_owner, JSON: {"default": ["a@x"]}',
     )
+    feedback_lookback_hours: float = Field(
+        168.0,
+        gt=0,
+        description="the feedback routing loop looks at answers given this far back (service clock) that it has not routed yet",
+    )
     slack_webhook_url: str = Field("", description="Slack incoming webhook told about new CSM tasks; empty = off")
     webhook_urls: list[str] = Field(
         default_factory=list, description="endpoints receiving task events signed per Standard Webhooks (JSON list)"

@@ -14,8 +14,9 @@ from touchline.shared.db import first_seen
 from touchline.shared.messages import Command, Outcome
 
 from ..domain.email import Account, Contact
+from ..domain.milestones import Milestone
 from ..ports import ParkedCommand, Row
-from . import pg_answers, pg_inapp, pg_parked, pg_tasks, pg_wake
+from . import pg_answers, pg_inapp, pg_milestones, pg_parked, pg_tasks, pg_wake
 from . import postgres as pg
 
 SCHEMA = "notify"
@@ -73,6 +74,9 @@ class PgRepository:
         self._contacts.pop(account_id, None)
         self._looked_up.clear()  # the contact's address may be new
         await pg.upsert_contact(self.conn, account_id=account_id, user_id=user_id, traits=traits, now=now)
+
+    async def add_milestone(self, milestone: Milestone, *, now: datetime) -> None:
+        await pg_milestones.insert_milestone(self.conn, milestone, now=now)
 
     async def get_account(self, account_id: str) -> Account | None:
         if account_id in self._accounts:

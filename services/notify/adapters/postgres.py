@@ -24,10 +24,10 @@ Row = Mapping[str, Any]
 async def upsert_account(conn: AsyncConnection, *, account_id: str, traits: Mapping[str, Any], now: datetime) -> None:
     """Merge the traits we use; a trait absent from this event keeps its known value."""
     await conn.execute(
-        text(f"""INSERT INTO {S}.accounts (account_id, name, csm_owner, locale, tier, updated_at)
-            VALUES (:a, :name, :owner, :locale, :tier, :now)
+        text(f"""INSERT INTO {S}.accounts (account_id, name, csm_owner, locale, tier, arr, updated_at)
+            VALUES (:a, :name, :owner, :locale, :tier, :arr, :now)
             ON CONFLICT (account_id) DO UPDATE SET
-              name = COALESCE(EXCLUDED.name, accounts.name),
+              name = COALESCE(EXCLUDED.name, accounts.name), arr = COALESCE(EXCLUDED.arr, accounts.arr),
               csm_owner = COALESCE(EXCLUDED.csm_owner, accounts.csm_owner),
               locale = COALESCE(EXCLUDED.locale, accounts.locale),
               tier = COALESCE(EXCLUDED.tier, accounts.tier), updated_at = EXCLUDED.updated_at"""),
@@ -37,6 +37,7 @@ async def upsert_account(conn: AsyncConnection, *, account_id: str, traits: Mapp
             "owner": _str(traits.get("csm_owner")),
             "locale": _str(traits.get("locale")),
             "tier": _str(traits.get("tier")),
+            "arr": _amount(traits.get("arr")),  # for the feedback routed to product teams
             "now": now,
         },
     )
@@ -62,6 +63,13 @@ async def upsert_contact(
             "now": now,
         },
     )
+
+
+def _amount(value: Any) -> float | None:
+    """A number trait (ARR); anything else (a string, a bool, NaN) is no known value."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return None
+    return float(value)
 
 
 def _str(value: Any) -> str | None:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from touchline.notify.domain.email import Account, Contact
+from touchline.notify.domain.milestones import Milestone
 from touchline.notify.ports import ParkedCommand
 from touchline.shared.messages import Command, Outcome
 
@@ -50,6 +51,7 @@ def _merged(old: Any, new: Any) -> Any:
 class FakeNotifyRepo:
     def __init__(self) -> None:
         self.processed: set[str] = set()
+        self.milestones: dict[str, Milestone] = {}
         self.accounts: dict[str, Account] = {}
         self.contacts: dict[tuple[str, str], Contact] = {}
         self.unsubscribes: set[str] = set()
@@ -88,6 +90,9 @@ class FakeNotifyRepo:
             _merged(old.locale, traits.get("locale")),
             _merged(old.tier, traits.get("tier")),
         )
+
+    async def add_milestone(self, milestone: Milestone, *, now: datetime) -> None:
+        self.milestones.setdefault(milestone.id, milestone)
 
     async def upsert_contact(self, *, account_id: str, user_id: str, traits: Mapping[str, Any], now: datetime) -> None:
         old = self.contacts.get((account_id, user_id)) or Contact(user_id)
