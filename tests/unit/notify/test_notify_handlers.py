@@ -174,7 +174,26 @@ async def test_product_events_other_than_identify_and_group_change_nothing(repo,
         message_id="ev-t", account_id="acc-1", kind="track", user_id="u1", timestamp=T0, received_at=T0
     )
     await run(repo, deps, track)
-    assert repo.contacts == {} and repo.accounts == {}
+    assert repo.contacts == {} and repo.accounts == {} and repo.milestones == {}
+
+
+async def test_a_release_and_a_training_event_are_recorded_as_milestones_once(repo, deps):
+    def tracked(message_id: str, event: str, **properties: Any) -> ProductEvent:
+        return ProductEvent(
+            message_id=message_id, account_id="acc-1", kind="track", user_id="u1", event=event,
+            properties=properties, timestamp=T0, received_at=T0,
+        )  # fmt: skip
+
+    release = tracked("ev-r", "Release Published", title="v2.4: new reports")
+    await run(repo, deps, release, tracked("ev-t", "Training Completed", name="Admin training"), release)
+    got = {m.kind: m for m in repo.milestones.values()}
+    assert len(repo.milestones) == 2
+    assert (got["release"].title, got["release"].account_id, got["release"].occurred_at) == (
+        "v2.4: new reports",
+        None,
+        T0,
+    )
+    assert (got["training"].title, got["training"].account_id) == ("Admin training", "acc-1")
 
 
 async def test_an_in_app_command_stores_one_message_per_user_and_announces_them(repo, deps):
