@@ -27,6 +27,7 @@ from .models import (
     AuditEntry,
     AuditQuery,
     Enrolment,
+    Milestone,
     NewActivity,
     NewTask,
     Page,
@@ -286,6 +287,24 @@ class HttpBackend:
         the first page of each survey gives notify's total, the rest are read concurrently."""
         pages = await asyncio.gather(*(self._answers(survey, since=since) for survey in FEEDBACK_SURVEYS))
         return [a for page in pages for a in page]
+
+    async def milestones(self, *, since: datetime, account_id: str | None = None) -> tuple[list[Milestone], int]:
+        params: dict[str, Any] = {"since": since.isoformat(), "limit": 200}
+        if account_id:
+            params["account_id"] = account_id
+        data = await self.notify.read("/v1/milestones", params=params)
+        if data is None:
+            raise BackendRefused("notify", 501, "milestones need notify's GET /v1/milestones")
+        found = (mapping.milestone(m) for m in data.get("milestones", []))
+        return [m for m in found if m is not None], int(data.get("window_days") or 0)
+
+    async def add_milestone(
+        self, *, kind: str, title: str, occurred_at: datetime, account_id: str | None, by: str
+    ) -> None:
+        body = {"kind": kind, "title": title, "occurred_at": occurred_at.isoformat(), "created_by": by}
+        if account_id:
+            body["account_id"] = account_id
+        await self.notify.change("POST", "/v1/milestones", json=body)
 
     async def _answers(self, survey: str, *, since: datetime) -> list[SurveyAnswer]:
         params: dict[str, Any] = {"survey": survey, "since": since.isoformat(), "limit": ANSWERS_PAGE}

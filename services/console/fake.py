@@ -23,6 +23,7 @@ from .models import (
     AuditEntry,
     AuditQuery,
     Enrolment,
+    Milestone,
     NewActivity,
     NewTask,
     Override,
@@ -58,6 +59,7 @@ class InMemoryBackend:
         self.trust_report = TrustReport(outcomes=0, horizons=[])
         self.comparisons: dict[str, WeightsComparison] = {}  # per scorecard; a name without one is unknown
         self.proposals: dict[str, str] = {}
+        self.milestone_list: list[Milestone] = []
         self.calls: list[tuple[str, Any]] = []  # what the console asked to change, for tests
         # playbook -> touch's effectiveness report as its API answers it (EffectivenessView JSON)
         self.effectiveness_reports: dict[str, dict[str, Any]] = {}
@@ -249,6 +251,20 @@ class InMemoryBackend:
 
     async def timeline(self, account_id: str, *, limit: int) -> list[TimelineItem]:
         return sorted(self.timelines.get(account_id, []), key=lambda i: i.at, reverse=True)[:limit]
+
+    async def milestones(self, *, since: datetime, account_id: str | None = None) -> tuple[list[Milestone], int]:
+        found = [
+            m for m in self.milestone_list
+            if m.occurred_at >= since and (account_id is None or m.account_id in (None, account_id))
+        ]  # fmt: skip
+        return sorted(found, key=lambda m: m.occurred_at, reverse=True), 30
+
+    async def add_milestone(
+        self, *, kind: str, title: str, occurred_at: datetime, account_id: str | None, by: str
+    ) -> None:
+        self.milestone_list.append(
+            Milestone(f"csm:{len(self.milestone_list) + 1}", kind, title, occurred_at, account_id, "csm")
+        )
 
     async def survey_answers(self, *, since: datetime) -> list[SurveyAnswer]:
         return [a for a in self.answers if a.at >= since]

@@ -17,6 +17,7 @@ from .models import (
     AuditEntry,
     Contribution,
     Enrolment,
+    Milestone,
     Override,
     ScoreDetail,
     ScorePoint,
@@ -227,6 +228,25 @@ def timeline_item(data: dict[str, Any]) -> TimelineItem:
         detail = str(data.get("close_reason") or "")
         return TimelineItem(at, f"task.{state}", str(data.get("subject") or data.get("type") or ""), detail)
     return TimelineItem(at, f"event.{data.get('semantic') or 'other'}", str(data.get("event") or kind or ""), "")
+
+
+def milestone(data: dict[str, Any]) -> Milestone | None:
+    at = when(data.get("occurred_at"))
+    if at is None:
+        return None
+    nps = data.get("nps") or {}
+    return Milestone(
+        id=str(data["id"]),
+        kind=str(data.get("kind") or ""),
+        title=str(data.get("title") or ""),
+        occurred_at=at,
+        account_id=data.get("account_id"),
+        source=str(data.get("source") or ""),
+        nps_before=nps.get("before"),
+        nps_after=nps.get("after"),
+        answers_before=int(nps.get("answers_before") or 0),
+        answers_after=int(nps.get("answers_after") or 0),
+    )
 
 
 def survey_answer(data: dict[str, Any]) -> SurveyAnswer | None:

@@ -183,6 +183,22 @@ class SurveyAnswer:
     features: tuple[str, ...] = ()  # feature usefulness: the features named useful
 
 
+@dataclass(frozen=True)
+class Milestone:
+    """A release or training (notify's GET /v1/milestones) with the NPS of the window before and after it."""
+
+    id: str
+    kind: str  # release | training
+    title: str
+    occurred_at: datetime
+    account_id: str | None = None  # None: product-wide
+    source: str = "csm"  # event | csm
+    nps_before: float | None = None
+    nps_after: float | None = None
+    answers_before: int = 0
+    answers_after: int = 0
+
+
 TaskAction = Literal["complete", "snooze", "comment", "assign"]
 EnrolmentAction = Literal["pause", "resume", "cancel"]
 

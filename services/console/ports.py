@@ -17,6 +17,7 @@ from .models import (
     AuditQuery,
     Enrolment,
     EnrolmentAction,
+    Milestone,
     NewActivity,
     NewTask,
     Page,
@@ -113,5 +114,13 @@ class Backend(Protocol):
     async def validate(self, kind: str, text: str) -> list[str]:
         """The problems of a playbook (touch) or scorecards file (health); [] when it is valid."""
         ...
+
+    async def milestones(self, *, since: datetime, account_id: str | None = None) -> tuple[list[Milestone], int]:
+        """Milestones since ``since`` (newest first) and the window (days) their NPS before/after covers."""
+        ...
+
+    async def add_milestone(
+        self, *, kind: str, title: str, occurred_at: datetime, account_id: str | None, by: str
+    ) -> None: ...
 
     async def aclose(self) -> None: ...

@@ -16,10 +16,11 @@ from .. import charts, feedback
 from ..models import SurveyAnswer
 from ..ports import BackendRefused
 from .accounts import BadInput
-from .common import SignedIn
+from .common import Acting, SignedIn, back_to, parse_day
 
 router = APIRouter()
 PERIODS = (3, 6, 12, 24)
+MILESTONE_KINDS = ("release", "training")
 
 
 @router.get("/feedback")
@@ -36,6 +37,10 @@ async def feedback_page(request: Request, ctx: SignedIn) -> Response:
         answers = await ctx.backend.survey_answers(since=now - timedelta(days=31 * months))
     except BackendRefused as exc:
         notice, answers = exc.message, []
+    try:
+        milestones, window = await ctx.backend.milestones(since=now - timedelta(days=31 * months))
+    except BackendRefused as exc:
+        notice, milestones, window = notice or exc.message, [], 0
     tokenizer = state.tokenizer()
     # Tokenizing is CPU work; a thread keeps other CSMs' pages answering meanwhile.
     tokenized = await asyncio.to_thread(feedback.tokenize, answers, tokenizer=tokenizer)
@@ -62,6 +67,9 @@ async def feedback_page(request: Request, ctx: SignedIn) -> Response:
         months=months,
         periods=PERIODS,
         groups=groups,
+        milestones=milestones,
+        window=window,
+        milestone_kinds=MILESTONE_KINDS,
         hidden=hidden_value(answers, now=now),
         kind_of=feedback.kind_of,
         group_of=feedback.group_of,
@@ -75,3 +83,32 @@ def hidden_value(answers: list[SurveyAnswer], *, now: datetime) -> list[tuple[st
         said[a.account_id].append(Said(at=a.at, survey=a.survey, score=a.score, features=a.features))
     flagged = ((account, value_not_realised(items, now=now)) for account, items in sorted(said.items()))
     return [(account, flag) for account, flag in flagged if flag is not None]
+
+
+@router.post("/feedback/milestones")
+async def add_milestone(request: Request, ctx: Acting) -> Response:
+    """A CSM records a release or a training (products report theirs as events)."""
+    form = await request.form()
+    here = "/feedback"
+    try:
+        kind = str(form.get("kind", ""))
+        if kind not in MILESTONE_KINDS:
+            raise BadInput("kind", f"must be one of {', '.join(MILESTONE_KINDS)}")
+        title = str(form.get("title", "")).strip()
+        if not title:
+            raise BadInput("title", ctx.t("feedback.milestone_title_empty"))
+        try:
+            day = parse_day(str(form.get("day", "")))
+        except ValueError:
+            day = None
+        if day is None:
+            raise BadInput("day", ctx.t("feedback.milestone_day"))
+        account = str(form.get("account_id", "")).strip() or None
+        await ctx.backend.add_milestone(
+            kind=kind, title=title[:200], occurred_at=day, account_id=account, by=ctx.user.email
+        )
+    except BadInput as exc:
+        return back_to(here, err=str(exc))
+    except BackendRefused as exc:
+        return back_to(here, err=exc.message)
+    return back_to(here, msg="milestone_added")

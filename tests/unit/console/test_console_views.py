@@ -31,6 +31,7 @@ ACTIONS = [
     "/tasks/task-00000/snooze",
     "/tasks/task-00000/comment",
     "/tasks/task-00000/assign",
+    "/feedback/milestones",
     "/lang",
     "/logout",
 ]

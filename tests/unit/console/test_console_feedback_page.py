@@ -1,0 +1,61 @@
+"""The feedback page's survey groups, hidden-value flags and milestones, through ASGI on the in-memory backend."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import test_console_views as views
+from test_console_views import NOW, csrf_of, sign_in
+
+from touchline.console.fake import InMemoryBackend
+from touchline.console.models import Milestone, SurveyAnswer
+
+backend, client = views.backend, views.client  # the views tests' fixtures: the demo backend and a console on it
+
+
+def said(account: str, survey: str, score: int | None, comment: str = "", **kw) -> SurveyAnswer:
+    return SurveyAnswer(account_id=account, at=NOW - timedelta(days=3), score=score, comment=comment,
+                        user_id=f"u-{account}-{survey}", survey=survey, **kw)  # fmt: skip
+
+
+async def test_the_page_shows_exit_and_feature_groups_and_flags_value_not_realised(
+    client: httpx.AsyncClient, backend: InMemoryBackend
+) -> None:
+    backend.answers += [
+        said("acc-hidden", "nps", 2, "高い"),
+        said("acc-hidden", "feature_usefulness", None, "レポートは便利", features=("reports",)),
+        said("acc-gone", "satisfaction", 1, "too slow", template="churn.exit_survey"),
+    ]
+    await sign_in(client)
+    page = (await client.get("/feedback")).text
+    assert 'data-kind="exit" data-group="dissatisfied"' in page
+    assert 'data-kind="feature_usefulness" data-group="features_named"' in page
+    hidden = page.split('id="hidden-value"')[1].split("</section>")[0]
+    assert "acc-hidden" in hidden and "reports" in hidden and "acc-gone" not in hidden
+
+
+async def test_milestones_are_listed_with_nps_before_and_after(client: httpx.AsyncClient, backend: InMemoryBackend):
+    backend.milestone_list.append(
+        Milestone("m1", "release", "v2.4 reports", NOW - timedelta(days=10), None, "event", -20.0, 15.0, 5, 4)
+    )
+    await sign_in(client)
+    row = (await client.get("/feedback")).text.split('data-milestone="m1"')[1].split("</tr>")[0]
+    assert "v2.4 reports" in row and "-20" in row and "+15" in row
+
+
+async def test_a_csm_adds_a_milestone_and_bad_input_is_refused_naming_the_field(
+    client: httpx.AsyncClient, backend: InMemoryBackend
+) -> None:
+    await sign_in(client)
+    token = await csrf_of(client, "/feedback")
+    form = {"csrf": token, "kind": "training", "title": "Admin training", "day": "2026-11-20", "account_id": "acc-1"}
+    added = await client.post("/feedback/milestones", data=form)
+    assert added.status_code == 303 and "msg=milestone_added" in added.headers["location"]
+    (m,) = backend.milestone_list
+    assert (m.kind, m.title, m.account_id, m.occurred_at.day) == ("training", "Admin training", "acc-1", 20)
+    for field, value in (("kind", "party"), ("title", " "), ("day", "20/11/2026")):
+        refused = await client.post("/feedback/milestones", data={**form, field: value})
+        assert refused.status_code == 303 and "err=" in refused.headers["location"]
+        assert field in httpx.URL(refused.headers["location"]).params["err"]
+    assert len(backend.milestone_list) == 1
