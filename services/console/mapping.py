@@ -189,6 +189,9 @@ def timeline_item(data: dict[str, Any]) -> TimelineItem:
     if "priority" in data and "due_at" in data:
         kind = "task"
     assert at is not None
+    if kind == "milestone":
+        scope = "" if data.get("account_id") else "all accounts"
+        return TimelineItem(at, f"milestone.{data.get('kind') or 'other'}", str(data.get("title") or ""), scope)
     if kind == "email":
         state = (
             "answered"

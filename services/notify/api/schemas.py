@@ -110,11 +110,11 @@ class Activities(BaseModel):
 
 
 class TimelineItem(BaseModel):
-    """One mail, in-app message, task or logged activity; the fields of its channel follow those named here."""
+    """One mail, in-app message, task, logged activity or milestone; the fields of its channel follow those named here."""
 
     model_config = _OPEN
 
-    channel: Literal["email", "in_app", "task", "activity"]
+    channel: Literal["email", "in_app", "task", "activity", "milestone"]
     type: str = Field(description="the channel, or a task's own type (kept for readers written against it)")
     at: str
     id: str

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from touchline.shared.api_errors import error_responses, field_error, refuse_nul
 
 from .. import task_handlers as th
-from ..adapters import pg_activities, pg_inapp, pg_tasks
+from ..adapters import pg_activities, pg_inapp, pg_milestones, pg_tasks
 from ..adapters import postgres as pg
 from ..adapters.pg_repository import PgRepository
 from ..domain import tasks as rules
@@ -178,13 +178,17 @@ def _iso(row: Mapping[str, Any]) -> dict[str, Any]:
 
 @router.get("/v1/accounts/{account_id}/timeline", response_model=Timeline)
 async def timeline(account_id: str, state: StateDep, limit: int = Query(200, ge=1, le=2000)) -> dict[str, Any]:
-    """Mails (with opened/clicked/answered), in-app messages (with answers), tasks and logged activities
-    (at the time they happened), newest first."""
+    """Mails (with opened/clicked/answered), in-app messages (with answers), tasks, logged activities
+    (at the time they happened) and milestones (the account's trainings, the product's releases), newest first."""
     async with state.engine.connect() as conn:
         mails = await pg.account_deliveries(conn, account_id, limit=limit)
         inapp = await pg_inapp.account_messages(conn, account_id, limit=limit)
         tasks = await pg_tasks.account_tasks(conn, account_id, limit=limit)
         logged = await pg_activities.account_activities(conn, account_id, limit=limit)
+        # The account's trainings and the product's releases (milestones.py), beside what was sent.
+        milestones = await pg_milestones.list_milestones(
+            conn, since=None, until=None, account_id=account_id, limit=limit
+        )
     # "channel" names the kind of item; "type" is kept for readers written against it (a task row's own
     # "type" column, the task type, overrides it).
     items = (
@@ -192,6 +196,7 @@ async def timeline(account_id: str, state: StateDep, limit: int = Query(200, ge=
         + [{"type": "in_app", "channel": "in_app", "at": m["created_at"], **_iso(m)} for m in inapp]
         + [{"type": "task", **_iso(t), "channel": "task", "at": t["created_at"]} for t in tasks]
         + [{**activity_view(a), "type": "activity", "channel": "activity", "at": a["occurred_at"]} for a in logged]
+        + [{**_iso(m), "type": "milestone", "channel": "milestone", "at": m["occurred_at"]} for m in milestones]
     )
     items.sort(key=lambda i: i["at"], reverse=True)
     return {"account_id": account_id, "items": [{**i, "at": i["at"].isoformat()} for i in items[:limit]]}

@@ -46,6 +46,9 @@ async def test_a_release_event_and_a_csms_training_are_listed_with_nps_around_th
     training = next(m for m in await listed(notify, account_id=account) if m["id"] == created.json()["id"])
     # The account answered 10 the day before the training, nothing since.
     assert training["nps"] == {"before": 100.0, "after": None, "change": None, "answers_before": 1, "answers_after": 0}
+    timeline = await notify.client.get(f"/v1/accounts/{account}/timeline", headers=BEARER)
+    shown = [(i["channel"], i["title"]) for i in timeline.json()["items"] if i["channel"] == "milestone"]
+    assert ("milestone", "Admin training") in shown and ("milestone", title) in shown
     other = await listed(notify, account_id=str(uuid.uuid4()))
     assert created.json()["id"] not in [m["id"] for m in other]  # another account's training is not listed
 

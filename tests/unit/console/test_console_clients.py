@@ -252,3 +252,17 @@ async def test_feedback_reads_satisfaction_exit_and_feature_answers_beside_nps()
     assert by_id["a1"].survey == "satisfaction" and by_id["a1"].template == "churn.exit_survey"
     assert by_id["a1"].score == 2 and by_id["a1"].comment == "too slow"
     assert by_id["a2"].score is None and by_id["a2"].features == ("reports",)
+
+
+async def test_the_timeline_shows_milestones_with_their_scope() -> None:
+    items = [
+        {"channel": "milestone", "type": "milestone", "at": "2026-11-20T00:00:00+00:00", "id": "m1", "kind": "release",
+         "title": "v2.4", "account_id": None},
+        {"channel": "milestone", "type": "milestone", "at": "2026-11-19T00:00:00+00:00", "id": "m2", "kind": "training",
+         "title": "Admin training", "account_id": "a1"},
+    ]  # fmt: skip
+    timeline = await backend({"notify GET /v1/accounts/a1/timeline": ok({"items": items})}).timeline("a1", limit=10)
+    assert [(i.kind, i.summary, i.detail) for i in timeline] == [
+        ("milestone.release", "v2.4", "all accounts"),
+        ("milestone.training", "Admin training", ""),
+    ]
