@@ -288,6 +288,11 @@ CHANNELS: dict[str, Callable[[NotifyRepository, Deps, Command], Awaitable[None]]
 
 
 async def on_command(repo: NotifyRepository, deps: Deps, cmd: Command) -> None:
+    tier = cmd.variables.get("tier")
+    if isinstance(tier, str) and tier:
+        # touch names the account's touch tier in every command (a group trait "tier" is ingest's plan
+        # alias): kept for what notify tells others about the account (routed feedback, task pools).
+        await repo.upsert_account(account_id=cmd.account_id, traits={"tier": tier}, now=deps.now())
     await CHANNELS[cmd.channel](repo, deps, cmd)
 
 

@@ -21,11 +21,13 @@ from touchline.shared import topics
 from touchline.shared.clock import SimulatedClock
 from touchline.shared.messages import ProductEvent
 
+TIER = "high"
 
-async def account_with_value(notify: Notify, *, tier: str, arr: int) -> str:
+
+async def account_with_value(notify: Notify, *, arr: int) -> str:
     account = str(uuid.uuid4())
     now = datetime.now(UTC)
-    traits = {"name": f"Acme {account[:4]}", "tier": tier, "arr": arr, "csm_owner": "csm@us.test"}
+    traits = {"name": f"Acme {account[:4]}", "arr": arr, "csm_owner": "csm@us.test"}
     await notify.publish(
         topics.EVENTS,
         ProductEvent(message_id=str(uuid.uuid4()), account_id=account, kind="group", traits=traits, timestamp=now,
@@ -43,7 +45,8 @@ async def account_with_value(notify: Notify, *, tier: str, arr: int) -> str:
 async def answer(notify: Notify, account: str, template: str, answer: dict, **variables) -> None:
     """The customer answers the survey the product shows them (only among what it offers)."""
     user = f"user-{uuid.uuid4().hex[:8]}"
-    await notify.publish(topics.COMMANDS, inapp_command(account, [user], template, **variables))
+    # touch names the account's tier in every command it sends.
+    await notify.publish(topics.COMMANDS, inapp_command(account, [user], template, tier=TIER, **variables))
     message = (await eventually(lambda: _messages(notify, user), what=f"{template} listed"))[0]
     response = await notify.client.post(
         f"/v1/inapp/messages/{message['id']}/events", json={"type": "answered", "answer": answer}, headers=auth(user)
@@ -68,7 +71,7 @@ async def test_a_new_comment_on_a_subscribed_theme_reaches_the_team_signed_and_o
     _, slack_path = await subscribe(notify, "usability", "slack")
     _, other_path = await subscribe(notify, "price", "standard")
     assert signed["secret"].startswith("whsec_")
-    account = await account_with_value(notify, tier="high", arr=1_200_000)
+    account = await account_with_value(notify, arr=1_200_000)
 
     await answer(notify, account, "advocacy.nps_survey", {"survey": "nps", "score": 5, "comment": "画面が使いにくい"})
 
@@ -104,7 +107,7 @@ async def test_a_deleted_subscription_receives_nothing_more(notify: Notify):
     assert all("secret" not in s for s in listed.json()["subscriptions"])
     assert (await notify.client.delete(f"/v1/theme-subscriptions/{signed['id']}", headers=BEARER)).status_code == 204
     assert (await notify.client.delete(f"/v1/theme-subscriptions/{signed['id']}", headers=BEARER)).status_code == 404
-    account = await account_with_value(notify, tier="tech", arr=3000)
+    account = await account_with_value(notify, arr=3000)
     await answer(notify, account, "advocacy.nps_survey", {"survey": "nps", "score": 4, "comment": "too slow"})
     marker, marker_path = await subscribe(notify, "performance", "standard")  # made after: hears the next one
     await answer(notify, account, "advocacy.nps_survey", {"survey": "nps", "score": 3, "comment": "slow again"})
@@ -132,7 +135,7 @@ async def test_subscribing_to_an_unknown_theme_or_a_bad_url_is_refused_naming_th
 
 
 async def test_a_detractor_who_names_a_feature_useful_gets_the_csm_a_value_not_realised_task(notify: Notify):
-    account = await account_with_value(notify, tier="mid", arr=50_000)
+    account = await account_with_value(notify, arr=50_000)
     await answer(notify, account, "advocacy.nps_survey", {"survey": "nps", "score": 3, "comment": "not worth it"})
     await answer(
         notify, account, "risk.feature_survey", {"survey": "feature_usefulness", "features": ["reports"]},

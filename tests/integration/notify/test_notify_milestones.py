@@ -22,7 +22,7 @@ async def listed(notify: Notify, **params: str) -> list[dict]:
 
 
 async def test_a_release_event_and_a_csms_training_are_listed_with_nps_around_them(notify: Notify):
-    account = await account_with_value(notify, tier="mid", arr=40_000)
+    account = await account_with_value(notify, arr=40_000)
     await answer(notify, account, "advocacy.nps_survey", {"survey": "nps", "score": 10, "comment": "great"})
     title = f"v{uuid.uuid4().hex[:6]}"
     now = datetime.now(UTC)

@@ -292,3 +292,8 @@ async def test_a_closed_task_cannot_be_assigned(repo, deps):
         await th.assign(repo, deps.tasks, task_id, owner="someone@x.test")
     with pytest.raises(th.TaskNotFound):
         await th.assign(repo, deps.tasks, "no-such-task", owner="someone@x.test")
+
+
+async def test_the_touch_tier_a_command_names_is_kept_for_the_account(repo, deps):
+    await run(repo, deps, identify("u1", email="a@x.test"), email("cmd-t", variables={"tier": "high"}))
+    assert repo.accounts["acc-1"].tier == "high"
