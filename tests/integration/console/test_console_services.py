@@ -211,14 +211,14 @@ async def test_the_feedback_page_shows_an_nps_answer_given_in_notifys_in_app_sur
     )
     assert posted.status_code == 200
 
-    answers = await services.nps_answers(since=now - timedelta(days=1))
+    answers = await services.survey_answers(since=now - timedelta(days=1))
     mine = [a for a in answers if a.account_id == account]
     assert [(a.user_id, a.score, a.comment) for a in mine] == [(user, 3, answer["comment"])]
     async for console in signed_in_console(common, services):
         page = await console.get("/feedback", params={"word": word, "months": "3"})
         assert page.status_code == 200
         assert answer["comment"] in page.text and account in page.text
-        assert "answer listing" not in page.text
+        assert "answer listing" not in page.text and "GET /v1/milestones" not in page.text
 
 
 async def _measures(backend: HttpBackend, account: str) -> dict[str, float | None]:
