@@ -36,6 +36,7 @@ from .models import (
     SurveyAnswer,
     Task,
     TaskQuery,
+    ThemeSubscription,
     TierInfo,
     TimelineItem,
 )
@@ -305,6 +306,25 @@ class HttpBackend:
         if account_id:
             body["account_id"] = account_id
         await self.notify.change("POST", "/v1/milestones", json=body)
+
+    async def theme_subscriptions(self) -> list[ThemeSubscription]:
+        data = await self.notify.read("/v1/theme-subscriptions")
+        if data is None:
+            raise BackendRefused("notify", 501, "routing needs notify's /v1/theme-subscriptions")
+        return [
+            ThemeSubscription(
+                str(s["id"]), str(s["theme"]), str(s["team"]), str(s["kind"]), str(s["url"]), s.get("disabled")
+            )
+            for s in data.get("subscriptions", [])
+        ]
+
+    async def subscribe_theme(self, *, theme: str, team: str, kind: str, url: str) -> str | None:
+        body = {"theme": theme, "team": team, "kind": kind, "url": url}
+        created = await self.notify.change("POST", "/v1/theme-subscriptions", json=body)
+        return (created or {}).get("secret")
+
+    async def unsubscribe_theme(self, subscription_id: str) -> None:
+        await self.notify.change("DELETE", f"/v1/theme-subscriptions/{_seg(subscription_id)}")
 
     async def _answers(self, survey: str, *, since: datetime) -> list[SurveyAnswer]:
         params: dict[str, Any] = {"survey": survey, "since": since.isoformat(), "limit": ANSWERS_PAGE}

@@ -34,6 +34,7 @@ from .models import (
     SurveyAnswer,
     Task,
     TaskQuery,
+    ThemeSubscription,
     TierInfo,
     TimelineItem,
 )
@@ -60,6 +61,7 @@ class InMemoryBackend:
         self.comparisons: dict[str, WeightsComparison] = {}  # per scorecard; a name without one is unknown
         self.proposals: dict[str, str] = {}
         self.milestone_list: list[Milestone] = []
+        self.subscriptions: list[ThemeSubscription] = []
         self.calls: list[tuple[str, Any]] = []  # what the console asked to change, for tests
         # playbook -> touch's effectiveness report as its API answers it (EffectivenessView JSON)
         self.effectiveness_reports: dict[str, dict[str, Any]] = {}
@@ -265,6 +267,18 @@ class InMemoryBackend:
         self.milestone_list.append(
             Milestone(f"csm:{len(self.milestone_list) + 1}", kind, title, occurred_at, account_id, "csm")
         )
+
+    async def theme_subscriptions(self) -> list[ThemeSubscription]:
+        return list(self.subscriptions)
+
+    async def subscribe_theme(self, *, theme: str, team: str, kind: str, url: str) -> str | None:
+        self.subscriptions.append(ThemeSubscription(f"sub-{len(self.subscriptions) + 1}", theme, team, kind, url))
+        return "whsec_ZmFrZS1zZWNyZXQ=" if kind == "standard" else None
+
+    async def unsubscribe_theme(self, subscription_id: str) -> None:
+        if not any(s.id == subscription_id for s in self.subscriptions):
+            raise BackendRefused("notify", 404, f"no subscription {subscription_id}")
+        self.subscriptions = [s for s in self.subscriptions if s.id != subscription_id]
 
     async def survey_answers(self, *, since: datetime) -> list[SurveyAnswer]:
         return [a for a in self.answers if a.at >= since]

@@ -199,6 +199,18 @@ class Milestone:
     answers_after: int = 0
 
 
+@dataclass(frozen=True)
+class ThemeSubscription:
+    """A team subscribed to a feedback theme (notify's /v1/theme-subscriptions)."""
+
+    id: str
+    theme: str
+    team: str
+    kind: str  # standard | slack
+    url: str
+    disabled: str | None = None  # why notify stopped sending (410, deleted)
+
+
 TaskAction = Literal["complete", "snooze", "comment", "assign"]
 EnrolmentAction = Literal["pause", "resume", "cancel"]
 

@@ -26,6 +26,7 @@ from .models import (
     SurveyAnswer,
     Task,
     TaskQuery,
+    ThemeSubscription,
     TierInfo,
     TimelineItem,
 )
@@ -122,5 +123,13 @@ class Backend(Protocol):
     async def add_milestone(
         self, *, kind: str, title: str, occurred_at: datetime, account_id: str | None, by: str
     ) -> None: ...
+
+    async def theme_subscriptions(self) -> list[ThemeSubscription]: ...
+
+    async def subscribe_theme(self, *, theme: str, team: str, kind: str, url: str) -> str | None:
+        """Subscribe; the Standard Webhooks secret (shown once) or None for Slack."""
+        ...
+
+    async def unsubscribe_theme(self, subscription_id: str) -> None: ...
 
     async def aclose(self) -> None: ...

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -21,6 +22,7 @@ from .common import Acting, SignedIn, back_to, parse_day
 router = APIRouter()
 PERIODS = (3, 6, 12, 24)
 MILESTONE_KINDS = ("release", "training")
+SUBSCRIPTION_KINDS = ("standard", "slack")
 
 
 @router.get("/feedback")
@@ -41,6 +43,10 @@ async def feedback_page(request: Request, ctx: SignedIn) -> Response:
         milestones, window = await ctx.backend.milestones(since=now - timedelta(days=31 * months))
     except BackendRefused as exc:
         notice, milestones, window = notice or exc.message, [], 0
+    try:
+        subscriptions = await ctx.backend.theme_subscriptions()
+    except BackendRefused as exc:
+        notice, subscriptions = notice or exc.message, []
     tokenizer = state.tokenizer()
     # Tokenizing is CPU work; a thread keeps other CSMs' pages answering meanwhile.
     tokenized = await asyncio.to_thread(feedback.tokenize, answers, tokenizer=tokenizer)
@@ -70,6 +76,8 @@ async def feedback_page(request: Request, ctx: SignedIn) -> Response:
         milestones=milestones,
         window=window,
         milestone_kinds=MILESTONE_KINDS,
+        subscriptions=subscriptions,
+        catalogue=state.themes,
         hidden=hidden_value(answers, now=now),
         kind_of=feedback.kind_of,
         group_of=feedback.group_of,
@@ -112,3 +120,40 @@ async def add_milestone(request: Request, ctx: Acting) -> Response:
     except BackendRefused as exc:
         return back_to(here, err=exc.message)
     return back_to(here, msg="milestone_added")
+
+
+@router.post("/feedback/subscriptions")
+async def subscribe(request: Request, ctx: Acting) -> Response:
+    """A team subscribes to a theme; a signed webhook's secret is shown this once (never in a URL)."""
+    form = await request.form()
+    try:
+        theme = str(form.get("theme", ""))
+        if theme not in request.app.state.console.themes:
+            raise BadInput("theme", "unknown theme")
+        kind = str(form.get("kind", ""))
+        if kind not in SUBSCRIPTION_KINDS:
+            raise BadInput("kind", f"must be one of {', '.join(SUBSCRIPTION_KINDS)}")
+        team = str(form.get("team", "")).strip()[:200]
+        if not team:
+            raise BadInput("team", ctx.t("feedback.team_empty"))
+        url = str(form.get("url", "")).strip()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise BadInput("url", ctx.t("feedback.url_bad"))
+        secret = await ctx.backend.subscribe_theme(theme=theme, team=team, kind=kind, url=url)
+    except BadInput as exc:
+        return back_to("/feedback", err=str(exc))
+    except BackendRefused as exc:
+        return back_to("/feedback", err=exc.message)
+    if secret is None:
+        return back_to("/feedback", msg="subscribed")
+    return ctx.render("subscribed.html", theme=theme, team=team, url=url, secret=secret)
+
+
+@router.post("/feedback/subscriptions/{subscription_id}/delete")
+async def unsubscribe(subscription_id: str, ctx: Acting) -> Response:
+    try:
+        await ctx.backend.unsubscribe_theme(subscription_id)
+    except BackendRefused as exc:
+        return back_to("/feedback", err=exc.message)
+    return back_to("/feedback", msg="unsubscribed")

@@ -59,3 +59,37 @@ async def test_a_csm_adds_a_milestone_and_bad_input_is_refused_naming_the_field(
         assert refused.status_code == 303 and "err=" in refused.headers["location"]
         assert field in httpx.URL(refused.headers["location"]).params["err"]
     assert len(backend.milestone_list) == 1
+
+
+async def test_a_team_subscribes_to_a_theme_sees_the_secret_once_and_can_stop(
+    client: httpx.AsyncClient, backend: InMemoryBackend
+) -> None:
+    await sign_in(client)
+    token = await csrf_of(client, "/feedback")
+    form = {
+        "csrf": token,
+        "theme": "usability",
+        "team": "product-ux",
+        "kind": "standard",
+        "url": "https://hooks.test/ux",
+    }
+    created = await client.post("/feedback/subscriptions", data=form)
+    assert created.status_code == 200 and "whsec_ZmFrZS1zZWNyZXQ=" in created.text
+    (sub,) = backend.subscriptions
+    assert (sub.theme, sub.team, sub.kind, sub.url) == ("usability", "product-ux", "standard", "https://hooks.test/ux")
+    page = (await client.get("/feedback")).text
+    assert f'data-subscription="{sub.id}"' in page and "whsec_" not in page
+    slack = await client.post("/feedback/subscriptions", data={**form, "kind": "slack"})
+    assert slack.status_code == 303 and "msg=subscribed" in slack.headers["location"]
+    stopped = await client.post(f"/feedback/subscriptions/{sub.id}/delete", data={"csrf": token})
+    assert stopped.status_code == 303 and [s.kind for s in backend.subscriptions] == ["slack"]
+
+
+async def test_a_bad_subscription_is_refused_naming_the_field(client: httpx.AsyncClient, backend: InMemoryBackend):
+    await sign_in(client)
+    token = await csrf_of(client, "/feedback")
+    form = {"csrf": token, "theme": "usability", "team": "ux", "kind": "standard", "url": "https://hooks.test/ux"}
+    for field, value in (("theme", "nope"), ("kind", "sms"), ("team", ""), ("url", "ftp://x")):
+        refused = await client.post("/feedback/subscriptions", data={**form, field: value})
+        assert refused.status_code == 303 and field in httpx.URL(refused.headers["location"]).params["err"]
+    assert backend.subscriptions == []

@@ -32,6 +32,8 @@ ACTIONS = [
     "/tasks/task-00000/comment",
     "/tasks/task-00000/assign",
     "/feedback/milestones",
+    "/feedback/subscriptions",
+    "/feedback/subscriptions/sub-1/delete",
     "/lang",
     "/logout",
 ]
