@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from touchline.shared.clock import Clock
-from touchline.shared.hidden_value import Said, value_not_realised
+from touchline.shared.hidden_value import WINDOW, Said, value_not_realised
 from touchline.shared.messages import Command, TaskSpec
 from touchline.shared.themes import Catalogue, Tokenizer, themes_of
 
@@ -119,7 +119,10 @@ class Router:
         )
 
     async def _hidden_value(self, conn: AsyncConnection, comment: rules.Comment, *, now: datetime) -> None:
-        since = now - timedelta(days=180)
+        # Judged as of the answer, not of this pass: an answer committed after the pass read the clock
+        # (wall clock) would otherwise look like the future and be left out, and never be judged again.
+        at = max(now, comment.answered_at)
+        since = at - WINDOW
         rows, _ = await list_answers(
             conn, AnswerFilter(account_id=comment.account_id, since=since), limit=1000, offset=0
         )
@@ -132,7 +135,7 @@ class Router:
             )
             for r in rows
         ]
-        flag = value_not_realised(said, now=now)
+        flag = value_not_realised(said, now=at)
         if flag is None:
             return
         type_, reason = HIDDEN_VALUE_TASK
