@@ -14,6 +14,7 @@ from .fake import InMemoryBackend, band_of
 from .models import (
     Contribution,
     Enrolment,
+    Milestone,
     ScoreDetail,
     ScorePoint,
     StepRecord,
@@ -119,6 +120,7 @@ def demo_backend(
         "onboarding": sample_effectiveness(now=now, few=True),
     }
     _demo_weights(backend)
+    _demo_feedback(backend, now=now, accounts=accounts)
     return backend
 
 
@@ -298,6 +300,29 @@ def _demo_weights(backend: InMemoryBackend) -> None:
         ),
     }
     backend.proposals = {"default": "# Proposed weights for scorecard 'default' (demo)\nscorecards: []\n"}
+
+
+def _demo_feedback(backend: InMemoryBackend, *, now: datetime, accounts: int) -> None:
+    """Exit and feature-usefulness answers (one detractor naming a feature useful) and two milestones."""
+    if accounts < 4:
+        return
+    said = [
+        ("acc-00001", "satisfaction", 2, "動作が遅いので解約します。", "churn.exit_survey", ()),
+        ("acc-00003", "satisfaction", 4, "Support was great until the end.", "churn.exit_survey", ()),
+        ("acc-00000", "feature_usefulness", None, "レポートは便利です。", "risk.feature_survey", ("reports",)),
+        ("acc-00002", "feature_usefulness", None, "", "risk.feature_survey", ("alerts", "exports")),
+    ]
+    for account_id, survey, score, comment, template, features in said:
+        backend.answers.append(
+            SurveyAnswer(account_id=account_id, at=now - timedelta(days=12), score=score, comment=comment,
+                         user_id="u-2", survey=survey, template=template, features=features)
+        )  # fmt: skip
+    backend.milestone_list += [
+        Milestone("demo-release", "release", "v2.4: scheduled reports", now - timedelta(days=40), None, "event",
+                  -10.0, 8.0, 9, 7),
+        Milestone("demo-training", "training", "Admin training", now - timedelta(days=20), "acc-00000", "csm",
+                  None, 100.0, 0, 1),
+    ]  # fmt: skip
 
 
 def _contributions(rng: random.Random, score: float, *, missing_roi: bool) -> list[Contribution]:
