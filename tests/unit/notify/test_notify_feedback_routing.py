@@ -117,3 +117,18 @@ def test_only_release_and_training_events_are_milestones() -> None:
     assert release is not None and (release.kind, release.title, release.account_id) == ("release", "2.4", None)
     training = ms.from_event(event="Training Completed", properties={}, **common)
     assert training is not None and (training.title, training.account_id) == ("Training Completed", "acc")
+
+
+def test_a_listed_answer_becomes_a_routed_comment_with_its_kind_tier_and_arr() -> None:
+    from decimal import Decimal
+
+    from touchline.notify.routing import comment_of
+
+    row = {"channel": "email", "source_id": "d1", "seq": 2, "account_id": "acc-1", "template": "churn.exit_survey",
+           "answer": {"survey": "satisfaction", "score": 2, "comment": "遅い"}, "answered_at": NOW,
+           "account_name": "Acme", "tier": "high", "arr": Decimal("1200000")}  # fmt: skip
+    got = comment_of(row)
+    assert (got.kind, got.score, got.comment, got.tier, got.arr, got.seq) == ("exit", 2, "遅い", "high", 1_200_000.0, 2)
+    bare = comment_of({**row, "answer": {"survey": "feature_usefulness", "features": ["reports"], "score": True},
+                       "arr": None, "tier": None})  # fmt: skip
+    assert (bare.kind, bare.score, bare.comment, bare.arr) == ("feature_usefulness", None, "", None)
