@@ -31,6 +31,7 @@ async def test_the_page_shows_exit_and_feature_groups_and_flags_value_not_realis
     page = (await client.get("/feedback")).text
     assert 'data-kind="exit" data-group="dissatisfied"' in page
     assert 'data-kind="feature_usefulness" data-group="features_named"' in page
+    assert "不満 (1–2)" in page and "解約時アンケート" in page  # the CSM's language (Aiko reads Japanese)
     hidden = page.split('id="hidden-value"')[1].split("</section>")[0]
     assert "acc-hidden" in hidden and "reports" in hidden and "acc-gone" not in hidden
 
