@@ -5,14 +5,14 @@ incoming webhook; each subscription has its own row in webhook_endpoints (``subs
 sent by the existing webhook loop. ``feedback_routed`` records every answer (per answer number) the
 routing loop has looked at, with the themes its comment is about: the weekly digest counts from it.
 
-Revision ID: notify_0009
-Revises: notify_0008
+Revision ID: notify_0010
+Revises: notify_0009
 """
 
 from alembic import op
 
-revision = "notify_0009"
-down_revision = "notify_0008"
+revision = "notify_0010"
+down_revision = "notify_0009"
 branch_labels = None
 depends_on = None
 
