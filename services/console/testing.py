@@ -19,9 +19,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(app: FastAPI, *, startup_timeout: float = 20.0) -> Iterator[str]:
-    """Yield the base URL of ``app`` served on 127.0.0.1; stop the server on exit."""
-    port = free_port()
+def served(app: FastAPI, *, port: int | None = None, startup_timeout: float = 20.0) -> Iterator[str]:
+    """Yield the base URL of ``app`` served on 127.0.0.1 (on ``port``, else a free one); stop the server on exit."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name="console-test-server", daemon=True)
     thread.start()
