@@ -34,7 +34,7 @@ from .i18n import load_catalogues, translator
 from .ports import Backend, BackendUnavailable
 from .settings import ConsoleSettings
 from .throttle import InMemoryThrottleStore, LoginThrottle, ThrottleStore
-from .views import accounts, audit, auth, effectiveness, feedback, scores, tasks, validate
+from .views import accounts, audit, auth, effectiveness, exports, feedback, scores, tasks, validate
 from .views import users as users_page
 from .views.accounts import BadInput
 from .views.common import CsrfRefused, Forbidden, NotSignedIn, locale_for, login_redirect, render
@@ -136,7 +136,7 @@ def build_app(
         throttle=LoginThrottle(throttle_store or InMemoryThrottleStore()),  # Postgres: set in the lifespan
     )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (auth, accounts, tasks, feedback, effectiveness, scores, audit, users_page, validate):
+    for module in (auth, exports, accounts, tasks, feedback, effectiveness, scores, audit, users_page, validate):
         app.include_router(module.router)
     _install_handlers(app)
     app.openapi = partial(console_openapi, app)  # type: ignore[method-assign]

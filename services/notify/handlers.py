@@ -39,6 +39,7 @@ from .domain.milestones import from_event as milestone_from_event
 from .domain.outcomes import outcome_for
 from .domain.surveys import BadAnswer, offered_features
 from .ports import NotifyRepository
+from .account_webhooks import on_account_event
 from .task_handlers import TaskDeps, on_task_command
 from .templates import Catalog
 
@@ -280,10 +281,15 @@ async def on_task(repo: NotifyRepository, deps: Deps, cmd: Command) -> None:
     await on_task_command(repo, deps.tasks, cmd)
 
 
+async def on_webhook(repo: NotifyRepository, deps: Deps, cmd: Command) -> None:
+    await on_account_event(repo, deps.tasks, cmd)
+
+
 CHANNELS: dict[str, Callable[[NotifyRepository, Deps, Command], Awaitable[None]]] = {
     "email": on_email,
     "in_app": on_in_app,
     "task": on_task,
+    "webhook": on_webhook,
 }
 
 
