@@ -38,7 +38,9 @@ def import_router(
     async def import_file(
         request: Request,
         kind: Annotated[RecordKind, Path(description="accounts or contacts")],
-        mapping: Annotated[str, Query(description=f"a preset ({', '.join(PRESETS)}) unless a mapping file is sent")] = "salesforce",
+        mapping: Annotated[
+            str, Query(description=f"a preset ({', '.join(PRESETS)}) unless a mapping file is sent")
+        ] = "salesforce",
         dry_run: Annotated[bool, Query(description="report what would change; write nothing")] = False,
     ) -> Response:
         state = get_state()

@@ -129,7 +129,9 @@ def load_mapping(text: str, *, source: str) -> ColumnMap:
             raise MappingInvalid(f"{source}: {key}: expected field: column")
         for target, columns in value.items():
             if target not in FIELDS[key]:
-                raise MappingInvalid(f"{source}: {key}.{target}: unknown field; expected one of {', '.join(FIELDS[key])}")
+                raise MappingInvalid(
+                    f"{source}: {key}.{target}: unknown field; expected one of {', '.join(FIELDS[key])}"
+                )
             listed = [columns] if isinstance(columns, str) else columns
             if not isinstance(listed, list) or not listed or not all(isinstance(c, str) and c for c in listed):
                 raise MappingInvalid(f"{source}: {key}.{target}: expected a column name or a list of them")
@@ -208,7 +210,9 @@ def _message_id(kind: str, key: str, content: Mapping[str, Any]) -> str:
     return f"import-{hashlib.sha256(encoded).hexdigest()[:40]}"
 
 
-def _raw_calls(kind: RecordKind, row: Row, columns: Mapping[str, str]) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+def _raw_calls(
+    kind: RecordKind, row: Row, columns: Mapping[str, str]
+) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
     """The record's id, the traits it sets and the Segment calls (as an SDK would send them)."""
     record_id = _cell(row, columns, "id") or ""
     if kind == "accounts":
@@ -280,10 +284,10 @@ class Change:
 def compare(record: Record, before: Mapping[str, Any] | None) -> Change:
     """What applying ``record`` changes against what the last import of the same record set."""
     if before is None:
-        return Change(record.key, record.line, "new", {k: {"before": None, "after": v} for k, v in record.traits.items()})
-    changed = {
-        k: {"before": before.get(k), "after": v} for k, v in record.traits.items() if before.get(k) != v
-    }
+        return Change(
+            record.key, record.line, "new", {k: {"before": None, "after": v} for k, v in record.traits.items()}
+        )
+    changed = {k: {"before": before.get(k), "after": v} for k, v in record.traits.items() if before.get(k) != v}
     return Change(record.key, record.line, "changed" if changed else "unchanged", changed)
 
 
@@ -293,7 +297,9 @@ def duplicates(records: Sequence[Record]) -> list[RowProblem]:
     for record in records:
         lines.setdefault(record.key, []).append(record.line)
     return [
-        RowProblem(line, "id", f"{key.split(':', 1)[1]!r} also on line(s) {', '.join(str(o) for o in seen if o != line)}")
+        RowProblem(
+            line, "id", f"{key.split(':', 1)[1]!r} also on line(s) {', '.join(str(o) for o in seen if o != line)}"
+        )
         for key, seen in lines.items()
         if len(seen) > 1
         for line in seen

@@ -179,7 +179,9 @@ def build_app(common: CommonSettings, settings: IngestSettings, *, tracing: Trac
     app.state.holder = holder
     app.add_middleware(_Timing)
     app.include_router(router(lambda: state))
-    app.include_router(import_router(lambda: state, lambda: holder.get("imported"), max_bytes=settings.import_max_bytes))
+    app.include_router(
+        import_router(lambda: state, lambda: holder.get("imported"), max_bytes=settings.import_max_bytes)
+    )
     app.include_router(readiness_router(lambda: holder.get("runtime"), lambda: holder.get("connection")))
     app.include_router(ops_router(lambda: holder.get("runtime")))
     return app

@@ -22,6 +22,7 @@ from touchline.shared.db import dedup_key
 from touchline.shared.fates import DUPLICATE, UNKNOWN_TYPE, BatchResult
 from touchline.shared.messages import Command, Message, ProductEvent
 
+from .account_webhooks import on_account_event
 from .compose import Composer, template_context
 from .domain import waiting
 from .domain.email import (
@@ -39,7 +40,6 @@ from .domain.milestones import from_event as milestone_from_event
 from .domain.outcomes import outcome_for
 from .domain.surveys import BadAnswer, offered_features
 from .ports import NotifyRepository
-from .account_webhooks import on_account_event
 from .task_handlers import TaskDeps, on_task_command
 from .templates import Catalog
 

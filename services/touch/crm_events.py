@@ -9,6 +9,7 @@ input makes the same id, which notify's deliveries deduplicate.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from touchline.shared.messages import Command, Recipients
@@ -25,9 +26,7 @@ def band_changed(
     return _command(BAND_CHANGED, account_id=account_id, cause=cause, data=data, at=at)
 
 
-def tier_changed(
-    *, account_id: str, tier: str, previous: str | None, phase: str, reason: str, at: datetime
-) -> Command:
+def tier_changed(*, account_id: str, tier: str, previous: str | None, phase: str, reason: str, at: datetime) -> Command:
     data = {
         "account_id": account_id,
         "tier": tier,
@@ -39,7 +38,7 @@ def tier_changed(
     return _command(TIER_CHANGED, account_id=account_id, cause=f"{tier}:{at.isoformat()}", data=data, at=at)
 
 
-def _command(kind: str, *, account_id: str, cause: str, data: dict[str, object], at: datetime) -> Command:
+def _command(kind: str, *, account_id: str, cause: str, data: Mapping[str, object], at: datetime) -> Command:
     command_id = f"crm:{kind}:{account_id}:{cause}"
     return Command(
         command_id=command_id,

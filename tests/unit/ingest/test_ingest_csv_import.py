@@ -21,7 +21,7 @@ SF_ACCOUNTS = (
     "Id,Name,Type,AnnualRevenue,Renewal_Date__c,Owner Email,Lifecycle_Stage__c\r\n"
     "001A,Acme,Enterprise,120000,2027-09-30,csm@touchline.test,adoption\r\n"
     '001B,"Beta\nHoldings\nLtd",Growth,lots,2027-10-01,csm@touchline.test,retention\r\n'
-    "001C,Gamma,Growth,\"48,000\",2027-11-01,csm@touchline.test,onboarding\r\n"
+    '001C,Gamma,Growth,"48,000",2027-11-01,csm@touchline.test,onboarding\r\n'
 )
 
 
