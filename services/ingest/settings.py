@@ -44,7 +44,7 @@ class IngestSettings(ServiceSettings):
         30.0, description="how often parked events of users that already have an account are re-published"
     )
     import_max_bytes: int = Field(
-        20 * 1024 * 1024, description="largest CSV file accepted by POST /v1/import/{accounts|contacts}"
+        20 * 1024 * 1024, description="largest CSV file accepted by POST /v1/import/accounts (or /contacts)"
     )
 
 
