@@ -162,3 +162,37 @@ async def test_rows_are_remembered_only_after_kafka_acknowledged_them() -> None:
     assert retried.as_json()["new"] == 2
     ids = [e["message_id"] for e in publisher.events]
     assert ids == sorted(set(ids), key=ids.index) and all(i.startswith("import-") for i in ids)
+
+
+def test_the_cli_prints_counts_refused_lines_and_what_would_change() -> None:
+    from touchline.ingest.import_cli import report_lines
+
+    body = {
+        "success": False,
+        "dry_run": True,
+        "rows": 3,
+        "applied": 0,
+        "new": 1,
+        "changed": 1,
+        "unchanged": 0,
+        "refused": 1,
+        "errors": [{"line": 4, "field": "AnnualRevenue", "message": "expected a number, got 'lots'"}],
+        "changes": [
+            {"record": "accounts:A", "line": 2, "status": "changed", "fields": {"arr": {"before": 1.0, "after": 2.0}}},
+            {"record": "accounts:B", "line": 3, "status": "new", "fields": {"name": {"before": None, "after": "B"}}},
+        ],
+    }
+    assert report_lines(body) == [
+        "3 row(s): 1 new, 1 changed, 0 unchanged, 1 refused; would apply 2",
+        "line 4: AnnualRevenue: expected a number, got 'lots'",
+        "line 2: accounts:A changed (arr: 1.0 -> 2.0)",
+        "line 3: accounts:B new (name: None -> 'B')",
+    ]
+
+
+def test_the_cli_refuses_to_run_without_a_write_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from touchline.ingest.import_cli import cli
+
+    monkeypatch.delenv("TOUCHLINE_IMPORT_WRITE_KEY", raising=False)
+    (tmp_path / "a.csv").write_text("Id\nA\n")
+    assert cli(["accounts", str(tmp_path / "a.csv")]) == 2
