@@ -6,14 +6,21 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from touchline.shared.messages import Command, HealthScored, ProductEvent
-from touchline.touch.decisions import Decisions
+from touchline.touch.decisions import Decisions, TouchConfig
 from touchline.touch.domain.changes import Account, Snapshot
 from touchline.touch.domain.signals import SignalThresholds, from_event, from_health
 from touchline.touch.main import load_config
 from touchline.touch.settings import TouchSettings
 
 T0 = datetime(2030, 1, 1, 9, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def config() -> TouchConfig:
+    return load_config(TouchSettings())  # reading the playbooks is the slow part: once per module
 
 
 def scored(account: str, band: str, previous: str | None, *, score: float, at: datetime) -> HealthScored:
@@ -42,8 +49,8 @@ def webhooks(commands: tuple[Command, ...]) -> list[Command]:
     return [c for c in commands if c.channel == "webhook"]
 
 
-def test_a_band_change_and_a_tier_change_are_told_with_before_and_after() -> None:
-    decisions = Decisions(replace(load_config(TouchSettings()), crm_webhooks=True))
+def test_a_band_change_and_a_tier_change_are_told_with_before_and_after(config: TouchConfig) -> None:
+    decisions = Decisions(replace(config, crm_webhooks=True))
     account = Account(Snapshot("a1"))
     decisions.apply(account, from_event(group("a1", T0, arr=2000)), now=T0)
     later = T0 + timedelta(days=3)
@@ -67,8 +74,8 @@ def test_a_band_change_and_a_tier_change_are_told_with_before_and_after() -> Non
     assert (second_tier["tier"], second_tier["previous_tier"], second_tier["phase"]) == ("high", "tech", "onboarding")
 
 
-def test_the_same_health_score_redelivered_makes_the_same_command_id() -> None:
-    decisions = Decisions(replace(load_config(TouchSettings()), crm_webhooks=True))
+def test_the_same_health_score_redelivered_makes_the_same_command_id(config: TouchConfig) -> None:
+    decisions = Decisions(replace(config, crm_webhooks=True))
     ids = []
     for _ in range(2):
         account = Account(Snapshot("a2"))
@@ -79,8 +86,8 @@ def test_the_same_health_score_redelivered_makes_the_same_command_id() -> None:
     assert ids[0] == ids[1] and len(ids[0]) == 1
 
 
-def test_a_rescore_in_the_same_band_and_a_traits_update_in_the_same_tier_tell_nothing() -> None:
-    decisions = Decisions(replace(load_config(TouchSettings()), crm_webhooks=True))
+def test_a_rescore_in_the_same_band_and_a_traits_update_in_the_same_tier_tell_nothing(config: TouchConfig) -> None:
+    decisions = Decisions(replace(config, crm_webhooks=True))
     account = Account(Snapshot("a3"))
     decisions.apply(account, from_event(group("a3", T0, arr=2000)), now=T0)
     before = len(webhooks(account.changes().commands))
@@ -90,8 +97,8 @@ def test_a_rescore_in_the_same_band_and_a_traits_update_in_the_same_tier_tell_no
     assert len(webhooks(account.changes().commands)) == before == 1
 
 
-def test_nothing_is_told_unless_the_operator_turned_crm_webhooks_on() -> None:
-    decisions = Decisions(load_config(TouchSettings()))
+def test_nothing_is_told_unless_the_operator_turned_crm_webhooks_on(config: TouchConfig) -> None:
+    decisions = Decisions(config)
     account = Account(Snapshot("a4"))
     decisions.apply(account, from_event(group("a4", T0, arr=80000)), now=T0)
     decisions.apply(
