@@ -12,7 +12,7 @@ import csv
 import hashlib
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -281,14 +281,38 @@ class Change:
         return {"record": self.key, "line": self.line, "status": self.status, "fields": self.fields}
 
 
-def compare(record: Record, before: Mapping[str, Any] | None) -> Change:
+@dataclass(frozen=True)
+class Previous:
+    """What the last import of a record set: its traits and the message-id digest it was sent under."""
+
+    traits: dict[str, Any]
+    digest: str
+
+
+def compare(record: Record, previous: Previous | None) -> Change:
     """What applying ``record`` changes against what the last import of the same record set."""
-    if before is None:
+    if previous is None:
         return Change(
             record.key, record.line, "new", {k: {"before": None, "after": v} for k, v in record.traits.items()}
         )
+    before = previous.traits
     changed = {k: {"before": before.get(k), "after": v} for k, v in record.traits.items() if before.get(k) != v}
     return Change(record.key, record.line, "changed" if changed else "unchanged", changed)
+
+
+def chained(record: Record, previous: Previous | None) -> Record:
+    """The record with message ids that also derive from what it replaces.
+
+    Content alone would repeat ids when a record goes A -> B -> A again, and consumers would drop
+    the return to A as a duplicate; chained to the previous import, the same file re-sent after a
+    failure keeps its ids (nothing was remembered yet) while a real change always gets new ones.
+    """
+    if previous is None:
+        return record
+    encoded = f"{record.digest}:{previous.digest}".encode()
+    digest = f"import-{hashlib.sha256(encoded).hexdigest()[:40]}"
+    calls = [replace(c, message_id=f"{digest}-{i}") for i, c in enumerate(record.calls)]
+    return replace(record, calls=calls, digest=digest)
 
 
 def duplicates(records: Sequence[Record]) -> list[RowProblem]:

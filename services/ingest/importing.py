@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from .csvimport import Change, ColumnMap, Record, RecordKind, RowProblem, compare, duplicates, read_rows, row_record
+from .csvimport import (
+    Change,
+    ColumnMap,
+    Previous,
+    Record,
+    RecordKind,
+    RowProblem,
+    chained,
+    compare,
+    duplicates,
+    read_rows,
+    row_record,
+)
 from .domain import Limits, TimePolicy
 from .handlers import Ports, accept
 
@@ -18,7 +30,7 @@ CHUNK = 1000
 class ImportedRecords(Protocol):
     """What the last import of each record set (ingest schema): the dry run compares with it."""
 
-    async def known(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+    async def known(self, keys: Sequence[str]) -> dict[str, Previous]: ...
 
     async def remember(self, records: Sequence[Record], *, source: str, now: datetime) -> None: ...
 
@@ -89,10 +101,10 @@ async def import_csv(
     a failure in between re-publishes the same message ids next time, which consumers deduplicate.
     """
     count, records, errors = validate(kind, data, mapping, now=now, limits=limits, policy=policy)
-    before: Mapping[str, dict[str, Any]] = await store.known([r.key for r in records])
+    before: Mapping[str, Previous] = await store.known([r.key for r in records])
     changes = [compare(r, before.get(r.key)) for r in records]
     if not dry_run:
-        due = [r for r, c in zip(records, changes, strict=True) if c.status != "unchanged"]
+        due = [chained(r, before.get(r.key)) for r, c in zip(records, changes, strict=True) if c.status != "unchanged"]
         calls = [call for r in due for call in r.calls]
         for start in range(0, len(calls), CHUNK):
             await accept(calls[start : start + CHUNK], source=source, ports=ports, now=now)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..csvimport import Record
+from ..csvimport import Previous, Record
 from .postgres import _errors
 
 
@@ -18,18 +17,18 @@ class PostgresImportedRecords:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def known(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    async def known(self, keys: Sequence[str]) -> dict[str, Previous]:
         if not keys:
             return {}
         async with _errors(), self._engine.connect() as conn:
             result = await conn.execute(
                 text(
-                    "SELECT record_key, traits::text AS traits FROM ingest.imported_records"
+                    "SELECT record_key, digest, traits::text AS traits FROM ingest.imported_records"
                     " WHERE record_key = ANY(CAST(:keys AS text[]))"
                 ),
                 {"keys": list(keys)},
             )
-            return {row.record_key: orjson.loads(row.traits) for row in result}
+            return {row.record_key: Previous(orjson.loads(row.traits), row.digest) for row in result}
 
     async def remember(self, records: Sequence[Record], *, source: str, now: datetime) -> None:
         async with _errors(), self._engine.begin() as conn:

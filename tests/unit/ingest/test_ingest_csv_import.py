@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from ingest_fakes import FakeIdentities  # type: ignore[import-not-found]
 
-from touchline.ingest.csvimport import MappingInvalid, Record, load_mapping, preset, read_rows
+from touchline.ingest.csvimport import MappingInvalid, Previous, Record, load_mapping, preset, read_rows
 from touchline.ingest.domain import Limits, TimePolicy
 from touchline.ingest.handlers import Ports
 from touchline.ingest.importing import import_csv, validate
@@ -38,13 +38,13 @@ class FakePublisher:
 
 class FakeImported:
     def __init__(self) -> None:
-        self.records: dict[str, dict[str, Any]] = {}
+        self.records: dict[str, Previous] = {}
 
-    async def known(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    async def known(self, keys: Sequence[str]) -> dict[str, Previous]:
         return {k: self.records[k] for k in keys if k in self.records}
 
     async def remember(self, records: Sequence[Record], *, source: str, now: datetime) -> None:
-        self.records.update({r.key: r.traits for r in records})
+        self.records.update({r.key: Previous(r.traits, r.digest) for r in records})
 
 
 def check(kind: str, text: str | bytes, mapping: str = "salesforce") -> Any:
@@ -146,7 +146,20 @@ async def test_an_import_applies_valid_rows_once_and_a_reimport_publishes_nothin
     dry = await import_csv("accounts", edited.encode(), preset("salesforce"), dry_run=True, **kwargs)
     (change,) = [c for c in dry.changes if c.status == "changed"]
     assert change.fields == {"arr": {"before": 120000.0, "after": 130000.0}}
-    assert len(publisher.events) == 2 and store.records["accounts:001A"]["arr"] == 120000.0
+    assert len(publisher.events) == 2 and store.records["accounts:001A"].traits["arr"] == 120000.0
+
+
+async def test_a_record_changed_and_changed_back_is_published_under_new_ids_each_time() -> None:
+    publisher, store = FakePublisher(), FakeImported()
+    ports = Ports(identities=FakeIdentities(), publisher=publisher)
+    kwargs: dict[str, Any] = dict(source="crm", ports=ports, store=store, now=NOW, limits=Limits(), policy=TimePolicy())
+    versions = ["Id,Name\nA,Acme\n", "Id,Name\nA,Acme KK\n", "Id,Name\nA,Acme\n"]
+    for text in versions:
+        await import_csv("accounts", text.encode(), preset("salesforce"), dry_run=False, **kwargs)
+    ids = [e["message_id"] for e in publisher.events]
+    # Consumers drop an id they saw: going back to "Acme" must not look like the first import.
+    assert len(ids) == 3 == len(set(ids))
+    assert [e["traits"]["name"] for e in publisher.events] == ["Acme", "Acme KK", "Acme"]
 
 
 async def test_rows_are_remembered_only_after_kafka_acknowledged_them() -> None:
