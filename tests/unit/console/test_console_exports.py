@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -30,10 +31,11 @@ def backend() -> InMemoryBackend:
     return demo_backend(now=NOW, accounts=40, owners=(AIKO, KEN))
 
 
-@pytest.fixture
-async def client(backend: InMemoryBackend) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def signed_in_as(backend: InMemoryBackend, email: str) -> AsyncIterator[httpx.AsyncClient]:
     users = UserStore({})
-    users.put(User(email=AIKO, name="Aiko", password_hash=hash_password(PASSWORD), locale="en", team="east"))
+    for who, role in ((AIKO, "manager"), (KEN, "csm")):
+        users.put(User(email=who, name=who, password_hash=hash_password(PASSWORD), locale="en", role=role))
     # A page of 5 rows: the export must still hold every match, not the screen's page.
     app = build_app(CommonSettings(env="test"), ConsoleSettings(page_size=5), backend=backend, users=users)
     async with app.router.lifespan_context(app):
@@ -42,8 +44,21 @@ async def client(backend: InMemoryBackend) -> AsyncIterator[httpx.AsyncClient]:
             form = await c.get("/login")
             token = re.search(r'name="login_token" value="([^"]+)"', form.text)
             assert token
-            await c.post("/login", data={"email": AIKO, "password": PASSWORD, "login_token": token.group(1)})
+            await c.post("/login", data={"email": email, "password": PASSWORD, "login_token": token.group(1)})
             yield c
+
+
+@pytest.fixture
+async def client(backend: InMemoryBackend) -> AsyncIterator[httpx.AsyncClient]:
+    async with signed_in_as(backend, AIKO) as c:  # a manager: "all accounts" is hers to see
+        yield c
+
+
+async def test_a_csm_cannot_export_all_accounts_as_she_cannot_list_them(backend: InMemoryBackend) -> None:
+    async with signed_in_as(backend, KEN) as ken:
+        assert (await ken.get("/accounts.csv", params={"scope": "all"})).status_code == 403
+        mine = rows_of(await ken.get("/accounts.csv"))
+    assert mine and {r["owner"] for r in mine} == {KEN}
 
 
 def rows_of(response: httpx.Response) -> list[dict[str, str]]:
