@@ -22,9 +22,16 @@ class Importer(Protocol):
 
 
 class HttpImporter:
-    def __init__(self, base_url: str, write_key: str, *, timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        write_key: str,
+        *,
+        timeout: float = 120.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._url = base_url.rstrip("/")
-        self._client = httpx.AsyncClient(timeout=timeout, auth=(write_key, ""))
+        self._client = httpx.AsyncClient(timeout=timeout, auth=(write_key, ""), transport=transport)
 
     async def upload(self, kind: str, data: bytes, *, mapping: str, dry_run: bool, actor: str) -> dict[str, Any]:
         try:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from ingest_harness import NO_AUTH, Ingest, events_for
+import httpx
+import pytest
+from ingest_harness import NO_AUTH, WRITE_KEY, Ingest, events_for
 
+from touchline.console.importer import HttpImporter, ImportRefused
 from touchline.shared.messages import ProductEvent
 
 
@@ -99,3 +102,26 @@ async def test_an_import_needs_a_write_key_and_a_known_mapping(ingest: Ingest) -
     assert unknown.status_code == 422 and "pipedrive" in unknown.json()["message"]
     wrong_kind = await ingest.client.post("/v1/import/deals", content=data, headers={"content-type": "text/csv"})
     assert wrong_kind.status_code == 422
+
+
+async def test_the_console_import_page_adapter_applies_once_through_ingest(ingest: Ingest) -> None:
+    """The console's HttpImporter against the real ingest (ASGI) and Kafka: what the /imports page shows."""
+    a, b, c = uid("acc"), uid("acc"), uid("acc")
+    importer = HttpImporter("http://t", WRITE_KEY, transport=httpx.ASGITransport(app=ingest.app))
+    try:
+        dry = await importer.upload(
+            "accounts", accounts_csv(a, b, c), mapping="salesforce", dry_run=True, actor="aiko@x.test"
+        )
+        assert (dry["new"], dry["applied"], [e["line"] for e in dry["errors"]]) == (2, 0, [4])
+        applied = await importer.upload(
+            "accounts", accounts_csv(a, b, c), mapping="salesforce", dry_run=False, actor="aiko@x.test"
+        )
+        again = await importer.upload(
+            "accounts", accounts_csv(a, b, c), mapping="salesforce", dry_run=False, actor="aiko@x.test"
+        )
+        assert (applied["applied"], again["applied"], again["unchanged"]) == (2, 0, 2)
+        assert len(await events_for(ingest.common, a)) == 1
+        with pytest.raises(ImportRefused, match="pipedrive"):
+            await importer.upload("accounts", b"Id\nx\n", mapping="pipedrive", dry_run=True, actor="aiko@x.test")
+    finally:
+        await importer.aclose()
