@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config-table": ("touchline.shared.admin:config_table_cli", "print the configuration table (Markdown)"),
     "asyncapi": ("touchline.shared.asyncapi:cli", "print (or --write) the AsyncAPI 3.0 document of the topics"),
     "stack": ("touchline.shared.stack.cli:main", "stack up|down|status|logs|infra: the local stack"),
+    "import": (
+        "touchline.ingest.import_cli:cli",
+        "import accounts|contacts FILE [--mapping salesforce|hubspot|FILE.yaml] [--dry-run]",
+    ),
     "simulate": ("touchline.sim.main:cli", "run the product simulator against ingest"),
 }
 

@@ -23,7 +23,8 @@ BANDS_WORST_FIRST: tuple[Band, ...] = BANDS[::-1]  # a band's index here is its 
 # TOUCHLINE_TOUCH_USAGE_DECLINE_THRESHOLD = share) and must be changed together: when they differ,
 # a trend crossing touch's threshold between two of health's publications goes unseen by touch.
 USAGE_DECLINE_SHARE = 0.3
-Channel = Literal["email", "in_app", "task"]
+# "webhook": an account event (template = its type) notify posts to its Standard Webhooks endpoints.
+Channel = Literal["email", "in_app", "task", "webhook"]
 Priority = Literal["low", "medium", "high", "urgent"]
 
 

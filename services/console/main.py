@@ -31,10 +31,11 @@ from touchline.shared.themes import JanomeTokenizer, Tokenizer, load_catalogue
 from . import user_log
 from .auth import LOCALES, ROLES, SessionSigner, User, UserStore, hash_password
 from .i18n import load_catalogues, translator
+from .importer import HttpImporter, Importer
 from .ports import Backend, BackendUnavailable
 from .settings import ConsoleSettings
 from .throttle import InMemoryThrottleStore, LoginThrottle, ThrottleStore
-from .views import accounts, audit, auth, effectiveness, feedback, scores, tasks, validate
+from .views import accounts, audit, auth, effectiveness, exports, feedback, imports, scores, tasks, validate
 from .views import users as users_page
 from .views.accounts import BadInput
 from .views.common import CsrfRefused, Forbidden, NotSignedIn, locale_for, login_redirect, render
@@ -58,6 +59,8 @@ class ConsoleState:
     themes: dict[str, list[str]]
     tokenizer: Callable[[], Tokenizer] = field(default=lambda: JanomeTokenizer())
     throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(InMemoryThrottleStore()))
+    # The CSV import page's way to ingest (importer.py); None = import not configured.
+    importer: Importer | None = None
 
 
 def load_users(common: CommonSettings, settings: ConsoleSettings) -> UserStore:
@@ -83,6 +86,7 @@ def build_app(
     users: UserStore | None = None,
     tokenizer: Callable[[], Tokenizer] | None = None,
     throttle_store: ThrottleStore | None = None,
+    importer: Importer | None = None,
 ) -> FastAPI:
     """With ``backend`` given (tests, the demo) and no ``throttle_store``, login counters stay in
     this process; otherwise they live in Postgres, shared by every console replica."""
@@ -106,7 +110,12 @@ def build_app(
 
             engine = make_engine(common.database_url, pool_size=2)
             app.state.console.throttle = LoginThrottle(PostgresThrottleStore(engine))
+        owned_importer = importer is None and bool(settings.import_write_key.get_secret_value())
+        if owned_importer:
+            app.state.console.importer = HttpImporter(settings.ingest_url, settings.import_write_key.get_secret_value())
         yield
+        if owned_importer:
+            await app.state.console.importer.aclose()
         if owned_backend:
             await app.state.console.backend.aclose()
         if engine is not None:
@@ -134,9 +143,22 @@ def build_app(
         themes=load_catalogue(),
         tokenizer=tokenizer or cache(JanomeTokenizer),
         throttle=LoginThrottle(throttle_store or InMemoryThrottleStore()),  # Postgres: set in the lifespan
+        importer=importer,
     )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (auth, accounts, tasks, feedback, effectiveness, scores, audit, users_page, validate):
+    for module in (
+        auth,
+        exports,
+        accounts,
+        tasks,
+        feedback,
+        effectiveness,
+        scores,
+        audit,
+        users_page,
+        validate,
+        imports,
+    ):
         app.include_router(module.router)
     _install_handlers(app)
     app.openapi = partial(console_openapi, app)  # type: ignore[method-assign]

@@ -28,3 +28,7 @@ class ConsoleSettings(ServiceSettings):
     page_size: int = Field(50, description="accounts per page in the account list", ge=5, le=500)
     default_locale: str = Field("ja", description="language before a CSM chooses one (ja or en)")
     api_timeout: float = Field(5.0, description="seconds before a service API call is given up")
+    ingest_url: str = Field("http://127.0.0.1:8001", description="base URL of ingest (the CSV import page posts there)")
+    import_write_key: SecretStr = Field(
+        SecretStr(""), description="ingest write key the CSV import page uses; empty = the import page is off"
+    )

@@ -26,8 +26,10 @@ from touchline.shared.tracing import Tracing, from_settings
 
 from .adapters.cache import CachedIdentities
 from .adapters.kafka import KafkaEventPublisher
+from .adapters.pg_imports import PostgresImportedRecords
 from .adapters.postgres import PostgresIdentities
 from .api import IngestApp, IngestState, router
+from .api_import import import_router
 from .auth import WriteKeys
 from .domain import Limits, TimePolicy
 from .handlers import Ports, release_stranded
@@ -149,7 +151,7 @@ def build_app(common: CommonSettings, settings: IngestSettings, *, tracing: Trac
         state.now = clock.now
         state.ports = ports
         state.tracing = runtime.tracing
-        holder.update(runtime=runtime, connection=connection)
+        holder.update(runtime=runtime, connection=connection, imported=PostgresImportedRecords(runtime.engine))
         try:
             yield
         finally:
@@ -177,6 +179,9 @@ def build_app(common: CommonSettings, settings: IngestSettings, *, tracing: Trac
     app.state.holder = holder
     app.add_middleware(_Timing)
     app.include_router(router(lambda: state))
+    app.include_router(
+        import_router(lambda: state, lambda: holder.get("imported"), max_bytes=settings.import_max_bytes)
+    )
     app.include_router(readiness_router(lambda: holder.get("runtime"), lambda: holder.get("connection")))
     app.include_router(ops_router(lambda: holder.get("runtime")))
     return app

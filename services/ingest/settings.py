@@ -43,6 +43,9 @@ class IngestSettings(ServiceSettings):
     release_sweep_seconds: float = Field(
         30.0, description="how often parked events of users that already have an account are re-published"
     )
+    import_max_bytes: int = Field(
+        20 * 1024 * 1024, description="largest CSV file accepted by POST /v1/import/accounts (or /contacts)"
+    )
 
 
 def refuse_dev_write_keys(settings: IngestSettings, *, env: str) -> None:

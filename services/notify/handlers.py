@@ -22,6 +22,7 @@ from touchline.shared.db import dedup_key
 from touchline.shared.fates import DUPLICATE, UNKNOWN_TYPE, BatchResult
 from touchline.shared.messages import Command, Message, ProductEvent
 
+from .account_webhooks import on_account_event
 from .compose import Composer, template_context
 from .domain import waiting
 from .domain.email import (
@@ -280,10 +281,15 @@ async def on_task(repo: NotifyRepository, deps: Deps, cmd: Command) -> None:
     await on_task_command(repo, deps.tasks, cmd)
 
 
+async def on_webhook(repo: NotifyRepository, deps: Deps, cmd: Command) -> None:
+    await on_account_event(repo, deps.tasks, cmd)
+
+
 CHANNELS: dict[str, Callable[[NotifyRepository, Deps, Command], Awaitable[None]]] = {
     "email": on_email,
     "in_app": on_in_app,
     "task": on_task,
+    "webhook": on_webhook,
 }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from . import crm_events
 from .commands import command_for
 from .domain.activity import UsageRules, usage_per_day
 from .domain.changes import Account, ChangeSet, Snapshot
@@ -49,6 +50,8 @@ class TouchConfig:
     # The effectiveness report: the days after a run's start it looks at, the fewest runs per group.
     effectiveness_days: int = 90
     effectiveness_min_accounts: int = 20
+    # Band and tier changes as webhook commands for notify (crm_events.py); off unless a CRM listens.
+    crm_webhooks: bool = False
 
 
 def timer_key(enrolment: Enrolment) -> str:
@@ -104,6 +107,20 @@ class Decisions:
             # at once with every wait already expired.
             self._schedule_date_triggers(account, profile, at=now)
         assignment = self.retier(account, profile, at=at)
+        if self.config.crm_webhooks and item.band is not None:
+            cause = item.source_id.removesuffix(":band")
+            account.emit(
+                [
+                    crm_events.band_changed(
+                        account_id=account.account_id,
+                        cause=cause,
+                        band=item.band,
+                        previous=item.previous_band,
+                        score=item.score,
+                        at=at,
+                    )
+                ]
+            )
         in_decline = account.activity.declined_at is not None
         changed, derived = observe_activity(account.activity, item, at=at, rules=self.config.usage)
         if changed != account.activity:
@@ -151,6 +168,16 @@ class Decisions:
         stored = account.tier
         if stored is None or (stored.tier, stored.rule, stored.phase, stored.value) != current:
             account.save_tier(assignment, at=at)
+            if self.config.crm_webhooks and (stored is None or stored.tier != assignment.tier):
+                change = crm_events.tier_changed(
+                    account_id=account.account_id,
+                    tier=assignment.tier,
+                    previous=stored.tier if stored else None,
+                    phase=assignment.phase,
+                    reason=assignment.reason,
+                    at=at,
+                )
+                account.emit([change])
         return assignment
 
     def _schedule_date_triggers(self, account: Account, profile: Profile, *, at: datetime) -> None:

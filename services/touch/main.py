@@ -72,6 +72,7 @@ def load_config(settings: TouchSettings) -> TouchConfig:
         holdout_default=settings.holdout_default,
         effectiveness_days=settings.effectiveness_days,
         effectiveness_min_accounts=settings.effectiveness_min_accounts,
+        crm_webhooks=settings.crm_webhooks,
     )
 
 

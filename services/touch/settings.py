@@ -88,6 +88,11 @@ class TouchSettings(ServiceSettings):
         description="longest sleep of the timer loop when the clock does not move and no consumer batch or "
         "API call leaves a timer due (those wake it at once)",
     )
+    crm_webhooks: bool = Field(
+        False,
+        description="tell notify of every band and tier change (webhook events account.band_changed, "
+        "account.tier_changed, posted to notify's webhook_urls)",
+    )
 
     @model_validator(mode="after")
     def _daily_use_fits(self) -> TouchSettings:

@@ -48,6 +48,23 @@ def _page_number(request: Request) -> int:
     return int(raw)
 
 
+def account_query(request: Request, ctx: SignedIn, *, limit: int, offset: int) -> tuple[str, AccountQuery]:
+    """The list's scope and filters from the query string (the page and its CSV export read the same)."""
+    scope = _choice(request, "scope", ("mine", "all")) or "mine"
+    if scope == "all":
+        require(ctx, "accounts.all")
+    return scope, AccountQuery(
+        owner=ctx.user.email if scope == "mine" else None,
+        band=_choice(request, "band", BANDS),
+        tier=_choice(request, "tier", TIERS),
+        phase=_choice(request, "phase", PHASES),
+        search=(request.query_params.get("q") or "").strip()[:100] or None,
+        sort=_choice(request, "sort", SORTS) or "score",
+        limit=limit,
+        offset=offset,
+    )
+
+
 @router.get("/")
 async def home(ctx: SignedIn) -> Response:
     return back_to("/accounts")
@@ -56,20 +73,8 @@ async def home(ctx: SignedIn) -> Response:
 @router.get("/accounts")
 async def account_list(request: Request, ctx: SignedIn) -> Response:
     size = request.app.state.console.settings.page_size
-    scope = _choice(request, "scope", ("mine", "all")) or "mine"
-    if scope == "all":
-        require(ctx, "accounts.all")
     page = _page_number(request)
-    query = AccountQuery(
-        owner=ctx.user.email if scope == "mine" else None,
-        band=_choice(request, "band", BANDS),
-        tier=_choice(request, "tier", TIERS),
-        phase=_choice(request, "phase", PHASES),
-        search=(request.query_params.get("q") or "").strip()[:100] or None,
-        sort=_choice(request, "sort", SORTS) or "score",
-        limit=size,
-        offset=(page - 1) * size,
-    )
+    scope, query = account_query(request, ctx, limit=size, offset=(page - 1) * size)
     notice = None
     try:
         result = await ctx.backend.list_accounts(query)

@@ -56,6 +56,8 @@ class Input:
     feature: str | None = None  # the feature a feature_used event names
     command_id: str | None = None  # an outcome's command (the effectiveness report's funnel)
     band: str | None = None  # a health score's new band (kept as a fact for the effectiveness report)
+    previous_band: str | None = None  # and the band before it, with the score (told to CRM webhooks)
+    score: float | None = None
 
 
 def _setup_completed(event: ProductEvent) -> bool:
@@ -107,7 +109,15 @@ def from_health(scored: HealthScored, *, thresholds: SignalThresholds) -> list[I
     at = scored.computed_at
     inputs = [Input(source_id=f"{scored.score_id}:{n}", at=at, signal=Signal(n, at)) for n in names]
     if scored.band != scored.previous_band:
-        inputs.append(Input(source_id=f"{scored.score_id}:band", at=at, band=scored.band))
+        inputs.append(
+            Input(
+                source_id=f"{scored.score_id}:band",
+                at=at,
+                band=scored.band,
+                previous_band=scored.previous_band,
+                score=scored.score,
+            )
+        )
     return inputs
 
 
