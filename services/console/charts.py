@@ -145,3 +145,53 @@ def nps_chart(bars: Sequence[NpsBar], *, label: str, width: int = 640, height: i
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+@dataclass(frozen=True)
+class BandColumn:
+    label: str  # the month, YYYY-MM
+    values: dict[str, float]  # band (or "unscored") -> ARR or accounts
+
+
+def band_columns_chart(
+    columns: Sequence[BandColumn], *, bands: Sequence[str], label: str, width: int = 640, height: int = 220
+) -> str:
+    """Stacked columns per month, one segment per band (worst at the bottom), the total above;
+    every segment has a title naming its band and figure (band is never colour alone)."""
+    left, top, bottom = 8, 20, 24
+    plot_h = height - top - bottom
+    slot = (width - 2 * left) / max(len(columns), 1)
+    most = max((sum(c.values.values()) for c in columns), default=0) or 1
+    parts = [
+        f'<svg class="chart" width="100%" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}">',
+        f"<title>{escape(label)}</title>",
+    ]
+    for i, column in enumerate(columns):
+        bx, bw = left + i * slot + slot * 0.15, slot * 0.7
+        base = top + plot_h
+        for band in reversed(bands):
+            value = column.values.get(band, 0)
+            h = plot_h * value / most
+            if h:
+                parts.append(
+                    f'<rect x="{bx:.1f}" y="{base - h:.1f}" width="{bw:.1f}" height="{h:.1f}" '
+                    f'fill="{BAND_COLOURS.get(band, NEUTRAL)}"><title>{escape(column.label)} {escape(band)}: '
+                    f"{_short(value)}</title></rect>"
+                )
+            base -= h
+        parts.append(
+            f'<text x="{bx + bw / 2:.1f}" y="{base - 4:.1f}" text-anchor="middle" font-size="11">'
+            f"{_short(sum(column.values.values()))}</text>"
+            f'<text x="{bx + bw / 2:.1f}" y="{height - 6}" text-anchor="middle" font-size="10" '
+            f'fill="{NEUTRAL}">{escape(column.label)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _short(value: float) -> str:
+    """1234567 -> 1.2M, 45600 -> 45.6k: a figure that fits above a column."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.1f}{suffix}"
+    return f"{value:.0f}"

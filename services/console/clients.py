@@ -283,6 +283,12 @@ class HttpBackend:
         data = await self.touch.read(f"/v1/playbooks/{_seg(playbook)}/effectiveness", params=params)
         return dict(data) if data is not None else None
 
+    async def portfolio(self, *, period: str, by: str, months: int) -> dict[str, Any]:
+        data = await self.touch.read("/v1/portfolio", params={"period": period, "by": by, "months": months})
+        if data is None:
+            raise BackendUnavailable("touch", "GET /v1/portfolio: not found (an older touch?)")
+        return dict(data)
+
     async def survey_answers(self, *, since: datetime) -> list[SurveyAnswer]:
         """Every feedback survey answer since ``since`` (NPS, satisfaction and exit, feature usefulness):
         the first page of each survey gives notify's total, the rest are read concurrently."""

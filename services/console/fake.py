@@ -66,6 +66,8 @@ class InMemoryBackend:
         # playbook -> touch's effectiveness report as its API answers it (EffectivenessView JSON)
         self.effectiveness_reports: dict[str, dict[str, Any]] = {}
         self.audit_entries: list[AuditEntry] = []
+        # by (none, csm, tier) -> touch's portfolio view as its API answers it (PortfolioView JSON)
+        self.portfolio_views: dict[str, dict[str, Any]] = {}
 
     async def now(self) -> datetime:
         return self.clock
@@ -306,6 +308,10 @@ class InMemoryBackend:
         if not found.proposed:
             raise BackendRefused("health", 409, found.refused or "no proposal")
         return self.proposals[scorecard]
+
+    async def portfolio(self, *, period: str, by: str, months: int) -> dict[str, Any]:
+        self.calls.append(("portfolio", {"period": period, "by": by, "months": months}))
+        return {**self.portfolio_views[by], "period": period}
 
     async def aclose(self) -> None:
         return None

@@ -35,7 +35,7 @@ from .importer import HttpImporter, Importer
 from .ports import Backend, BackendUnavailable
 from .settings import ConsoleSettings
 from .throttle import InMemoryThrottleStore, LoginThrottle, ThrottleStore
-from .views import accounts, audit, auth, effectiveness, exports, feedback, imports, scores, tasks, validate
+from .views import accounts, audit, auth, effectiveness, exports, feedback, imports, portfolio, scores, tasks, validate
 from .views import users as users_page
 from .views.accounts import BadInput
 from .views.common import CsrfRefused, Forbidden, NotSignedIn, locale_for, login_redirect, render
@@ -158,6 +158,7 @@ def build_app(
         users_page,
         validate,
         imports,
+        portfolio,
     ):
         app.include_router(module.router)
     _install_handlers(app)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from . import crm_events
 from .commands import command_for
 from .domain.activity import UsageRules, usage_per_day
+from .domain.book import book_facts
 from .domain.changes import Account, ChangeSet, Snapshot
 from .domain.engine import Advance, Enrolment, HistoryEntry, MessageCap, Send, on_signal, on_wake, start
 from .domain.holdout import assign
@@ -102,6 +103,8 @@ class Decisions:
         profile = apply_input(before, item, account_id=account.account_id, at=at)
         if profile != before:
             account.save_profile(profile, at=at)
+            for fact in book_facts(before, profile, at=at):
+                account.record_fact(fact)
             # From the clock's now, not the input's time: a backfilled event must not schedule a
             # trigger (NPS = first seen + 30 d) into the past, where its whole run would happen
             # at once with every wait already expired.

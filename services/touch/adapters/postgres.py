@@ -170,11 +170,19 @@ class PgRepository:
         if facts:
             await self.conn.execute(
                 text(
-                    """INSERT INTO touch.facts (account_id, kind, at, value, command_id, enrolment_id)
-                    VALUES (:a, :k, :at, :v, :c, :e)"""
+                    """INSERT INTO touch.facts (account_id, kind, at, value, command_id, enrolment_id, label)
+                    VALUES (:a, :k, :at, :v, :c, :e, :l)"""
                 ),
                 [
-                    {"a": a, "k": f.kind, "at": f.at, "v": f.value, "c": f.command_id, "e": f.enrolment_id}
+                    {
+                        "a": a,
+                        "k": f.kind,
+                        "at": f.at,
+                        "v": f.value,
+                        "c": f.command_id,
+                        "e": f.enrolment_id,
+                        "l": f.label,
+                    }
                     for a, f in facts
                 ],
             )

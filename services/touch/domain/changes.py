@@ -77,13 +77,16 @@ class FiredDateTrigger:
 class Fact:
     """Something the effectiveness report counts, as it happened to the account: ``renewed``,
     ``cancelled``, ``usage_improved``, ``band`` (value: the band's rank, worst 0), ``nps`` (value:
-    the score), or a person's reaction to a command (an outcome kind, with the command and run)."""
+    the score), or a person's reaction to a command (an outcome kind, with the command and run);
+    and the book of business the portfolio reads (domain/book.py): ``arr`` (value), ``owner``
+    (label: the CSM), ``churned`` (value 1, or 0 when won back)."""
 
     kind: str
     at: datetime
     value: float | None = None
     command_id: str | None = None
     enrolment_id: str | None = None
+    label: str | None = None
 
 
 @dataclass(frozen=True)
