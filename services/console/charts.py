@@ -168,7 +168,7 @@ def band_columns_chart(
     ]
     for i, column in enumerate(columns):
         bx, bw = left + i * slot + slot * 0.15, slot * 0.7
-        base = top + plot_h
+        base: float = top + plot_h
         for band in reversed(bands):
             value = column.values.get(band, 0)
             h = plot_h * value / most

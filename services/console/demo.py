@@ -121,6 +121,7 @@ def demo_backend(
     }
     _demo_weights(backend)
     _demo_feedback(backend, now=now, accounts=accounts)
+    backend.portfolio_views = {by: sample_portfolio(now=now, by=by) for by in ("none", "csm", "tier")}
     return backend
 
 
@@ -392,3 +393,54 @@ def _demo_activity(
         at = now - timedelta(days=rng.randint(0, 170))
         backend.answers.append(SurveyAnswer(account_id=account_id, at=at, score=score, comment=comment, user_id="u-1"))
         backend.timelines[account_id].append(TimelineItem(at, "inapp.answered", f"NPS {score}", comment))
+
+
+def sample_portfolio(*, now: datetime, by: str) -> dict[str, Any]:
+    """A view shaped as touch's GET /v1/portfolio answers it (figures made up)."""
+
+    def retention(scale: float) -> dict[str, Any]:
+        start, expansion, contraction, churned = 1_200_000 * scale, 90_000 * scale, 40_000 * scale, 60_000 * scale
+        return {
+            "starting_accounts": round(40 * scale),
+            "churned_accounts": round(3 * scale),
+            "logo_churn": 3 / 40,
+            "starting_arr": start,
+            "expansion": expansion,
+            "contraction": contraction,
+            "churned_arr": churned,
+            "grr": (start - contraction - churned) / start,
+            "nrr": (start + expansion - contraction - churned) / start,
+            "new_accounts": round(5 * scale),
+            "new_arr": 150_000 * scale,
+        }
+
+    def months(scale: float) -> list[dict[str, Any]]:
+        out = []
+        for back in range(11, -1, -1):
+            year, month = now.year, now.month - back
+            while month < 1:
+                year, month = year - 1, month + 12
+            shift = (11 - back) / 11
+            counts = {"good": 12 + 4 * shift, "healthy": 14, "caution": 9 - 3 * shift, "action_required": 5 - shift}
+            bands = [
+                {"band": b, "accounts": round(n * scale), "arr": round(n * 30_000 * scale)} for b, n in counts.items()
+            ]
+            bands.append({"band": "unscored", "accounts": round(2 * scale), "arr": round(40_000 * scale)})
+            out.append({"month": f"{year:04d}-{month:02d}", "as_of": now.isoformat(), "bands": bands})
+        return out
+
+    keys: dict[str, list[str | None]] = {
+        "none": [],
+        "csm": ["aiko@example.com", "ben@example.com", None],
+        "tier": ["high", "low", "tech"],
+    }
+    groups = [{"key": k, "retention": retention(0.5), "months": months(0.5)} for k in keys[by]]
+    return {
+        "period": "ttm",
+        "start": now.replace(year=now.year - 1).isoformat(),
+        "end": now.isoformat(),
+        "by": by,
+        "total": {"key": None, "retention": retention(1.0), "months": months(1.0)},
+        "groups": groups,
+        "generated_at": now.isoformat(),
+    }
