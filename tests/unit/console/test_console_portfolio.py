@@ -9,11 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
+from test_console_clients import backend as http_backend  # type: ignore[import-not-found]
+from test_console_clients import ok  # type: ignore[import-not-found]
 from test_console_views import backend, client, sign_in  # type: ignore[import-not-found]  # noqa: F401
 
 from touchline.console.charts import BandColumn, band_columns_chart
 from touchline.console.fake import InMemoryBackend
-from touchline.console.ports import BackendRefused
+from touchline.console.ports import BackendRefused, BackendUnavailable
 from touchline.touch.domain.portfolio import Book, By, Change, portfolio
 from touchline.touch.portfolio_api import PortfolioView
 
@@ -124,3 +126,22 @@ def test_the_band_chart_stacks_each_month_and_names_every_segment() -> None:
     )
     assert svg.count("<rect") == 2 and "2026-08 good: 3</title>" in svg and "2026-08 caution: 1</title>" in svg
     assert ">4</text>" in svg and ">0</text>" in svg and 'aria-label="accounts per band"' in svg
+
+
+async def test_the_client_asks_touch_with_the_chosen_parameters() -> None:
+    seen: list[httpx.Request] = []
+    view = touch_view("tier")
+    http = http_backend({"touch GET /v1/portfolio": ok(view)}, seen)
+    assert await http.portfolio(period="2026-Q3", by="tier", months=6) == view
+    assert dict(seen[-1].url.params) == {"period": "2026-Q3", "by": "tier", "months": "6"}
+    refusing = http_backend(
+        {
+            "touch GET /v1/portfolio": lambda r: httpx.Response(
+                422, json={"detail": [{"loc": ["query", "period"], "msg": "bad"}]}
+            )
+        }
+    )
+    with pytest.raises(BackendRefused, match="period: bad"):
+        await refusing.portfolio(period="2099", by="none", months=12)
+    with pytest.raises(BackendUnavailable, match="not found"):  # a touch without the route
+        await http_backend({}).portfolio(period="ttm", by="none", months=12)
