@@ -123,6 +123,9 @@ def parse_period(raw: str | None, *, now: datetime) -> Period:
     if text == "ttm":
         start = now.replace(year=now.year - 1) if not (now.month == 2 and now.day == 29) else now - timedelta(days=365)
         return Period("ttm", start, now)
+    year_text = re.match(r"\d{4}", text)
+    if year_text is not None and not 1970 <= int(year_text[0]) <= 9998:
+        raise ValueError(f"{text!r}: the year must be 1970 to 9998")
     if m := re.fullmatch(r"(\d{4})", text):
         year = int(m[1])
         start, end = _month_start(year, 1), _month_start(year + 1, 1)
@@ -136,8 +139,6 @@ def parse_period(raw: str | None, *, now: datetime) -> Period:
         start, end = _month_start(year, month), _month_start(year, month + 1)
     else:
         raise ValueError(f"{text!r}: use ttm, a year (2026), a quarter (2026-Q3) or a month (2026-07)")
-    if year < 1970:
-        raise ValueError(f"{text!r}: before 1970")
     if start >= now:
         raise ValueError(f"{text!r} has not started yet")
     return Period(text.upper() if "q" in text.lower() else text, start, min(end, now))

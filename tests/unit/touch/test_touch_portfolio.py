@@ -125,7 +125,15 @@ def test_periods(raw: str | None, start: datetime, end: datetime) -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "message"), [("2026-13", "month 13"), ("2026-Q5", "use ttm"), ("2027", "not started"), ("x", "use ttm")]
+    ("raw", "message"),
+    [
+        ("2026-13", "month 13"),
+        ("2026-Q5", "use ttm"),
+        ("2027", "not started"),
+        ("x", "use ttm"),
+        ("0000", "1970 to 9998"),
+        ("9999-Q4", "1970 to 9998"),
+    ],
 )
 def test_a_bad_period_says_why(raw: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
