@@ -38,7 +38,7 @@ from .models import (
     TierInfo,
     TimelineItem,
 )
-from .ports import BackendRefused
+from .ports import BackendRefused, BackendUnavailable
 from .user_log import matching
 from .weights import TrustReport, WeightsComparison
 
@@ -311,6 +311,8 @@ class InMemoryBackend:
 
     async def portfolio(self, *, period: str, by: str, months: int) -> dict[str, Any]:
         self.calls.append(("portfolio", {"period": period, "by": by, "months": months}))
+        if by not in self.portfolio_views:
+            raise BackendUnavailable("touch", f"no portfolio view by {by} in the in-memory backend")
         return {**self.portfolio_views[by], "period": period}
 
     async def aclose(self) -> None:
