@@ -5,7 +5,7 @@ Every chart carries role="img" and a text label (screen readers, and band is nev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -154,7 +154,13 @@ class BandColumn:
 
 
 def band_columns_chart(
-    columns: Sequence[BandColumn], *, bands: Sequence[str], label: str, width: int = 640, height: int = 220
+    columns: Sequence[BandColumn],
+    *,
+    bands: Sequence[str],
+    label: str,
+    names: Mapping[str, str] | None = None,
+    width: int = 960,
+    height: int = 200,
 ) -> str:
     """Stacked columns per month, one segment per band (worst at the bottom), the total above;
     every segment has a title naming its band and figure (band is never colour alone)."""
@@ -175,7 +181,7 @@ def band_columns_chart(
             if h:
                 parts.append(
                     f'<rect x="{bx:.1f}" y="{base - h:.1f}" width="{bw:.1f}" height="{h:.1f}" '
-                    f'fill="{BAND_COLOURS.get(band, NEUTRAL)}"><title>{escape(column.label)} {escape(band)}: '
+                    f'fill="{BAND_COLOURS.get(band, NEUTRAL)}"><title>{escape(column.label)} {escape((names or {}).get(band, band))}: '
                     f"{_short(value)}</title></rect>"
                 )
             base -= h

@@ -400,10 +400,11 @@ def sample_portfolio(*, now: datetime, by: str) -> dict[str, Any]:
 
     def retention(scale: float) -> dict[str, Any]:
         start, expansion, contraction, churned = 1_200_000 * scale, 90_000 * scale, 40_000 * scale, 60_000 * scale
+        accounts, churned_accounts = round(40 * scale), round(3 * scale)
         return {
-            "starting_accounts": round(40 * scale),
-            "churned_accounts": round(3 * scale),
-            "logo_churn": 3 / 40,
+            "starting_accounts": accounts,
+            "churned_accounts": churned_accounts,
+            "logo_churn": churned_accounts / accounts,
             "starting_arr": start,
             "expansion": expansion,
             "contraction": contraction,
@@ -421,7 +422,7 @@ def sample_portfolio(*, now: datetime, by: str) -> dict[str, Any]:
             while month < 1:
                 year, month = year - 1, month + 12
             shift = (11 - back) / 11
-            counts = {"good": 12 + 4 * shift, "healthy": 14, "caution": 9 - 3 * shift, "action_required": 5 - shift}
+            counts = {"good": 12 + 8 * shift, "healthy": 14, "caution": 9 - 3 * shift, "action_required": 5 - shift}
             bands = [
                 {"band": b, "accounts": round(n * scale), "arr": round(n * 30_000 * scale)} for b, n in counts.items()
             ]
@@ -434,7 +435,11 @@ def sample_portfolio(*, now: datetime, by: str) -> dict[str, Any]:
         "csm": ["aiko@example.com", "ben@example.com", None],
         "tier": ["high", "low", "tech"],
     }
-    groups = [{"key": k, "retention": retention(0.5), "months": months(0.5)} for k in keys[by]]
+    shares = (0.5, 0.3, 0.2)  # the groups add up to the whole book
+    groups = [
+        {"key": k, "retention": retention(share), "months": months(share)}
+        for k, share in zip(keys[by], shares[: len(keys[by])], strict=True)
+    ]
     return {
         "period": "ttm",
         "start": now.replace(year=now.year - 1).isoformat(),

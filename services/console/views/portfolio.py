@@ -22,11 +22,11 @@ BANDS = ("good", "healthy", "caution", "action_required", "unscored")
 PERIOD = re.compile(r"ttm|\d{4}(-(Q[1-4]|0[1-9]|1[0-2]))?")
 
 
-def _chart(section: dict[str, Any], *, measure: str, label: str) -> str:
+def _chart(section: dict[str, Any], *, measure: str, label: str, names: dict[str, str]) -> str:
     columns = [
         charts.BandColumn(m["month"], {b["band"]: float(b[measure]) for b in m["bands"]}) for m in section["months"]
     ]
-    return charts.band_columns_chart(columns, bands=BANDS, label=label)
+    return charts.band_columns_chart(columns, bands=BANDS, label=label, names=names)
 
 
 @router.get("/portfolio")
@@ -48,8 +48,9 @@ async def portfolio_page(request: Request, ctx: SignedIn) -> Response:
     except BackendRefused as exc:
         notice = exc.message
     if view is not None:
-        chart_arr = _chart(view["total"], measure="arr", label=ctx.t("portfolio.chart_arr"))
-        chart_accounts = _chart(view["total"], measure="accounts", label=ctx.t("portfolio.chart_accounts"))
+        names = {b: ctx.t(f"band.{'none' if b == 'unscored' else b}") for b in BANDS}
+        chart_arr = _chart(view["total"], measure="arr", label=ctx.t("portfolio.chart_arr"), names=names)
+        chart_accounts = _chart(view["total"], measure="accounts", label=ctx.t("portfolio.chart_accounts"), names=names)
     now = await ctx.backend.now()
     periods = ["ttm", str(now.year), str(now.year - 1), f"{now.year}-Q{(now.month - 1) // 3 + 1}"]
     return ctx.render(

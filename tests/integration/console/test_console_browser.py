@@ -151,6 +151,19 @@ def test_a_csm_reads_a_playbooks_effectiveness_against_its_holdout(page: Page, b
     shot(page, "effectiveness")
 
 
+def test_a_csm_reads_the_portfolios_retention_and_bands_per_csm(page: Page, base_url: str) -> None:
+    sign_in(page, base_url)
+    page.get_by_role("link", name="ポートフォリオ").click()
+    total = page.locator("#retention tr.total")
+    expect(total.locator("td.grr")).to_have_text("91.7 %")  # (1.2M - 40k - 60k) / 1.2M
+    expect(total.locator("td.nrr")).to_have_text("99.2 %")
+    expect(page.locator("#bands svg[role=img]")).to_have_count(2)
+    page.get_by_role("link", name="CSM", exact=True).click()
+    expect(page.locator("#retention tbody tr")).to_have_count(4)  # all, two CSMs, no CSM
+    expect(page.locator("#bands-by-group")).to_contain_text("（CSM未設定）")
+    shot(page, "portfolio")
+
+
 def test_a_csm_switches_the_console_to_english(page: Page, base_url: str) -> None:
     sign_in(page, base_url)
     page.click("#switch-language")
@@ -163,7 +176,7 @@ def test_a_csm_switches_the_console_to_english(page: Page, base_url: str) -> Non
 
 
 def test_a_browser_without_a_session_is_sent_to_the_login_form(page: Page, base_url: str) -> None:
-    for path in ("/accounts", "/accounts/acc-00001", "/tasks", "/feedback", "/scores"):
+    for path in ("/accounts", "/accounts/acc-00001", "/tasks", "/feedback", "/scores", "/portfolio"):
         page.goto(f"{base_url}{path}")
         expect(page.locator("input[name=password]")).to_be_visible()
 

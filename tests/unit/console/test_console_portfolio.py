@@ -77,7 +77,7 @@ async def test_the_page_shows_retention_per_csm_and_bands_month_by_month(
     assert "良好" in bands and "未計算" in bands
     september = bands.split("2026-09")[1].split("</tr>")[0]
     assert "<td>1 · 120,000</td>" in september and "<td>1 · 10,000</td>" in september
-    assert 'role="img"' in html and "2026-09 good: 120.0k" in html  # the chart, each segment named
+    assert 'role="img"' in html and "2026-09 良好: 120.0k" in html  # the chart, each segment named
 
 
 async def test_the_whole_book_has_no_group_table(
@@ -123,8 +123,9 @@ def test_the_band_chart_stacks_each_month_and_names_every_segment() -> None:
         [BandColumn("2026-08", {"good": 3, "caution": 1}), BandColumn("2026-09", {})],
         bands=("good", "caution"),
         label="accounts per band",
+        names={"good": "Good"},
     )
-    assert svg.count("<rect") == 2 and "2026-08 good: 3</title>" in svg and "2026-08 caution: 1</title>" in svg
+    assert svg.count("<rect") == 2 and "2026-08 Good: 3</title>" in svg and "2026-08 caution: 1</title>" in svg
     assert ">4</text>" in svg and ">0</text>" in svg and 'aria-label="accounts per band"' in svg
 
 
