@@ -19,13 +19,14 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 from touchline.shared.messages import BANDS_WORST_FIRST
 
 from .book import ARR, CHURNED, OWNER
 
 By = Literal["none", "csm", "tier"]
+T = TypeVar("T")
 BAND, TIER = "band", "tier"
 UNSCORED = "unscored"
 BAND_ORDER = (*reversed(BANDS_WORST_FIRST), UNSCORED)  # best first, then accounts with no score yet
@@ -160,33 +161,53 @@ def month_ends(end: datetime, months: int) -> list[tuple[str, datetime]]:
 
 
 class History:
-    """Each account's changes in time order, to read its state before any instant."""
+    """Each account's changes in time order, to read every account's state before given instants."""
 
     def __init__(self, book: Book) -> None:
         self.first_seen = book.first_seen
-        self._by_account: dict[str, list[Change]] = {}
-        for c in sorted(book.changes, key=lambda c: c.at):  # stable: ties keep their order
-            self._by_account.setdefault(c.account_id, []).append(c)
+        self._by_account: dict[str, list[tuple[float, Change]]] = {}
+        # Compared as POSIX seconds: one pass over many accounts compares a lot, and aware
+        # datetimes compare several times slower than floats.
+        for c in book.changes:
+            self._by_account.setdefault(c.account_id, []).append((c.at.timestamp(), c))
+        for changes in self._by_account.values():
+            changes.sort(key=lambda tc: tc[0])  # stable: a tie keeps the later one in the sequence last
 
-    def known_before(self, t: datetime) -> list[str]:
-        return sorted(a for a, seen in self.first_seen.items() if seen < t)
+    def states(self, instants: Sequence[datetime]) -> list[dict[str, State]]:
+        """For each instant, the state before it of every account first seen before it: one
+        sweep per account over its changes (an account's state is built only when it changed)."""
+        order = sorted(range(len(instants)), key=lambda i: instants[i])
+        times = [instants[i].timestamp() for i in order]
+        out: list[dict[str, State]] = [{} for _ in instants]
+        for account, seen in self.first_seen.items():
+            seen_at = seen.timestamp()
+            changes = self._by_account.get(account, [])
+            values: dict[str, Change] = {}
+            done, state = 0, None
+            for i, t in zip(order, times, strict=True):
+                if seen_at >= t:
+                    continue
+                moved = done
+                while moved < len(changes) and changes[moved][0] < t:
+                    values[changes[moved][1].kind] = changes[moved][1]
+                    moved += 1
+                if state is None or moved != done:
+                    state, done = _state(values), moved
+                out[i][account] = state
+        return out
 
-    def state(self, account_id: str, *, before: datetime) -> State:
-        values: dict[str, Change] = {}
-        for c in self._by_account.get(account_id, ()):
-            if c.at >= before:
-                break
-            values[c.kind] = c
-        band = values.get(BAND)
-        rank = int(band.value) if band is not None and band.value is not None else None
-        churned = values.get(CHURNED)
-        return State(
-            arr=values[ARR].value if ARR in values else None,
-            owner=values[OWNER].label if OWNER in values else None,
-            tier=values[TIER].label if TIER in values else None,
-            band=BANDS_WORST_FIRST[rank] if rank is not None and 0 <= rank < len(BANDS_WORST_FIRST) else None,
-            churned=bool(churned is not None and churned.value),
-        )
+
+def _state(values: dict[str, Change]) -> State:
+    band = values.get(BAND)
+    rank = int(band.value) if band is not None and band.value is not None else None
+    churned = values.get(CHURNED)
+    return State(
+        arr=values[ARR].value if ARR in values else None,
+        owner=values[OWNER].label if OWNER in values else None,
+        tier=values[TIER].label if TIER in values else None,
+        band=BANDS_WORST_FIRST[rank] if rank is not None and 0 <= rank < len(BANDS_WORST_FIRST) else None,
+        churned=bool(churned is not None and churned.value),
+    )
 
 
 def key_of(by: By) -> Callable[[State], str | None]:
@@ -249,37 +270,42 @@ def bands(states: Iterable[State]) -> tuple[BandCount, ...]:
     return tuple(BandCount(b, counts[b], arr[b]) for b in BAND_ORDER)
 
 
-def portfolio(book: Book, *, start: datetime, end: datetime, months: int, by: By) -> Portfolio:
-    history = History(book)
-    key = key_of(by)
-    cohort: list[tuple[str | None, State, State]] = []
-    for a in history.known_before(start):
-        first = history.state(a, before=start)
-        if not first.churned:
-            cohort.append((key(first), first, history.state(a, before=end)))
-    new = [history.state(a, before=end) for a in history.known_before(end) if history.first_seen[a] >= start]
-    series = [
-        (label, as_of, [history.state(a, before=as_of) for a in history.known_before(as_of)])
-        for label, as_of in month_ends(end, months)
-    ]
+def _split(items: Iterable[T], key: Callable[[T], str | None]) -> dict[str | None, list[T]]:
+    groups: dict[str | None, list[T]] = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    return groups
 
-    def section(k: str | None, keep: Callable[[State], bool]) -> Section:
+
+def portfolio(book: Book, *, start: datetime, end: datetime, months: int, by: By) -> Portfolio:
+    ends = month_ends(end, months)
+    at_start, at_end, *at_months = History(book).states([start, end, *(as_of for _, as_of in ends)])
+    key = key_of(by)
+    # (account's group at the start, state at the start, at the end); a cohort account is known at the end too
+    cohort = [(key(first), first, at_end[a]) for a, first in at_start.items() if not first.churned]
+    new = [last for a, last in at_end.items() if book.first_seen[a] >= start]
+    active = [[s for s in states.values() if not s.churned] for states in at_months]
+
+    def section(
+        k: str | None, cohort: list[tuple[str | None, State, State]], new: list[State], active: list[list[State]]
+    ) -> Section:
         return Section(
             key=k,
-            retention=retention(((f, last) for g, f, last in cohort if keep(f)), (s for s in new if keep(s))),
+            retention=retention(((first, last) for _, first, last in cohort), new),
             months=tuple(
-                MonthBands(label, as_of, bands(s for s in states if keep(s))) for label, as_of, states in series
+                MonthBands(label, as_of, bands(states)) for (label, as_of), states in zip(ends, active, strict=True)
             ),
         )
 
-    total = section(None, lambda s: True)
+    total = section(None, cohort, new, active)
     if by == "none":
         return Portfolio(start, end, by, total, ())
-    keys = (
-        {g for g, _, _ in cohort}
-        | {key(s) for s in new}
-        | {key(s) for _, _, states in series for s in states if not s.churned}
-    )
+    cohort_by = _split(cohort, lambda c: c[0])
+    new_by = _split(new, key)
+    active_by = [_split(states, key) for states in active]
+    keys = set(cohort_by) | set(new_by) | {k for groups in active_by for k in groups}
     ordered = sorted(keys, key=lambda k: (k is None, k or ""))
-    groups = tuple(section(k, lambda s, k=k: key(s) == k) for k in ordered)  # type: ignore[misc]
+    groups = tuple(
+        section(k, cohort_by.get(k, []), new_by.get(k, []), [g.get(k, []) for g in active_by]) for k in ordered
+    )
     return Portfolio(start, end, by, total, groups)

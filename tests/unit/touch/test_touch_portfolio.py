@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from touchline.shared.messages import BANDS_WORST_FIRST, ProductEvent
 from touchline.touch.decisions import Decisions
 from touchline.touch.domain.book import book_facts
 from touchline.touch.domain.changes import Account, Fact, Snapshot
-from touchline.touch.domain.portfolio import Book, Change, month_ends, parse_period, portfolio
+from touchline.touch.domain.portfolio import Book, Change, History, month_ends, parse_period, portfolio
 from touchline.touch.domain.signals import from_event
 from touchline.touch.domain.tiers import Profile
 from touchline.touch.main import load_config
@@ -169,3 +171,50 @@ def test_a_group_event_with_arr_records_the_book_facts_through_the_decisions() -
     decisions.apply(account, from_event(event), now=d(3))
     facts = [(f.kind, f.value, f.label) for f in account.changes().facts]
     assert ("arr", 48_000, None) in facts and ("owner", None, "ann@example.com") in facts
+
+
+KINDS = ("arr", "owner", "tier", "band", "churned")
+changes_strategy = st.lists(
+    st.builds(
+        Change,
+        account_id=st.sampled_from(["a", "b", "c"]),
+        kind=st.sampled_from(KINDS),
+        at=st.integers(1, 12).map(d),
+        value=st.sampled_from([None, 0.0, 1.0, 3.0, 500.0]),
+        label=st.sampled_from([None, "ann", "high"]),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    changes=changes_strategy,
+    seen=st.dictionaries(st.sampled_from(["a", "b", "c"]), st.integers(1, 12).map(d)),
+    instants=st.lists(st.integers(1, 12).map(lambda m: d(m, 15)), min_size=1, max_size=5),
+)
+def test_the_one_pass_states_equal_reading_each_instant_on_its_own(
+    changes: list[Change], seen: dict[str, datetime], instants: list[datetime]
+) -> None:
+    """The sweep against the definition: an account's state before t is its last change of each
+    kind before t (the later one in the input on a tie), for accounts first seen before t."""
+    swept = History(Book(seen, changes)).states(instants)
+    for t, states in zip(instants, swept, strict=True):
+        assert set(states) == {a for a, at in seen.items() if at < t}
+        for account, state in states.items():
+            last: dict[str, Change] = {}
+            for kind in KINDS:
+                before = [c for c in changes if c.account_id == account and c.kind == kind and c.at < t]
+                if before:
+                    latest = max(c.at for c in before)
+                    last[kind] = [c for c in before if c.at == latest][-1]  # a tie: the later in the input
+            assert state.arr == (last["arr"].value if "arr" in last else None)
+            assert state.owner == (last["owner"].label if "owner" in last else None)
+            assert state.tier == (last["tier"].label if "tier" in last else None)
+            assert state.churned == bool("churned" in last and last["churned"].value)
+            band = last.get("band")
+            assert state.band == (
+                BANDS_WORST_FIRST[int(band.value)]
+                if band is not None and band.value is not None and band.value < 4
+                else None
+            )
