@@ -3,6 +3,7 @@ for the whole book or per CSM or tier (domain/portfolio.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -83,7 +84,8 @@ def router(*, get_runtime: Callable[[], Runtime], get_common: Callable[[], Commo
             raise field_error("query", "period", str(exc)) from None
         async with runtime.engine.connect() as conn:
             book = await load_book(conn, until=span.end)
-        result = portfolio(book, start=span.start, end=span.end, months=months, by=by)
+        # Seconds of CPU for a large book: off the event loop, so the consumer and other requests go on.
+        result = await asyncio.to_thread(portfolio, book, start=span.start, end=span.end, months=months, by=by)
         return PortfolioView.model_validate({**asdict(result), "period": span.label, "generated_at": now})
 
     return api
