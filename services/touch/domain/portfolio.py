@@ -283,7 +283,7 @@ def portfolio(book: Book, *, start: datetime, end: datetime, months: int, by: By
     key = key_of(by)
     # (account's group at the start, state at the start, at the end); a cohort account is known at the end too
     cohort = [(key(first), first, at_end[a]) for a, first in at_start.items() if not first.churned]
-    new = [last for a, last in at_end.items() if book.first_seen[a] >= start]
+    new = [last for a, last in at_end.items() if book.first_seen[a] >= start and not last.churned]
     active = [[s for s in states.values() if not s.churned] for states in at_months]
 
     def section(
