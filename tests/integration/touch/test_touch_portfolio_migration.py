@@ -1,4 +1,4 @@
-"""touch_0007 on real Postgres: accounts known before it start their book (ARR, owner, churn) from
+"""touch_0008 on real Postgres: accounts known before it start their book (ARR, owner, churn) from
 their stored profile, so the portfolio has a starting point for them."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ ACCOUNTS = {
 async def test_the_migration_starts_the_book_of_accounts_known_before_it(common: CommonSettings) -> None:
     url = await fresh_database(common.database_url)
     try:
-        await asyncio.to_thread(command.upgrade, alembic_config("touch", url), "touch_0006")
+        await asyncio.to_thread(command.upgrade, alembic_config("touch", url), "touch_0007")
         conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
             for account_id, traits in ACCOUNTS.items():
