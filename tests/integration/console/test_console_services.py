@@ -161,7 +161,9 @@ async def test_a_csm_reads_overrides_and_completes_through_the_services_apis(
             data={"csrf": csrf(page.text), "close_reason": "resolved", "next": f"/accounts/{account}"},
         )
         assert "msg=task_complete" in done.headers["location"], done.headers["location"]
-        assert await _open_tasks(services, account) == []
+        # Only the completed task leaves the list: health's score of the seeded account may still open
+        # a band-drop task of its own (touch's playbook) at any moment.
+        assert tasks[0].task_id not in [t.task_id for t in await _open_tasks(services, account)]
 
         # "My accounts" (the default) is touch's listing for this CSM, each row with health's band.
         listing = await console.get("/accounts?band=action_required")

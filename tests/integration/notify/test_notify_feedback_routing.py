@@ -109,6 +109,14 @@ async def test_a_deleted_subscription_receives_nothing_more(notify: Notify):
     assert (await notify.client.delete(f"/v1/theme-subscriptions/{signed['id']}", headers=BEARER)).status_code == 404
     account = await account_with_value(notify, arr=3000)
     await answer(notify, account, "advocacy.nps_survey", {"survey": "nps", "score": 4, "comment": "too slow"})
+
+    async def routed() -> bool:
+        rows = await notify.sql("SELECT 1 FROM notify.feedback_routed WHERE account_id = :a", a=account)
+        return bool(rows)
+
+    # The session's simulated clock stands still, so both answers carry the same time: the rule "a
+    # subscription hears answers given from its creation on" is then decided by routing order alone.
+    await eventually(routed, what='"too slow" routed (to nobody subscribed)')
     marker, marker_path = await subscribe(notify, "performance", "standard")  # made after: hears the next one
     await answer(notify, account, "advocacy.nps_survey", {"survey": "nps", "score": 3, "comment": "slow again"})
     heard = await eventually(lambda: posts_to(notify, marker_path), what="the later subscription's webhook")
