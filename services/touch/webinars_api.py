@@ -16,8 +16,9 @@ from touchline.shared.runtime import Runtime, require_token
 from touchline.shared.settings import CommonSettings
 from touchline.shared.unit_of_work import unit_of_work
 
-from .adapters import pg_webinars
-from .domain.webinars import Segment, Webinar, invitation
+from .adapters import pg_segments, pg_webinars
+from .domain.segments import Segment
+from .domain.webinars import Webinar, invitation
 
 Tier = Literal["high", "low", "tech"]
 Phase = Literal["onboarding", "adoption", "retention", "renewal", "churned"]
@@ -91,7 +92,7 @@ def router(*, get_runtime: Callable[[], Runtime], get_common: Callable[[], Commo
                 raise HTTPException(404, f"webinar {webinar_id!r} not found")
             if webinar.starts_at <= now:
                 raise HTTPException(409, f"webinar {webinar_id!r} started at {webinar.starts_at.isoformat()}")
-            accounts = await pg_webinars.segment_accounts(uow.conn, webinar.segment)
+            accounts = await pg_segments.segment_accounts(uow.conn, webinar.segment)
             uow.emit(topics.COMMANDS, [invitation(webinar, a, at=now) for a in accounts])
         return {"webinar_id": webinar_id, "invited": accounts}
 

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.webinars import Segment, Webinar
+from ..domain.segments import Segment
+from ..domain.webinars import Webinar
 
 
 def _webinar(row: Mapping[str, Any]) -> Webinar:
@@ -43,17 +44,3 @@ async def insert_webinar(conn: AsyncConnection, w: Webinar) -> None:
 async def get_webinar(conn: AsyncConnection, webinar_id: str) -> Webinar | None:
     row = (await conn.execute(text("SELECT * FROM touch.webinars WHERE id = :id"), {"id": webinar_id})).first()
     return _webinar(dict(row._mapping)) if row else None
-
-
-async def segment_accounts(conn: AsyncConnection, segment: Segment) -> list[str]:
-    """The accounts whose current tier and phase match (touch.accounts holds both)."""
-    rows = await conn.execute(
-        text(
-            """SELECT account_id FROM touch.accounts
-            WHERE (cardinality(CAST(:tiers AS text[])) = 0 OR tier = ANY(CAST(:tiers AS text[])))
-              AND (cardinality(CAST(:phases AS text[])) = 0 OR tier_phase = ANY(CAST(:phases AS text[])))
-            ORDER BY account_id"""
-        ),
-        {"tiers": list(segment.tiers), "phases": list(segment.phases)},
-    )
-    return [r.account_id for r in rows]

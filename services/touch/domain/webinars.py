@@ -12,20 +12,9 @@ from datetime import datetime
 
 from touchline.shared.messages import Command, Recipients
 
-TIERS = ("high", "low", "tech")
-PHASES = ("onboarding", "adoption", "retention", "renewal", "churned")
+from .segments import Segment
+
 INVITE_TEMPLATE = "webinar.invite"
-
-
-@dataclass(frozen=True)
-class Segment:
-    """Accounts whose current tier and phase are listed; an empty list means any."""
-
-    tiers: tuple[str, ...] = ()
-    phases: tuple[str, ...] = ()
-
-    def matches(self, *, tier: str | None, phase: str | None) -> bool:
-        return (not self.tiers or tier in self.tiers) and (not self.phases or phase in self.phases)
 
 
 @dataclass(frozen=True)

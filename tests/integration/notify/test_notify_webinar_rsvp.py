@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from notify_harness import Notify, eventually
 
 from touchline.shared import topics
-from touchline.touch.domain.webinars import Segment, Webinar, invitation
+from touchline.touch.domain.segments import Segment
+from touchline.touch.domain.webinars import Webinar, invitation
 
 BEARER = {"Authorization": "Bearer dev-api-token"}
 

@@ -8,7 +8,8 @@ from datetime import datetime
 from touch_harness import Touch  # type: ignore[import-not-found]
 from touch_support import eventually, new_account  # type: ignore[import-not-found]
 
-from touchline.touch.domain.webinars import Segment, Webinar, invitation
+from touchline.touch.domain.segments import Segment
+from touchline.touch.domain.webinars import Webinar, invitation
 
 BODY = {
     "title": "Dashboards for teams",

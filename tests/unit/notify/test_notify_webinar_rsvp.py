@@ -12,7 +12,8 @@ from touchline.notify.domain.webinars import BadWebinar, Seats, decide_rsvp, rsv
 from touchline.notify.handlers import survey_refusal
 from touchline.notify.settings import TEMPLATES_DIR
 from touchline.notify.templates import Catalog
-from touchline.touch.domain.webinars import Segment, Webinar, invitation
+from touchline.touch.domain.segments import Segment
+from touchline.touch.domain.webinars import Webinar, invitation
 
 SECRET = "unit-link-secret"
 BRAND = Brand("Acme Cloud", "https://help.acme.test", "https://support.acme.test", None)

@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from touchline.touch.domain.webinars import Segment, Webinar, invitation
+from touchline.touch.domain.segments import Segment
+from touchline.touch.domain.webinars import Webinar, invitation
 
 AT = datetime(2030, 4, 1, tzinfo=UTC)
 WEBINAR = Webinar("w1", "Tips", datetime(2030, 5, 1, tzinfo=UTC), 15, Segment(tiers=("low",)), AT)
