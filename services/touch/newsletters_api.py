@@ -22,17 +22,17 @@ from .domain.newsletters import Item, Newsletter
 from .domain.segments import Segment
 from .flows import Flows
 from .newsletters import send_newsletter
-from .webinars_api import SegmentBody
+from .webinars_api import SegmentBody, Text
 
 
 class ItemBody(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
-    url: str = Field(pattern=r"^https?://\S+$", max_length=2000, description="an http(s) URL; tracked in the mail")
+    title: Text = Field(min_length=1, max_length=200)
+    url: Text = Field(pattern=r"^https?://\S+$", max_length=2000, description="an http(s) URL; tracked in the mail")
 
 
 class NewsletterBody(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
-    intro: str = Field("", max_length=5000)
+    title: Text = Field(min_length=1, max_length=200)
+    intro: Text = Field("", max_length=5000)
     items: list[ItemBody] = Field(min_length=1, max_length=20)
     segment: SegmentBody = Field(default_factory=SegmentBody)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from touchline.shared import topics
 from touchline.shared.api_errors import error_responses, refuse_nul
@@ -20,6 +20,15 @@ from .adapters import pg_segments, pg_webinars
 from .domain.segments import Segment
 from .domain.webinars import Webinar, invitation
 
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")  # Postgres text cannot hold it
+    return value
+
+
+# Text that ends up in Postgres (touch's webinars, notify's mails): no NUL, named in a 422.
+Text = Annotated[str, AfterValidator(_no_nul)]
 Tier = Literal["high", "low", "tech"]
 Phase = Literal["onboarding", "adoption", "retention", "renewal", "churned"]
 
@@ -30,7 +39,7 @@ class SegmentBody(BaseModel):
 
 
 class WebinarBody(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
+    title: Text = Field(min_length=1, max_length=200)
     starts_at: AwareDatetime = Field(description="with its UTC offset")
     capacity: int = Field(ge=1, le=100_000, description="seats; RSVPs beyond it are refused")
     segment: SegmentBody = Field(default_factory=SegmentBody)

@@ -54,7 +54,7 @@ async def test_a_newsletter_reaches_the_segment_once_and_the_shared_cap_holds(ca
 
 
 async def test_a_newsletter_is_refused_naming_the_field(capped: Touch) -> None:
-    for field, value in (("items", []), ("title", ""), ("segment", {"phases": ["someday"]})):
+    for field, value in (("items", []), ("title", ""), ("intro", "a\x00b"), ("segment", {"phases": ["someday"]})):
         refused = await capped.client.post("/v1/newsletters", json={**ISSUE, field: value})
         assert refused.status_code == 422 and field in str(refused.json()["detail"]), (field, refused.json())
     bad_url = await capped.client.post("/v1/newsletters", json={**ISSUE, "items": [{"title": "x", "url": "ftp://x"}]})

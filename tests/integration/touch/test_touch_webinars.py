@@ -70,6 +70,7 @@ async def test_a_webinar_is_refused_naming_the_field_and_an_unknown_or_past_one_
         ("starts_at", "2099-06-01T09:00:00"),
         ("capacity", 0),
         ("title", ""),
+        ("title", "a\x00b"),
         ("segment", {"tiers": ["gold"]}),
     ):
         refused = await touch.client.post("/v1/webinars", json={**BODY, field: value})
