@@ -47,7 +47,7 @@ def router(
         responses=error_responses(401, 422),
     )
 
-    @api.post("")
+    @api.post("", responses=error_responses(400))
     async def send(body: NewsletterBody) -> dict[str, Any]:
         """One mail per account of the segment (to its contacts); an account whose message cap is
         full is skipped and listed with the time it has room again."""

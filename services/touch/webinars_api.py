@@ -64,7 +64,7 @@ def router(*, get_runtime: Callable[[], Runtime], get_common: Callable[[], Commo
         responses=error_responses(401, 422),
     )
 
-    @api.post("", status_code=201)
+    @api.post("", status_code=201, responses=error_responses(400))
     async def create(body: WebinarBody) -> dict[str, Any]:
         runtime = get_runtime()
         webinar = Webinar(
