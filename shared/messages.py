@@ -52,7 +52,9 @@ class ProductEvent(Message):
     kind: Literal["track", "identify", "group", "page", "screen", "alias"]
     event: str | None = None  # the track event name as sent
     # What the event means to Touchline, recognised by ingest from well-known names.
-    semantic: Literal["login", "feature_used", "signed", "renewed", "cancelled", "support_ticket", "other"] = "other"
+    semantic: Literal[
+        "login", "feature_used", "signed", "renewed", "cancelled", "support_ticket", "webinar_attended", "other"
+    ] = "other"
     feature: str | None = None
     user_id: str | None = None
     anonymous_id: str | None = None
@@ -87,7 +89,9 @@ class ProductEventFacts(msgspec.Struct, frozen=True, gc=False):
     timestamp: datetime
     received_at: datetime
     event: str | None = None
-    semantic: Literal["login", "feature_used", "signed", "renewed", "cancelled", "support_ticket", "other"] = "other"
+    semantic: Literal[
+        "login", "feature_used", "signed", "renewed", "cancelled", "support_ticket", "webinar_attended", "other"
+    ] = "other"
     feature: str | None = None
     user_id: str | None = None
     properties: _ScoredProperties = msgspec.field(default_factory=_ScoredProperties)

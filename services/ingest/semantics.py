@@ -31,6 +31,7 @@ for _semantic, _names in {
         "Subscription Canceled",
     ),
     "support_ticket": ("Support Ticket Opened",),
+    "webinar_attended": ("Webinar Attended", "Event Attended"),
 }.items():
     for _name in _names:
         _NAMES[re.sub(r"[^a-z0-9]", "", _name.lower())] = _semantic

@@ -13,6 +13,7 @@ from .domain.email import Account, Contact, Recipient
 from .domain.mime import message_id_for
 from .domain.surveys import check_offered, normalise_answer, offered_features
 from .domain.tokens import LinkClaim, sign_link
+from .domain.webinars import rsvp_claim
 from .templates import Catalog, Links
 
 
@@ -32,8 +33,16 @@ class Composer:
     def _url(self, path: str, claim: LinkClaim) -> str:
         return f"{self.public_url.rstrip('/')}/{path}/{sign_link(self.link_secret, claim)}"
 
-    def links(self, delivery_id: str, *, internal: bool, offered: Sequence[str] | None = None) -> Links:
-        """The mail's link makers; ``offered`` are the features a feature survey may name (the command's)."""
+    def links(
+        self,
+        delivery_id: str,
+        *,
+        internal: bool,
+        offered: Sequence[str] | None = None,
+        webinar: Mapping[str, Any] | None = None,
+    ) -> Links:
+        """The mail's link makers; ``offered`` are the features a feature survey may name (the command's);
+        ``webinar`` (the command's ``variables.webinar``) signs an RSVP link for its id and capacity."""
         indices: dict[str, int] = {}
 
         def link(url: str) -> str:
@@ -48,7 +57,11 @@ class Composer:
             return self._url("t/a", LinkClaim("answer", delivery_id, answer=given))
 
         unsubscribe = None if internal else self._url("u", LinkClaim("unsubscribe", delivery_id))
-        return Links(link=link, answer=answer, unsubscribe_url=unsubscribe)
+        rsvp = None
+        if webinar is not None:
+            seats = rsvp_claim(webinar)
+            rsvp = self._url("t/r", LinkClaim("rsvp", delivery_id, answer=seats))
+        return Links(link=link, answer=answer, unsubscribe_url=unsubscribe, rsvp_url=rsvp)
 
     def pixel(self, delivery_id: str) -> str:
         return self._url("t/o", LinkClaim("open", delivery_id)) + ".gif"
@@ -68,7 +81,9 @@ class Composer:
         offered = None
         if self.catalog.survey_of(template) == "feature_usefulness":
             offered = offered_features(context.get("vars") or {})
-        links = self.links(delivery_id, internal=recipient.internal, offered=offered)
+        given = (context.get("vars") or {}).get("webinar")
+        webinar = given if isinstance(given, Mapping) else None
+        links = self.links(delivery_id, internal=recipient.internal, offered=offered, webinar=webinar)
         rendered = self.catalog.render_email(template, locale=recipient.locale, context=context, links=links)
         pixel = f'<img src="{self.pixel(delivery_id)}" width="1" height="1" alt="" style="display:none">'
         html = (

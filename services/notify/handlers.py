@@ -39,6 +39,7 @@ from .domain.milestones import Milestone
 from .domain.milestones import from_event as milestone_from_event
 from .domain.outcomes import outcome_for
 from .domain.surveys import BadAnswer, offered_features
+from .domain.webinars import INVITE_TEMPLATE, BadWebinar, rsvp_claim
 from .ports import NotifyRepository
 from .task_handlers import TaskDeps, on_task_command
 from .templates import Catalog
@@ -90,7 +91,14 @@ def milestone_of(event: ProductEvent) -> Milestone | None:
 
 def survey_refusal(catalog: Catalog, template: str, variables: Mapping[str, Any]) -> str | None:
     """Why a command cannot be carried out as asked (a feature survey without features to offer:
-    an empty survey nobody can answer is never rendered), or None."""
+    an empty survey nobody can answer is never rendered; a webinar invitation whose webinar cannot
+    make an RSVP link), or None."""
+    webinar = variables.get("webinar")
+    if webinar is not None or template == INVITE_TEMPLATE:
+        try:
+            rsvp_claim(webinar if isinstance(webinar, Mapping) else {})
+        except BadWebinar as exc:
+            return f"refused: {exc}"
     if catalog.survey_of(template) != "feature_usefulness":
         return None
     try:

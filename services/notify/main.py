@@ -37,7 +37,18 @@ from .adapters.pg_listen import PgListener, listen_dsn
 from .adapters.pg_repository import PgRepository
 from .adapters.smtp import SmtpMailer
 from .adapters.webhooks import HttpxPoster
-from .api import activities, answers, inapp, mail_answers, milestones, subscriptions, tasks, tracking, unsubscribe
+from .api import (
+    activities,
+    answers,
+    inapp,
+    mail_answers,
+    milestones,
+    subscriptions,
+    tasks,
+    tracking,
+    unsubscribe,
+    webinars,
+)
 from .api.cors import InappCORS
 from .compose import Composer
 from .delivery import Loops, wall_now
@@ -218,12 +229,14 @@ def build_app(
     app.include_router(tracking.router)
     app.include_router(mail_answers.router)
     app.include_router(unsubscribe.router)
+    app.include_router(webinars.links)
     app.include_router(inapp.router)
     app.include_router(tasks.router, dependencies=[require_token(lambda: common)])
     app.include_router(activities.router, dependencies=[require_token(lambda: common)])
     app.include_router(answers.router, dependencies=[require_token(lambda: common)])
     app.include_router(subscriptions.router, dependencies=[require_token(lambda: common)])
     app.include_router(milestones.router, dependencies=[require_token(lambda: common)])
+    app.include_router(webinars.router, dependencies=[require_token(lambda: common)])
     audit.install(app, service="notify", get_runtime=lambda: holder.get("runtime"), get_common=lambda: common)
     _add_widget_routes(app, common, settings)
     return app

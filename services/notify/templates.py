@@ -87,6 +87,7 @@ class Links:
     link: Callable[[str], str]
     answer: Callable[..., str]
     unsubscribe_url: str | None
+    rsvp_url: str | None = None  # a webinar invitation's signed RSVP link (vars.webinar)
 
 
 class Catalog:
@@ -160,6 +161,7 @@ class Catalog:
         if not self.has_email(name) or locale not in LOCALES:
             raise KeyError(f"no email template {name!r} for locale {locale!r}")
         values = {**context, "link": links.link, "answer": links.answer, "unsubscribe_url": links.unsubscribe_url}
+        values["rsvp_url"] = links.rsvp_url
         html_t = self._html.get_template(f"{name}.{locale}.html")
         # The subject block is rendered by the HTML environment (escaped); a header is plain text.
         subject = html.unescape("".join(html_t.blocks["subject"](html_t.new_context(values))))
@@ -223,4 +225,9 @@ def sample_links(public_url: str) -> Links:
     def answer(**values: Any) -> str:
         return f"{public_url}/t/a/sample?" + "&".join(f"{k}={v}" for k, v in values.items())
 
-    return Links(link=lambda url: url, answer=answer, unsubscribe_url=f"{public_url}/u/sample")
+    return Links(
+        link=lambda url: url,
+        answer=answer,
+        unsubscribe_url=f"{public_url}/u/sample",
+        rsvp_url=f"{public_url}/t/r/sample",
+    )

@@ -29,9 +29,11 @@ from .domain.signals import SignalThresholds
 from .effectiveness_api import router as effectiveness_router
 from .effectiveness_cli import effectiveness_cli
 from .flows import Flows, TouchConfig
+from .newsletters_api import router as newsletters_router
 from .portfolio_api import router as portfolio_router
 from .settings import TouchSettings
 from .timers import TimerLoop, timers_due
+from .webinars_api import router as webinars_router
 
 SERVICE = "touch"
 
@@ -119,6 +121,8 @@ def build_app(common: CommonSettings, settings: TouchSettings, *, tracing: Traci
         effectiveness_router(get_runtime=get_runtime, get_flows=lambda: flows, get_common=lambda: common)
     )
     app.include_router(portfolio_router(get_runtime=get_runtime, get_common=lambda: common))
+    app.include_router(webinars_router(get_runtime=get_runtime, get_common=lambda: common))
+    app.include_router(newsletters_router(get_runtime=get_runtime, get_flows=lambda: flows, get_common=lambda: common))
     audit.install(app, service=SERVICE, get_runtime=lambda: state.get("runtime"), get_common=lambda: common)  # type: ignore[arg-type, return-value]
     return app
 

@@ -111,6 +111,10 @@ def apply_product_event(
         return None
     if kind not in USAGE_KINDS:
         return None
+    if semantic == "webinar_attended":
+        # Contact with us (one-to-many), not use of the product: engagement's last contact.
+        state.last_contact = _later(state.last_contact, at)
+        return None
     state.usage[day] = state.usage.get(day, 0) + 1
     if user_id:
         state.users[user_id] = max(day, state.users.get(user_id, day))

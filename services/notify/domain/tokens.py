@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-LinkKind = Literal["open", "click", "answer", "unsubscribe"]
-_KIND_CODES: dict[str, LinkKind] = {"o": "open", "c": "click", "a": "answer", "u": "unsubscribe"}
+LinkKind = Literal["open", "click", "answer", "unsubscribe", "rsvp"]
+_KIND_CODES: dict[str, LinkKind] = {"o": "open", "c": "click", "a": "answer", "u": "unsubscribe", "r": "rsvp"}
 _CODE_OF: dict[LinkKind, str] = {v: k for k, v in _KIND_CODES.items()}
 
 

@@ -9,7 +9,7 @@ same state twice yields the same ids and notify drops the copy.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -103,6 +103,12 @@ class MessageCap:
 
     limit: int
     per: timedelta
+
+    def full_until(self, sends: Iterable[datetime], *, now: datetime) -> datetime | None:
+        """When the account has room again if ``sends`` already fill the window ending ``now``; None
+        while there is room. Playbook steps and newsletters ask the same question here."""
+        window = [t for t in sends if now - self.per < t <= now]
+        return min(window) + self.per if len(window) >= self.limit else None
 
 
 @dataclass(frozen=True)
@@ -329,9 +335,8 @@ class _Run:
 
     def _send(self, step: Step, visit: int) -> str | None:
         if self.cap is not None and self.playbook.counts_towards_cap:
-            window = [t for t in self.sends if self.now - self.cap.per < t <= self.now]
-            if len(window) >= self.cap.limit:
-                until = min(window) + self.cap.per
+            until = self.cap.full_until(self.sends, now=self.now)
+            if until is not None:
                 self.state = replace(self.state, wake_at=until)
                 self.note(
                     step, "deferred", f"message cap {self.cap.limit} per {self.cap.per}; retry {until.isoformat()}"

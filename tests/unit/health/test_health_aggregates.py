@@ -179,3 +179,12 @@ def test_the_relationship_measure_is_explained_as_a_rating_out_of_five() -> None
         "relationship", "engagement", "rating", "relationship", 4.0, 75.0, 5, 0.05, 3.75, False, "healthy"
     )
     assert format_value(rated) == "4/5"
+
+
+def test_attending_a_webinar_is_contact_with_us_not_use_of_the_product() -> None:
+    s = AccountState("a")
+    track(s, T0 - timedelta(days=10))
+    track(s, T0, semantic="webinar_attended")
+    assert s.last_contact == T0
+    assert measure_value(s, Source(aggregate="days_since_contact"), today=TODAY + 2) == 2
+    assert s.usage == {TODAY - 10: 1}

@@ -30,6 +30,8 @@ NOW = datetime(2027, 3, 1, tzinfo=UTC)
         ("Subscription Renewed", "renewed"),
         ("Churned", "cancelled"),
         ("Support Ticket Opened", "support_ticket"),
+        ("Webinar Attended", "webinar_attended"),
+        ("event_attended", "webinar_attended"),
         ("Exported Report", "other"),
     ],
 )

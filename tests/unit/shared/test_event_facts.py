@@ -30,7 +30,9 @@ _events = st.builds(
     account_id=_text,
     kind=st.sampled_from(["track", "identify", "group", "page", "screen", "alias"]),
     event=st.none() | _text,
-    semantic=st.sampled_from(["login", "feature_used", "signed", "renewed", "cancelled", "support_ticket", "other"]),
+    semantic=st.sampled_from(
+        ["login", "feature_used", "signed", "renewed", "cancelled", "support_ticket", "webinar_attended", "other"]
+    ),
     feature=st.none() | _text,
     user_id=st.none() | _text,
     timestamp=_times,
