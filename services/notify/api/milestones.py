@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -26,6 +26,9 @@ from ..state import StateDep
 from .answers import BadQuery, parse_instant
 
 router = APIRouter(tags=["feedback"], dependencies=[Depends(refuse_nul)], responses=error_responses(401, 422))
+# A milestone's time, and so its NPS windows, stay far from the ends of the calendar.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class NewMilestone(BaseModel):
@@ -40,6 +43,8 @@ class NewMilestone(BaseModel):
     def _zoned(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("give a time zone (e.g. 2026-01-31T00:00Z)")
+        if not EARLIEST <= value <= LATEST:
+            raise ValueError(f"must lie between {EARLIEST.date()} and {LATEST.date()}")
         return value
 
 
@@ -59,7 +64,7 @@ def _milestone(row: Mapping[str, Any]) -> Milestone:
     return Milestone(row["id"], row["kind"], row["title"], row["occurred_at"], row["account_id"], row["source"])
 
 
-@router.post("/v1/milestones", status_code=201)
+@router.post("/v1/milestones", status_code=201, responses=error_responses(400))
 async def add_milestone(body: NewMilestone, state: StateDep) -> dict[str, Any]:
     milestone = Milestone(
         id=f"csm:{uuid.uuid4()}",
@@ -96,8 +101,9 @@ async def milestones(
         rows = await pg_milestones.list_milestones(conn, since=start, until=end, account_id=account, limit=limit)
         scores: list[Score] = []
         if rows:
-            first = min(r["occurred_at"] for r in rows) - WINDOW
-            last = max(r["occurred_at"] for r in rows) + WINDOW
+            # Rows stored before the range check (or by a product's event) may lie anywhere.
+            first = max(min(r["occurred_at"] for r in rows), EARLIEST) - WINDOW
+            last = min(max(r["occurred_at"] for r in rows), LATEST) + WINDOW
             where = AnswerFilter(survey="nps", account_id=account, since=first, until=last)
             answers, _ = await list_answers(conn, where, limit=100_000, offset=0)
             for a in answers:

@@ -59,7 +59,7 @@ def subscription_view(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.post("/v1/theme-subscriptions", status_code=201)
+@router.post("/v1/theme-subscriptions", status_code=201, responses=error_responses(400))
 async def subscribe(body: NewSubscription, request: Request, state: StateDep) -> dict[str, Any]:
     catalogue = request.app.state.themes
     theme = body.theme.strip()

@@ -83,6 +83,7 @@ def around(milestone: Milestone, scores: Iterable[Score], *, window: timedelta =
     """NPS over [t - window, t) against [t, t + window); an account's milestone counts its answers only."""
     t = milestone.occurred_at
     mine = [s for s in scores if milestone.account_id is None or s.account_id == milestone.account_id]
-    before, n_before = _nps([s for s in mine if t - window <= s.at < t])
-    after, n_after = _nps([s for s in mine if t <= s.at < t + window])
+    # Differences, not t ± window: a milestone near either end of the calendar must not overflow.
+    before, n_before = _nps([s for s in mine if timedelta(0) < t - s.at <= window])
+    after, n_after = _nps([s for s in mine if timedelta(0) <= s.at - t < window])
     return Around(before=before, after=after, answers_before=n_before, answers_after=n_after)

@@ -62,5 +62,9 @@ async def test_a_milestone_without_a_time_zone_or_of_an_unknown_kind_is_refused_
         "/v1/milestones", json={"kind": "party", "title": "v1", "occurred_at": "2026-11-01T10:00Z"}, headers=BEARER
     )
     assert kind.status_code == 422 and kind.json()["detail"][0]["loc"] == ["body", "kind"]
+    far = await notify.client.post(
+        "/v1/milestones", json={"kind": "release", "title": "v1", "occurred_at": "9999-12-31T23:59Z"}, headers=BEARER
+    )
+    assert far.status_code == 422 and far.json()["detail"][0]["loc"] == ["body", "occurred_at"]
     since = await notify.client.get("/v1/milestones", params={"since": "yesterday"}, headers=BEARER)
     assert since.status_code == 422 and since.json()["detail"][0]["loc"] == ["query", "since"]

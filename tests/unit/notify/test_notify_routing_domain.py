@@ -110,6 +110,13 @@ def test_an_accounts_milestone_counts_that_accounts_answers_only_and_says_when_a
     assert (got.before, got.after, got.change, got.answers_before) == (None, 100.0, None, 0)
 
 
+def test_a_milestone_at_either_end_of_the_calendar_compares_without_overflowing() -> None:
+    for at in (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)):
+        edge = ms.Milestone("m", "release", "v0", at, None, "csm")
+        got = ms.around(edge, [ms.Score("a", at, 10), score("b", 0, 0)])
+        assert (got.answers_before, got.answers_after, got.after) == (0, 1, 100.0)
+
+
 def test_only_release_and_training_events_are_milestones() -> None:
     common = {"message_id": "e1", "account_id": "acc", "occurred_at": NOW}
     assert ms.from_event(event="Feature Used", properties={}, **common) is None
