@@ -30,6 +30,7 @@ from .domain.account import Policy
 from .domain.trust import trust_report
 from .handlers import HealthContext
 from .settings import HealthSettings
+from .usage_api import usage_router
 from .weights_api import HORIZONS_HELP, learned_weights, parse_horizons, weights_router
 
 
@@ -85,6 +86,7 @@ def build_app(common: CommonSettings, settings: HealthSettings, *, tracing: Trac
     app.include_router(ops_router(runtime))
     app.include_router(health_router(deps, lambda: common))
     app.include_router(weights_router(deps, lambda: common, min_per_class=settings.learn_min_outcomes))
+    app.include_router(usage_router(deps, lambda: common))
     app.include_router(validation.router(lambda: common))
     audit.install(app, service="health", get_runtime=runtime, get_common=lambda: common)
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from touchline.shared.messages import BANDS_WORST_FIRST
 
 from ..domain.trust import LifecycleOutcome
+from ..domain.usage import UsageRow
 from ..learn.snapshot import Snapshot
 
 _BAND_LIST = ",".join(f"'{band}'" for band in BANDS_WORST_FIRST)
@@ -145,3 +146,29 @@ async def learning_snapshots(engine: AsyncEngine, *, scorecard: str, horizons: t
             )
             for r in rows
         ]
+
+
+async def usage_rows(
+    engine: AsyncEngine, *, measure: str, at: datetime, since: datetime, until: datetime, account_id: str | None
+) -> list[UsageRow]:
+    """The ``measure`` values stored in [since, until): the latest row per account and UTC day on
+    each side of ``at`` (the rule domain.usage applies; done here too so a busy account's rescores
+    are not all shipped). Rows without a numeric value of the measure are left out."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                """SELECT DISTINCT ON (sh.account_id, sh.computed_at < :at,
+                    date_trunc('day', sh.computed_at AT TIME ZONE 'UTC'))
+                  sh.account_id, sh.computed_at, CAST(m.value ->> 1 AS double precision) AS value
+                FROM health.score_history sh
+                CROSS JOIN LATERAL json_array_elements(
+                  CASE WHEN json_typeof(sh.measures) = 'array' THEN sh.measures ELSE CAST('[]' AS json) END) AS m(value)
+                WHERE sh.computed_at >= :since AND sh.computed_at < :until
+                  AND (CAST(:account AS text) IS NULL OR sh.account_id = :account)
+                  AND m.value ->> 0 = :measure AND json_typeof(m.value -> 1) = 'number'
+                ORDER BY sh.account_id, sh.computed_at < :at,
+                  date_trunc('day', sh.computed_at AT TIME ZONE 'UTC'), sh.computed_at DESC, sh.id DESC"""
+            ),
+            {"at": at, "since": since, "until": until, "account": account_id, "measure": measure},
+        )
+        return [UsageRow(r.account_id, r.computed_at.astimezone(UTC), r.value) for r in rows]
