@@ -39,6 +39,7 @@ from .models import (
     ThemeSubscription,
     TierInfo,
     TimelineItem,
+    UsageAround,
 )
 from .ports import BackendRefused, BackendUnavailable
 from .settings import ConsoleSettings
@@ -312,6 +313,20 @@ class HttpBackend:
         if account_id:
             body["account_id"] = account_id
         await self.notify.change("POST", "/v1/milestones", json=body)
+
+    async def usage_around(self, *, at: datetime, days: int, account_id: str | None) -> UsageAround:
+        params: dict[str, Any] = {"at": at.isoformat(), "days": days}
+        if account_id:
+            params["account_id"] = account_id
+        data = await self.health.read("/v1/usage/around", params=params)
+        if data is None:
+            raise BackendRefused("health", 501, "usage around milestones needs health's GET /v1/usage/around")
+        return UsageAround(
+            before=data["before"]["mean"],
+            after=data["after"]["mean"],
+            accounts_before=int(data["before"]["accounts"]),
+            accounts_after=int(data["after"]["accounts"]),
+        )
 
     async def theme_subscriptions(self) -> list[ThemeSubscription]:
         data = await self.notify.read("/v1/theme-subscriptions")

@@ -37,6 +37,7 @@ from .models import (
     ThemeSubscription,
     TierInfo,
     TimelineItem,
+    UsageAround,
 )
 from .ports import BackendRefused, BackendUnavailable
 from .user_log import matching
@@ -61,6 +62,8 @@ class InMemoryBackend:
         self.comparisons: dict[str, WeightsComparison] = {}  # per scorecard; a name without one is unknown
         self.proposals: dict[str, str] = {}
         self.milestone_list: list[Milestone] = []
+        self.usage: dict[tuple[datetime, str | None], UsageAround] = {}  # (at, account) -> usage around it
+        self.usage_asked: list[tuple[datetime, int, str | None]] = []
         self.subscriptions: list[ThemeSubscription] = []
         self.calls: list[tuple[str, Any]] = []  # what the console asked to change, for tests
         # playbook -> touch's effectiveness report as its API answers it (EffectivenessView JSON)
@@ -269,6 +272,10 @@ class InMemoryBackend:
         self.milestone_list.append(
             Milestone(f"csm:{len(self.milestone_list) + 1}", kind, title, occurred_at, account_id, "csm")
         )
+
+    async def usage_around(self, *, at: datetime, days: int, account_id: str | None) -> UsageAround:
+        self.usage_asked.append((at, days, account_id))
+        return self.usage.get((at, account_id), UsageAround())
 
     async def theme_subscriptions(self) -> list[ThemeSubscription]:
         return list(self.subscriptions)

@@ -200,6 +200,21 @@ class Milestone:
 
 
 @dataclass(frozen=True)
+class UsageAround:
+    """Health's usage measure (active users ÷ seats) over the days before and after an instant
+    (GET /v1/usage/around): the mean over accounts, None for a side without data."""
+
+    before: float | None = None
+    after: float | None = None
+    accounts_before: int = 0
+    accounts_after: int = 0
+
+    @property
+    def change(self) -> float | None:
+        return None if self.before is None or self.after is None else self.after - self.before
+
+
+@dataclass(frozen=True)
 class ThemeSubscription:
     """A team subscribed to a feedback theme (notify's /v1/theme-subscriptions)."""
 

@@ -29,6 +29,7 @@ from .models import (
     ThemeSubscription,
     TierInfo,
     TimelineItem,
+    UsageAround,
 )
 from .weights import TrustReport, WeightsComparison
 
@@ -123,6 +124,10 @@ class Backend(Protocol):
     async def add_milestone(
         self, *, kind: str, title: str, occurred_at: datetime, account_id: str | None, by: str
     ) -> None: ...
+
+    async def usage_around(self, *, at: datetime, days: int, account_id: str | None) -> UsageAround:
+        """Health's usage over ``days`` before and after ``at``, of one account or of all (None)."""
+        ...
 
     async def theme_subscriptions(self) -> list[ThemeSubscription]: ...
 

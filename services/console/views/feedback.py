@@ -14,8 +14,8 @@ from fastapi.responses import Response
 from touchline.shared.hidden_value import HiddenValue, Said, value_not_realised
 
 from .. import charts, feedback
-from ..models import SurveyAnswer
-from ..ports import BackendRefused
+from ..models import Milestone, SurveyAnswer, UsageAround
+from ..ports import Backend, BackendRefused
 from .accounts import BadInput
 from .common import Acting, SignedIn, back_to, parse_day
 
@@ -23,6 +23,7 @@ router = APIRouter()
 PERIODS = (3, 6, 12, 24)
 MILESTONE_KINDS = ("release", "training")
 SUBSCRIPTION_KINDS = ("standard", "slack")
+USAGE_CONCURRENCY = 8  # health reads in flight for one page's milestones
 
 
 @router.get("/feedback")
@@ -43,6 +44,10 @@ async def feedback_page(request: Request, ctx: SignedIn) -> Response:
         milestones, window = await ctx.backend.milestones(since=now - timedelta(days=31 * months))
     except BackendRefused as exc:
         notice, milestones, window = notice or exc.message, [], 0
+    try:
+        usage = await usage_around(ctx.backend, milestones, days=window)
+    except BackendRefused as exc:
+        notice, usage = notice or exc.message, {}
     try:
         subscriptions = await ctx.backend.theme_subscriptions()
     except BackendRefused as exc:
@@ -75,6 +80,7 @@ async def feedback_page(request: Request, ctx: SignedIn) -> Response:
         groups=groups,
         milestones=milestones,
         window=window,
+        usage=usage,
         milestone_kinds=MILESTONE_KINDS,
         subscriptions=subscriptions,
         catalogue=state.themes,
@@ -82,6 +88,21 @@ async def feedback_page(request: Request, ctx: SignedIn) -> Response:
         kind_of=feedback.kind_of,
         group_of=feedback.group_of,
     )
+
+
+async def usage_around(backend: Backend, milestones: list[Milestone], *, days: int) -> dict[str, UsageAround]:
+    """Health's usage before and after each milestone shown (over the same window as its NPS), by
+    milestone id; a few at a time so a long list does not flood health."""
+    if not days:
+        return {}
+    gate = asyncio.Semaphore(USAGE_CONCURRENCY)
+
+    async def one(m: Milestone) -> UsageAround:
+        async with gate:
+            return await backend.usage_around(at=m.occurred_at, days=days, account_id=m.account_id)
+
+    found = await asyncio.gather(*(one(m) for m in milestones))
+    return {m.id: u for m, u in zip(milestones, found, strict=True)}
 
 
 def hidden_value(answers: list[SurveyAnswer], *, now: datetime) -> list[tuple[str, HiddenValue]]:

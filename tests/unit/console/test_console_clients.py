@@ -266,3 +266,24 @@ async def test_the_timeline_shows_milestones_with_their_scope() -> None:
         ("milestone.release", "v2.4", "all accounts"),
         ("milestone.training", "Admin training", ""),
     ]
+
+
+async def test_usage_around_a_milestone_asks_health_with_its_scope_and_maps_both_sides() -> None:
+    seen: list[httpx.Request] = []
+    body = {"measure": "active_users_ratio", "at": NOW.isoformat(), "days": 30, "account_id": "a1",
+            "before": {"mean": 0.4, "accounts": 1, "rows": 12}, "after": {"mean": None, "accounts": 0, "rows": 0},
+            "change": None}  # fmt: skip
+    b = backend({"health GET /v1/usage/around": ok(body)}, seen)
+    usage = await b.usage_around(at=NOW, days=30, account_id="a1")
+    assert (usage.before, usage.after, usage.accounts_before, usage.accounts_after, usage.change) == (
+        0.4,
+        None,
+        1,
+        0,
+        None,
+    )
+    assert dict(seen[0].url.params) == {"at": NOW.isoformat(), "days": "30", "account_id": "a1"}
+    await b.usage_around(at=NOW, days=30, account_id=None)
+    assert "account_id" not in seen[1].url.params
+    with pytest.raises(BackendRefused, match="/v1/usage/around"):
+        await backend({}).usage_around(at=NOW, days=30, account_id=None)

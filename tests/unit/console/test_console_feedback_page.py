@@ -9,7 +9,8 @@ import test_console_views as views
 from test_console_views import NOW, csrf_of, sign_in
 
 from touchline.console.fake import InMemoryBackend
-from touchline.console.models import Milestone, SurveyAnswer
+from touchline.console.models import Milestone, SurveyAnswer, UsageAround
+from touchline.console.ports import BackendRefused
 
 backend, client = views.backend, views.client  # the views tests' fixtures: the demo backend and a console on it
 
@@ -95,3 +96,42 @@ async def test_a_bad_subscription_is_refused_naming_the_field(client: httpx.Asyn
         refused = await client.post("/feedback/subscriptions", data={**form, field: value})
         assert refused.status_code == 303 and field in httpx.URL(refused.headers["location"]).params["err"]
     assert backend.subscriptions == []
+
+
+async def test_milestones_show_usage_before_and_after_from_health(
+    client: httpx.AsyncClient, backend: InMemoryBackend
+) -> None:
+    release_at, training_at = NOW - timedelta(days=10), NOW - timedelta(days=40)
+    backend.milestone_list[:] = [
+        Milestone("m1", "release", "v2.4 reports", release_at, None, "event", -20.0, 15.0, 5, 4),
+        Milestone("m2", "training", "Admin training", training_at, "acc-1", "csm"),
+        Milestone("old", "release", "v1.0", NOW - timedelta(days=400), None, "event"),  # outside the period
+    ]
+    backend.usage[(release_at, None)] = UsageAround(before=0.30, after=0.45, accounts_before=12, accounts_after=11)
+    backend.usage[(training_at, "acc-1")] = UsageAround(before=0.5, after=None, accounts_before=1)
+    await sign_in(client)
+    page = (await client.get("/feedback")).text
+    release = page.split('data-milestone="m1"')[1].split("</tr>")[0]
+    assert "-20" in release and "+15" in release  # the NPS beside it
+    usage = release.split('class="usage"')[1]
+    assert "30% → 45%" in usage and "+15" in usage and "(12 / 11)" in usage
+    training = page.split('data-milestone="m2"')[1].split("</tr>")[0].split('class="usage"')[1]
+    assert "50% → –" in training and "(1 / 0)" in training and "+" not in training  # no change without an after
+    # One read per milestone shown, over the NPS window, scoped like the milestone; none for "old".
+    assert sorted(backend.usage_asked, key=lambda a: a[0]) == [(training_at, 30, "acc-1"), (release_at, 30, None)]
+
+
+async def test_milestones_still_show_their_nps_when_health_refuses_the_usage(
+    client: httpx.AsyncClient, backend: InMemoryBackend
+) -> None:
+    backend.milestone_list[:] = [Milestone("m1", "release", "v2.4", NOW - timedelta(days=10), None, "event", 10.0)]
+
+    async def refused(**_: object) -> UsageAround:
+        raise BackendRefused("health", 501, "usage around milestones needs health's GET /v1/usage/around")
+
+    backend.usage_around = refused  # type: ignore[method-assign]
+    await sign_in(client)
+    page = (await client.get("/feedback")).text
+    assert "GET /v1/usage/around" in page
+    row = page.split('data-milestone="m1"')[1].split("</tr>")[0]
+    assert "+10" in row and 'class="usage">–' in row
