@@ -46,7 +46,25 @@ def accounts_csv(rows: Iterable[AccountRow]) -> str:
     return out.getvalue()
 
 
-@router.get("/accounts.csv")
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+# What /accounts.csv answers (the console's OpenAPI takes these instead of a page's).
+EXPORT_ANSWERS: dict[str, dict[str, Any]] = {
+    "200": {
+        "description": "the filtered account list as a CSV download",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    },
+    "303": {"description": "to /login without a session"},
+    "403": {"description": "the person's role does not allow this list (all accounts): the 403 page", "content": _HTML},
+    "422": {"description": "an invalid query: the error page", "content": _HTML},
+    "502": {"description": "health, touch or notify did not answer: the error page", "content": _HTML},
+    "503": {
+        "description": "a service refused the listing: the reason, rather than a file missing the filter",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    },
+}
+
+
+@router.get("/accounts.csv", openapi_extra={"x-answers": EXPORT_ANSWERS})
 async def export_accounts(request: Request, ctx: SignedIn) -> Response:
     _, query = account_query(request, ctx, limit=EXPORT_PAGE, offset=0)
     rows: list[AccountRow] = []
