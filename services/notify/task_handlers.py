@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from touchline.shared.messages import Command
+from touchline.shared.messages import Command, TaskSpec
 
 from .compose import Composer, template_context
 from .domain import tasks as rules
@@ -85,25 +85,30 @@ async def open_by_hand(repo: TaskRepository, deps: TaskDeps, spec: ByHand) -> Ma
         raise TaskAlreadyOpen(existing)
     now = deps.now()
     owner = spec.owner or await _owner_for(repo, deps, spec.account_id)
-    row = await repo.insert_task(
-        {
-            "id": str(uuid.uuid4()),
-            "account_id": spec.account_id,
-            "contact": spec.contact,
-            "type": spec.type,
-            "reason": spec.reason,
-            "subject": spec.subject,
-            "body": spec.body,
-            "priority": spec.priority,
-            "status": "open",
-            "owner": owner,
-            "due_at": rules.due_at(priority=spec.priority, created_at=now, explicit=spec.due_at),
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
+    fields = _open_task_fields(spec, account_id=spec.account_id, contact=spec.contact, owner=owner, now=now)
+    row = await repo.insert_task({"id": str(uuid.uuid4()), **fields})
     await tell(repo, deps, row, kind="task.opened", occurrence="opened", detail=f"owner {owner or 'unassigned'}")
     return row
+
+
+def _open_task_fields(
+    spec: ByHand | TaskSpec, *, account_id: str, contact: str | None, owner: str | None, now: datetime
+) -> dict[str, Any]:
+    """The row of a newly opened task, whether a CSM or a playbook opened it."""
+    return {
+        "account_id": account_id,
+        "contact": contact,
+        "type": spec.type,
+        "reason": spec.reason,
+        "subject": spec.subject,
+        "body": spec.body,
+        "priority": spec.priority,
+        "status": "open",
+        "owner": owner,
+        "due_at": rules.due_at(priority=spec.priority, created_at=now, explicit=spec.due_at),
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 async def on_task_command(repo: TaskRepository, deps: TaskDeps, cmd: Command) -> None:
@@ -117,24 +122,9 @@ async def on_task_command(repo: TaskRepository, deps: TaskDeps, cmd: Command) ->
     link = {"command_id": cmd.command_id, "playbook": cmd.playbook, "step": cmd.step, "enrolment_id": cmd.enrolment_id}
     if isinstance(decision, rules.Create):
         owner = await _owner_for(repo, deps, cmd.account_id)
-        row = await repo.insert_task(
-            {
-                "id": str(uuid.uuid5(_TASK_NS, cmd.command_id)),
-                "account_id": cmd.account_id,
-                "contact": _contact(cmd.variables.get("contact")),
-                "type": spec.type,
-                "reason": spec.reason,
-                "subject": spec.subject,
-                "body": spec.body,
-                "priority": spec.priority,
-                "status": "open",
-                "owner": owner,
-                "due_at": rules.due_at(priority=spec.priority, created_at=now, explicit=spec.due_at),
-                "created_at": now,
-                "updated_at": now,
-                **link,
-            },
-        )
+        contact = _contact(cmd.variables.get("contact"))
+        fields = _open_task_fields(spec, account_id=cmd.account_id, contact=contact, owner=owner, now=now)
+        row = await repo.insert_task({"id": str(uuid.uuid5(_TASK_NS, cmd.command_id)), **fields, **link})
         await tell(repo, deps, row, kind="task.opened", occurrence="opened", detail=f"owner {owner or 'unassigned'}")
         return
     if isinstance(decision, rules.HoldBack):
